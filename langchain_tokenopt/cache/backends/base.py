@@ -1,0 +1,106 @@
+"""The small interface every cache backend implements, sync and async.
+
+A backend stores :class:`~langchain_tokenopt.cache.records.CacheEntry` rows, answers an
+exact lookup by entry id, and a top-1 vector search **restricted to one scope before the
+search** (never a global top-1 compared afterwards).
+
+Example:
+    .. code-block:: python
+
+        backend = LocalBackend(path="/tmp/cache.sqlite3")
+        backend.put(entry)
+        backend.get(entry.entry_id, now=time.time())
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from langchain_tokenopt.cache.records import CacheEntry, Candidate
+
+__all__ = ["CacheBackend"]
+
+
+class CacheBackend(ABC):
+    """Storage + scoped vector search for :class:`~langchain_tokenopt.cache.SemanticCache`.
+
+    The async methods default to running the sync ones in a worker thread; backends with a
+    native async client override them.
+    """
+
+    #: Whether a failure here should fail open (log + miss) rather than raise.
+    fail_open: bool = True
+
+    @abstractmethod
+    def get(self, entry_id: str, *, now: float) -> CacheEntry | None:
+        """Return the live entry with this id, or ``None``."""
+
+    @abstractmethod
+    def search(self, scope: str, vector: np.ndarray, *, now: float) -> Candidate | None:
+        """Return the nearest live entry inside ``scope`` (pre-filtered), or ``None``."""
+
+    @abstractmethod
+    def put(self, entry: CacheEntry) -> None:
+        """Insert or replace an entry (same id replaces), evicting LRU entries over the bound."""
+
+    @abstractmethod
+    def touch(self, entry_id: str, *, now: float) -> None:
+        """Mark an entry as used now (LRU order)."""
+
+    @abstractmethod
+    def delete(self, entry_id: str) -> bool:
+        """Delete one entry; return whether it existed."""
+
+    @abstractmethod
+    def clear(
+        self,
+        *,
+        tenant: str | None = None,
+        user: str | None = None,
+        model: str | None = None,
+        model_name: str | None = None,
+    ) -> int:
+        """Delete all entries, or those matching every given digest; return how many."""
+
+    @abstractmethod
+    def count(self) -> int:
+        """Return the number of stored entries (expired ones may still be counted)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release files, connections and locks."""
+
+    async def aget(self, entry_id: str, *, now: float) -> CacheEntry | None:
+        """Async :meth:`get`."""
+        return await asyncio.to_thread(self.get, entry_id, now=now)
+
+    async def asearch(self, scope: str, vector: np.ndarray, *, now: float) -> Candidate | None:
+        """Async :meth:`search`."""
+        return await asyncio.to_thread(self.search, scope, vector, now=now)
+
+    async def aput(self, entry: CacheEntry) -> None:
+        """Async :meth:`put`."""
+        await asyncio.to_thread(self.put, entry)
+
+    async def atouch(self, entry_id: str, *, now: float) -> None:
+        """Async :meth:`touch`."""
+        await asyncio.to_thread(self.touch, entry_id, now=now)
+
+    async def adelete(self, entry_id: str) -> bool:
+        """Async :meth:`delete`."""
+        return await asyncio.to_thread(self.delete, entry_id)
+
+    async def aclear(
+        self,
+        *,
+        tenant: str | None = None,
+        user: str | None = None,
+        model: str | None = None,
+        model_name: str | None = None,
+    ) -> int:
+        """Async :meth:`clear`."""
+        return await asyncio.to_thread(
+            self.clear, tenant=tenant, user=user, model=model, model_name=model_name
+        )

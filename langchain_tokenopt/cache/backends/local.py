@@ -1,0 +1,346 @@
+"""Embedded backend: SQLite (WAL) on disk plus an in-process vector index per scope.
+
+Every committed entry survives a crash and is back after reopening (the vectors are
+stored next to the payload and the index is rebuilt on open). One process owns a file at
+a time: a second opener gets a clear :class:`~langchain_tokenopt.errors.CacheStorageError`
+instead of silently diverging indexes; so does a corrupt or unreadable file.
+
+Example:
+    .. code-block:: python
+
+        from langchain_tokenopt.cache import LocalBackend, SemanticCache
+
+        cache = SemanticCache(backend=LocalBackend(path="./llm-cache.sqlite3"))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from langchain_tokenopt.cache.backends.base import CacheBackend
+from langchain_tokenopt.cache.backends.vector_index import ScopeIndex
+from langchain_tokenopt.cache.records import CacheEntry, Candidate
+from langchain_tokenopt.errors import CacheStorageError, TokenOptConfigError
+
+__all__ = ["DEFAULT_EXACT_LIMIT", "LocalBackend"]
+
+#: Vectors per scope below which exact numpy search is used (see ``vector_index``).
+DEFAULT_EXACT_LIMIT = 20_000
+_SCHEMA_VERSION = 1
+_COLUMNS = (
+    "id, scope, model, model_name, tenant, user_key, text, payload, created_at, expires_at, vector"
+)
+
+
+def _lock_file(path: Path) -> IO[bytes]:
+    handle = open(path, "a+b")  # noqa: SIM115 - held open for the backend's lifetime
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: SQLite's own locking still applies
+        return handle
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        handle.close()
+        msg = (
+            f"cache file {path.with_suffix('')} is locked by another process; "
+            "use a different path or a RedisBackend to share one cache between processes"
+        )
+        raise CacheStorageError(msg) from exc
+    return handle
+
+
+class LocalBackend(CacheBackend):
+    """SQLite + in-process vector index, for one process (the default backend).
+
+    Args:
+        path: SQLite file; ``None`` uses ``semantic_cache.sqlite3`` in the user cache dir.
+        max_entries: Upper bound on stored entries; least recently used are evicted
+            (``None`` for no bound).
+        exact_limit: Vectors per scope searched exactly before switching to usearch HNSW.
+
+    Raises:
+        CacheStorageError: the file is locked by another process, corrupt, not a SQLite
+            database or cannot be created.
+        TokenOptConfigError: an argument is out of range.
+
+    Example:
+        .. code-block:: python
+
+            backend = LocalBackend(path="cache.sqlite3", max_entries=50_000)
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        max_entries: int | None = 100_000,
+        exact_limit: int = DEFAULT_EXACT_LIMIT,
+    ) -> None:
+        if max_entries is not None and (not isinstance(max_entries, int) or max_entries < 1):
+            msg = f"max_entries must be a positive int or None, got {max_entries!r}"
+            raise TokenOptConfigError(msg)
+        if not isinstance(exact_limit, int) or exact_limit < 1:
+            msg = f"exact_limit must be a positive int, got {exact_limit!r}"
+            raise TokenOptConfigError(msg)
+        if path is None:
+            from langchain_tokenopt._assets import user_cache_dir
+
+            path = user_cache_dir() / "semantic_cache.sqlite3"
+        self.path = Path(path)
+        self.max_entries = max_entries
+        self.exact_limit = exact_limit
+        self._lock = threading.RLock()
+        self._indexes: dict[str, ScopeIndex] = {}
+        self._scope_of: dict[str, str] = {}
+        self._dim: int | None = None
+        self._puts = 0
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            msg = f"cannot create the folder of cache file {self.path}: {exc}"
+            raise CacheStorageError(msg) from exc
+        self._lock_handle = _lock_file(self.path.with_name(self.path.name + ".lock"))
+        try:
+            self._db = self._open()
+            self._load()
+        except sqlite3.DatabaseError as exc:
+            self._lock_handle.close()
+            msg = f"cache file {self.path} is corrupt or not a SQLite database: {exc}"
+            raise CacheStorageError(msg) from exc
+        except sqlite3.Error as exc:  # pragma: no cover - OperationalError is a DatabaseError
+            self._lock_handle.close()
+            msg = f"cannot open cache file {self.path}: {exc}"
+            raise CacheStorageError(msg) from exc
+
+    # ------------------------------------------------------------------ setup
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(
+            str(self.path), check_same_thread=False, isolation_level=None, timeout=1.0
+        )
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            check = db.execute("PRAGMA quick_check").fetchone()
+            if not check or check[0] != "ok":
+                msg = f"integrity check failed: {check[0] if check else 'no answer'}"
+                raise sqlite3.DatabaseError(msg)
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, _SCHEMA_VERSION):
+                msg = f"unknown cache schema version {version}"
+                raise sqlite3.DatabaseError(msg)
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS entries ("
+                "id TEXT PRIMARY KEY, scope TEXT NOT NULL, model TEXT NOT NULL,"
+                " model_name TEXT NOT NULL, tenant TEXT NOT NULL, user_key TEXT NOT NULL,"
+                " text TEXT NOT NULL, payload TEXT NOT NULL, created_at REAL NOT NULL,"
+                " expires_at REAL, last_used REAL NOT NULL, vector BLOB)"
+            )
+            db.execute("CREATE INDEX IF NOT EXISTS entries_lru ON entries(last_used)")
+            db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        except sqlite3.Error:
+            db.close()
+            raise
+        return db
+
+    def _load(self) -> None:
+        by_scope: dict[str, tuple[list[str], list[np.ndarray]]] = {}
+        for entry_id, scope, blob in self._db.execute(
+            "SELECT id, scope, vector FROM entries WHERE vector IS NOT NULL"
+        ):
+            vec = np.frombuffer(blob, dtype=np.float32)
+            ids, vecs = by_scope.setdefault(scope, ([], []))
+            ids.append(entry_id)
+            vecs.append(vec)
+        for scope, (ids, vecs) in by_scope.items():
+            self._dim = self._dim or int(vecs[0].shape[0])
+            index = self._index(scope)
+            index.add_many(ids, np.vstack(vecs))
+            for entry_id in ids:
+                self._scope_of[entry_id] = scope
+
+    def _index(self, scope: str) -> ScopeIndex:
+        index = self._indexes.get(scope)
+        if index is None:
+            index = ScopeIndex(dim=self._dim or 384, exact_limit=self.exact_limit)
+            self._indexes[scope] = index
+        return index
+
+    # ------------------------------------------------------------------ reads
+
+    @staticmethod
+    def _entry(row: tuple[Any, ...]) -> CacheEntry:
+        return CacheEntry(
+            entry_id=row[0],
+            scope=row[1],
+            model=row[2],
+            model_name=row[3],
+            tenant=row[4],
+            user=row[5],
+            text=row[6],
+            payload=row[7],
+            created_at=row[8],
+            expires_at=row[9],
+            vector=row[10],
+        )
+
+    def get(self, entry_id: str, *, now: float) -> CacheEntry | None:
+        """Return the live entry with this id, or ``None``."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM entries WHERE id = ?", (entry_id,)
+            ).fetchone()
+        if row is None:
+            return None
+        entry = self._entry(row)
+        if entry.expires_at is not None and entry.expires_at <= now:
+            self.delete(entry_id)
+            return None
+        return entry
+
+    def search(self, scope: str, vector: np.ndarray, *, now: float) -> Candidate | None:
+        """Return the nearest live entry of ``scope`` (only that scope's vectors are searched)."""
+        with self._lock:
+            index = self._indexes.get(scope)
+            found = index.top1(vector) if index is not None else None
+        if found is None:
+            return None
+        entry = self.get(found[0], now=now)
+        return Candidate(entry=entry, similarity=found[1]) if entry is not None else None
+
+    def count(self) -> int:
+        """Return the number of stored entries."""
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+
+    # ------------------------------------------------------------------ writes
+
+    def put(self, entry: CacheEntry) -> None:
+        """Insert or replace an entry, then evict LRU entries over ``max_entries``."""
+        with self._lock:
+            try:
+                self._db.execute(
+                    f"INSERT OR REPLACE INTO entries ({_COLUMNS}, last_used)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        entry.entry_id,
+                        entry.scope,
+                        entry.model,
+                        entry.model_name,
+                        entry.tenant,
+                        entry.user,
+                        entry.text,
+                        entry.payload,
+                        entry.created_at,
+                        entry.expires_at,
+                        entry.vector,
+                        entry.created_at,
+                    ),
+                )
+            except sqlite3.Error as exc:
+                msg = f"cannot write to cache file {self.path}: {exc}"
+                raise CacheStorageError(msg) from exc
+            old_scope = self._scope_of.pop(entry.entry_id, None)
+            if old_scope is not None:
+                self._indexes[old_scope].remove(entry.entry_id)
+            if entry.vector is not None:
+                vec = np.frombuffer(entry.vector, dtype=np.float32)
+                self._dim = self._dim or int(vec.shape[0])
+                self._index(entry.scope).add(entry.entry_id, vec)
+                self._scope_of[entry.entry_id] = entry.scope
+            self._puts += 1
+            if self._puts % 1000 == 0:
+                self._purge_expired(entry.created_at)
+            self._evict()
+
+    def _purge_expired(self, now: float) -> None:
+        ids = [
+            r[0]
+            for r in self._db.execute(
+                "SELECT id FROM entries WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,)
+            )
+        ]
+        self._delete_ids(ids)
+
+    def _evict(self) -> None:
+        if self.max_entries is None:
+            return
+        excess = self.count() - self.max_entries
+        if excess <= 0:
+            return
+        ids = [
+            r[0]
+            for r in self._db.execute(
+                "SELECT id FROM entries ORDER BY last_used ASC LIMIT ?", (excess,)
+            )
+        ]
+        self._delete_ids(ids)
+
+    def _delete_ids(self, ids: list[str]) -> int:
+        if not ids:
+            return 0
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany("DELETE FROM entries WHERE id = ?", [(i,) for i in ids])
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._db.execute("ROLLBACK")
+                msg = f"cannot delete from cache file {self.path}: {exc}"
+                raise CacheStorageError(msg) from exc
+            for entry_id in ids:
+                scope = self._scope_of.pop(entry_id, None)
+                if scope is not None:
+                    self._indexes[scope].remove(entry_id)
+        return len(ids)
+
+    def touch(self, entry_id: str, *, now: float) -> None:
+        """Mark an entry as used now (LRU order)."""
+        with self._lock:
+            self._db.execute("UPDATE entries SET last_used = ? WHERE id = ?", (now, entry_id))
+
+    def delete(self, entry_id: str) -> bool:
+        """Delete one entry; return whether it existed."""
+        with self._lock:
+            exists = self._db.execute("SELECT 1 FROM entries WHERE id = ?", (entry_id,)).fetchone()
+            if exists is None:
+                return False
+            self._delete_ids([entry_id])
+            return True
+
+    def clear(
+        self,
+        *,
+        tenant: str | None = None,
+        user: str | None = None,
+        model: str | None = None,
+        model_name: str | None = None,
+    ) -> int:
+        """Delete all entries, or those matching every given digest; return how many."""
+        filters = {"tenant": tenant, "user_key": user, "model": model, "model_name": model_name}
+        where = [(f"{col} = ?", val) for col, val in filters.items() if val is not None]
+        with self._lock:
+            if not where:
+                n = self.count()
+                self._db.execute("DELETE FROM entries")
+                self._indexes.clear()
+                self._scope_of.clear()
+                return n
+            sql = "SELECT id FROM entries WHERE " + " AND ".join(w for w, _ in where)
+            ids = [r[0] for r in self._db.execute(sql, [v for _, v in where])]
+            return self._delete_ids(ids)
+
+    def close(self) -> None:
+        """Close the database and release the file lock."""
+        with self._lock:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+            self._lock_handle.close()

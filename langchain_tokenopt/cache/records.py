@@ -1,0 +1,121 @@
+"""Typed records of the semantic cache: what is stored, what a lookup found, the counters.
+
+Example:
+    .. code-block:: python
+
+        stats = cache.stats()
+        print(stats.exact_hits, stats.semantic_hits, stats.hit_rate)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["CacheEntry", "CacheHit", "CacheLookup", "CacheStats", "Candidate"]
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One stored answer, as both backends keep it."""
+
+    entry_id: str
+    """Stable id: a digest of the scope and the normalized prompt (use it to delete)."""
+    scope: str
+    """Digest of everything that must match exactly (model, system, history, tools, tenant)."""
+    model: str
+    """Digest of the model identity (``llm_string`` minus volatile fields)."""
+    model_name: str
+    """Digest of the model's name alone (for ``clear(model=...)``)."""
+    tenant: str
+    """Digest of the tenant id (for ``clear(tenant_id=...)``)."""
+    user: str
+    """Digest of tenant + user (for ``clear(tenant_id=..., user_id=...)``)."""
+    text: str
+    """The embedded query text (newest human message), kept for the hit verifier."""
+    payload: str
+    """The generations, serialized with ``langchain_core.load.dumps``."""
+    created_at: float
+    """Unix time of the write."""
+    expires_at: float | None
+    """Unix time after which the entry is dead; ``None`` never expires."""
+    vector: bytes | None = None
+    """float32 query embedding, or ``None`` for exact-only entries."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The nearest stored entry returned by a backend's vector search."""
+
+    entry: CacheEntry
+    """The stored entry."""
+    similarity: float
+    """Cosine similarity to the query, in [-1, 1]."""
+
+
+@dataclass(frozen=True)
+class CacheHit:
+    """What a successful lookup served."""
+
+    entry_id: str
+    """Id of the entry served (pass it to ``SemanticCache.delete`` to remove a bad answer)."""
+    kind: Literal["exact", "semantic"]
+    """``"exact"``: same normalized prompt and scope; ``"semantic"``: a near neighbour."""
+    similarity: float
+    """Cosine similarity (1.0 for exact hits)."""
+    cached_text: str
+    """The stored query text that matched."""
+
+
+@dataclass(frozen=True)
+class CacheLookup:
+    """Full account of one lookup (returned by ``SemanticCache.lookup_detailed``)."""
+
+    outcome: Literal["exact_hit", "semantic_hit", "miss", "rejected", "bypass", "error"]
+    """How the lookup ended; ``"rejected"`` is a candidate the verifier turned down."""
+    hit: CacheHit | None = None
+    """The entry served, if any."""
+    best_similarity: float | None = None
+    """Similarity of the best candidate, served or not."""
+    reason: str = ""
+    """Why a candidate was rejected or the cache bypassed."""
+    embedding_ms: float = 0.0
+    """Time spent embedding the query."""
+    search_ms: float = 0.0
+    """Time spent in the backend (exact lookup plus vector search)."""
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """Counters since the cache was created (or ``reset_stats``)."""
+
+    exact_hits: int = 0
+    """Lookups served by the exact-hash fast path."""
+    semantic_hits: int = 0
+    """Lookups served by a verified near neighbour."""
+    misses: int = 0
+    """Lookups that found nothing usable (rejections not included)."""
+    verifier_rejections: int = 0
+    """Candidates above the threshold that the near-miss verifier turned down."""
+    bypasses: int = 0
+    """Lookups skipped on purpose (temperature > 0, empty prompt)."""
+    errors: int = 0
+    """Lookups or updates that failed open (backend down or timed out)."""
+    updates: int = 0
+    """Entries written."""
+    embedding_ms: float = 0.0
+    """Total time spent embedding queries (lookups only)."""
+    search_ms: float = 0.0
+    """Total time spent in the backend during lookups."""
+    lookups: int = field(default=0)
+    """All lookups, whatever their outcome."""
+
+    @property
+    def hits(self) -> int:
+        """Exact plus semantic hits."""
+        return self.exact_hits + self.semantic_hits
+
+    @property
+    def hit_rate(self) -> float:
+        """Hits over lookups (0.0 before the first lookup)."""
+        return self.hits / self.lookups if self.lookups else 0.0

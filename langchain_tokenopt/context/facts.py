@@ -1,0 +1,136 @@
+"""Find the strings later turns refer to: ids, numbers, dates, e-mails, decisions.
+
+Pure functions over text, used by masking (what a placeholder keeps), the classifier (what
+makes a message important) and the summary check (which facts must survive).
+
+Example:
+    .. code-block:: python
+
+        extract_facts("Reservation ZFA04Y costs $1,234.50, user mia_li_3668")
+        # ['ZFA04Y', '$1,234.50', 'mia_li_3668']
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage
+
+__all__ = [
+    "DECISION_RE",
+    "PREFERENCE_RE",
+    "extract_facts",
+    "is_structured",
+    "message_text",
+    "missing_facts",
+    "tool_call_text",
+]
+
+# Order matters: longer, more specific patterns first.
+_FACT_RE = re.compile(
+    r"[\w.+-]+@[\w-]+\.[\w.-]+"  # e-mail
+    r"|https?://\S+"  # url
+    r"|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?"  # ISO date / time
+    r"|\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AaPp][Mm])?"  # clock time
+    r"|[$€£]\s?\d[\d,]*(?:\.\d+)?"  # money
+    r"|\b[A-Za-z_]*\d[\w-]*\b"  # identifier or number containing a digit
+    r"|\b[A-Za-z]+(?:_[A-Za-z0-9]+)+\b"  # snake_case identifier
+    r"|\b[A-Z]{2,}[A-Z0-9]*\b"  # codes: JFK, HAT, ZFA04Y
+)
+
+#: Words that mark a decision or a commitment.
+DECISION_RE = re.compile(
+    r"\b(decided|decide|confirm(?:ed)?|agreed?|booked|cancel(?:l?ed)?|chose|choose|"
+    r"approved?|will|going to|yes|proceed|updated?|changed?)\b",
+    re.IGNORECASE,
+)
+#: Words that mark a user preference or constraint.
+PREFERENCE_RE = re.compile(
+    r"\b(prefer(?:s|red)?|want|would like|like to|don't|do not|never|always|only|must|"
+    r"need|instead|rather|favou?rite)\b",
+    re.IGNORECASE,
+)
+
+_STOP_CODES = frozenset({"I", "OK", "ID", "USD", "EST", "AM", "PM", "JSON", "API", "TODO"})
+
+
+def extract_facts(text: str, *, limit: int | None = None) -> list[str]:
+    """Return the distinct fact-like strings of ``text`` in order of first appearance.
+
+    Args:
+        text: Any text (prose or JSON).
+        limit: Keep at most this many (the first ones).
+    """
+    seen: dict[str, None] = {}
+    for match in _FACT_RE.finditer(text):
+        token = match.group(0).strip().rstrip(".,;:")
+        if len(token) < 2 or token in _STOP_CODES or token in seen:
+            continue
+        seen[token] = None
+        if limit is not None and len(seen) >= limit:
+            break
+    return list(seen)
+
+
+def missing_facts(facts: Iterable[str], text: str) -> list[str]:
+    """Return the facts that do not occur in ``text`` (exact substring check)."""
+    return [f for f in facts if f not in text]
+
+
+def is_structured(text: str) -> bool:
+    """Tell whether ``text`` looks like JSON / code that must never be paraphrased."""
+    stripped = text.strip()
+    if not stripped:
+        return False
+    if stripped[0] in "[{":
+        try:
+            json.loads(stripped)
+        except ValueError:
+            return stripped.count("{") + stripped.count("[") > 2
+        return True
+    return "```" in stripped
+
+
+def _args_text(args: Any) -> str:
+    if isinstance(args, str):
+        return args
+    return json.dumps(args, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def tool_call_text(message: AIMessage) -> str:
+    """Render a message's tool calls compactly: ``name({"k":"v"})`` one per line."""
+    lines = [f"{c.get('name')}({_args_text(c.get('args', {}))})" for c in message.tool_calls]
+    lines += [
+        f"{c.get('name')}({_args_text(c.get('args') or '')}) [invalid]"
+        for c in message.invalid_tool_calls
+    ]
+    return "\n".join(lines)
+
+
+def message_text(message: BaseMessage, *, with_calls: bool = True) -> str:
+    """Return the readable text of a message (text blocks, plus its tool calls)."""
+    content = message.content
+    if isinstance(content, str):
+        text = content
+    else:
+        parts: list[str] = []
+        for block in content:
+            if isinstance(block, str):
+                parts.append(block)
+            elif isinstance(block, dict) and block.get("type") == "text":
+                parts.append(str(block.get("text", "")))
+        text = "\n".join(parts)
+    if with_calls and isinstance(message, AIMessage) and (
+        message.tool_calls or message.invalid_tool_calls
+    ):
+        calls = tool_call_text(message)
+        text = f"{text}\n{calls}" if text else calls
+    return text
+
+
+def join_texts(messages: Sequence[BaseMessage]) -> str:
+    """Concatenate the readable text of ``messages`` (used by fact checks)."""
+    return "\n".join(message_text(m) for m in messages)

@@ -1,0 +1,295 @@
+"""The metrics-store contract, the background writer they share, and an in-memory store.
+
+Every store takes records with :meth:`MetricsStore.add`, which only appends to a queue
+and returns at once: a daemon writer thread prices the records and writes them in
+batches, so the request path never waits on disk or network. A full queue drops the
+record and counts it (``dropped``) rather than block.
+
+Example:
+    .. code-block:: python
+
+        from langchain_tokenopt.monitoring import MemoryMetricsStore
+
+        store = MemoryMetricsStore()
+        store.add(record)
+        store.flush()
+        print(store.summary(window="1h").requests)
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import threading
+import time
+import weakref
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from langchain_tokenopt.errors import TokenOptConfigError
+from langchain_tokenopt.monitoring.pricing import Pricer
+from langchain_tokenopt.monitoring.records import RequestRecord
+from langchain_tokenopt.monitoring.summary import GroupKey, Summary, parse_window, summarize
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["BackgroundWriter", "MemoryMetricsStore", "MetricsStore"]
+
+
+class BackgroundWriter:
+    """A daemon thread that drains a queue and hands batches to ``write_batch``.
+
+    Args:
+        write_batch: Called in the writer thread with up to ``batch_size`` records.
+        batch_size: Most records per write.
+        flush_interval: Seconds to wait for more records before writing a partial batch.
+        max_queue: Records held before new ones are dropped (0: unbounded).
+        name: Thread name.
+
+    Example:
+        .. code-block:: python
+
+            writer = BackgroundWriter(print_batch, batch_size=100, flush_interval=0.5)
+            writer.put(record)
+            writer.flush()
+            writer.close()
+    """
+
+    def __init__(
+        self,
+        write_batch: Callable[[list[RequestRecord]], None],
+        *,
+        batch_size: int = 256,
+        flush_interval: float = 0.5,
+        max_queue: int = 100_000,
+        name: str = "tokenopt-metrics-writer",
+    ) -> None:
+        if batch_size < 1:
+            msg = f"batch_size must be >= 1, got {batch_size}"
+            raise TokenOptConfigError(msg)
+        if flush_interval <= 0:
+            msg = f"flush_interval must be > 0 seconds, got {flush_interval}"
+            raise TokenOptConfigError(msg)
+        if max_queue < 0:
+            msg = f"max_queue must be >= 0, got {max_queue}"
+            raise TokenOptConfigError(msg)
+        self._write_batch = write_batch
+        self._batch_size = batch_size
+        self._interval = flush_interval
+        self._queue: queue.Queue[RequestRecord | None] = queue.Queue(maxsize=max_queue)
+        self._idle = threading.Condition()
+        self._pending = 0
+        self.written = 0
+        """Records written so far."""
+        self.dropped = 0
+        """Records dropped because the queue was full."""
+        self.failed = 0
+        """Records lost because a batch write raised."""
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def put(self, record: RequestRecord) -> None:
+        """Queue a record; never blocks (drops and counts when the queue is full)."""
+        if self._closed:
+            self.dropped += 1
+            return
+        with self._idle:
+            self._pending += 1
+        try:
+            self._queue.put_nowait(record)
+        except queue.Full:
+            with self._idle:
+                self._pending -= 1
+                self.dropped += 1
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            try:
+                first = self._queue.get(timeout=self._interval)
+            except queue.Empty:
+                continue
+            batch: list[RequestRecord] = []
+            if first is None:
+                stop = True
+            else:
+                batch.append(first)
+            deadline = time.monotonic() + self._interval
+            while not stop and len(batch) < self._batch_size:
+                timeout = deadline - time.monotonic()
+                try:
+                    item = self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                else:
+                    batch.append(item)
+            if batch:
+                try:
+                    self._write_batch(batch)
+                    self.written += len(batch)
+                except Exception:
+                    self.failed += len(batch)
+                    logger.exception("tokenopt metrics: writing %d records failed", len(batch))
+                with self._idle:
+                    self._pending -= len(batch)
+                    self._idle.notify_all()
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Wait until every queued record is written; return ``False`` on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._idle:
+            while self._pending > 0 and self._thread.is_alive():
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._idle.wait(remaining if remaining is not None else 1.0)
+        return True
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write what is queued, then stop the thread."""
+        if self._closed:
+            return
+        self.flush(timeout)
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+
+class MetricsStore(ABC):
+    """Where records go, and the query API every backend shares.
+
+    Subclasses implement :meth:`_write` (called in the writer thread) and
+    :meth:`_read` (records since a time). Records are priced in the writer thread.
+
+    Args:
+        pricer: Prices records before they are stored (default: ``genai-prices`` data).
+        batch_size: Records per batch write.
+        flush_interval: Seconds before a partial batch is written.
+        max_queue: Queue bound; beyond it records are dropped, never blocking the caller.
+    """
+
+    def __init__(
+        self,
+        *,
+        pricer: Pricer | None = None,
+        batch_size: int = 256,
+        flush_interval: float = 0.5,
+        max_queue: int = 100_000,
+    ) -> None:
+        self.pricer = pricer if pricer is not None else Pricer()
+        self._writer = BackgroundWriter(
+            self._price_and_write,
+            batch_size=batch_size,
+            flush_interval=flush_interval,
+            max_queue=max_queue,
+            name=f"tokenopt-{type(self).__name__}",
+        )
+        ref = weakref.ref(self)
+
+        def _close_at_exit() -> None:
+            store = ref()
+            if store is not None:
+                store.close()
+
+        atexit.register(_close_at_exit)
+
+    # -- writing -------------------------------------------------------------------------
+    def add(self, record: RequestRecord) -> None:
+        """Queue a record for writing (returns immediately)."""
+        self._writer.put(record)
+
+    def _price_and_write(self, batch: list[RequestRecord]) -> None:
+        priced = []
+        for record in batch:
+            if record.cost is None:
+                try:
+                    record = replace(record, cost=self.pricer.price(record))
+                except Exception:
+                    logger.exception("tokenopt metrics: pricing %s failed", record.model)
+            priced.append(record)
+        self._write(priced)
+
+    @abstractmethod
+    def _write(self, records: list[RequestRecord]) -> None:
+        """Persist a batch (writer thread)."""
+
+    @abstractmethod
+    def _read(self, since: float | None) -> list[RequestRecord]:
+        """Records with ``timestamp >= since`` (all when ``None``), oldest first."""
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Block until queued records are stored (for tests, CLIs and shutdown)."""
+        return self._writer.flush(timeout)
+
+    def close(self) -> None:
+        """Flush and stop the writer thread."""
+        self._writer.close()
+
+    @property
+    def dropped(self) -> int:
+        """Records dropped because the queue was full."""
+        return self._writer.dropped
+
+    @property
+    def written(self) -> int:
+        """Records written by this process."""
+        return self._writer.written
+
+    # -- querying ------------------------------------------------------------------------
+    def records(self, window: str | float | None = None) -> list[RequestRecord]:
+        """Stored records in ``window`` (e.g. ``"24h"``; ``None``: all), oldest first."""
+        seconds = parse_window(window)
+        since = None if seconds is None else time.time() - seconds
+        return self._read(since)
+
+    def summary(
+        self, window: str | float | None = "24h", group_by: Sequence[GroupKey] = ()
+    ) -> Summary:
+        """Summarize the records of ``window``, optionally per group (see :func:`summarize`)."""
+        return summarize(self.records(window), group_by=group_by, window=window)
+
+    def __enter__(self) -> MetricsStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class MemoryMetricsStore(MetricsStore):
+    """Keep the last ``max_records`` records in memory (tests, notebooks, single process).
+
+    Args:
+        max_records: Ring-buffer size.
+        **kwargs: Passed to :class:`MetricsStore` (``pricer``, ``batch_size``, ...).
+
+    Example:
+        .. code-block:: python
+
+            store = MemoryMetricsStore(max_records=10_000)
+            handler = TokenOptCallbackHandler(store=store)
+    """
+
+    def __init__(self, *, max_records: int = 100_000, **kwargs: object) -> None:
+        if max_records < 1:
+            msg = f"max_records must be >= 1, got {max_records}"
+            raise TokenOptConfigError(msg)
+        self._buffer: deque[RequestRecord] = deque(maxlen=max_records)
+        self._lock = threading.Lock()
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    def _write(self, records: list[RequestRecord]) -> None:
+        with self._lock:
+            self._buffer.extend(records)
+
+    def _read(self, since: float | None) -> list[RequestRecord]:
+        with self._lock:
+            items = list(self._buffer)
+        if since is not None:
+            items = [r for r in items if r.timestamp >= since]
+        return sorted(items, key=lambda r: r.timestamp)

@@ -1,0 +1,115 @@
+"""Find tool names the user mentions, exactly or with a one-character typo.
+
+A mention is a run of up to six query words whose letters and digits, joined, equal a tool
+name's (``get_weather``, ``getWeather``, ``get weather`` all name ``get_weather``). Names
+made of one word (``search``) only count when written verbatim with the same case and at
+least one upper-case letter or digit, so ordinary words don't force tools. For compact
+names of eight or more characters, one insertion, deletion or substitution is accepted. The
+part after the last dot (``ChaDri.change_drink`` → ``change_drink``) is an alias when no
+other tool shares it.
+
+Example:
+    .. code-block:: python
+
+        matcher = NameMatcher(["get_weather", "send_email"])
+        matcher.find("please call get_wether for Paris")  # ["get_weather"]
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+
+from langchain_tokenopt.tools.catalog import name_words
+
+__all__ = ["NameMatcher"]
+
+_WORD = re.compile(r"[A-Za-z0-9]+")
+_RAW = re.compile(r"[A-Za-z0-9_.\-]+")
+_MAX_GRAM = 6
+_FUZZY_MIN = 8
+
+
+def _deletions(text: str) -> set[str]:
+    return {text[:i] + text[i + 1 :] for i in range(len(text))}
+
+
+def _within_one_edit(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return False
+    if la == lb:
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    if la > lb:
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i:] == b[i + 1 :]
+
+
+class NameMatcher:
+    """Index of tool names for exact and near-exact mentions in a query.
+
+    Args:
+        names: The catalog's tool names.
+
+    Example:
+        .. code-block:: python
+
+            NameMatcher(["ChaDri.change_drink"]).find("use change_drink")  # ["ChaDri.change_drink"]
+    """
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self._compact: dict[str, list[str]] = defaultdict(list)
+        self._single: dict[str, list[str]] = defaultdict(list)
+        alias_owners: dict[str, list[str]] = defaultdict(list)
+        for name in names:
+            words = name_words(name)
+            if len(words) >= 2:
+                self._compact["".join(words)].append(name)
+            elif words and (any(c.isupper() or c.isdigit() for c in name)):
+                self._single[name].append(name)
+            if "." in name:
+                tail = name_words(name.rsplit(".", 1)[1])
+                if len(tail) >= 2:
+                    alias_owners["".join(tail)].append(name)
+        for alias, owners in alias_owners.items():
+            if len(owners) == 1 and alias not in self._compact:
+                self._compact[alias].append(owners[0])
+        self._fuzzy: dict[str, set[str]] = defaultdict(set)
+        for compact in self._compact:
+            if len(compact) >= _FUZZY_MIN:
+                self._fuzzy[compact].add(compact)
+                for d in _deletions(compact):
+                    self._fuzzy[d].add(compact)
+
+    def find(self, query: str) -> list[str]:
+        """Return the tool names mentioned in ``query``, in order of first mention."""
+        found: dict[str, None] = {}
+        for raw in _RAW.findall(query):
+            for name in self._single.get(raw.strip("._-"), ()):
+                found.setdefault(name, None)
+        words = [w.lower() for w in _WORD.findall(query)]
+        for start in range(len(words)):
+            gram = ""
+            for n in range(min(_MAX_GRAM, len(words) - start)):
+                gram += words[start + n]
+                if n == 0 and len(words[start]) < 2:
+                    continue
+                for name in self._compact.get(gram, ()):
+                    found.setdefault(name, None)
+                if len(gram) >= _FUZZY_MIN and gram not in self._compact:
+                    for compact in self._near(gram):
+                        for name in self._compact[compact]:
+                            found.setdefault(name, None)
+        return list(found)
+
+    def _near(self, gram: str) -> list[str]:
+        candidates: set[str] = set(self._fuzzy.get(gram, ()))
+        for d in _deletions(gram):
+            candidates |= self._fuzzy.get(d, set())
+        return sorted(c for c in candidates if _within_one_edit(c, gram))

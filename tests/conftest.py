@@ -1,0 +1,9 @@
+"""Shared test settings: offline Hugging Face, quiet tokenizers, a per-session cache dir."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
