@@ -1,0 +1,28 @@
+"""The LangGraph agent: every optimizer around the LLM node, each step measured.
+
+* :func:`build_optimized_agent` returns the uncompiled ``StateGraph``
+  (``cache_check → select_tools → compress_prompt → optimize_context → call_model →
+  (tools loop) → cache_store``).
+* :class:`OptimizedAgentState` is its state; :class:`CachedAnswerModel` replays cache hits
+  as a stream.
+
+Example:
+    .. code-block:: python
+
+        from langchain_tokenopt import build_optimized_agent
+
+        graph = build_optimized_agent(model, tools, system_prompt=prompt).compile()
+"""
+
+from langchain_tokenopt.graph.factory import build_optimized_agent
+from langchain_tokenopt.graph.pipeline import OptimizerPipeline
+from langchain_tokenopt.graph.replay import CachedAnswerModel
+from langchain_tokenopt.graph.state import OptimizedAgentState, TurnState
+
+__all__ = [
+    "CachedAnswerModel",
+    "OptimizedAgentState",
+    "OptimizerPipeline",
+    "TurnState",
+    "build_optimized_agent",
+]

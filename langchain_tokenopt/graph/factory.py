@@ -1,0 +1,494 @@
+"""``build_optimized_agent``: a LangGraph agent whose LLM node is wrapped by every optimizer.
+
+Follow one user turn through the graph::
+
+    START → cache_check ──hit──────────────────────────────────────────────→ END
+                 │ miss
+                 ▼
+            select_tools → compress_prompt → optimize_context → call_model
+                 ▲                                                  │
+                 └──────────────── tools ◄──── tool calls ──────────┤
+                                                                    ▼ final answer
+                                                               cache_store → END
+
+* ``cache_check`` looks the *unoptimized* request up in the response cache (tenant/user from
+  ``config["metadata"]``); a hit is replayed as a token stream and ends the turn.
+* ``select_tools`` binds only the relevant tools, once per user turn (stable in the loop).
+* ``compress_prompt`` fits the system prompt to the question (modules or compression).
+* ``optimize_context`` fits the conversation into the budget (kept in ``model_input``; the
+  full history stays in ``messages``).
+* ``call_model`` calls the model; ``cache_store`` stores the final answer.
+
+Each node has a sync and an async form, reports tokens before/after and latency to the
+monitor, and fails open (see :mod:`langchain_tokenopt.graph.pipeline`).
+
+Example:
+    .. code-block:: python
+
+        from langchain_tokenopt import build_optimized_agent
+        from langchain_tokenopt.llms import LocalChatModel
+
+        graph = build_optimized_agent(LocalChatModel(), tools=[]).compile()
+        graph.invoke({"messages": [("user", "What is the capital of France?")]})
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from langchain_core.caches import BaseCache
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
+from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.runnables.config import merge_configs
+from langchain_core.tools import BaseTool
+from langgraph.graph import END, START, StateGraph
+
+from langchain_tokenopt.errors import TokenOptConfigError
+from langchain_tokenopt.graph.pipeline import (
+    CacheKeyParts,
+    OptimizerPipeline,
+    StepRecorder,
+    latest_human,
+)
+from langchain_tokenopt.graph.replay import CachedAnswerModel
+from langchain_tokenopt.graph.state import OptimizedAgentState, TurnState
+from langchain_tokenopt.tokens import TokenCounter
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["build_optimized_agent"]
+
+_TENANT_KEYS = ("tenant_id", "user_id")
+
+
+def build_optimized_agent(
+    model: BaseChatModel,
+    tools: Sequence[BaseTool | Callable[..., Any] | dict[str, Any]] = (),
+    *,
+    system_prompt: Any = None,
+    cache: BaseCache | bool | None = True,
+    tool_selector: Any = True,
+    compressor: Any = True,
+    context_optimizer: Any = True,
+    monitor: Any = True,
+    context_budget: int = 3000,
+    system_budget: int = 1500,
+    token_model: str | None = None,
+) -> StateGraph:
+    """Build an agent graph with cache, tool selection, compression and context steps.
+
+    Every optimizer has a working default; pass ``False`` (or ``None``) to switch a step
+    off, or your own configured component to replace it.
+
+    Args:
+        model: The chat model (``BaseChatModel``) the agent calls.
+        tools: The whole tool catalog: ``BaseTool``s or functions (executed by the graph)
+            and schema-only dicts (bound, but a call to one ends the turn so the caller can
+            run it).
+        system_prompt: A string, a :class:`~langchain_tokenopt.ModularPrompt` or None.
+        cache: A ``BaseCache``; ``True`` builds the default
+            :class:`~langchain_tokenopt.SemanticCache` (embedded, user cache dir).
+        tool_selector: A :class:`~langchain_tokenopt.ToolSelector`; ``True`` builds one over
+            ``tools``; ``False`` binds every tool.
+        compressor: How the system prompt is fitted: a ``PromptAssembler`` (for a
+            ``ModularPrompt``), a ``QueryAwareCompressor``, any callable
+            ``(system_prompt, question) -> str``; ``True`` picks the default for the prompt
+            type with ``system_budget`` tokens.
+        context_optimizer: A ``Runnable`` over messages; ``True`` builds
+            :class:`~langchain_tokenopt.ContextOptimizer` with ``context_budget`` tokens.
+        monitor: A :class:`~langchain_tokenopt.TokenOptCallbackHandler`; ``True`` builds one
+            with the default SQLite store.
+        context_budget: Token budget of the conversation sent to the model (default
+            context optimizer).
+        system_budget: Token budget of the system prompt (default compressor).
+        token_model: Model name that picks the tokenizer for the figures (defaults to the
+            chat model's name).
+
+    Returns:
+        The uncompiled ``StateGraph`` over :class:`OptimizedAgentState`: call
+        ``.compile(checkpointer=..., store=...)`` yourself.
+
+    Raises:
+        TokenOptConfigError: an argument has the wrong type or a budget is not positive.
+    """
+    if not isinstance(model, BaseChatModel):
+        msg = f"model must be a LangChain BaseChatModel, got {type(model).__name__}"
+        raise TokenOptConfigError(msg)
+    for name, value in (("context_budget", context_budget), ("system_budget", system_budget)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            msg = f"{name} must be a positive int, got {value!r}"
+            raise TokenOptConfigError(msg)
+    catalog = list(tools)
+    for tool in catalog:
+        if not (isinstance(tool, BaseTool | dict) or callable(tool)):
+            msg = f"tools must be BaseTool, callables or dict schemas, got {type(tool).__name__}"
+            raise TokenOptConfigError(msg)
+    counter = TokenCounter(token_model or _model_name(model))
+    pipeline = OptimizerPipeline(
+        model=model,
+        tools=catalog,
+        system_prompt=system_prompt,
+        cache=_default_cache(cache),
+        tool_selector=_default_selector(tool_selector, catalog, counter),
+        prompt_compressor=_default_compressor(compressor, system_prompt, system_budget, counter),
+        context_optimizer=_default_context(context_optimizer, context_budget, counter),
+        monitor=_default_monitor(monitor),
+        counter=counter,
+    )
+    return _AgentGraph(pipeline, model, catalog, _model_name(model)).build()
+
+
+class _AgentGraph:
+    """The nodes of one agent; sync and async forms share every line of logic."""
+
+    def __init__(
+        self, pipeline: OptimizerPipeline, model: BaseChatModel, tools: list[Any], name: str
+    ) -> None:
+        self.pipeline = pipeline
+        self.model = model
+        self.model_name = name
+        self.executable = [t for t in tools if not isinstance(t, dict)]
+        self.by_name: dict[str, Any] = {_name(t): t for t in tools}
+        selector = pipeline.tool_selector
+        meta = getattr(selector, "meta_tools", None) if selector is not None else None
+        self.meta_tools: list[BaseTool] = list(meta() if callable(meta) else meta or [])
+        for tool in self.meta_tools:
+            self.by_name[_name(tool)] = tool
+
+    # ------------------------------------------------------------------ helpers
+    def _recorder(self, state: OptimizedAgentState, config: RunnableConfig) -> StepRecorder:
+        turn = state.get("turn") or {}
+        return self.pipeline.recorder(turn.get("request_id") or uuid.uuid4().hex, config)
+
+    # ------------------------------------------------------------------ cache_check
+    def _lookup(
+        self, state: OptimizedAgentState, config: RunnableConfig
+    ) -> tuple[AIMessage | None, str | None, TurnState, int]:
+        messages = list(state.get("messages") or [])
+        human = latest_human(messages)
+        request_id = uuid.uuid4().hex
+        turn: TurnState = {
+            "turn_id": (human.id or "") if human is not None else "",
+            "request_id": request_id,
+            "cache_hit": False,
+            "steps": [],
+        }
+        if human is None or self.pipeline.cache is None:
+            return None, None, turn, 0
+        recorder = self.pipeline.recorder(request_id, config)
+        scope = _scope(config)
+        key = self.pipeline.cache_key(messages)
+        turn["cache_prompt"], turn["cache_llm_string"] = key.prompt, key.llm_string
+        answer, layer = self.pipeline.lookup(messages, recorder, scope)
+        turn["steps"] = [_event_dict(e) for e in recorder.events]
+        prompt_tokens = recorder.events[-1].tokens_before if recorder.events else 0
+        return answer, layer, turn, prompt_tokens
+
+    def _hit_update(
+        self,
+        replayed: BaseMessage,
+        layer: str | None,
+        turn: TurnState,
+        prompt_tokens: int,
+        config: RunnableConfig,
+    ) -> dict[str, Any]:
+        turn["cache_hit"] = True
+        recorder = self.pipeline.recorder(turn["request_id"], config)
+        output_tokens = self.pipeline.counter.count(_text(replayed))
+        for monitor in recorder.monitors:
+            try:
+                monitor.record_cache_hit(
+                    turn["request_id"],
+                    layer=layer,
+                    prompt_tokens=prompt_tokens,
+                    output_tokens=output_tokens,
+                    model=self.model_name,
+                    tenant_id=_scope(config).get("tenant_id"),
+                    user_id=_scope(config).get("user_id"),
+                )
+            except Exception as exc:  # noqa: BLE001 - monitoring never breaks a request
+                logger.warning("tokenopt monitor failed on a cache hit: %s", type(exc).__name__)
+        return {"messages": [replayed], "turn": turn}
+
+    def cache_check(self, state: OptimizedAgentState, config: RunnableConfig) -> dict[str, Any]:
+        answer, layer, turn, tokens = self._lookup(state, config)
+        if answer is None:
+            return {"turn": turn}
+        replay = CachedAnswerModel(answer=_fresh(answer))
+        replayed = replay.invoke(list(state.get("messages") or []), config)
+        return self._hit_update(replayed, layer, turn, tokens, config)
+
+    async def acache_check(
+        self, state: OptimizedAgentState, config: RunnableConfig
+    ) -> dict[str, Any]:
+        answer, layer, turn, tokens = await asyncio.to_thread(self._lookup, state, config)
+        if answer is None:
+            return {"turn": turn}
+        replay = CachedAnswerModel(answer=_fresh(answer))
+        replayed = await replay.ainvoke(list(state.get("messages") or []), config)
+        return self._hit_update(replayed, layer, turn, tokens, config)
+
+    @staticmethod
+    def after_cache(state: OptimizedAgentState) -> Literal["select_tools", "__end__"]:
+        return "__end__" if (state.get("turn") or {}).get("cache_hit") else "select_tools"
+
+    # ------------------------------------------------------------------ select_tools
+    def select_tools(self, state: OptimizedAgentState, config: RunnableConfig) -> dict[str, Any]:
+        turn: TurnState = dict(state.get("turn") or {})  # type: ignore[assignment]
+        if turn.get("steps") is None or _called(state):
+            # A new pass through the tool loop is a new model request.
+            turn["request_id"] = uuid.uuid4().hex
+        recorder = self.pipeline.recorder(turn.get("request_id") or uuid.uuid4().hex, config)
+        tools, names = self.pipeline.select_tools(list(state.get("messages") or []), recorder)
+        for tool in tools:
+            self.by_name.setdefault(_name(tool), tool)
+        turn["tools"] = names
+        return {"turn": turn}
+
+    # ------------------------------------------------------------------ compress_prompt
+    def compress_prompt(self, state: OptimizedAgentState, config: RunnableConfig) -> dict[str, Any]:
+        turn: TurnState = dict(state.get("turn") or {})  # type: ignore[assignment]
+        human = latest_human(list(state.get("messages") or []))
+        question = _text(human) if human is not None else ""
+        turn["system_prompt"] = self.pipeline.system_text(question, self._recorder(state, config))
+        return {"turn": turn}
+
+    # ------------------------------------------------------------------ optimize_context
+    def optimize_context(
+        self, state: OptimizedAgentState, config: RunnableConfig
+    ) -> dict[str, Any]:
+        messages = list(state.get("messages") or [])
+        return {"model_input": self.pipeline.history(messages, self._recorder(state, config))}
+
+    # ------------------------------------------------------------------ call_model
+    def _model_call(
+        self, state: OptimizedAgentState, config: RunnableConfig
+    ) -> tuple[Any, list[BaseMessage], RunnableConfig]:
+        turn = state.get("turn") or {}
+        tools = [self.by_name[n] for n in turn.get("tools", []) if n in self.by_name]
+        bound = self.model.bind_tools(tools) if tools else self.model
+        system = turn.get("system_prompt") or ""
+        view = list(state.get("model_input") or state.get("messages") or [])
+        messages: list[BaseMessage] = [SystemMessage(system)] if system else []
+        messages += view
+        request_id = turn.get("request_id") or uuid.uuid4().hex
+        call_config = merge_configs(config, self.pipeline.model_config(config, request_id))  # type: ignore[arg-type]
+        return bound, messages, call_config
+
+    def call_model(self, state: OptimizedAgentState, config: RunnableConfig) -> dict[str, Any]:
+        bound, messages, call_config = self._model_call(state, config)
+        return {"messages": [bound.invoke(messages, call_config)], "turn": _count_call(state)}
+
+    async def acall_model(
+        self, state: OptimizedAgentState, config: RunnableConfig
+    ) -> dict[str, Any]:
+        bound, messages, call_config = self._model_call(state, config)
+        response = await bound.ainvoke(messages, call_config)
+        return {"messages": [response], "turn": _count_call(state)}
+
+    def after_model(self, state: OptimizedAgentState) -> Literal["tools", "cache_store", "__end__"]:
+        last = _last(state)
+        if isinstance(last, AIMessage) and last.tool_calls:
+            runnable = {_name(t) for t in [*self.executable, *self.meta_tools]}
+            if all(call["name"] in runnable for call in last.tool_calls):
+                return "tools"
+            return "__end__"  # a schema-only tool: the caller runs it
+        return "cache_store"
+
+    # ------------------------------------------------------------------ cache_store
+    def cache_store(self, state: OptimizedAgentState, config: RunnableConfig) -> dict[str, Any]:
+        turn = state.get("turn") or {}
+        last = _last(state)
+        prompt, llm_string = turn.get("cache_prompt"), turn.get("cache_llm_string")
+        if isinstance(last, AIMessage) and prompt and llm_string and not turn.get("cache_hit"):
+            self.pipeline.store(CacheKeyParts(prompt, llm_string), last, _scope(config))
+        return {}
+
+    # ------------------------------------------------------------------ wiring
+    def build(self) -> StateGraph:
+        graph = StateGraph(OptimizedAgentState)
+
+        def node(fn: Callable[..., Any], afn: Callable[..., Any] | None = None) -> Any:
+            async def threaded(state: OptimizedAgentState, config: RunnableConfig) -> Any:
+                return await asyncio.to_thread(fn, state, config)
+
+            return RunnableLambda(fn, afunc=afn or threaded, name=fn.__name__)
+
+        graph.add_node("cache_check", node(self.cache_check, self.acache_check))
+        graph.add_node("select_tools", node(self.select_tools))
+        graph.add_node("compress_prompt", node(self.compress_prompt))
+        graph.add_node("optimize_context", node(self.optimize_context))
+        graph.add_node("call_model", node(self.call_model, self.acall_model))
+        graph.add_node("cache_store", node(self.cache_store))
+        graph.add_edge(START, "cache_check")
+        graph.add_conditional_edges("cache_check", self.after_cache, ["select_tools", END])
+        graph.add_edge("select_tools", "compress_prompt")
+        graph.add_edge("compress_prompt", "optimize_context")
+        graph.add_edge("optimize_context", "call_model")
+        graph.add_conditional_edges("call_model", self.after_model, ["tools", "cache_store", END])
+        graph.add_edge("cache_store", END)
+        if self.executable or self.meta_tools:
+            from langgraph.prebuilt import ToolNode
+
+            graph.add_node("tools", ToolNode([*self.executable, *self.meta_tools]))
+            graph.add_edge("tools", "select_tools")
+        else:
+            graph.add_node("tools", node(_no_tools))
+            graph.add_edge("tools", END)
+        return graph
+
+
+# ---------------------------------------------------------------------- defaults
+def _default_cache(cache: Any) -> Any:
+    if cache is True:
+        from langchain_tokenopt.cache import SemanticCache
+
+        return SemanticCache()
+    if cache is False or cache is None:
+        return None
+    if not isinstance(cache, BaseCache):
+        msg = f"cache must be a BaseCache, True or False, got {type(cache).__name__}"
+        raise TokenOptConfigError(msg)
+    return cache
+
+
+def _default_selector(selector: Any, tools: list[Any], counter: TokenCounter) -> Any:
+    if selector is True:
+        if not tools:
+            return None
+        from langchain_tokenopt.tools import ToolSelector
+
+        return ToolSelector.from_tools(tools)
+    if selector is False or selector is None:
+        return None
+    if not callable(getattr(selector, "select", None)):
+        msg = f"tool_selector must have select(messages), got {type(selector).__name__}"
+        raise TokenOptConfigError(msg)
+    return selector
+
+
+def _default_compressor(
+    compressor: Any, system_prompt: Any, budget: int, counter: TokenCounter
+) -> Callable[[Any, str], str] | None:
+    if compressor is False or compressor is None or system_prompt is None:
+        return None
+    from langchain_tokenopt.compression import (
+        ModularPrompt,
+        PromptAssembler,
+        QueryAwareCompressor,
+    )
+
+    if compressor is True:
+        if isinstance(system_prompt, ModularPrompt):
+            compressor = PromptAssembler(max_tokens=budget, model=counter.model)
+        else:
+            compressor = QueryAwareCompressor(target_tokens=budget, model=counter.model)
+    if isinstance(compressor, PromptAssembler):
+        assembler = compressor
+
+        def assemble(prompt: Any, question: str) -> str:
+            return str(assembler.assemble(prompt, question).text)
+
+        return assemble
+    if isinstance(compressor, QueryAwareCompressor):
+        qac = compressor
+
+        def compress(prompt: Any, question: str) -> str:
+            text = prompt if isinstance(prompt, str) else str(prompt)
+            return str(qac.invoke({"context": text, "question": question}).text)
+
+        return compress
+    if callable(compressor):
+        return compressor
+    kinds = "a PromptAssembler, a QueryAwareCompressor or a callable"
+    msg = f"compressor must be {kinds}, got {type(compressor).__name__}"
+    raise TokenOptConfigError(msg)
+
+
+def _default_context(optimizer: Any, budget: int, counter: TokenCounter) -> Any:
+    if optimizer is True:
+        from langchain_tokenopt.context import ContextOptimizer
+
+        return ContextOptimizer(max_tokens=budget, counter=counter)
+    if optimizer is False or optimizer is None:
+        return None
+    if not callable(getattr(optimizer, "invoke", None)):
+        msg = f"context_optimizer must be a Runnable over messages, got {type(optimizer).__name__}"
+        raise TokenOptConfigError(msg)
+    return optimizer
+
+
+def _default_monitor(monitor: Any) -> Any:
+    if monitor is True:
+        from langchain_tokenopt.monitoring import TokenOptCallbackHandler
+
+        return TokenOptCallbackHandler()
+    if monitor is False or monitor is None:
+        return None
+    if not callable(getattr(monitor, "record_step", None)):
+        msg = f"monitor must be a TokenOptCallbackHandler, got {type(monitor).__name__}"
+        raise TokenOptConfigError(msg)
+    return monitor
+
+
+# ---------------------------------------------------------------------- small helpers
+def _no_tools(state: OptimizedAgentState, config: RunnableConfig) -> dict[str, Any]:
+    return {}
+
+
+def _model_name(model: BaseChatModel) -> str:
+    for attr in ("model_name", "model", "model_id"):
+        value = getattr(model, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    return type(model).__name__
+
+
+def _name(tool: Any) -> str:
+    if isinstance(tool, dict):
+        return str(tool.get("function", tool).get("name", ""))
+    return str(getattr(tool, "name", getattr(tool, "__name__", "")))
+
+
+def _text(message: BaseMessage) -> str:
+    return message.content if isinstance(message.content, str) else message.text
+
+
+def _scope(config: RunnableConfig | None) -> dict[str, str]:
+    meta = (config or {}).get("metadata") or {}
+    return {k: str(meta[k]) for k in _TENANT_KEYS if meta.get(k)}
+
+
+def _fresh(answer: AIMessage) -> AIMessage:
+    """A copy of a cached answer with a new id (ids are unique within a conversation)."""
+    return answer.model_copy(update={"id": f"tokenopt-cache-{uuid.uuid4().hex}"})
+
+
+def _event_dict(event: Any) -> dict[str, Any]:
+    return {
+        "step": event.step,
+        "tokens_before": event.tokens_before,
+        "tokens_after": event.tokens_after,
+        "latency_ms": event.latency_ms,
+        "error": event.error,
+    }
+
+
+def _last(state: OptimizedAgentState) -> BaseMessage | None:
+    messages = state.get("messages") or []
+    return messages[-1] if messages else None
+
+
+def _called(state: OptimizedAgentState) -> bool:
+    return bool((state.get("turn") or {}).get("calls"))
+
+
+def _count_call(state: OptimizedAgentState) -> TurnState:
+    turn: dict[str, Any] = dict(state.get("turn") or {})
+    turn["calls"] = int(turn.get("calls") or 0) + 1
+    return turn  # type: ignore[return-value]

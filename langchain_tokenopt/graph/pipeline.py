@@ -1,0 +1,366 @@
+"""The optimizer steps around one LLM call, shared by the graph nodes and the middleware.
+
+One request flows through: response-cache lookup → tool selection → system-prompt
+compression → history optimization → the model → response-cache store. Every step is
+measured (tokens before/after, latency) and reported to the monitor, and every step
+*fails open*: if it raises, the error is logged with its type only (never the prompt), the
+step is reported with ``error=<type>``, and the request goes on unoptimized.
+
+Example:
+    .. code-block:: python
+
+        pipeline = OptimizerPipeline(model=llm, tools=tools, system_prompt="You are ...")
+        answer, lookup = pipeline.lookup(messages, config)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.load import dumps
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.outputs import ChatGeneration
+
+from langchain_tokenopt.monitoring.handler import REQUEST_ID_KEY, find_handlers
+from langchain_tokenopt.monitoring.records import StepEvent, StepName
+from langchain_tokenopt.tokens import TokenCounter, tool_schema_json
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["CacheKeyParts", "OptimizerPipeline", "latest_human", "model_identity"]
+
+T = TypeVar("T")
+
+
+def latest_human(messages: Sequence[BaseMessage]) -> HumanMessage | None:
+    """Return the newest human message, or ``None``."""
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage):
+            return message
+    return None
+
+
+def model_identity(model: BaseChatModel) -> dict[str, Any]:
+    """Describe a chat model by its class and public, JSON-safe settings.
+
+    Secrets, callbacks and the model's own cache are left out; what remains (model name,
+    temperature, max tokens ...) is what changes the answer.
+    """
+    skip = {"callbacks", "callback_manager", "cache", "verbose", "tags", "metadata", "rate_limiter"}
+    settings: dict[str, Any] = {}
+    try:
+        dumped = model.model_dump(mode="json", exclude=skip)
+    except Exception:  # noqa: BLE001 - odd models: fall back to their class alone
+        dumped = {}
+    for name, value in dumped.items():
+        if "key" in name.lower() or "secret" in name.lower() or name.lower() == "token":
+            continue
+        settings[name] = value
+    cls = type(model)
+    return {"class": f"{cls.__module__}.{cls.__qualname__}", "kwargs": settings}
+
+
+@dataclass(frozen=True)
+class CacheKeyParts:
+    """The strings a :class:`~langchain_core.caches.BaseCache` is called with for one turn."""
+
+    prompt: str
+    """The unoptimized prompt (system prompt + whole conversation), serialized."""
+    llm_string: str
+    """Model identity plus the whole tool catalog (their digest is part of the scope)."""
+
+
+@dataclass
+class StepRecorder:
+    """Collects the step events of one model request and forwards them to monitors."""
+
+    request_id: str
+    monitors: list[Any] = field(default_factory=list)
+    events: list[StepEvent] = field(default_factory=list)
+
+    def add(self, event: StepEvent) -> None:
+        self.events.append(event)
+        for monitor in self.monitors:
+            try:
+                monitor.record_step(self.request_id, event)
+            except Exception as exc:  # noqa: BLE001 - monitoring must never break a request
+                logger.warning("tokenopt monitor failed to record a step: %s", type(exc).__name__)
+
+
+class OptimizerPipeline:
+    """Run the optimizer steps of one request, measured and failing open.
+
+    Args:
+        model: The chat model the agent calls.
+        tools: The whole tool catalog.
+        system_prompt: The unoptimized system prompt (a string, a ``ModularPrompt`` or None).
+        cache: A LangChain ``BaseCache`` (e.g. :class:`~langchain_tokenopt.SemanticCache`) or
+            None to skip the response cache.
+        tool_selector: A :class:`~langchain_tokenopt.ToolSelector` or None to bind every tool.
+        prompt_compressor: Callable ``(system_prompt, question) -> str`` or None.
+        context_optimizer: A ``Runnable`` over messages (e.g.
+            :class:`~langchain_tokenopt.ContextOptimizer`) or None.
+        monitor: A :class:`~langchain_tokenopt.TokenOptCallbackHandler` or None.
+        counter: Token counter for the before/after figures.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: BaseChatModel,
+        tools: Sequence[Any],
+        system_prompt: Any,
+        cache: Any,
+        tool_selector: Any,
+        prompt_compressor: Callable[[Any, str], str] | None,
+        context_optimizer: Any,
+        monitor: Any,
+        counter: TokenCounter,
+    ) -> None:
+        self.model = model
+        self.tools = list(tools)
+        self.system_prompt = system_prompt
+        self.cache = cache
+        self.tool_selector = tool_selector
+        self.prompt_compressor = prompt_compressor
+        self.context_optimizer = context_optimizer
+        self.monitor = monitor
+        self.counter = counter
+        self._identity = json.dumps(model_identity(model), sort_keys=True, default=str)
+        self._catalog_json = [tool_schema_json(t) for t in self.tools]
+        self._catalog_tokens = counter.count_tools(self.tools) if self.tools else 0
+        self._full_system = _system_text(system_prompt)
+
+    # ------------------------------------------------------------------ monitoring
+    def recorder(self, request_id: str, config: Mapping[str, Any] | None) -> StepRecorder:
+        """Return a recorder that reports to our monitor and to handlers in ``config``."""
+        monitors: list[Any] = [self.monitor] if self.monitor is not None else []
+        for handler in find_handlers(config):
+            if all(handler is not m for m in monitors):
+                monitors.append(handler)
+        return StepRecorder(request_id=request_id, monitors=monitors)
+
+    def model_config(self, config: Mapping[str, Any] | None, request_id: str) -> dict[str, Any]:
+        """Config for the model call: our monitor as a callback, the request id in metadata."""
+        callbacks: list[Any] = []
+        if self.monitor is not None and all(h is not self.monitor for h in find_handlers(config)):
+            callbacks.append(self.monitor)
+        metadata = {REQUEST_ID_KEY: request_id}
+        return (
+            {"callbacks": callbacks, "metadata": metadata} if callbacks else {"metadata": metadata}
+        )
+
+    def _run(
+        self,
+        recorder: StepRecorder,
+        step: StepName,
+        before: int,
+        work: Callable[[], T],
+        fallback: T,
+        measure: Callable[[T], int],
+        **extra: Any,
+    ) -> T:
+        start = time.perf_counter()
+        error: str | None = None
+        try:
+            value = work()
+            after = measure(value)
+        except Exception as exc:  # noqa: BLE001 - optimizers fail open by design
+            logger.warning(
+                "tokenopt %s step failed (%s); the request goes on unoptimized",
+                step,
+                type(exc).__name__,
+            )
+            value, after, error = fallback, before, type(exc).__name__
+            extra = {k: v for k, v in extra.items() if k in ("tools_catalog",)}
+        latency = (time.perf_counter() - start) * 1000
+        extra_values = {k: (v(value) if callable(v) else v) for k, v in extra.items()}
+        recorder.add(
+            StepEvent(
+                step=step,
+                tokens_before=before,
+                tokens_after=after,
+                latency_ms=latency,
+                error=error,
+                **extra_values,
+            )
+        )
+        return value
+
+    # ------------------------------------------------------------------ cache
+    def cache_key(self, messages: Sequence[BaseMessage]) -> CacheKeyParts:
+        """Build the response-cache key from the *unoptimized* request.
+
+        The key holds the full system prompt, the whole conversation (the cache embeds only
+        the newest human message and digests the rest) and the whole tool catalog, so the
+        optimizations that follow never change which entry a question maps to.
+        """
+        system = [SystemMessage(self._full_system)] if self._full_system else []
+        prompt = dumps([*system, *messages])
+        params = [("stop", None), ("tools", self._catalog_json)]
+        return CacheKeyParts(prompt=prompt, llm_string=f"{self._identity}---{sorted(params)}")
+
+    def request_tokens(self, messages: Sequence[BaseMessage]) -> int:
+        """Tokens of the unoptimized request: system prompt, messages and every tool."""
+        system = [SystemMessage(self._full_system)] if self._full_system else []
+        return self.counter.count_messages([*system, *messages]) + self._catalog_tokens
+
+    def lookup(
+        self, messages: Sequence[BaseMessage], recorder: StepRecorder, scope: Mapping[str, Any]
+    ) -> tuple[AIMessage | None, str | None]:
+        """Look the turn up in the response cache; return ``(answer, layer)``."""
+        if self.cache is None:
+            return None, None
+        key = self.cache_key(messages)
+        before = self.request_tokens(messages)
+        found: dict[str, Any] = {"layer": None}
+
+        def work() -> AIMessage | None:
+            with _scoped(scope):
+                if hasattr(self.cache, "lookup_detailed"):
+                    result, generations = self.cache.lookup_detailed(key.prompt, key.llm_string)
+                    found["layer"] = getattr(getattr(result, "hit", None), "layer", None)
+                else:
+                    generations = self.cache.lookup(key.prompt, key.llm_string)
+                    found["layer"] = "exact" if generations else None
+            if not generations:
+                return None
+            generation = generations[0]
+            if isinstance(generation, ChatGeneration) and isinstance(generation.message, AIMessage):
+                return generation.message
+            return AIMessage(content=generation.text)
+
+        answer = self._run(
+            recorder,
+            "cache",
+            before,
+            work,
+            None,
+            lambda a: 0 if a is not None else before,
+            cache_hit=lambda a: a is not None,
+            cache_layer=lambda a: _layer(found["layer"]) if a is not None else None,
+        )
+        return answer, (_layer(found["layer"]) if answer is not None else None)
+
+    def store(self, key: CacheKeyParts, answer: AIMessage, scope: Mapping[str, Any]) -> None:
+        """Store the turn's final answer; failures are logged, never raised."""
+        if self.cache is None:
+            return
+        try:
+            with _scoped(scope):
+                self.cache.update(key.prompt, key.llm_string, [ChatGeneration(message=answer)])
+        except Exception as exc:  # noqa: BLE001 - fail open
+            logger.warning("tokenopt cache store failed (%s)", type(exc).__name__)
+
+    # ------------------------------------------------------------------ tools
+    def select_tools(
+        self, messages: Sequence[BaseMessage], recorder: StepRecorder
+    ) -> tuple[list[Any], list[str]]:
+        """Return ``(tools to bind, their names)`` for this turn."""
+        if not self.tools and self.tool_selector is None:
+            return [], []
+        if self.tool_selector is None:
+            return list(self.tools), [_tool_name(t) for t in self.tools]
+        everything = (list(self.tools), [_tool_name(t) for t in self.tools])
+
+        def work() -> tuple[list[Any], list[str]]:
+            selection = self.tool_selector.select(list(messages))
+            return list(selection.tools), list(selection.names)
+
+        return self._run(
+            recorder,
+            "tool_selection",
+            self._catalog_tokens,
+            work,
+            everything,
+            lambda v: self.counter.count_tools(v[0]) if v[0] else 0,
+            tools_bound=lambda v: len(v[0]),
+            tools_catalog=len(self.tools),
+        )
+
+    # ------------------------------------------------------------------ system prompt
+    def system_text(self, question: str, recorder: StepRecorder) -> str:
+        """Return the system prompt for this request, compressed when a compressor is set."""
+        if not self._full_system:
+            return ""
+        if self.prompt_compressor is None:
+            return self._full_system
+        before = self.counter.count(self._full_system)
+        compressor = self.prompt_compressor
+        return self._run(
+            recorder,
+            "compression",
+            before,
+            lambda: compressor(self.system_prompt, question),
+            self._full_system,
+            self.counter.count,
+        )
+
+    # ------------------------------------------------------------------ history
+    def history(self, messages: Sequence[BaseMessage], recorder: StepRecorder) -> list[BaseMessage]:
+        """Return the optimized view of the conversation for this request."""
+        items = list(messages)
+        if self.context_optimizer is None:
+            return items
+        before = self.counter.count_messages(items)
+        optimizer = self.context_optimizer
+        return self._run(
+            recorder,
+            "context",
+            before,
+            lambda: list(optimizer.invoke(items)),
+            items,
+            self.counter.count_messages,
+        )
+
+
+def _layer(value: Any) -> Any:
+    return value if value in ("exact", "semantic") else None
+
+
+def _tool_name(tool: Any) -> str:
+    if isinstance(tool, dict):
+        fn = tool.get("function", tool)
+        return str(fn.get("name", ""))
+    return str(getattr(tool, "name", getattr(tool, "__name__", "")))
+
+
+def _system_text(system_prompt: Any) -> str:
+    if system_prompt is None:
+        return ""
+    if isinstance(system_prompt, str):
+        return system_prompt
+    text = getattr(system_prompt, "text", None)
+    if callable(text):
+        return str(text())
+    if isinstance(text, str):
+        return text
+    render = getattr(system_prompt, "render", None)
+    if callable(render):
+        return str(render())
+    return str(system_prompt)
+
+
+class _scoped:
+    """Enter ``cache_scope`` for the tenant/user of a call (no-op when none is given)."""
+
+    def __init__(self, scope: Mapping[str, Any]) -> None:
+        self._scope = {k: v for k, v in scope.items() if isinstance(v, str) and v}
+        self._cm: Any = None
+
+    def __enter__(self) -> None:
+        if self._scope:
+            from langchain_tokenopt.cache import cache_scope
+
+            self._cm = cache_scope(**self._scope)
+            self._cm.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._cm is not None:
+            self._cm.__exit__(*exc)

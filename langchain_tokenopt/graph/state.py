@@ -1,0 +1,48 @@
+"""The state of the optimized agent graph.
+
+``messages`` is the full conversation (LangGraph's ``add_messages`` reducer), never rewritten
+by the optimizers. Each model call gets an optimized *view* instead, kept in
+``model_input``; ``turn`` carries what must stay stable inside one user turn (the cache key,
+the tool selection) and the id that ties step reports to the monitoring record.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+
+__all__ = ["OptimizedAgentState", "TurnState"]
+
+
+class TurnState(TypedDict, total=False):
+    """What the graph remembers within one user turn (reset when a new human message arrives)."""
+
+    turn_id: str
+    """Id of the human message that opened the turn."""
+    request_id: str
+    """Id of the current model request (new for each pass through the tool loop)."""
+    cache_prompt: str
+    """Serialized unoptimized prompt used as the response-cache key."""
+    cache_llm_string: str
+    """Model identity (and full tool catalog) used as the response-cache key."""
+    cache_hit: bool
+    """Whether the turn was answered from the response cache."""
+    tools: list[str]
+    """Names of the tools selected for this turn (stable inside the tool loop)."""
+    system_prompt: str
+    """The (possibly compressed) system prompt sent with this request."""
+    steps: list[dict[str, Any]]
+    """Step reports of the current request: step, tokens before/after, latency, error."""
+
+
+class OptimizedAgentState(TypedDict, total=False):
+    """State of :func:`~langchain_tokenopt.graph.build_optimized_agent` graphs."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    """The whole conversation (never trimmed by the optimizers)."""
+    model_input: list[AnyMessage]
+    """The optimized history sent to the model on the latest call (overwritten each call)."""
+    turn: TurnState
+    """Per-turn bookkeeping (see :class:`TurnState`)."""
