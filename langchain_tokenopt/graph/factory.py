@@ -49,6 +49,15 @@ from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
 
 from langchain_tokenopt.errors import TokenOptConfigError
+from langchain_tokenopt.graph.defaults import (
+    model_name,
+    resolve_cache,
+    resolve_compressor,
+    resolve_context_optimizer,
+    resolve_monitor,
+    resolve_tool_selector,
+    tool_name,
+)
 from langchain_tokenopt.graph.pipeline import (
     CacheKeyParts,
     OptimizerPipeline,
@@ -128,19 +137,19 @@ def build_optimized_agent(
         if not (isinstance(tool, BaseTool | dict) or callable(tool)):
             msg = f"tools must be BaseTool, callables or dict schemas, got {type(tool).__name__}"
             raise TokenOptConfigError(msg)
-    counter = TokenCounter(token_model or _model_name(model))
+    counter = TokenCounter(token_model or model_name(model))
     pipeline = OptimizerPipeline(
         model=model,
         tools=catalog,
         system_prompt=system_prompt,
-        cache=_default_cache(cache),
-        tool_selector=_default_selector(tool_selector, catalog, counter),
-        prompt_compressor=_default_compressor(compressor, system_prompt, system_budget, counter),
-        context_optimizer=_default_context(context_optimizer, context_budget, counter),
-        monitor=_default_monitor(monitor),
+        cache=resolve_cache(cache),
+        tool_selector=resolve_tool_selector(tool_selector, catalog, counter),
+        prompt_compressor=resolve_compressor(compressor, system_prompt, system_budget, counter),
+        context_optimizer=resolve_context_optimizer(context_optimizer, context_budget, counter),
+        monitor=resolve_monitor(monitor),
         counter=counter,
     )
-    return _AgentGraph(pipeline, model, catalog, _model_name(model)).build()
+    return _AgentGraph(pipeline, model, catalog, model_name(model)).build()
 
 
 class _AgentGraph:
@@ -153,12 +162,12 @@ class _AgentGraph:
         self.model = model
         self.model_name = name
         self.executable = [t for t in tools if not isinstance(t, dict)]
-        self.by_name: dict[str, Any] = {_name(t): t for t in tools}
+        self.by_name: dict[str, Any] = {tool_name(t): t for t in tools}
         selector = pipeline.tool_selector
         meta = getattr(selector, "meta_tools", None) if selector is not None else None
         self.meta_tools: list[BaseTool] = list(meta() if callable(meta) else meta or [])
         for tool in self.meta_tools:
-            self.by_name[_name(tool)] = tool
+            self.by_name[tool_name(tool)] = tool
 
     # ------------------------------------------------------------------ helpers
     def _recorder(self, state: OptimizedAgentState, config: RunnableConfig) -> StepRecorder:
@@ -246,7 +255,7 @@ class _AgentGraph:
         recorder = self.pipeline.recorder(turn.get("request_id") or uuid.uuid4().hex, config)
         tools, names = self.pipeline.select_tools(list(state.get("messages") or []), recorder)
         for tool in tools:
-            self.by_name.setdefault(_name(tool), tool)
+            self.by_name.setdefault(tool_name(tool), tool)
         turn["tools"] = names
         return {"turn": turn}
 
@@ -294,7 +303,7 @@ class _AgentGraph:
     def after_model(self, state: OptimizedAgentState) -> Literal["tools", "cache_store", "__end__"]:
         last = _last(state)
         if isinstance(last, AIMessage) and last.tool_calls:
-            runnable = {_name(t) for t in [*self.executable, *self.meta_tools]}
+            runnable = {tool_name(t) for t in [*self.executable, *self.meta_tools]}
             if all(call["name"] in runnable for call in last.tool_calls):
                 return "tools"
             return "__end__"  # a schema-only tool: the caller runs it
@@ -343,116 +352,9 @@ class _AgentGraph:
         return graph
 
 
-# ---------------------------------------------------------------------- defaults
-def _default_cache(cache: Any) -> Any:
-    if cache is True:
-        from langchain_tokenopt.cache import SemanticCache
-
-        return SemanticCache()
-    if cache is False or cache is None:
-        return None
-    if not isinstance(cache, BaseCache):
-        msg = f"cache must be a BaseCache, True or False, got {type(cache).__name__}"
-        raise TokenOptConfigError(msg)
-    return cache
-
-
-def _default_selector(selector: Any, tools: list[Any], counter: TokenCounter) -> Any:
-    if selector is True:
-        if not tools:
-            return None
-        from langchain_tokenopt.tools import ToolSelector
-
-        return ToolSelector.from_tools(tools)
-    if selector is False or selector is None:
-        return None
-    if not callable(getattr(selector, "select", None)):
-        msg = f"tool_selector must have select(messages), got {type(selector).__name__}"
-        raise TokenOptConfigError(msg)
-    return selector
-
-
-def _default_compressor(
-    compressor: Any, system_prompt: Any, budget: int, counter: TokenCounter
-) -> Callable[[Any, str], str] | None:
-    if compressor is False or compressor is None or system_prompt is None:
-        return None
-    from langchain_tokenopt.compression import (
-        ModularPrompt,
-        PromptAssembler,
-        QueryAwareCompressor,
-    )
-
-    if compressor is True:
-        if isinstance(system_prompt, ModularPrompt):
-            compressor = PromptAssembler(max_tokens=budget, model=counter.model)
-        else:
-            compressor = QueryAwareCompressor(target_tokens=budget, model=counter.model)
-    if isinstance(compressor, PromptAssembler):
-        assembler = compressor
-
-        def assemble(prompt: Any, question: str) -> str:
-            return str(assembler.assemble(prompt, question).text)
-
-        return assemble
-    if isinstance(compressor, QueryAwareCompressor):
-        qac = compressor
-
-        def compress(prompt: Any, question: str) -> str:
-            text = prompt if isinstance(prompt, str) else str(prompt)
-            return str(qac.invoke({"context": text, "question": question}).text)
-
-        return compress
-    if callable(compressor):
-        return compressor
-    kinds = "a PromptAssembler, a QueryAwareCompressor or a callable"
-    msg = f"compressor must be {kinds}, got {type(compressor).__name__}"
-    raise TokenOptConfigError(msg)
-
-
-def _default_context(optimizer: Any, budget: int, counter: TokenCounter) -> Any:
-    if optimizer is True:
-        from langchain_tokenopt.context import ContextOptimizer
-
-        return ContextOptimizer(max_tokens=budget, counter=counter)
-    if optimizer is False or optimizer is None:
-        return None
-    if not callable(getattr(optimizer, "invoke", None)):
-        msg = f"context_optimizer must be a Runnable over messages, got {type(optimizer).__name__}"
-        raise TokenOptConfigError(msg)
-    return optimizer
-
-
-def _default_monitor(monitor: Any) -> Any:
-    if monitor is True:
-        from langchain_tokenopt.monitoring import TokenOptCallbackHandler
-
-        return TokenOptCallbackHandler()
-    if monitor is False or monitor is None:
-        return None
-    if not callable(getattr(monitor, "record_step", None)):
-        msg = f"monitor must be a TokenOptCallbackHandler, got {type(monitor).__name__}"
-        raise TokenOptConfigError(msg)
-    return monitor
-
-
 # ---------------------------------------------------------------------- small helpers
 def _no_tools(state: OptimizedAgentState, config: RunnableConfig) -> dict[str, Any]:
     return {}
-
-
-def _model_name(model: BaseChatModel) -> str:
-    for attr in ("model_name", "model", "model_id"):
-        value = getattr(model, attr, None)
-        if isinstance(value, str) and value:
-            return value
-    return type(model).__name__
-
-
-def _name(tool: Any) -> str:
-    if isinstance(tool, dict):
-        return str(tool.get("function", tool).get("name", ""))
-    return str(getattr(tool, "name", getattr(tool, "__name__", "")))
 
 
 def _text(message: BaseMessage) -> str:

@@ -1,0 +1,144 @@
+"""Resolve the optimizer arguments of the graph factory and the middleware.
+
+``True`` means "build the default", ``False`` / ``None`` means "switch the step off", and an
+object is validated and used as given. Shared by :func:`~langchain_tokenopt.build_optimized_agent`
+and :class:`~langchain_tokenopt.graph.middleware.TokenOptMiddleware`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.caches import BaseCache
+from langchain_core.language_models import BaseChatModel
+
+from langchain_tokenopt.errors import TokenOptConfigError
+from langchain_tokenopt.tokens import TokenCounter
+
+__all__ = [
+    "model_name",
+    "resolve_cache",
+    "resolve_compressor",
+    "resolve_context_optimizer",
+    "resolve_monitor",
+    "resolve_tool_selector",
+    "tool_name",
+]
+
+
+def resolve_cache(cache: Any) -> Any:
+    """Return the response cache: ``True`` → default :class:`SemanticCache`, falsy → None."""
+    if cache is True:
+        from langchain_tokenopt.cache import SemanticCache
+
+        return SemanticCache()
+    if cache is False or cache is None:
+        return None
+    if not isinstance(cache, BaseCache):
+        msg = f"cache must be a BaseCache, True or False, got {type(cache).__name__}"
+        raise TokenOptConfigError(msg)
+    return cache
+
+
+def resolve_tool_selector(selector: Any, tools: list[Any], counter: TokenCounter) -> Any:
+    """Return the tool selector: ``True`` → a ``ToolSelector`` over ``tools``, falsy → None."""
+    if selector is True:
+        if not tools:
+            return None
+        from langchain_tokenopt.tools import ToolSelector
+
+        return ToolSelector.from_tools(tools)
+    if selector is False or selector is None:
+        return None
+    if not callable(getattr(selector, "select", None)):
+        msg = f"tool_selector must have select(messages), got {type(selector).__name__}"
+        raise TokenOptConfigError(msg)
+    return selector
+
+
+def resolve_compressor(
+    compressor: Any, system_prompt: Any, budget: int, counter: TokenCounter
+) -> Callable[[Any, str], str] | None:
+    """Return ``(system_prompt, question) -> str`` that fits the system prompt, or None.
+
+    ``True`` picks a ``PromptAssembler`` for a ``ModularPrompt`` and a
+    ``QueryAwareCompressor`` for a plain string, both with ``budget`` tokens.
+    """
+    if compressor is False or compressor is None or system_prompt is None:
+        return None
+    from langchain_tokenopt.compression import (
+        ModularPrompt,
+        PromptAssembler,
+        QueryAwareCompressor,
+    )
+
+    if compressor is True:
+        if isinstance(system_prompt, ModularPrompt):
+            compressor = PromptAssembler(max_tokens=budget, model=counter.model)
+        else:
+            compressor = QueryAwareCompressor(target_tokens=budget, model=counter.model)
+    if isinstance(compressor, PromptAssembler):
+        assembler = compressor
+
+        def assemble(prompt: Any, question: str) -> str:
+            return str(assembler.assemble(prompt, question).text)
+
+        return assemble
+    if isinstance(compressor, QueryAwareCompressor):
+        qac = compressor
+
+        def compress(prompt: Any, question: str) -> str:
+            text = prompt if isinstance(prompt, str) else str(prompt)
+            return str(qac.invoke({"context": text, "question": question}).text)
+
+        return compress
+    if callable(compressor):
+        return compressor
+    kinds = "a PromptAssembler, a QueryAwareCompressor or a callable"
+    msg = f"compressor must be {kinds}, got {type(compressor).__name__}"
+    raise TokenOptConfigError(msg)
+
+
+def resolve_context_optimizer(optimizer: Any, budget: int, counter: TokenCounter) -> Any:
+    """Return the history optimizer: ``True`` → ``ContextOptimizer(max_tokens=budget)``."""
+    if optimizer is True:
+        from langchain_tokenopt.context import ContextOptimizer
+
+        return ContextOptimizer(max_tokens=budget, counter=counter)
+    if optimizer is False or optimizer is None:
+        return None
+    if not callable(getattr(optimizer, "invoke", None)):
+        msg = f"context_optimizer must be a Runnable over messages, got {type(optimizer).__name__}"
+        raise TokenOptConfigError(msg)
+    return optimizer
+
+
+def resolve_monitor(monitor: Any) -> Any:
+    """Return the monitor: ``True`` → ``TokenOptCallbackHandler()`` (SQLite store)."""
+    if monitor is True:
+        from langchain_tokenopt.monitoring import TokenOptCallbackHandler
+
+        return TokenOptCallbackHandler()
+    if monitor is False or monitor is None:
+        return None
+    if not callable(getattr(monitor, "record_step", None)):
+        msg = f"monitor must be a TokenOptCallbackHandler, got {type(monitor).__name__}"
+        raise TokenOptConfigError(msg)
+    return monitor
+
+
+def model_name(model: BaseChatModel) -> str:
+    """Return the model's name (``model_name`` / ``model`` / ``model_id``) or its class name."""
+    for attr in ("model_name", "model", "model_id"):
+        value = getattr(model, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    return type(model).__name__
+
+
+def tool_name(tool: Any) -> str:
+    """Return the name of a ``BaseTool``, a function or an OpenAI-style tool dict."""
+    if isinstance(tool, dict):
+        return str(tool.get("function", tool).get("name", ""))
+    return str(getattr(tool, "name", getattr(tool, "__name__", "")))
