@@ -31,8 +31,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_tokenopt.cache.scope import CallerScope
+from langchain_tokenopt.errors import TokenOptConfigError
 
-__all__ = ["CacheKey", "ModelIdentity", "build_key", "digest", "normalize_text", "parse_llm_string"]
+__all__ = [
+    "CacheKey",
+    "ModelIdentity",
+    "build_key",
+    "check_entry_id",
+    "clear_filters",
+    "digest",
+    "normalize_text",
+    "parse_llm_string",
+]
 
 #: Model/call parameters that never change the answer.
 VOLATILE_FIELDS = frozenset(
@@ -80,7 +90,7 @@ TOOL_FIELDS = frozenset(
 )
 _MODEL_NAME_FIELDS = ("model", "model_name", "model_id", "deployment_name", "repo_id")
 _WS = re.compile(r"\s+")
-_TEMPERATURE = re.compile(r"""['"]temperature['"]\s*[:,]\s*([0-9.eE+-]+)""")
+_TEMPERATURE = re.compile(r"""['"]?temperature['"]?\s*[:,=]\s*([0-9][0-9.eE+-]*)""")
 
 
 def digest(*parts: object) -> str:
@@ -302,3 +312,42 @@ def build_key(prompt: str, llm_string: str, caller: CallerScope) -> CacheKey:
         tenant=tenant,
         user=user,
     )
+
+
+def clear_filters(kwargs: dict[str, Any]) -> dict[str, str | None]:
+    """Turn ``SemanticCache.clear`` keyword arguments into backend digest filters.
+
+    Raises:
+        TokenOptConfigError: an unknown keyword, or ``user_id`` without ``tenant_id``.
+    """
+    allowed = {"tenant_id", "user_id", "model", "llm_string"}
+    unknown = set(kwargs) - allowed
+    if unknown:
+        msg = f"clear() accepts {sorted(allowed)}, got {sorted(unknown)}"
+        raise TokenOptConfigError(msg)
+    tenant_id, user_id = kwargs.get("tenant_id"), kwargs.get("user_id")
+    if user_id is not None and tenant_id is None:
+        msg = "clear(user_id=...) needs tenant_id too (a user lives inside a tenant)"
+        raise TokenOptConfigError(msg)
+    filters: dict[str, str | None] = {}
+    if tenant_id is not None:
+        filters["tenant"] = digest("tenant", tenant_id)
+        if user_id is not None:
+            filters["user"] = digest("user", tenant_id, user_id)
+    if kwargs.get("model") is not None:
+        filters["model_name"] = digest("model_name", str(kwargs["model"]))
+    if kwargs.get("llm_string") is not None:
+        filters["model"] = parse_llm_string(str(kwargs["llm_string"])).model
+    return filters
+
+
+def check_entry_id(entry_id: object) -> str:
+    """Return ``entry_id`` if it is a 32-hex id, else raise :class:`TokenOptConfigError`."""
+    if (
+        not isinstance(entry_id, str)
+        or len(entry_id) != 32
+        or not all(c in "0123456789abcdef" for c in entry_id)
+    ):
+        msg = f"entry_id must be a 32-character hex id (CacheHit.entry_id), got {entry_id!r}"
+        raise TokenOptConfigError(msg)
+    return entry_id

@@ -54,7 +54,9 @@ def _check_id(name: str, value: object) -> str | None:
 
 
 @contextlib.contextmanager
-def cache_scope(*, tenant_id: str | None = None, user_id: str | None = None) -> Iterator[CallerScope]:
+def cache_scope(
+    *, tenant_id: str | None = None, user_id: str | None = None
+) -> Iterator[CallerScope]:
     """Run the block with cache lookups and updates confined to one tenant/user.
 
     Scopes nest; the innermost wins. Works across ``await`` and threads started with

@@ -147,7 +147,11 @@ class MessageClassifier:
         texts = [message_text(m) for m in items]
         if query is None:
             query = next(
-                (texts[i] for i in range(len(items) - 1, -1, -1) if isinstance(items[i], HumanMessage)),
+                (
+                    texts[i]
+                    for i in range(len(items) - 1, -1, -1)
+                    if isinstance(items[i], HumanMessage)
+                ),
                 "",
             )
         relevance = self._relevance(query, texts) if query else np.zeros(len(items))
@@ -213,7 +217,9 @@ class MessageClassifier:
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         assert self.embeddings is not None
-        keys = [hashlib.blake2b(t[:_EMBED_CHARS].encode(), digest_size=12).hexdigest() for t in texts]
+        keys = [
+            hashlib.blake2b(t[:_EMBED_CHARS].encode(), digest_size=12).hexdigest() for t in texts
+        ]
         todo = [i for i, k in enumerate(keys) if k not in self._vectors]
         if todo:
             fresh = self.embeddings.embed_documents([texts[i][:_EMBED_CHARS] or " " for i in todo])

@@ -15,12 +15,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage
 
 __all__ = [
     "DECISION_RE",
+    "fact_rank",
+    "ranked_facts",
     "PREFERENCE_RE",
     "extract_facts",
     "is_structured",
@@ -69,10 +72,43 @@ def extract_facts(text: str, *, limit: int | None = None) -> list[str]:
         token = match.group(0).strip().rstrip(".,;:")
         if len(token) < 2 or token in _STOP_CODES or token in seen:
             continue
+        if text[match.end() : match.end() + 2] == '":':
+            continue  # a JSON key, not a value
         seen[token] = None
         if limit is not None and len(seen) >= limit:
             break
     return list(seen)
+
+
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+@lru_cache(maxsize=65_536)
+def fact_rank(fact: str) -> int:
+    """How likely a fact is an identifier later turns need (higher first).
+
+    3: mixed letters and digits (``ZFA04Y``, ``gift_card_6847880``) or an e-mail / url;
+    2: dates and money; 1: other numbers and codes.
+    """
+    has_digit = any(c.isdigit() for c in fact)
+    has_alpha = any(c.isalpha() for c in fact)
+    if "@" in fact or fact.startswith("http") or (has_digit and has_alpha and len(fact) >= 4):
+        return 3
+    if _DATE_RE.match(fact) or fact[:1] in "$€£":
+        return 2
+    if "_" in fact and has_alpha:
+        return 2
+    return 1
+
+
+def ranked_facts(facts: Iterable[str], limit: int | None = None) -> list[str]:
+    """Sort facts by :func:`fact_rank` (stable) and keep at most ``limit``."""
+    out = sorted(facts, key=_neg_rank)
+    return out if limit is None else out[:limit]
+
+
+def _neg_rank(fact: str) -> int:
+    return -fact_rank(fact)
 
 
 def missing_facts(facts: Iterable[str], text: str) -> list[str]:
@@ -123,8 +159,10 @@ def message_text(message: BaseMessage, *, with_calls: bool = True) -> str:
             elif isinstance(block, dict) and block.get("type") == "text":
                 parts.append(str(block.get("text", "")))
         text = "\n".join(parts)
-    if with_calls and isinstance(message, AIMessage) and (
-        message.tool_calls or message.invalid_tool_calls
+    if (
+        with_calls
+        and isinstance(message, AIMessage)
+        and (message.tool_calls or message.invalid_tool_calls)
     ):
         calls = tool_call_text(message)
         text = f"{text}\n{calls}" if text else calls

@@ -65,9 +65,7 @@ def call_ids(message: AIMessage) -> list[str]:
 
 
 def _has_calls(message: BaseMessage) -> bool:
-    return isinstance(message, AIMessage) and bool(
-        message.tool_calls or message.invalid_tool_calls
-    )
+    return isinstance(message, AIMessage) and bool(message.tool_calls or message.invalid_tool_calls)
 
 
 def split_units(messages: Sequence[BaseMessage]) -> list[Unit]:

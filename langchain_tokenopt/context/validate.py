@@ -32,13 +32,17 @@ __all__ = ["find_problems", "validate_history"]
 
 
 def find_problems(
-    messages: Sequence[BaseMessage], *, require_human_first: bool = True
+    messages: Sequence[BaseMessage],
+    *,
+    require_human_first: bool = True,
+    system_first: bool = True,
 ) -> list[str]:
     """Return one line per structural problem of ``messages`` (empty when valid).
 
     Args:
         messages: The history, oldest first.
         require_human_first: Require the first non-system message to be a ``HumanMessage``.
+        system_first: Require system messages to come before every other message.
     """
     problems: list[str] = []
     open_ai: AIMessage | None = None
@@ -70,8 +74,7 @@ def find_problems(
                 )
             elif msg.tool_call_id not in allowed:
                 problems.append(
-                    f"message {i}: ToolMessage answers unknown tool_call_id "
-                    f"{msg.tool_call_id!r}"
+                    f"message {i}: ToolMessage answers unknown tool_call_id {msg.tool_call_id!r}"
                 )
             elif msg.tool_call_id in answered:
                 problems.append(f"message {i}: tool_call_id {msg.tool_call_id!r} answered twice")
@@ -82,7 +85,7 @@ def find_problems(
             continue
         close(i)
         if isinstance(msg, SystemMessage):
-            if seen_non_system:
+            if seen_non_system and system_first:
                 problems.append(f"message {i}: system message after the conversation started")
             continue
         if not seen_non_system and require_human_first and not isinstance(msg, HumanMessage):
@@ -95,7 +98,7 @@ def find_problems(
                 problems.append(f"message {i}: a tool call has no id")
             open_ai = msg
             open_index = i
-            pending = {c["id"] for c in msg.tool_calls if c.get("id")}
+            pending = {str(c["id"]) for c in msg.tool_calls if c.get("id")}
             allowed = set(call_ids(msg))
             answered = set()
     close(len(messages))
@@ -103,13 +106,17 @@ def find_problems(
 
 
 def validate_history(
-    messages: Sequence[BaseMessage], *, require_human_first: bool = True
+    messages: Sequence[BaseMessage],
+    *,
+    require_human_first: bool = True,
+    system_first: bool = True,
 ) -> list[BaseMessage]:
     """Check ``messages`` and return them as a list, or raise.
 
     Args:
         messages: The history, oldest first.
         require_human_first: Require the first non-system message to be a ``HumanMessage``.
+        system_first: Require system messages to come before every other message.
 
     Returns:
         ``list(messages)`` when the history is valid.
@@ -122,7 +129,9 @@ def validate_history(
 
             validate_history([HumanMessage("hi"), AIMessage("hello")])
     """
-    problems = find_problems(messages, require_human_first=require_human_first)
+    problems = find_problems(
+        messages, require_human_first=require_human_first, system_first=system_first
+    )
     if problems:
         raise InvalidHistoryError(problems)
     return list(messages)

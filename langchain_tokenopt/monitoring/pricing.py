@@ -111,7 +111,9 @@ class ModelPrice:
             if input_tokens >= tier.threshold:
                 inp, out = tier.input_per_mtok, tier.output_per_mtok
                 read = tier.cache_read_per_mtok if tier.cache_read_per_mtok is not None else read
-                write = tier.cache_write_per_mtok if tier.cache_write_per_mtok is not None else write
+                write = (
+                    tier.cache_write_per_mtok if tier.cache_write_per_mtok is not None else write
+                )
         read = inp if read is None else read
         write = inp if write is None else write
         return inp / _MTOK, out / _MTOK, read / _MTOK, write / _MTOK
@@ -249,7 +251,8 @@ class Pricer:
     Example:
         .. code-block:: python
 
-            pricer = Pricer(overrides={"local-smollm2": ModelPrice(input_per_mtok=0, output_per_mtok=0)})
+            free = ModelPrice(input_per_mtok=0.0, output_per_mtok=0.0)
+            pricer = Pricer(overrides={"local-smollm2": free})
             cost = pricer.price(record)
     """
 
@@ -269,7 +272,9 @@ class Pricer:
         self._cache: dict[tuple[str, str | None], tuple[ModelPrice | None, str]] = {}
         self._lock = threading.Lock()
 
-    def lookup(self, model: str | None, provider: str | None = None) -> tuple[ModelPrice | None, str]:
+    def lookup(
+        self, model: str | None, provider: str | None = None
+    ) -> tuple[ModelPrice | None, str]:
         """Return ``(price or None, source)`` for a model."""
         if not model:
             return None, "unpriced"
@@ -300,7 +305,7 @@ class Pricer:
                 return _from_genai(result.model_price), "genai-prices"
             except LookupError:
                 continue
-            except Exception:  # noqa: BLE001 - pricing must never break monitoring
+            except Exception:  # pricing must never break monitoring
                 logger.debug("genai-prices failed for %s/%s", pid, model, exc_info=True)
         return None, "unpriced"
 

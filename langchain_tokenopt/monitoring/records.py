@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from langchain_tokenopt.errors import TokenOptConfigError
@@ -182,7 +182,10 @@ class RequestRecord:
     steps: tuple[StepEvent, ...] = ()
     """Optimizer steps reported for this request, in the order they were reported."""
     usage: TokenUsage | None = None
-    """Provider usage; ``None`` when unavailable (then ``usage_available`` is ``False``)."""
+    """Provider usage; ``None`` when unavailable (then ``usage_available`` is ``False``).
+
+    For a response-cache hit: the usage the cached answer had, i.e. what the call would
+    have used (nothing was paid; see :attr:`llm_called`)."""
     usage_available: bool = False
     """``False`` when the model (e.g. a stream without ``stream_usage``) reported no usage."""
     llm_called: bool = True
@@ -219,7 +222,7 @@ class RequestRecord:
 
     def tokens_saved_by_step(self) -> dict[str, int]:
         """Prompt tokens saved per step (``cache`` counts the whole request on a hit)."""
-        saved = dict.fromkeys(STEP_NAMES, 0)
+        saved: dict[str, int] = dict.fromkeys(STEP_NAMES, 0)
         for event in self.steps:
             if event.step != "cache":
                 saved[event.step] += event.tokens_saved
@@ -247,14 +250,25 @@ class RequestRecord:
         return self.usage.total_tokens
 
 
+def _plain(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__dataclass_fields__}
+
+
 def record_to_dict(record: RequestRecord) -> dict[str, Any]:
-    """Turn a record into plain JSON-able data."""
-    return asdict(record)
+    """Turn a record into plain JSON-able data (fast: no deep copy)."""
+    data = _plain(record)
+    data["steps"] = [_plain(step) for step in record.steps]
+    data["usage"] = None if record.usage is None else _plain(record.usage)
+    if record.cost is not None:
+        cost = _plain(record.cost)
+        cost["savings_usd"] = dict(record.cost.savings_usd)
+        data["cost"] = cost
+    return data
 
 
 def record_to_json(record: RequestRecord) -> str:
     """Serialize a record as compact JSON."""
-    return json.dumps(asdict(record), separators=(",", ":"))
+    return json.dumps(record_to_dict(record), separators=(",", ":"))
 
 
 def record_from_dict(data: dict[str, Any]) -> RequestRecord:

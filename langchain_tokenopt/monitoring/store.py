@@ -48,6 +48,7 @@ class BackgroundWriter:
         flush_interval: Seconds to wait for more records before writing a partial batch.
         max_queue: Records held before new ones are dropped (0: unbounded).
         name: Thread name.
+        on_stop: Called in the writer thread when it stops (e.g. to close a connection).
 
     Example:
         .. code-block:: python
@@ -66,6 +67,7 @@ class BackgroundWriter:
         flush_interval: float = 0.5,
         max_queue: int = 100_000,
         name: str = "tokenopt-metrics-writer",
+        on_stop: Callable[[], None] | None = None,
     ) -> None:
         if batch_size < 1:
             msg = f"batch_size must be >= 1, got {batch_size}"
@@ -77,6 +79,7 @@ class BackgroundWriter:
             msg = f"max_queue must be >= 0, got {max_queue}"
             raise TokenOptConfigError(msg)
         self._write_batch = write_batch
+        self._on_stop = on_stop
         self._batch_size = batch_size
         self._interval = flush_interval
         self._queue: queue.Queue[RequestRecord | None] = queue.Queue(maxsize=max_queue)
@@ -89,6 +92,7 @@ class BackgroundWriter:
         self.failed = 0
         """Records lost because a batch write raised."""
         self._closed = False
+        self._urgent = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -120,9 +124,14 @@ class BackgroundWriter:
                 batch.append(first)
             deadline = time.monotonic() + self._interval
             while not stop and len(batch) < self._batch_size:
-                timeout = deadline - time.monotonic()
+                # a pending flush() wants what is queued now, not after the interval
+                timeout = 0.0 if self._urgent.is_set() else deadline - time.monotonic()
                 try:
-                    item = self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait()
+                    item = (
+                        self._queue.get(timeout=timeout)
+                        if timeout > 0
+                        else self._queue.get_nowait()
+                    )
                 except queue.Empty:
                     break
                 if item is None:
@@ -139,16 +148,25 @@ class BackgroundWriter:
                 with self._idle:
                     self._pending -= len(batch)
                     self._idle.notify_all()
+        if self._on_stop is not None:
+            try:
+                self._on_stop()
+            except Exception:
+                logger.debug("tokenopt metrics: writer stop hook failed", exc_info=True)
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Wait until every queued record is written; return ``False`` on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._idle:
-            while self._pending > 0 and self._thread.is_alive():
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return False
-                self._idle.wait(remaining if remaining is not None else 1.0)
+        self._urgent.set()
+        try:
+            with self._idle:
+                while self._pending > 0 and self._thread.is_alive():
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return False
+                    self._idle.wait(min(remaining, 0.05) if remaining is not None else 0.05)
+        finally:
+            self._urgent.clear()
         return True
 
     def close(self, timeout: float = 30.0) -> None:
@@ -189,6 +207,7 @@ class MetricsStore(ABC):
             flush_interval=flush_interval,
             max_queue=max_queue,
             name=f"tokenopt-{type(self).__name__}",
+            on_stop=self._writer_stopped,
         )
         ref = weakref.ref(self)
 
@@ -214,6 +233,10 @@ class MetricsStore(ABC):
                     logger.exception("tokenopt metrics: pricing %s failed", record.model)
             priced.append(record)
         self._write(priced)
+
+    def _writer_stopped(self) -> None:
+        """Hook run in the writer thread as it stops (release thread-bound resources)."""
+        return None
 
     @abstractmethod
     def _write(self, records: list[RequestRecord]) -> None:

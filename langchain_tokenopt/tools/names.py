@@ -3,7 +3,9 @@
 A mention is a run of up to six query words whose letters and digits, joined, equal a tool
 name's (``get_weather``, ``getWeather``, ``get weather`` all name ``get_weather``). Names
 made of one word (``search``) only count when written verbatim with the same case and at
-least one upper-case letter or digit, so ordinary words don't force tools. For compact
+least one upper-case letter or digit, so ordinary words don't force tools. A *strong*
+mention writes the name as an identifier (``get_weather``, ``getWeather``); a *weak* one
+uses plain words (``get weather``). For compact
 names of eight or more characters, one insertion, deletion or substitution is accepted. The
 part after the last dot (``ChaDri.change_drink`` → ``change_drink``) is an alias when no
 other tool shares it.
@@ -28,6 +30,7 @@ __all__ = ["NameMatcher"]
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _RAW = re.compile(r"[A-Za-z0-9_.\-]+")
 _MAX_GRAM = 6
+_IDENT = re.compile(r"[_.]|[a-z][A-Z]|[A-Za-z][0-9]")
 _FUZZY_MIN = 8
 
 
@@ -88,11 +91,31 @@ class NameMatcher:
                     self._fuzzy[d].add(compact)
 
     def find(self, query: str) -> list[str]:
-        """Return the tool names mentioned in ``query``, in order of first mention."""
-        found: dict[str, None] = {}
+        """Return the tool names mentioned in ``query`` (strong mentions first)."""
+        return [name for name, _ in self.find_with_strength(query)]
+
+    def find_with_strength(self, query: str) -> list[tuple[str, bool]]:
+        """Return ``(name, strong)`` for each mention, strong ones first.
+
+        A mention is *strong* when the query writes the name as an identifier (``get_weather``,
+        ``getWeather``, ``ChaDri.change_drink``, or one of those with one typo); a mention by
+        plain words (``get weather``) is *weak*.
+        """
+        strong: dict[str, None] = {}
         for raw in _RAW.findall(query):
-            for name in self._single.get(raw.strip("._-"), ()):
-                found.setdefault(name, None)
+            token = raw.strip("._-")
+            for name in self._single.get(token, ()):
+                strong.setdefault(name, None)
+            if not _IDENT.search(token):
+                continue
+            compact = "".join(name_words(token))
+            for name in self._compact.get(compact, ()):
+                strong.setdefault(name, None)
+            if len(compact) >= _FUZZY_MIN and compact not in self._compact:
+                for near in self._near(compact):
+                    for name in self._compact[near]:
+                        strong.setdefault(name, None)
+        weak: dict[str, None] = {}
         words = [w.lower() for w in _WORD.findall(query)]
         for start in range(len(words)):
             gram = ""
@@ -101,12 +124,14 @@ class NameMatcher:
                 if n == 0 and len(words[start]) < 2:
                     continue
                 for name in self._compact.get(gram, ()):
-                    found.setdefault(name, None)
+                    weak.setdefault(name, None)
                 if len(gram) >= _FUZZY_MIN and gram not in self._compact:
                     for compact in self._near(gram):
                         for name in self._compact[compact]:
-                            found.setdefault(name, None)
-        return list(found)
+                            weak.setdefault(name, None)
+        out = [(name, True) for name in strong]
+        out.extend((name, False) for name in weak if name not in strong)
+        return out
 
     def _near(self, gram: str) -> list[str]:
         candidates: set[str] = set(self._fuzzy.get(gram, ()))

@@ -24,6 +24,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -112,7 +113,7 @@ class EmbeddingStore:
             self._memory.update(merged)
 
     @staticmethod
-    def _atomic(target: Path, write: Callable[[object], object]) -> None:
+    def _atomic(target: Path, write: Callable[[BinaryIO], object]) -> None:
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
         try:
             with os.fdopen(fd, "wb") as out:
@@ -145,7 +146,9 @@ class EmbeddingStore:
                 try:
                     self._write(new)
                 except OSError as exc:
-                    logger.warning("could not persist tool embeddings to %s: %s", self.directory, exc)
+                    logger.warning(
+                        "could not persist tool embeddings to %s: %s", self.directory, exc
+                    )
             if not keys:
                 return np.zeros((0, 0), dtype=np.float32)
             return np.stack([self._memory[k] for k in keys]).astype(np.float32, copy=False)

@@ -19,6 +19,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,7 +33,7 @@ from langchain_tokenopt.errors import CacheStorageError, TokenOptConfigError
 __all__ = ["DEFAULT_EXACT_LIMIT", "LocalBackend"]
 
 #: Vectors per scope below which exact numpy search is used (see ``vector_index``).
-DEFAULT_EXACT_LIMIT = 20_000
+DEFAULT_EXACT_LIMIT = 10_000
 _SCHEMA_VERSION = 1
 _COLUMNS = (
     "id, scope, model, model_name, tenant, user_key, text, payload, created_at, expires_at, vector"
@@ -102,6 +103,7 @@ class LocalBackend(CacheBackend):
         self._scope_of: dict[str, str] = {}
         self._dim: int | None = None
         self._puts = 0
+        self._n = 0
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -152,6 +154,7 @@ class LocalBackend(CacheBackend):
         return db
 
     def _load(self) -> None:
+        self._n = self.count()
         by_scope: dict[str, tuple[list[str], list[np.ndarray]]] = {}
         for entry_id, scope, blob in self._db.execute(
             "SELECT id, scope, vector FROM entries WHERE vector IS NOT NULL"
@@ -166,6 +169,16 @@ class LocalBackend(CacheBackend):
             index.add_many(ids, np.vstack(vecs))
             for entry_id in ids:
                 self._scope_of[entry_id] = scope
+
+    @contextlib.contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        """Hold the lock and turn SQLite failures into :class:`CacheStorageError`."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.Error as exc:
+                msg = f"cannot {action} cache file {self.path}: {exc}"
+                raise CacheStorageError(msg) from exc
 
     def _index(self, scope: str) -> ScopeIndex:
         index = self._indexes.get(scope)
@@ -194,7 +207,7 @@ class LocalBackend(CacheBackend):
 
     def get(self, entry_id: str, *, now: float) -> CacheEntry | None:
         """Return the live entry with this id, or ``None``."""
-        with self._lock:
+        with self._guard("read"):
             row = self._db.execute(
                 f"SELECT {_COLUMNS} FROM entries WHERE id = ?", (entry_id,)
             ).fetchone()
@@ -218,36 +231,35 @@ class LocalBackend(CacheBackend):
 
     def count(self) -> int:
         """Return the number of stored entries."""
-        with self._lock:
+        with self._guard("read"):
             return int(self._db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
 
     # ------------------------------------------------------------------ writes
 
     def put(self, entry: CacheEntry) -> None:
         """Insert or replace an entry, then evict LRU entries over ``max_entries``."""
-        with self._lock:
-            try:
-                self._db.execute(
-                    f"INSERT OR REPLACE INTO entries ({_COLUMNS}, last_used)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        entry.entry_id,
-                        entry.scope,
-                        entry.model,
-                        entry.model_name,
-                        entry.tenant,
-                        entry.user,
-                        entry.text,
-                        entry.payload,
-                        entry.created_at,
-                        entry.expires_at,
-                        entry.vector,
-                        entry.created_at,
-                    ),
-                )
-            except sqlite3.Error as exc:
-                msg = f"cannot write to cache file {self.path}: {exc}"
-                raise CacheStorageError(msg) from exc
+        with self._guard("write to"):
+            exists = self._db.execute(
+                "SELECT 1 FROM entries WHERE id = ?", (entry.entry_id,)
+            ).fetchone()
+            self._db.execute(
+                f"INSERT OR REPLACE INTO entries ({_COLUMNS}, last_used)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry.entry_id,
+                    entry.scope,
+                    entry.model,
+                    entry.model_name,
+                    entry.tenant,
+                    entry.user,
+                    entry.text,
+                    entry.payload,
+                    entry.created_at,
+                    entry.expires_at,
+                    entry.vector,
+                    entry.created_at,
+                ),
+            )
             old_scope = self._scope_of.pop(entry.entry_id, None)
             if old_scope is not None:
                 self._indexes[old_scope].remove(entry.entry_id)
@@ -256,6 +268,7 @@ class LocalBackend(CacheBackend):
                 self._dim = self._dim or int(vec.shape[0])
                 self._index(entry.scope).add(entry.entry_id, vec)
                 self._scope_of[entry.entry_id] = entry.scope
+            self._n += 0 if exists else 1
             self._puts += 1
             if self._puts % 1000 == 0:
                 self._purge_expired(entry.created_at)
@@ -273,7 +286,7 @@ class LocalBackend(CacheBackend):
     def _evict(self) -> None:
         if self.max_entries is None:
             return
-        excess = self.count() - self.max_entries
+        excess = self._n - self.max_entries
         if excess <= 0:
             return
         ids = [
@@ -287,29 +300,31 @@ class LocalBackend(CacheBackend):
     def _delete_ids(self, ids: list[str]) -> int:
         if not ids:
             return 0
-        with self._lock:
+        with self._guard("delete from"):
             self._db.execute("BEGIN")
             try:
-                self._db.executemany("DELETE FROM entries WHERE id = ?", [(i,) for i in ids])
+                cur = self._db.executemany("DELETE FROM entries WHERE id = ?", [(i,) for i in ids])
+                deleted = max(cur.rowcount, 0)
                 self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._db.execute("ROLLBACK")
-                msg = f"cannot delete from cache file {self.path}: {exc}"
-                raise CacheStorageError(msg) from exc
+            except sqlite3.Error:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                raise
+            self._n -= deleted
             for entry_id in ids:
                 scope = self._scope_of.pop(entry_id, None)
                 if scope is not None:
                     self._indexes[scope].remove(entry_id)
-        return len(ids)
+        return deleted
 
     def touch(self, entry_id: str, *, now: float) -> None:
         """Mark an entry as used now (LRU order)."""
-        with self._lock:
+        with self._guard("write"):
             self._db.execute("UPDATE entries SET last_used = ? WHERE id = ?", (now, entry_id))
 
     def delete(self, entry_id: str) -> bool:
         """Delete one entry; return whether it existed."""
-        with self._lock:
+        with self._guard("delete from"):
             exists = self._db.execute("SELECT 1 FROM entries WHERE id = ?", (entry_id,)).fetchone()
             if exists is None:
                 return False
@@ -327,10 +342,11 @@ class LocalBackend(CacheBackend):
         """Delete all entries, or those matching every given digest; return how many."""
         filters = {"tenant": tenant, "user_key": user, "model": model, "model_name": model_name}
         where = [(f"{col} = ?", val) for col, val in filters.items() if val is not None]
-        with self._lock:
+        with self._guard("clear"):
             if not where:
                 n = self.count()
                 self._db.execute("DELETE FROM entries")
+                self._n = 0
                 self._indexes.clear()
                 self._scope_of.clear()
                 return n

@@ -1,0 +1,351 @@
+"""Prompt-compression benchmark: answers kept, JSON intact, ratio and speed.
+
+Run from the repo root (numbers in the report come from this script):
+
+    taskset -c 1 python bench/compression_bench.py            # full run on the test split
+    taskset -c 1 python bench/compression_bench.py --quick    # small smoke run
+
+Tasks (datasets from ../shared/datasets/compression, see its README):
+* NQ-open gold passages as 10/20-document contexts, random and same-topic (BM25 nearest, no
+  answer inside) distractors, at 4x and 10x: share of records whose answer survives.
+* KV retrieval, 75 and 140 keys, at 2x and 4x: value kept and JSON still parses.
+* GSM8K 8-shot CoT prompt at 5x: tokens, kept demonstrations, all whole.
+* LLMLingua + local SmolLM2 side by side at the same budget on a small sample (slow).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import random
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from langchain_tokenopt.compression import QueryAwareCompressor  # noqa: E402
+from langchain_tokenopt.tokens import get_token_counter  # noqa: E402
+
+
+def split_of(key: str) -> str:
+    return "test" if int(hashlib.sha1(key.encode()).hexdigest(), 16) % 5 == 0 else "dev"
+
+
+# --------------------------------------------------------------------------- data
+def load_nq(data: Path) -> list[dict[str, Any]]:
+    with gzip.open(data / "lost_in_the_middle" / "nq-open-oracle.jsonl.gz", "rt") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def has_answer(text: str, answers: list[str]) -> bool:
+    low = text.lower()
+    return any(a.lower() in low for a in answers)
+
+
+def build_nq(
+    records: list[dict[str, Any]], split: str, n_docs: int, distractors: str, limit: int, seed: int
+) -> list[dict[str, Any]]:
+    pool = [(r["ctxs"][0]["title"], r["ctxs"][0]["text"]) for r in records]
+    chosen = [i for i, r in enumerate(records) if split_of(r["question"]) == split][:limit]
+    rng = random.Random(seed)
+    retriever = None
+    if distractors == "same_topic":
+        import bm25s
+
+        corpus = bm25s.tokenize([f"{t} {x}" for t, x in pool], stopwords="en", show_progress=False)
+        retriever = bm25s.BM25()
+        retriever.index(corpus, show_progress=False)
+    out = []
+    for i in chosen:
+        rec = records[i]
+        answers = rec["answers"]
+        if retriever is not None:
+            import bm25s
+
+            q = bm25s.tokenize([rec["question"]], stopwords="en", show_progress=False)
+            ids, _ = retriever.retrieve(q, k=min(200, len(pool)), show_progress=False)
+            cands = [int(j) for j in ids[0]]
+        else:
+            cands = rng.sample(range(len(pool)), min(200, len(pool)))
+        picked = [
+            j for j in cands if j != i and not has_answer(pool[j][0] + " " + pool[j][1], answers)
+        ][: n_docs - 1]
+        docs = [pool[j] for j in picked]
+        docs.insert(rng.randrange(n_docs), pool[i])
+        texts = [f"Document [{k + 1}](Title: {t}) {x}" for k, (t, x) in enumerate(docs)]
+        out.append({"question": rec["question"], "answers": answers, "docs": texts})
+    return out
+
+
+def format_kv(pairs: list[list[str]]) -> str:
+    parts = []
+    for index, (key, value) in enumerate(pairs):
+        start = "{" if index == 0 else " "
+        end = ",\n" if index != len(pairs) - 1 else "}"
+        parts.append(f'{start}"{key}": "{value}"{end}')
+    return "".join(parts)
+
+
+def load_kv(data: Path, keys: int, split: str, limit: int) -> list[dict[str, Any]]:
+    path = data / "lost_in_the_middle" / f"kv-retrieval-{keys}_keys.jsonl.gz"
+    out = []
+    with gzip.open(path, "rt") as fh:
+        for line in fh:
+            rec = json.loads(line)
+            if split_of(rec["key"]) != split:
+                continue
+            out.append(rec)
+            if len(out) >= limit:
+                break
+    return out
+
+
+def gsm8k_demos(prompt: str) -> list[str]:
+    return [d.strip() for d in re.split(r"\n\s*\n", prompt.strip()) if d.strip()]
+
+
+# --------------------------------------------------------------------------- runs
+def run_nq(compressor_factory: Any, cases: list[dict[str, Any]], rate: float) -> dict[str, Any]:
+    counter = get_token_counter(None)
+    kept, ratios, ms_per_k, over, tokens = 0, [], [], 0, []
+    for case in cases:
+        before = counter.count("\n\n".join(case["docs"]))
+        budget = max(1, int(before / rate))
+        compressor = compressor_factory(budget)
+        t0 = time.perf_counter()
+        result = compressor.invoke({"context": case["docs"], "question": case["question"]})
+        dt = (time.perf_counter() - t0) * 1000
+        kept += has_answer(result.text, case["answers"])
+        after = counter.count(result.text)
+        over += after > budget
+        ratios.append(before / max(after, 1))
+        ms_per_k.append(dt / before * 1000)
+        tokens.append(before)
+    n = len(cases)
+    return {
+        "n": n,
+        "answer_kept": kept / n if n else 0.0,
+        "ratio_mean": statistics.fmean(ratios) if ratios else 0.0,
+        "ms_per_1k_p50": statistics.median(ms_per_k) if ms_per_k else 0.0,
+        "ms_per_1k_p95": _p95(ms_per_k),
+        "tokens_before_mean": statistics.fmean(tokens) if tokens else 0.0,
+        "over_budget": over,
+    }
+
+
+def run_kv(compressor_factory: Any, records: list[dict[str, Any]], rate: float) -> dict[str, Any]:
+    counter = get_token_counter(None)
+    value_kept, parses, ratios, ms_per_k, over = 0, 0, [], [], 0
+    for rec in records:
+        context = format_kv(rec["ordered_kv_records"])
+        before = counter.count(context)
+        budget = max(1, int(before / rate))
+        compressor = compressor_factory(budget)
+        t0 = time.perf_counter()
+        result = compressor.invoke({"context": context, "question": f'Key: "{rec["key"]}"'})
+        ms_per_k.append((time.perf_counter() - t0) * 1000 / before * 1000)
+        value_kept += rec["value"] in result.text
+        try:
+            parsed = json.loads(result.text)
+            parses += isinstance(parsed, dict)
+        except ValueError:
+            pass
+        after = counter.count(result.text)
+        over += after > budget
+        ratios.append(before / max(after, 1))
+    n = len(records)
+    return {
+        "n": n,
+        "value_kept": value_kept / n if n else 0.0,
+        "json_parses": parses / n if n else 0.0,
+        "ratio_mean": statistics.fmean(ratios) if ratios else 0.0,
+        "ms_per_1k_p50": statistics.median(ms_per_k) if ms_per_k else 0.0,
+        "over_budget": over,
+    }
+
+
+def run_gsm8k(compressor_factory: Any, prompt: str, questions: list[str], rate: float) -> dict[str, Any]:
+    counter = get_token_counter(None)
+    demos = gsm8k_demos(prompt)
+    before = counter.count(prompt)
+    budget = max(1, int(before / rate))
+    compressor = compressor_factory(budget)
+    whole, kept_counts, afters, times, truncated = 0, [], [], [], 0
+    for question in questions:
+        t0 = time.perf_counter()
+        result = compressor.invoke({"context": prompt, "question": question})
+        times.append((time.perf_counter() - t0) * 1000)
+        blocks = gsm8k_demos(result.text)
+        kept = [b for b in blocks if b in demos]
+        truncated += len(blocks) - len(kept)
+        whole += len(kept) == len(blocks)
+        kept_counts.append(len(kept))
+        afters.append(counter.count(result.text))
+    n = len(questions)
+    return {
+        "n": n,
+        "tokens_before": before,
+        "budget": budget,
+        "tokens_after_mean": statistics.fmean(afters) if afters else 0,
+        "demos_kept_mean": statistics.fmean(kept_counts) if kept_counts else 0,
+        "all_kept_whole": whole / n if n else 0.0,
+        "truncated_blocks": truncated,
+        "ms_mean": statistics.fmean(times) if times else 0.0,
+    }
+
+
+def _p95(values: list[float]) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+# --------------------------------------------------------------------------- main
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "compression")
+    parser.add_argument("--split", choices=["dev", "test"], default="test")
+    parser.add_argument("--quick", action="store_true", help="small run")
+    parser.add_argument("--nq", type=int, default=200, help="NQ records per setting")
+    parser.add_argument("--kv", type=int, default=40, help="KV records per setting")
+    parser.add_argument("--gsm8k", type=int, default=20, help="GSM8K questions")
+    parser.add_argument("--lingua", type=int, default=10, help="NQ records for LLMLingua (0: skip)")
+    parser.add_argument("--lingua-kv", type=int, default=2, help="KV records for LLMLingua")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "compression.json")
+    args = parser.parse_args()
+    if args.quick:
+        args.nq, args.kv, args.gsm8k, args.lingua, args.lingua_kv = 20, 5, 3, 2, 1
+
+    import torch
+
+    torch.set_num_threads(1)
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    results: dict[str, Any] = {"split": args.split, "args": {k: str(v) for k, v in vars(args).items()}}
+
+    def ours(budget: int) -> QueryAwareCompressor:
+        return QueryAwareCompressor(target_tokens=budget)
+
+    # warm up the embedder so model load time is not counted
+    ours(5).invoke({"context": ["warm up one. two.", "three. four."], "question": "warm"})
+
+    nq = load_nq(args.data)
+    table = Table(title=f"NQ-open multi-document ({args.split} split) - QueryAwareCompressor")
+    for col in ("docs", "distractors", "rate", "n", "answer kept", "ratio", "ms/1k p50", "ms/1k p95", "over budget"):
+        table.add_column(col)
+    nq_cases: dict[str, list[dict[str, Any]]] = {}
+    for n_docs in (10, 20):
+        for distractors in ("random", "same_topic"):
+            cases = build_nq(nq, args.split, n_docs, distractors, args.nq, seed=13)
+            nq_cases[f"{n_docs}_{distractors}"] = cases
+            for rate in (4.0, 10.0):
+                row = run_nq(ours, cases, rate)
+                results[f"nq_{n_docs}docs_{distractors}_{rate:g}x"] = row
+                table.add_row(
+                    str(n_docs), distractors, f"{rate:g}x", str(row["n"]), f"{row['answer_kept']:.3f}",
+                    f"{row['ratio_mean']:.1f}x", f"{row['ms_per_1k_p50']:.1f}", f"{row['ms_per_1k_p95']:.1f}",
+                    str(row["over_budget"]),
+                )
+    console.print(table)
+
+    table = Table(title=f"KV retrieval ({args.split} split) - QueryAwareCompressor")
+    for col in ("keys", "rate", "n", "value kept", "JSON parses", "ratio", "ms/1k p50", "over budget"):
+        table.add_column(col)
+    kv_records: dict[int, list[dict[str, Any]]] = {}
+    for keys in (75, 140):
+        kv_records[keys] = load_kv(args.data, keys, args.split, args.kv)
+        for rate in (2.0, 4.0):
+            row = run_kv(ours, kv_records[keys], rate)
+            results[f"kv_{keys}keys_{rate:g}x"] = row
+            table.add_row(
+                str(keys), f"{rate:g}x", str(row["n"]), f"{row['value_kept']:.3f}", f"{row['json_parses']:.3f}",
+                f"{row['ratio_mean']:.1f}x", f"{row['ms_per_1k_p50']:.1f}", str(row["over_budget"]),
+            )
+    console.print(table)
+
+    prompt = (args.data / "gsm8k" / "prompt_hardest.txt").read_text()
+    with open(args.data / "gsm8k" / "test.jsonl") as fh:
+        gsm = [json.loads(line)["question"] for line in fh]
+    gsm = [q for q in gsm if split_of(q) == args.split][: args.gsm8k]
+    row = run_gsm8k(ours, prompt, gsm, 5.0)
+    results["gsm8k_5x"] = row
+    table = Table(title=f"GSM8K 8-shot CoT prompt at 5x ({args.split} split questions)")
+    for col in ("n", "tokens before", "budget", "tokens after", "demos kept", "all whole", "truncated", "ms"):
+        table.add_column(col)
+    table.add_row(
+        str(row["n"]), str(row["tokens_before"]), str(row["budget"]), f"{row['tokens_after_mean']:.0f}",
+        f"{row['demos_kept_mean']:.1f}", f"{row['all_kept_whole']:.2f}", str(row["truncated_blocks"]),
+        f"{row['ms_mean']:.0f}",
+    )
+    console.print(table)
+
+    if args.lingua > 0:
+        results["side_by_side"] = side_by_side(args, nq_cases, kv_records, prompt, gsm, ours, console)
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    console.print(f"wrote {args.out}")
+
+
+def side_by_side(
+    args: argparse.Namespace,
+    nq_cases: dict[str, list[dict[str, Any]]],
+    kv_records: dict[int, list[dict[str, Any]]],
+    prompt: str,
+    gsm: list[str],
+    ours: Any,
+    console: Any,
+) -> dict[str, Any]:
+    from rich.table import Table
+
+    from langchain_tokenopt.compression import LLMLinguaCompressor
+
+    lingua = LLMLinguaCompressor(target_tokens=100)
+
+    def theirs(budget: int) -> LLMLinguaCompressor:
+        return lingua.with_budget(budget)
+
+    out: dict[str, Any] = {}
+    table = Table(title="Side by side at the same token budget (small sample)")
+    for col in ("task", "method", "n", "kept", "JSON parses", "ratio", "ms/1k p50"):
+        table.add_column(col)
+    for key, rate in (("10_random", 4.0), ("20_same_topic", 10.0)):
+        cases = nq_cases[key][: args.lingua]
+        for name, factory in (("query-aware", ours), ("llmlingua+smollm2", theirs)):
+            row = run_nq(factory, cases, rate)
+            out[f"nq_{key}_{rate:g}x_{name}"] = row
+            table.add_row(
+                f"NQ {key} {rate:g}x", name, str(row["n"]), f"{row['answer_kept']:.2f}", "-",
+                f"{row['ratio_mean']:.1f}x", f"{row['ms_per_1k_p50']:.0f}",
+            )
+    records = kv_records[75][: args.lingua_kv]
+    for name, factory in (("query-aware", ours), ("llmlingua+smollm2", theirs)):
+        row = run_kv(factory, records, 2.0)
+        out[f"kv_75keys_2x_{name}"] = row
+        table.add_row(
+            "KV 75 keys 2x", name, str(row["n"]), f"{row['value_kept']:.2f}", f"{row['json_parses']:.2f}",
+            f"{row['ratio_mean']:.1f}x", f"{row['ms_per_1k_p50']:.0f}",
+        )
+    for name, factory in (("query-aware", ours), ("llmlingua+smollm2", theirs)):
+        row = run_gsm8k(factory, prompt, gsm[:1], 5.0)
+        out[f"gsm8k_5x_{name}"] = row
+        table.add_row(
+            "GSM8K 5x", name, "1", f"{row['demos_kept_mean']:.0f} demos whole={row['all_kept_whole']:.0f}", "-",
+            f"{row['tokens_before'] / max(row['tokens_after_mean'], 1):.1f}x", f"{row['ms_mean'] / row['tokens_before'] * 1000:.0f}",
+        )
+    console.print(table)
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,386 @@
+"""Context-optimization benchmark: ContextOptimizer vs trim_messages, same run, same budgets.
+
+Data (read from ../shared/datasets/conversations, or --data DIR):
+* tau-bench airline (200 trajectories, OpenAI format): test split (sha1(task_id) % 5 == 0)
+  and all 200 reported separately;
+* ToolTalk (78 conversations) converted to LangChain messages (each API call becomes an
+  AIMessage tool call + ToolMessage, then the assistant's text), test split and all;
+* long threads: tau-bench trajectories concatenated (one system prompt) up to ~50k tokens.
+
+Budgets: system + 10 / 25 / 50 % of the rest, plus "sys-1" (system alone over budget).
+Metrics: invalid histories (orphan results / unanswered calls), starts mid-exchange, system
+kept, newest human kept, fact retention (string args >= 5 chars of the ground-truth actions /
+API requests that are present in the input and still present in the output), tokens saved,
+over budget, typed errors, ms per call.
+
+Run: python bench/context_bench.py [--quick] [--data DIR] [--lm N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+    trim_messages,
+)
+from rich.console import Console
+from rich.table import Table
+
+from langchain_tokenopt.context import (
+    ChatModelSummarizer,
+    ContextOptimizer,
+    HierarchicalSummary,
+    MaskToolOutputs,
+    SlidingWindow,
+    SummaryCache,
+    find_problems,
+)
+from langchain_tokenopt.errors import BudgetExceededError, ContextError
+from langchain_tokenopt.tokens import TokenCounter
+
+ROOT = Path(__file__).resolve().parents[1]
+console = Console(width=160)
+
+
+def is_test(key: str) -> bool:
+    return int(hashlib.sha1(key.encode()).hexdigest(), 16) % 5 == 0
+
+
+# ---------------------------------------------------------------------- loading
+def tau_messages(traj: list[dict[str, Any]]) -> list[BaseMessage]:
+    out: list[BaseMessage] = []
+    for m in traj:
+        role = m["role"]
+        if role == "system":
+            out.append(SystemMessage(m["content"]))
+        elif role == "user":
+            out.append(HumanMessage(m["content"] or ""))
+        elif role == "assistant":
+            calls = [
+                {
+                    "id": t["id"],
+                    "name": t["function"]["name"],
+                    "args": json.loads(t["function"]["arguments"] or "{}"),
+                }
+                for t in (m.get("tool_calls") or [])
+            ]
+            out.append(AIMessage(m.get("content") or "", tool_calls=calls))
+        elif role == "tool":
+            out.append(
+                ToolMessage(m["content"] or "", tool_call_id=m["tool_call_id"], name=m.get("name"))
+            )
+    return out
+
+
+def strings_of(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from strings_of(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from strings_of(v)
+
+
+def load_tau(data: Path) -> list[dict[str, Any]]:
+    raw = json.loads((data / "tau_bench" / "gpt-4o-airline.json").read_text())
+    items = []
+    for rec in raw:
+        facts = sorted(
+            {
+                s
+                for a in rec["info"]["task"].get("actions", [])
+                for s in strings_of(a.get("kwargs", {}))
+                if len(s) >= 5
+            }
+        )
+        items.append(
+            {
+                "id": f"tau-{rec['task_id']}-{rec['trial']}",
+                "test": is_test(str(rec["task_id"])),
+                "messages": tau_messages(rec["traj"]),
+                "facts": facts,
+            }
+        )
+    return items
+
+
+def tooltalk_messages(conv: dict[str, Any]) -> tuple[list[BaseMessage], list[str]]:
+    meta = conv.get("metadata", {})
+    system = SystemMessage(
+        "You are a personal assistant with account, alarm, calendar, email, message, reminder "
+        f"and weather tools. User: {meta.get('username')}; location: {meta.get('location')}; "
+        f"time: {meta.get('timestamp')}; session token: {meta.get('session_token')}."
+    )
+    out: list[BaseMessage] = [system]
+    facts: set[str] = set()
+    n = 0
+    for turn in conv["conversation"]:
+        if turn["role"] == "user":
+            out.append(HumanMessage(turn["text"]))
+            continue
+        apis = turn.get("apis") or []
+        for api in apis:
+            n += 1
+            call_id = f"tt_{conv['conversation_id'][:8]}_{n}"
+            params = api["request"]["parameters"]
+            facts.update(s for s in strings_of(params) if len(s) >= 5)
+            out.append(
+                AIMessage("", tool_calls=[{"id": call_id, "name": api["request"]["api_name"], "args": params}])
+            )
+            result = api.get("exception") or api.get("response")
+            out.append(
+                ToolMessage(
+                    json.dumps(result, ensure_ascii=False),
+                    tool_call_id=call_id,
+                    name=api["request"]["api_name"],
+                    status="error" if api.get("exception") else "success",
+                )
+            )
+        out.append(AIMessage(turn["text"]))
+    return out, sorted(facts)
+
+
+def load_tooltalk(data: Path) -> list[dict[str, Any]]:
+    items = []
+    for path in sorted((data / "tooltalk").glob("*/*.json")):
+        conv = json.loads(path.read_text())
+        messages, facts = tooltalk_messages(conv)
+        items.append(
+            {
+                "id": f"tt-{path.stem}",
+                "test": is_test(conv["conversation_id"]),
+                "messages": messages,
+                "facts": facts,
+            }
+        )
+    return items
+
+
+def long_threads(items: list[dict[str, Any]], counter: TokenCounter, target: int) -> list[dict[str, Any]]:
+    threads = []
+    current: list[BaseMessage] = []
+    facts: set[str] = set()
+    tokens = 0
+    for item in items:
+        msgs = item["messages"]
+        if not current:
+            current = [msgs[0]]
+            tokens = counter.count_messages(current)
+        body = msgs[1:]
+        current.extend(body)
+        facts.update(item["facts"])
+        tokens += counter.count_messages(body) - 3
+        if tokens >= target:
+            threads.append({"id": f"long-{len(threads)}", "test": True, "messages": current, "facts": sorted(facts)})
+            current, facts, tokens = [], set(), 0
+    return threads
+
+
+# ---------------------------------------------------------------------- metrics
+def text_of(messages: list[BaseMessage]) -> str:
+    parts = []
+    for m in messages:
+        parts.append(m.text if not isinstance(m.content, str) else m.content)
+        if isinstance(m, AIMessage):
+            parts.extend(json.dumps(c["args"], ensure_ascii=False) for c in m.tool_calls)
+            parts.extend(json.dumps(c["args"], ensure_ascii=False, separators=(",", ":")) for c in m.tool_calls)
+    return "\n".join(parts)
+
+
+def measure(
+    name: str,
+    fn: Callable[[list[BaseMessage], int], list[BaseMessage]],
+    items: list[dict[str, Any]],
+    counter: TokenCounter,
+    frac: float | None,
+) -> dict[str, Any]:
+    rows: dict[str, list[float]] = {k: [] for k in ("invalid", "mid", "sys", "human", "ret", "saved", "over", "ms")}
+    errors = 0
+    only_system = 0
+    for item in items:
+        msgs = item["messages"]
+        system = [m for m in msgs if isinstance(m, SystemMessage)]
+        sys_tokens = counter.count_messages(system)
+        total = counter.count_messages(msgs)
+        budget = sys_tokens - 1 if frac is None else sys_tokens + int((total - sys_tokens) * frac)
+        t0 = time.perf_counter()
+        try:
+            out = fn(msgs, budget)
+        except (BudgetExceededError, ContextError):
+            errors += 1
+            continue
+        rows["ms"].append((time.perf_counter() - t0) * 1000)
+        pairing = [p for p in find_problems(out, require_human_first=False, system_first=False)]
+        rows["invalid"].append(1.0 if pairing else 0.0)
+        first = next((m for m in out if not isinstance(m, SystemMessage)), None)
+        rows["mid"].append(1.0 if isinstance(first, AIMessage | ToolMessage) else 0.0)
+        out_system = [m.content for m in out if isinstance(m, SystemMessage)]
+        rows["sys"].append(1.0 if all(s.content in out_system for s in system) else 0.0)
+        last_human = next((m for m in reversed(msgs) if isinstance(m, HumanMessage)), None)
+        rows["human"].append(
+            1.0 if last_human is None or any(isinstance(m, HumanMessage) and m.content == last_human.content for m in out) else 0.0
+        )
+        src = text_of(msgs)
+        present = [f for f in item["facts"] if f in src]
+        if present:
+            dst = text_of(out)
+            rows["ret"].append(sum(f in dst for f in present) / len(present))
+        after = counter.count_messages(out)
+        rows["saved"].append(1 - after / total)
+        rows["over"].append(1.0 if after > budget else 0.0)
+        if out and all(isinstance(m, SystemMessage) for m in out):
+            only_system += 1
+    n_ok = len(rows["ms"])
+
+    def mean(k: str) -> float | None:
+        return round(statistics.fmean(rows[k]), 4) if rows[k] else None
+
+    ms = sorted(rows["ms"])
+    return {
+        "method": name,
+        "budget": "sys-1" if frac is None else f"sys+{int(frac * 100)}%",
+        "n": len(items),
+        "returned": n_ok,
+        "typed_errors": errors,
+        "invalid": int(sum(rows["invalid"])),
+        "start_mid_exchange": int(sum(rows["mid"])),
+        "system_kept": mean("sys"),
+        "newest_human_kept": mean("human"),
+        "fact_retention": mean("ret"),
+        "tokens_saved": mean("saved"),
+        "over_budget": int(sum(rows["over"])),
+        "only_system_returned": only_system,
+        "ms_median": round(statistics.median(ms), 3) if ms else None,
+        "ms_p95": round(ms[int(0.95 * (len(ms) - 1))], 3) if ms else None,
+    }
+
+
+def methods(counter: TokenCounter) -> dict[str, Callable[[list[BaseMessage], int], list[BaseMessage]]]:
+    def ours(msgs: list[BaseMessage], budget: int) -> list[BaseMessage]:
+        return ContextOptimizer(max_tokens=budget, counter=counter).invoke(msgs)
+
+    def ours_window(msgs: list[BaseMessage], budget: int) -> list[BaseMessage]:
+        return ContextOptimizer(
+            max_tokens=budget, counter=counter, strategies=[MaskToolOutputs(), SlidingWindow()]
+        ).invoke(msgs)
+
+    def trim_last(msgs: list[BaseMessage], budget: int) -> list[BaseMessage]:
+        return trim_messages(msgs, max_tokens=budget, token_counter=counter, strategy="last", include_system=True)
+
+    def trim_human(msgs: list[BaseMessage], budget: int) -> list[BaseMessage]:
+        return trim_messages(
+            msgs, max_tokens=budget, token_counter=counter, strategy="last", include_system=True, start_on="human"
+        )
+
+    return {
+        "ContextOptimizer (mask+summary)": ours,
+        "ContextOptimizer (mask+window)": ours_window,
+        'trim_messages(last)': trim_last,
+        'trim_messages(last, start_on="human")': trim_human,
+    }
+
+
+def print_table(title: str, rows: list[dict[str, Any]]) -> None:
+    table = Table(title=title, show_lines=False)
+    cols = [
+        "method", "budget", "n", "typed_errors", "invalid", "start_mid_exchange", "system_kept",
+        "newest_human_kept", "fact_retention", "tokens_saved", "over_budget", "only_system_returned",
+        "ms_median", "ms_p95",
+    ]
+    for c in cols:
+        table.add_column(c, overflow="fold")
+    for r in rows:
+        table.add_row(*[str(r[c]) for c in cols])
+    console.print(table)
+
+
+def lm_replay(items: list[dict[str, Any]], counter: TokenCounter, n: int) -> dict[str, Any]:
+    """Replay conversations turn by turn with the SmolLM2 summarizer; count model calls."""
+    summarizer = ChatModelSummarizer()
+    cache = SummaryCache()
+    results = []
+    for item in items[:n]:
+        msgs = item["messages"]
+        sys_tokens = counter.count_messages(msgs[:1])
+        calls_before = summarizer.calls
+        turns = 0
+        t0 = time.perf_counter()
+        for i, m in enumerate(msgs):
+            if not isinstance(m, HumanMessage) or i < 6:
+                continue
+            prefix = msgs[: i + 1]
+            total = counter.count_messages(prefix)
+            budget = sys_tokens + int((total - sys_tokens) * 0.25)
+            opt = ContextOptimizer(
+                max_tokens=budget,
+                counter=counter,
+                strategies=[MaskToolOutputs(), HierarchicalSummary(summarizer=summarizer, cache=cache, segment_units=4)],
+            )
+            opt.invoke(prefix)
+            turns += 1
+        results.append(
+            {"id": item["id"], "turns": turns, "lm_calls": summarizer.calls - calls_before,
+             "seconds": round(time.perf_counter() - t0, 1)}
+        )
+    return {"replays": results, "cache_hits": cache.hits, "cache_misses": cache.misses}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "conversations")
+    parser.add_argument("--quick", action="store_true", help="small run (first 40 tau, 20 ToolTalk)")
+    parser.add_argument("--lm", type=int, default=0, help="replay N test conversations with SmolLM2 summaries")
+    parser.add_argument("--long-tokens", type=int, default=50_000)
+    args = parser.parse_args()
+    counter = TokenCounter("gpt-4o")
+    tau = load_tau(args.data)
+    tooltalk = load_tooltalk(args.data)
+    if args.quick:
+        tau, tooltalk = tau[:40], tooltalk[:20]
+    longs = long_threads(sorted(tau, key=lambda x: x["id"]), counter, args.long_tokens)
+    if args.quick:
+        longs = longs[:1]
+    sets = {
+        "tau-bench airline, test split": [x for x in tau if x["test"]],
+        "tau-bench airline, all": tau,
+        "ToolTalk, test split": [x for x in tooltalk if x["test"]],
+        "ToolTalk, all": tooltalk,
+        f"long threads (~{args.long_tokens // 1000}k tokens)": longs,
+    }
+    fns = methods(counter)
+    report: dict[str, Any] = {"command": " ".join(sys.argv), "counter": repr(counter), "sets": {}}
+    for set_name, items in sets.items():
+        rows = []
+        for frac in (0.10, 0.25, 0.50, None):
+            for name, fn in fns.items():
+                rows.append(measure(name, fn, items, counter, frac))
+        sizes = [counter.count_messages(x["messages"]) for x in items]
+        title = f"{set_name}: {len(items)} histories, median {statistics.median(sizes) if sizes else 0:.0f} tokens"
+        print_table(title, rows)
+        report["sets"][set_name] = {"n": len(items), "median_tokens": statistics.median(sizes) if sizes else 0, "rows": rows}
+    if args.lm:
+        replay = lm_replay([x for x in tau if x["test"]], counter, args.lm)
+        console.print(replay)
+        report["lm_replay"] = replay
+    out = ROOT / "bench" / "results" / ("context_bench_quick.json" if args.quick else "context_bench.json")
+    out.write_text(json.dumps(report, indent=2))
+    console.print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Semantic cache: a scoped, verified LangChain ``BaseCache``, embedded or on Redis.
+
+* :class:`SemanticCache`: the ``BaseCache`` (``set_llm_cache(SemanticCache())``).
+* :func:`cache_scope`: ``with cache_scope(tenant_id=..., user_id=...):`` confines entries.
+* :class:`LocalBackend` / :class:`RedisBackend`: where entries live.
+* :class:`CacheStats`, :class:`CacheHit`, :class:`CacheLookup`: typed records.
+* :class:`NearMissVerifier`: rejects near misses embeddings cannot separate.
+
+Example:
+    .. code-block:: python
+
+        from langchain_core.globals import set_llm_cache
+        from langchain_tokenopt.cache import SemanticCache, cache_scope
+
+        set_llm_cache(SemanticCache())
+        with cache_scope(tenant_id="acme", user_id="u1"):
+            ...
+"""
+
+from __future__ import annotations
+
+from langchain_tokenopt.cache.backends import CacheBackend, LocalBackend, RedisBackend
+from langchain_tokenopt.cache.records import CacheEntry, CacheHit, CacheLookup, CacheStats
+from langchain_tokenopt.cache.scope import CallerScope, cache_scope
+from langchain_tokenopt.cache.semantic_cache import DEFAULT_SIMILARITY_THRESHOLD, SemanticCache
+from langchain_tokenopt.cache.verifier import HitVerifier, NearMissVerifier, Verdict
+
+__all__ = [
+    "DEFAULT_SIMILARITY_THRESHOLD",
+    "CacheBackend",
+    "CacheEntry",
+    "CacheHit",
+    "CacheLookup",
+    "CacheStats",
+    "CallerScope",
+    "HitVerifier",
+    "LocalBackend",
+    "NearMissVerifier",
+    "RedisBackend",
+    "SemanticCache",
+    "Verdict",
+    "cache_scope",
+]

@@ -1,0 +1,525 @@
+"""Redis backend: RediSearch HNSW with the scope as a TAG pre-filter inside the KNN query.
+
+One hash per entry at ``<prefix>{<entry_id>}`` (a Redis Cluster hash tag, so an entry's key
+always hashes by its id), indexed by RediSearch::
+
+    (@scope:{<scope digest>})=>[KNN 1 @vector $v AS dist]
+
+The filter runs *inside* the vector search, so the nearest neighbour is always taken among
+the caller's own entries; scope values are hex digests, so no user string ever reaches the
+query language. Every call has a socket timeout; when Redis is down, slow or restarting the
+backend raises :class:`~langchain_tokenopt.errors.BackendUnavailableError` (the cache turns
+that into a miss / dropped update), logs one warning per outage, skips Redis for
+``retry_interval`` seconds and then reconnects on its own.
+
+Example:
+    .. code-block:: python
+
+        from langchain_tokenopt.cache import RedisBackend, SemanticCache
+
+        cache = SemanticCache(backend=RedisBackend(url="redis://localhost:6379/0"))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import numpy as np
+
+from langchain_tokenopt.cache.backends.base import CacheBackend
+from langchain_tokenopt.cache.records import CacheEntry, Candidate
+from langchain_tokenopt.errors import (
+    BackendUnavailableError,
+    MissingDependencyError,
+    TokenOptConfigError,
+)
+
+__all__ = ["RedisBackend"]
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+_TAGS = ("scope", "model", "model_name", "tenant", "user")
+# "id" and "payload" are reserved by redis-py's search results: store them as eid / answer.
+_RETURN = (
+    "eid",
+    "scope",
+    "model",
+    "model_name",
+    "tenant",
+    "user",
+    "text",
+    "answer",
+    "created_at",
+    "expires_at",
+    "dist",
+)
+_SCAN_BATCH = 1000
+
+
+def _redis() -> Any:
+    try:
+        import redis
+    except ImportError as exc:
+        raise MissingDependencyError("redis", extra="redis") from exc
+    return redis
+
+
+# ---------------------------------------------------------------------- pure helpers
+
+
+def entry_mapping(entry: CacheEntry) -> dict[str, Any]:
+    """Return the hash fields stored for one entry."""
+    mapping: dict[str, Any] = {
+        "eid": entry.entry_id,
+        "scope": entry.scope,
+        "model": entry.model,
+        "model_name": entry.model_name,
+        "tenant": entry.tenant,
+        "user": entry.user,
+        "text": entry.text,
+        "answer": entry.payload,
+        "created_at": repr(entry.created_at),
+        "expires_at": "" if entry.expires_at is None else repr(entry.expires_at),
+    }
+    if entry.vector is not None:
+        mapping["vector"] = entry.vector
+    return mapping
+
+
+def _s(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def parse_entry(fields: dict[Any, Any], *, now: float) -> CacheEntry | None:
+    """Build a live entry from hash fields (``None`` when empty or expired)."""
+    if not fields:
+        return None
+    data = {_s(k): v for k, v in fields.items()}
+    expires = _s(data.get("expires_at", ""))
+    expires_at = float(expires) if expires else None
+    if expires_at is not None and expires_at <= now:
+        return None
+    vector = data.get("vector")
+    return CacheEntry(
+        entry_id=_s(data["eid"]),
+        scope=_s(data["scope"]),
+        model=_s(data["model"]),
+        model_name=_s(data.get("model_name", "")),
+        tenant=_s(data["tenant"]),
+        user=_s(data["user"]),
+        text=_s(data.get("text", "")),
+        payload=_s(data["answer"]),
+        created_at=float(_s(data["created_at"])),
+        expires_at=expires_at,
+        vector=vector if isinstance(vector, bytes) else None,
+    )
+
+
+def knn_query(scope: str) -> str:
+    """Return the KNN query string with the scope as a pre-filter (hex digest only)."""
+    if not scope or not all(c in "0123456789abcdef" for c in scope):
+        msg = f"scope must be a hex digest, got {scope!r}"
+        raise ValueError(msg)
+    return f"(@scope:{{{scope}}})=>[KNN 1 @vector $v AS dist]"
+
+
+def filter_query(filters: dict[str, str]) -> str:
+    """Return a TAG filter query over hex digests (``*`` for all)."""
+    parts = []
+    for field, value in filters.items():
+        if field not in _TAGS or not all(c in "0123456789abcdef" for c in value):
+            msg = f"bad filter {field}={value!r}"
+            raise ValueError(msg)
+        parts.append(f"@{field}:{{{value}}}")
+    return " ".join(parts) or "*"
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    redis = _redis()
+    return isinstance(exc, redis.ConnectionError | redis.TimeoutError | OSError)
+
+
+def _is_missing_index(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "no such index" in text or "unknown index" in text or "not found" in text
+
+
+class RedisBackend(CacheBackend):
+    """Shared cache for many app servers: Redis 8 / Redis Stack with RediSearch.
+
+    Args:
+        url: ``redis://`` URL.
+        prefix: Key prefix (also names the index ``<prefix>idx``).
+        dim: Vector dimension (384 for the packaged MiniLM).
+        max_entries: Bound on entries, least recently used evicted (``None``: no bound).
+        socket_timeout: Seconds before a Redis call counts as failed (fail open).
+        retry_interval: Seconds to skip Redis after a failure before trying again.
+        hnsw_m: HNSW ``M`` parameter.
+        hnsw_ef_construction: HNSW ``EF_CONSTRUCTION``.
+
+    Raises:
+        TokenOptConfigError: an argument is invalid.
+        MissingDependencyError: ``redis`` is not installed (extra ``redis``).
+
+    Example:
+        .. code-block:: python
+
+            backend = RedisBackend(url="redis://localhost:6379/0", prefix="myapp:llm:")
+    """
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        prefix: str = "tokenopt:cache:",
+        dim: int = 384,
+        max_entries: int | None = 1_000_000,
+        socket_timeout: float = 0.5,
+        retry_interval: float = 1.0,
+        hnsw_m: int = 16,
+        hnsw_ef_construction: int = 200,
+    ) -> None:
+        if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+            msg = f"url must be a redis://, rediss:// or unix:// URL, got {url!r}"
+            raise TokenOptConfigError(msg)
+        if not isinstance(prefix, str) or not prefix or any(c in prefix for c in "{}* \t\n"):
+            msg = f"prefix must be a non-empty string without braces, '*' or spaces, got {prefix!r}"
+            raise TokenOptConfigError(msg)
+        if not isinstance(dim, int) or dim < 1:
+            msg = f"dim must be a positive int, got {dim!r}"
+            raise TokenOptConfigError(msg)
+        if max_entries is not None and (not isinstance(max_entries, int) or max_entries < 1):
+            msg = f"max_entries must be a positive int or None, got {max_entries!r}"
+            raise TokenOptConfigError(msg)
+        for name, value in (("socket_timeout", socket_timeout), ("retry_interval", retry_interval)):
+            if not isinstance(value, int | float) or not value > 0:
+                msg = f"{name} must be a positive number of seconds, got {value!r}"
+                raise TokenOptConfigError(msg)
+        redis = _redis()
+        self.url = url
+        self.prefix = prefix
+        self.index_name = f"{prefix}idx"
+        self.lru_key = f"{prefix}lru"
+        self.dim = dim
+        self.max_entries = max_entries
+        self.socket_timeout = float(socket_timeout)
+        self.retry_interval = float(retry_interval)
+        self.hnsw_m = hnsw_m
+        self.hnsw_ef_construction = hnsw_ef_construction
+        options = {
+            "socket_timeout": self.socket_timeout,
+            "socket_connect_timeout": self.socket_timeout,
+            "health_check_interval": 0,
+        }
+        self._client = redis.Redis.from_url(url, **options)
+        self._options = options
+        self._aclient: Any = None
+        self._aclient_loop: Any = None
+        self._state = threading.Lock()
+        self._down_since: float | None = None
+        self._retry_at = 0.0
+        self._index_ready = False
+
+    # ------------------------------------------------------------------ outage handling
+
+    def _key(self, entry_id: str) -> str:
+        return f"{self.prefix}{{{entry_id}}}"
+
+    def _check_up(self) -> None:
+        with self._state:
+            if self._down_since is not None and time.monotonic() < self._retry_at:
+                msg = f"Redis at {self.url} is unavailable (retrying soon)"
+                raise BackendUnavailableError(msg)
+
+    def _failed(self, exc: BaseException) -> BackendUnavailableError:
+        with self._state:
+            now = time.monotonic()
+            if self._down_since is None:
+                self._down_since = now
+                logger.warning(
+                    "Redis cache at %s unavailable (%s); serving misses until it is back",
+                    self.url,
+                    exc,
+                )
+            self._retry_at = now + self.retry_interval
+            self._index_ready = False
+        return BackendUnavailableError(f"Redis at {self.url} is unavailable: {exc}")
+
+    def _ok(self) -> None:
+        if self._down_since is None:
+            return
+        with self._state:
+            if self._down_since is not None:
+                logger.warning(
+                    "Redis cache at %s is back after %.1f s",
+                    self.url,
+                    time.monotonic() - self._down_since,
+                )
+                self._down_since = None
+
+    def _run(self, fn: Callable[[], T]) -> T:
+        self._check_up()
+        try:
+            if not self._index_ready:
+                self._ensure_index()
+            try:
+                result = fn()
+            except Exception as exc:
+                if _is_connection_error(exc) or not _is_missing_index(exc):
+                    raise
+                self._index_ready = False
+                self._ensure_index()
+                result = fn()
+        except Exception as exc:
+            if _is_connection_error(exc):
+                raise self._failed(exc) from exc
+            raise
+        self._ok()
+        return result
+
+    async def _arun(self, fn: Callable[[Any], Awaitable[T]]) -> T:
+        self._check_up()
+        client = self._async_client()
+        try:
+            if not self._index_ready:
+                await asyncio.to_thread(self._ensure_index)
+            try:
+                result = await fn(client)
+            except Exception as exc:
+                if _is_connection_error(exc) or not _is_missing_index(exc):
+                    raise
+                self._index_ready = False
+                await asyncio.to_thread(self._ensure_index)
+                result = await fn(client)
+        except BackendUnavailableError:
+            raise
+        except Exception as exc:
+            if _is_connection_error(exc):
+                raise self._failed(exc) from exc
+            raise
+        self._ok()
+        return result
+
+    def _async_client(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._aclient is None or self._aclient_loop is not loop:
+            import redis.asyncio as aredis
+
+            self._aclient = aredis.Redis.from_url(self.url, **self._options)
+            self._aclient_loop = loop
+        return self._aclient
+
+    def _ensure_index(self) -> None:
+        redis = _redis()
+        from redis.commands.search.field import TagField, VectorField
+        from redis.commands.search.index_definition import IndexDefinition, IndexType
+
+        try:
+            self._client.ft(self.index_name).info()
+        except redis.ResponseError:
+            fields = [TagField(name) for name in _TAGS]
+            fields.append(
+                VectorField(
+                    "vector",
+                    "HNSW",
+                    {
+                        "TYPE": "FLOAT32",
+                        "DIM": self.dim,
+                        "DISTANCE_METRIC": "COSINE",
+                        "M": self.hnsw_m,
+                        "EF_CONSTRUCTION": self.hnsw_ef_construction,
+                    },
+                )
+            )
+            definition = IndexDefinition(prefix=[self.prefix + "{"], index_type=IndexType.HASH)
+            try:
+                self._client.ft(self.index_name).create_index(fields, definition=definition)
+            except redis.ResponseError as exc:
+                if "already exists" not in str(exc).lower():
+                    raise
+        self._index_ready = True
+
+    # ------------------------------------------------------------------ queries (shared)
+
+    def _search_query(self, scope: str) -> Any:
+        from redis.commands.search.query import Query
+
+        return (
+            Query(knn_query(scope)).return_fields(*_RETURN).sort_by("dist").paging(0, 1).dialect(2)
+        )
+
+    def _candidate(self, result: Any, *, now: float) -> Candidate | None:
+        for doc in result.docs:
+            fields = {name: getattr(doc, name, "") for name in _RETURN}
+            entry = parse_entry(fields, now=now)
+            if entry is not None:
+                return Candidate(entry=entry, similarity=1.0 - float(_s(fields["dist"])))
+        return None
+
+    def _put_pipeline(self, pipe: Any, entry: CacheEntry) -> None:
+        key = self._key(entry.entry_id)
+        pipe.delete(key)
+        pipe.hset(key, mapping=entry_mapping(entry))
+        if entry.expires_at is not None:
+            pipe.pexpireat(key, int(entry.expires_at * 1000))
+        pipe.zadd(self.lru_key, {entry.entry_id: entry.created_at})
+        pipe.zcard(self.lru_key)
+
+    def _excess(self, results: list[Any]) -> int:
+        if self.max_entries is None:
+            return 0
+        return int(results[-1]) - self.max_entries
+
+    # ------------------------------------------------------------------ sync API
+
+    def get(self, entry_id: str, *, now: float) -> CacheEntry | None:
+        """Return the live entry with this id, or ``None``."""
+        return parse_entry(self._run(lambda: self._client.hgetall(self._key(entry_id))), now=now)
+
+    def search(self, scope: str, vector: np.ndarray, *, now: float) -> Candidate | None:
+        """Return the nearest live entry of ``scope`` via a pre-filtered KNN query."""
+        blob = np.asarray(vector, dtype=np.float32).tobytes()
+        query = self._search_query(scope)
+        result = self._run(
+            lambda: self._client.ft(self.index_name).search(query, query_params={"v": blob})
+        )
+        return self._candidate(result, now=now)
+
+    def put(self, entry: CacheEntry) -> None:
+        """Insert or replace an entry; evict LRU entries over ``max_entries``."""
+
+        def write() -> None:
+            pipe = self._client.pipeline(transaction=False)
+            self._put_pipeline(pipe, entry)
+            excess = self._excess(pipe.execute())
+            if excess > 0:
+                popped = self._client.zpopmin(self.lru_key, excess)
+                ids = [_s(member) for member, _ in popped]
+                if ids:
+                    self._client.delete(*[self._key(i) for i in ids])
+
+        self._run(write)
+
+    def touch(self, entry_id: str, *, now: float) -> None:
+        """Mark an entry as used now (LRU order)."""
+        self._run(lambda: self._client.zadd(self.lru_key, {entry_id: now}, xx=True))
+
+    def delete(self, entry_id: str) -> bool:
+        """Delete one entry; return whether it existed."""
+
+        def drop() -> bool:
+            pipe = self._client.pipeline(transaction=False)
+            pipe.delete(self._key(entry_id))
+            pipe.zrem(self.lru_key, entry_id)
+            return bool(pipe.execute()[0])
+
+        return self._run(drop)
+
+    def _matching_ids(self, filters: dict[str, str]) -> list[str]:
+        from redis.commands.search.query import Query
+
+        ids: list[str] = []
+        offset = 0
+        while True:
+            query = Query(filter_query(filters)).no_content().paging(offset, _SCAN_BATCH).dialect(2)
+            result = self._client.ft(self.index_name).search(query)
+            keys = [_s(doc.id) for doc in result.docs]
+            ids.extend(k[len(self.prefix) + 1 : -1] for k in keys)
+            if len(keys) < _SCAN_BATCH:
+                return ids
+            offset += _SCAN_BATCH
+
+    def clear(
+        self,
+        *,
+        tenant: str | None = None,
+        user: str | None = None,
+        model: str | None = None,
+        model_name: str | None = None,
+    ) -> int:
+        """Delete all entries of this prefix, or those matching every given digest."""
+        filters = {
+            k: v
+            for k, v in {
+                "tenant": tenant,
+                "user": user,
+                "model": model,
+                "model_name": model_name,
+            }.items()
+            if v is not None
+        }
+
+        def wipe() -> int:
+            ids = self._matching_ids(filters)
+            for start in range(0, len(ids), _SCAN_BATCH):
+                chunk = ids[start : start + _SCAN_BATCH]
+                pipe = self._client.pipeline(transaction=False)
+                for entry_id in chunk:
+                    pipe.delete(self._key(entry_id))
+                pipe.zrem(self.lru_key, *chunk)
+                pipe.execute()
+            if not filters:
+                self._client.delete(self.lru_key)
+            return len(ids)
+
+        return self._run(wipe)
+
+    def count(self) -> int:
+        """Return the number of indexed entries."""
+        info = self._run(lambda: self._client.ft(self.index_name).info())
+        return int(info.get("num_docs", info.get(b"num_docs", 0)))
+
+    def close(self) -> None:
+        """Close the connection pools."""
+        self._client.close()
+
+    # ------------------------------------------------------------------ async API
+
+    async def aget(self, entry_id: str, *, now: float) -> CacheEntry | None:
+        """Async :meth:`get` on the asyncio Redis client."""
+        fields = await self._arun(lambda c: c.hgetall(self._key(entry_id)))
+        return parse_entry(fields, now=now)
+
+    async def asearch(self, scope: str, vector: np.ndarray, *, now: float) -> Candidate | None:
+        """Async :meth:`search` on the asyncio Redis client."""
+        blob = np.asarray(vector, dtype=np.float32).tobytes()
+        query = self._search_query(scope)
+        result = await self._arun(
+            lambda c: c.ft(self.index_name).search(query, query_params={"v": blob})
+        )
+        return self._candidate(result, now=now)
+
+    async def aput(self, entry: CacheEntry) -> None:
+        """Async :meth:`put` on the asyncio Redis client."""
+
+        async def write(client: Any) -> None:
+            pipe = client.pipeline(transaction=False)
+            self._put_pipeline(pipe, entry)
+            excess = self._excess(await pipe.execute())
+            if excess > 0:
+                popped = await client.zpopmin(self.lru_key, excess)
+                ids = [_s(member) for member, _ in popped]
+                if ids:
+                    await client.delete(*[self._key(i) for i in ids])
+
+        await self._arun(write)
+
+    async def atouch(self, entry_id: str, *, now: float) -> None:
+        """Async :meth:`touch`."""
+        await self._arun(lambda c: c.zadd(self.lru_key, {entry_id: now}, xx=True))
+
+    async def adelete(self, entry_id: str) -> bool:
+        """Async :meth:`delete`."""
+
+        async def drop(client: Any) -> bool:
+            pipe = client.pipeline(transaction=False)
+            pipe.delete(self._key(entry_id))
+            pipe.zrem(self.lru_key, entry_id)
+            return bool((await pipe.execute())[0])
+
+        return await self._arun(drop)

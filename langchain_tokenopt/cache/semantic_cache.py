@@ -1,0 +1,514 @@
+"""``SemanticCache``: a scoped, verified LangChain ``BaseCache``.
+
+One lookup, in order:
+
+1. **Scope** (:mod:`.keys`): model identity, system prompt, a digest of the other turns,
+   bound tools and tenant/user must match exactly; they form the scope digest.
+2. **Bypass**: temperature > 0 (configurable) or an empty prompt skip the cache.
+3. **Exact fast path**: the entry id (scope + normalized prompt) is fetched before any
+   embedding, so a repeat never pays for the embedder.
+4. **Semantic path**: only the newest human message is embedded; the backend returns the
+   nearest entry *inside the scope*; it is served when its cosine similarity reaches
+   ``similarity_threshold`` and the :class:`~.verifier.NearMissVerifier` accepts it.
+
+Sync and async share every decision; only the I/O differs. Failures of the backend or the
+embedder fail open: the lookup is a miss, the update is dropped, a warning is logged.
+
+Example:
+    .. code-block:: python
+
+        from langchain_core.globals import set_llm_cache
+        from langchain_tokenopt import SemanticCache, cache_scope
+
+        set_llm_cache(SemanticCache())
+        with cache_scope(tenant_id="acme"):
+            chat_model.invoke("How do I reset my password?")
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal, TypeVar
+
+import numpy as np
+from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
+from langchain_core.embeddings import Embeddings
+from langchain_core.outputs import Generation
+
+from langchain_tokenopt.cache.backends.base import CacheBackend
+from langchain_tokenopt.cache.keys import (
+    CacheKey,
+    build_key,
+    check_entry_id,
+    clear_filters,
+    digest,
+)
+from langchain_tokenopt.cache.records import (
+    CacheEntry,
+    CacheHit,
+    CacheLookup,
+    CacheStats,
+    Candidate,
+)
+from langchain_tokenopt.cache.scope import current_caller_scope
+from langchain_tokenopt.cache.serialization import dumps_generations, loads_generations
+from langchain_tokenopt.cache.verifier import HitVerifier, NearMissVerifier
+from langchain_tokenopt.errors import BackendUnavailableError, CacheError, TokenOptConfigError
+
+__all__ = ["DEFAULT_SIMILARITY_THRESHOLD", "SemanticCache"]
+
+logger = logging.getLogger(__name__)
+
+#: Cosine similarity a neighbour needs (with the verifier on), calibrated on the dev split.
+DEFAULT_SIMILARITY_THRESHOLD = 0.93
+_VECTOR_MEMO = 256
+
+
+T = TypeVar("T")
+_Op = tuple[Any, ...]
+_Found = tuple[CacheLookup, "list[Generation] | None"]
+#: Runtime failures that make the cache fail open (miss / dropped update + a log line).
+_FAIL_OPEN = (CacheError, OSError, RuntimeError, ValueError)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    key: CacheKey
+    semantic: bool
+
+
+def _check_prompt(prompt: object, llm_string: object) -> None:
+    if not isinstance(prompt, str):
+        msg = f"prompt must be a str, got {type(prompt).__name__}"
+        raise TypeError(msg)
+    if not isinstance(llm_string, str):
+        msg = f"llm_string must be a str, got {type(llm_string).__name__}"
+        raise TypeError(msg)
+
+
+def _unit(vector: Sequence[float] | np.ndarray) -> np.ndarray:
+    vec = np.asarray(vector, dtype=np.float32).reshape(-1)
+    norm = float(np.linalg.norm(vec))
+    return vec / norm if norm > 0 else vec
+
+
+class SemanticCache(BaseCache):
+    """Scoped, verified semantic cache for LLMs and chat models (a drop-in ``BaseCache``).
+
+    Args:
+        backend: Where entries live; ``None`` uses a :class:`LocalBackend` in the user cache
+            dir.
+        embeddings: Query embedder; ``None`` uses the package's fast default (the packaged
+            MiniLM, int8 ONNX when available).
+        similarity_threshold: Cosine similarity in [-1, 1] a neighbour needs to be served.
+        verifier: Near-miss check on the best candidate; ``None`` uses
+            :class:`NearMissVerifier`. Pass ``verify_hits=False`` to switch it off.
+        verify_hits: Whether to run the verifier at all.
+        ttl: Seconds an entry lives (absolute, from its write); ``None`` never expires.
+        temperature_policy: ``"bypass"`` skips calls with temperature > 0 (they are meant to
+            vary); ``"cache"`` caches them anyway.
+        semantic: ``False`` keeps only the exact path (no embedder is ever loaded).
+        max_embed_chars: Queries longer than this are cached by exact match only (an
+            embedder sees ~256 tokens; a long prompt's tail would be ignored).
+
+    Raises:
+        TokenOptConfigError: an argument is invalid (NaN or out-of-range threshold, negative
+            TTL, unknown policy, ...).
+
+    Example:
+        .. code-block:: python
+
+            from langchain_core.globals import set_llm_cache
+            from langchain_tokenopt import SemanticCache
+
+            set_llm_cache(SemanticCache(ttl=24 * 3600))
+    """
+
+    def __init__(
+        self,
+        *,
+        backend: CacheBackend | None = None,
+        embeddings: Embeddings | None = None,
+        similarity_threshold: float = DEFAULT_SIMILARITY_THRESHOLD,
+        verifier: HitVerifier | None = None,
+        verify_hits: bool = True,
+        ttl: float | None = None,
+        temperature_policy: Literal["bypass", "cache"] = "bypass",
+        semantic: bool = True,
+        max_embed_chars: int = 4000,
+    ) -> None:
+        if (
+            isinstance(similarity_threshold, bool)
+            or not isinstance(similarity_threshold, int | float)
+            or math.isnan(similarity_threshold)
+            or not -1.0 <= similarity_threshold <= 1.0
+        ):
+            msg = (
+                "similarity_threshold is a cosine similarity and must be a number in [-1, 1] "
+                f"(higher = stricter), got {similarity_threshold!r}"
+            )
+            raise TokenOptConfigError(msg)
+        if ttl is not None and (
+            isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0
+        ):
+            msg = f"ttl must be a positive number of seconds or None, got {ttl!r}"
+            raise TokenOptConfigError(msg)
+        if temperature_policy not in ("bypass", "cache"):
+            msg = f"temperature_policy must be 'bypass' or 'cache', got {temperature_policy!r}"
+            raise TokenOptConfigError(msg)
+        if not isinstance(max_embed_chars, int) or max_embed_chars < 1:
+            msg = f"max_embed_chars must be a positive int, got {max_embed_chars!r}"
+            raise TokenOptConfigError(msg)
+        if backend is not None and not isinstance(backend, CacheBackend):
+            msg = f"backend must be a LocalBackend or RedisBackend, got {type(backend).__name__}"
+            raise TokenOptConfigError(msg)
+        if embeddings is not None and not isinstance(embeddings, Embeddings):
+            msg = f"embeddings must be a langchain Embeddings, got {type(embeddings).__name__}"
+            raise TokenOptConfigError(msg)
+        if backend is None:
+            from langchain_tokenopt.cache.backends.local import LocalBackend
+
+            backend = LocalBackend()
+        backend_dim, emb_dim = getattr(backend, "dim", None), getattr(embeddings, "dimension", None)
+        if backend_dim is not None and emb_dim is not None and backend_dim != emb_dim:
+            msg = f"the backend expects {backend_dim}-d vectors but the embedder makes {emb_dim}-d"
+            raise TokenOptConfigError(msg)
+        self.backend = backend
+        self._embeddings = embeddings
+        self.similarity_threshold = float(similarity_threshold)
+        self.verifier: HitVerifier | None = (
+            (verifier or NearMissVerifier()) if verify_hits else None
+        )
+        self.ttl = None if ttl is None else float(ttl)
+        self.temperature_policy = temperature_policy
+        self.semantic = bool(semantic)
+        self.max_embed_chars = max_embed_chars
+        self._stats = CacheStats()
+        self._lock = threading.Lock()
+        self._memo: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    # ------------------------------------------------------------------ embedder
+
+    @property
+    def embeddings(self) -> Embeddings:
+        """The query embedder (loaded on first semantic use)."""
+        if self._embeddings is None:
+            from langchain_tokenopt.embeddings import get_default_query_embeddings
+
+            self._embeddings = get_default_query_embeddings()
+        return self._embeddings
+
+    def _memo_get(self, text: str) -> np.ndarray | None:
+        with self._lock:
+            vec = self._memo.get(text)
+            if vec is not None:
+                self._memo.move_to_end(text)
+            return vec
+
+    def _memo_put(self, text: str, vec: np.ndarray) -> np.ndarray:
+        with self._lock:
+            self._memo[text] = vec
+            while len(self._memo) > _VECTOR_MEMO:
+                self._memo.popitem(last=False)
+        return vec
+
+    def _embed(self, text: str) -> np.ndarray:
+        vec = self._memo_get(text)
+        if vec is not None:
+            return vec
+        emb = self.embeddings
+        encode = getattr(emb, "encode", None)
+        raw = encode([text])[0] if callable(encode) else emb.embed_query(text)
+        return self._memo_put(text, _unit(raw))
+
+    async def _aembed(self, text: str) -> np.ndarray:
+        vec = self._memo_get(text)
+        if vec is not None:
+            return vec
+        return self._memo_put(text, _unit(await self.embeddings.aembed_query(text)))
+
+    # ------------------------------------------------------------------ shared decisions
+
+    def _count(self, **deltas: float) -> None:
+        with self._lock:
+            values = {k: getattr(self._stats, k) + v for k, v in deltas.items()}
+            self._stats = replace(self._stats, **values)
+
+    def _plan(self, prompt: str, llm_string: str) -> _Plan | CacheLookup:
+        _check_prompt(prompt, llm_string)
+        if not prompt.strip():
+            return CacheLookup(outcome="bypass", reason="empty prompt")
+        key = build_key(prompt, llm_string, current_caller_scope())
+        temperature = key.model.temperature
+        if self.temperature_policy == "bypass" and temperature is not None and temperature > 0:
+            return CacheLookup(outcome="bypass", reason=f"temperature {temperature} > 0")
+        semantic = self.semantic and key.embeddable and len(key.query_text) <= self.max_embed_chars
+        return _Plan(key=key, semantic=semantic)
+
+    def _exact(self, entry: CacheEntry | None) -> _Found | None:
+        if entry is None:
+            return None
+        generations = loads_generations(entry.payload)
+        hit = CacheHit(
+            entry_id=entry.entry_id, kind="exact", similarity=1.0, cached_text=entry.text
+        )
+        return CacheLookup(outcome="exact_hit", hit=hit, best_similarity=1.0), generations
+
+    def _judge(self, key: CacheKey, candidate: Candidate | None) -> _Found:
+        if candidate is None:
+            return CacheLookup(outcome="miss"), None
+        sim = candidate.similarity
+        if sim < self.similarity_threshold:
+            return CacheLookup(outcome="miss", best_similarity=sim), None
+        if self.verifier is not None:
+            verdict = self.verifier.verify(key.query_text, candidate.entry.text, sim)
+            if not verdict.accepted:
+                return CacheLookup(
+                    outcome="rejected", best_similarity=sim, reason=verdict.reason
+                ), None
+        entry = candidate.entry
+        hit = CacheHit(
+            entry_id=entry.entry_id, kind="semantic", similarity=sim, cached_text=entry.text
+        )
+        return CacheLookup(outcome="semantic_hit", hit=hit, best_similarity=sim), loads_generations(
+            entry.payload
+        )
+
+    def _record(self, result: CacheLookup) -> None:
+        field = {
+            "exact_hit": "exact_hits",
+            "semantic_hit": "semantic_hits",
+            "miss": "misses",
+            "rejected": "verifier_rejections",
+            "bypass": "bypasses",
+            "error": "errors",
+        }[result.outcome]
+        self._count(
+            **{field: 1},
+            lookups=1,
+            embedding_ms=result.embedding_ms,
+            search_ms=result.search_ms,
+        )
+
+    def _fail(self, action: str, exc: Exception) -> CacheLookup:
+        if isinstance(exc, BackendUnavailableError):
+            logger.debug("cache %s skipped: %s", action, exc)
+        else:
+            logger.warning("cache %s failed, passing through: %s", action, exc)
+        return CacheLookup(outcome="error", reason=str(exc))
+
+    def _entry(self, key: CacheKey, payload: str, vector: np.ndarray | None) -> CacheEntry:
+        now = time.time()
+        return CacheEntry(
+            entry_id=key.entry_id,
+            scope=key.scope,
+            model=key.model.model,
+            model_name=digest("model_name", key.model.model_name),
+            tenant=key.tenant,
+            user=key.user,
+            text=key.query_text,
+            payload=payload,
+            created_at=now,
+            expires_at=None if self.ttl is None else now + self.ttl,
+            vector=None if vector is None else vector.astype(np.float32).tobytes(),
+        )
+
+    # ------------------------------------------------------------------ one flow, two drivers
+
+    def _lookup_flow(self, plan: _Plan) -> Generator[_Op, Any, _Found]:
+        """The lookup as a generator of I/O steps; the sync and async drivers run the steps."""
+        key = plan.key
+        found = self._exact((yield ("get", key.entry_id)))
+        if found is None and plan.semantic:
+            vector = yield ("embed", key.query_text)
+            found = self._judge(key, (yield ("search", key.scope, vector)))
+        elif found is None:
+            found = (CacheLookup(outcome="miss"), None)
+        if found[0].hit is not None:
+            yield ("touch", found[0].hit.entry_id)
+        return found
+
+    def _update_flow(self, plan: _Plan, payload: str) -> Generator[_Op, Any, None]:
+        vector = (yield ("embed", plan.key.query_text)) if plan.semantic else None
+        yield ("put", self._entry(plan.key, payload, vector))
+
+    def _step(self, op: _Op) -> Any:
+        kind = op[0]
+        if kind == "embed":
+            return self._embed(op[1])
+        if kind == "get":
+            return self.backend.get(op[1], now=time.time())
+        if kind == "search":
+            return self.backend.search(op[1], op[2], now=time.time())
+        if kind == "touch":
+            return self.backend.touch(op[1], now=time.time())
+        return self.backend.put(op[1])
+
+    async def _astep(self, op: _Op) -> Any:
+        kind = op[0]
+        if kind == "embed":
+            return await self._aembed(op[1])
+        if kind == "get":
+            return await self.backend.aget(op[1], now=time.time())
+        if kind == "search":
+            return await self.backend.asearch(op[1], op[2], now=time.time())
+        if kind == "touch":
+            return await self.backend.atouch(op[1], now=time.time())
+        return await self.backend.aput(op[1])
+
+    def _drive(self, flow: Generator[_Op, Any, T]) -> tuple[T, float]:
+        """Run a flow with sync I/O; return its result and the milliseconds spent embedding."""
+        embed_ms, value = 0.0, None
+        while True:
+            try:
+                op = flow.send(value)
+            except StopIteration as stop:
+                return stop.value, embed_ms
+            t0 = time.perf_counter()
+            value = self._step(op)
+            if op[0] == "embed":
+                embed_ms += (time.perf_counter() - t0) * 1000
+
+    async def _adrive(self, flow: Generator[_Op, Any, T]) -> tuple[T, float]:
+        """Run a flow with async I/O (embedding in a worker thread, async Redis client)."""
+        embed_ms, value = 0.0, None
+        while True:
+            try:
+                op = flow.send(value)
+            except StopIteration as stop:
+                return stop.value, embed_ms
+            t0 = time.perf_counter()
+            value = await self._astep(op)
+            if op[0] == "embed":
+                embed_ms += (time.perf_counter() - t0) * 1000
+
+    def _finish(
+        self, found: _Found | Exception, embed_ms: float, t0: float
+    ) -> tuple[CacheLookup, list[Generation] | None]:
+        if isinstance(found, Exception):
+            result, generations = self._fail("lookup", found), None
+        else:
+            result, generations = found
+        total = (time.perf_counter() - t0) * 1000
+        result = replace(result, embedding_ms=embed_ms, search_ms=max(total - embed_ms, 0.0))
+        self._record(result)
+        return result, generations
+
+    # ------------------------------------------------------------------ sync API
+
+    def lookup_detailed(
+        self, prompt: str, llm_string: str
+    ) -> tuple[CacheLookup, list[Generation] | None]:
+        """Look up a prompt and return the full account with the generations.
+
+        Raises:
+            TypeError: ``prompt`` or ``llm_string`` is not a ``str``.
+        """
+        plan = self._plan(prompt, llm_string)
+        if isinstance(plan, CacheLookup):
+            self._record(plan)
+            return plan, None
+        t0 = time.perf_counter()
+        try:
+            found, embed_ms = self._drive(self._lookup_flow(plan))
+        except _FAIL_OPEN as exc:
+            return self._finish(exc, 0.0, t0)
+        return self._finish(found, embed_ms, t0)
+
+    def lookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
+        """Return cached generations for the prompt, or ``None`` on a miss."""
+        return self.lookup_detailed(prompt, llm_string)[1]
+
+    def update(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
+        """Store generations for the prompt (dropped with a warning if the backend fails)."""
+        plan = self._plan(prompt, llm_string)
+        if isinstance(plan, CacheLookup):
+            return
+        try:
+            self._drive(self._update_flow(plan, dumps_generations(return_val)))
+        except _FAIL_OPEN as exc:
+            self._fail("update", exc)
+            self._count(errors=1)
+            return
+        self._count(updates=1)
+
+    def clear(self, **kwargs: Any) -> None:
+        """Delete entries: all, or by ``tenant_id`` / ``user_id`` / ``model`` / ``llm_string``.
+
+        Args:
+            **kwargs: ``tenant_id`` (with optional ``user_id``) clears one tenant or user;
+                ``model`` clears one model name (e.g. ``"gpt-4o-mini"``); ``llm_string``
+                clears one exact model configuration. No argument clears everything.
+        """
+        self.backend.clear(**clear_filters(kwargs))
+
+    async def aclear(self, **kwargs: Any) -> None:
+        """Async :meth:`clear`."""
+        await self.backend.aclear(**clear_filters(kwargs))
+
+    def entry_id(self, prompt: str, llm_string: str) -> str:
+        """Return the id an entry for this prompt has in the current scope."""
+        _check_prompt(prompt, llm_string)
+        return build_key(prompt, llm_string, current_caller_scope()).entry_id
+
+    def delete(self, entry_id: str) -> bool:
+        """Delete one entry (e.g. a bad answer, by ``CacheHit.entry_id``); True if it existed."""
+        return self.backend.delete(check_entry_id(entry_id))
+
+    async def adelete(self, entry_id: str) -> bool:
+        """Async :meth:`delete`."""
+        return await self.backend.adelete(check_entry_id(entry_id))
+
+    def stats(self) -> CacheStats:
+        """Return a snapshot of the counters."""
+        with self._lock:
+            return self._stats
+
+    def reset_stats(self) -> None:
+        """Zero the counters."""
+        with self._lock:
+            self._stats = CacheStats()
+
+    def close(self) -> None:
+        """Release the backend (file lock, connections)."""
+        self.backend.close()
+
+    # ------------------------------------------------------------------ async API
+
+    async def alookup_detailed(
+        self, prompt: str, llm_string: str
+    ) -> tuple[CacheLookup, list[Generation] | None]:
+        """Async :meth:`lookup_detailed`; embedding runs in a worker thread."""
+        plan = self._plan(prompt, llm_string)
+        if isinstance(plan, CacheLookup):
+            self._record(plan)
+            return plan, None
+        t0 = time.perf_counter()
+        try:
+            found, embed_ms = await self._adrive(self._lookup_flow(plan))
+        except _FAIL_OPEN as exc:
+            return self._finish(exc, 0.0, t0)
+        return self._finish(found, embed_ms, t0)
+
+    async def alookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
+        """Async :meth:`lookup`."""
+        return (await self.alookup_detailed(prompt, llm_string))[1]
+
+    async def aupdate(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
+        """Async :meth:`update` (native async client on Redis)."""
+        plan = self._plan(prompt, llm_string)
+        if isinstance(plan, CacheLookup):
+            return
+        try:
+            await self._adrive(self._update_flow(plan, dumps_generations(return_val)))
+        except _FAIL_OPEN as exc:
+            self._fail("update", exc)
+            self._count(errors=1)
+            return
+        self._count(updates=1)

@@ -1,0 +1,316 @@
+"""The default compressor: query-aware, coarse-to-fine, budgeted in real tokens, no LM needed.
+
+Algorithm:
+
+1. Split the context into items (:mod:`.segmentation`): documents → paragraphs → sentences;
+   code fences and few-shot demonstrations whole; JSON by top-level entries.
+2. Score every item against the question (:mod:`.ranking`): MiniLM cosine fused with BM25,
+   plus the score of its document/paragraph (coarse), plus a bonus for exact literals of
+   the question (ids, UUIDs, numbers, quoted strings).
+3. Keep the best items while they fit ``target_tokens`` (counted with the target model's
+   tokenizer), put them back in their original order, and verify the count: the budget
+   is never exceeded.
+4. Optionally (``importance=``), select a little more than the budget and prune
+   low-information words inside kept prose sentences, never touching protected spans,
+   with the LM scorer of :mod:`.importance`.
+
+Example:
+    .. code-block:: python
+
+        from langchain_tokenopt.compression import QueryAwareCompressor
+
+        compressor = QueryAwareCompressor(target_tokens=300, model="gpt-4o")
+        result = compressor.invoke({"context": docs, "question": "Who wrote Hamlet?"})
+        result.text, result.ratio, [d.metadata for d in result.documents]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import numpy as np
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from langchain_tokenopt.compression.inputs import (
+    CompressionJob,
+    normalize_input,
+    rebuild_documents,
+    rebuild_messages,
+)
+from langchain_tokenopt.compression.ranking import RankingConfig, score_items
+from langchain_tokenopt.compression.records import CompressionResult, DroppedItem
+from langchain_tokenopt.compression.segmentation import Segmentation, assemble, segment
+from langchain_tokenopt.errors import CompressionError, TokenOptConfigError
+from langchain_tokenopt.tokens import TokenCounter, get_token_counter
+
+__all__ = ["PIECE_SEPARATOR", "QueryAwareCompressor"]
+
+logger = logging.getLogger(__name__)
+
+#: How compressed pieces (documents, list entries) are joined in ``CompressionResult.text``.
+PIECE_SEPARATOR = "\n\n"
+
+
+class QueryAwareCompressor(Runnable[Any, CompressionResult]):
+    """Keep the items most relevant to the question within a token budget.
+
+    Args:
+        target_tokens: Budget for the compressed context in tokens of ``model``'s tokenizer
+            (the question and instruction are not counted). Input already within it is
+            returned unchanged.
+        model: Target model name, used to pick the tokenizer (see ``TokenCounter``).
+        token_counter: A counter to use instead (e.g. ``TokenCounter(encoding=...)``).
+        embeddings: Embedder with ``encode(list[str])`` or a LangChain ``Embeddings``;
+            default: the packaged MiniLM (``LocalEmbeddings``).
+        use_embeddings: ``False`` ranks with BM25 and literals only (fastest).
+        ranking: Weights of the relevance signals.
+        importance: A ``TokenImportanceScorer`` to enable the fine stage (token pruning).
+        fine_overshoot: With ``importance``, select this much more than the budget at the
+            coarse stage (0.25 = 25 %) and prune words back down to it.
+        max_input_chars: Larger inputs are cut to their first ``max_input_chars`` characters
+            before ranking (bounds the time on pathological inputs; 0 disables the cut).
+
+    Example:
+        .. code-block:: python
+
+            compressor = QueryAwareCompressor(target_tokens=500)
+            result = compressor.invoke({"context": [doc1, doc2, doc3], "question": q})
+            assert result.tokens_after <= 500
+            chain = compressor | (lambda r: r.text)
+    """
+
+    def __init__(
+        self,
+        *,
+        target_tokens: int,
+        model: str | None = None,
+        token_counter: TokenCounter | None = None,
+        embeddings: Any = None,
+        use_embeddings: bool = True,
+        ranking: RankingConfig | None = None,
+        importance: Any = None,
+        fine_overshoot: float = 0.25,
+        max_input_chars: int = 20_000_000,
+    ) -> None:
+        if not isinstance(target_tokens, int) or isinstance(target_tokens, bool) or target_tokens < 1:
+            msg = f"target_tokens must be a positive int (tokens, not a rate), got {target_tokens!r}"
+            raise TokenOptConfigError(msg)
+        if not 0 <= fine_overshoot <= 2:
+            msg = f"fine_overshoot must be within [0, 2], got {fine_overshoot!r}"
+            raise TokenOptConfigError(msg)
+        if not isinstance(max_input_chars, int) or max_input_chars < 0:
+            msg = f"max_input_chars must be a non-negative int, got {max_input_chars!r}"
+            raise TokenOptConfigError(msg)
+        if importance is not None and not hasattr(importance, "prune"):
+            msg = "importance must be a TokenImportanceScorer (an object with .prune())"
+            raise TokenOptConfigError(msg)
+        self.target_tokens = target_tokens
+        self.model = model
+        self.counter = token_counter or get_token_counter(model)
+        self.embeddings = embeddings
+        self.use_embeddings = use_embeddings
+        self.ranking = ranking or RankingConfig()
+        self.importance = importance
+        self.fine_overshoot = fine_overshoot
+        self.max_input_chars = max_input_chars
+
+    # ------------------------------------------------------------------ Runnable
+    def invoke(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> CompressionResult:
+        """Compress one input (see :mod:`.inputs` for the accepted shapes).
+
+        Raises:
+            CompressionError: the input is of an unsupported type. Failures during
+                compression do not raise: the input is returned unchanged with a warning.
+        """
+        return self._call_with_config(self._compress_input, input, config, run_type="parser")
+
+    async def ainvoke(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> CompressionResult:
+        """Async :meth:`invoke`; the CPU work runs in a worker thread."""
+        return await asyncio.to_thread(self.invoke, input, config)
+
+    def compress(self, context: Any, question: str = "") -> CompressionResult:
+        """Shortcut for ``invoke({"context": context, "question": question})``."""
+        return self.invoke({"context": context, "question": question})
+
+    # ------------------------------------------------------------------ core
+    def _compress_input(self, value: Any) -> CompressionResult:
+        started = time.perf_counter()
+        job = normalize_input(value)
+        budget = self.target_tokens if job.target_tokens is None else job.target_tokens
+        original = PIECE_SEPARATOR.join(p for p in job.pieces if p)
+        before = self.counter.count(original)
+        if before <= budget:
+            return self._result(job, job.pieces, before, before, [], "unchanged", started)
+        try:
+            return self._compress_job(job, budget, before, started)
+        except CompressionError:
+            raise
+        except Exception as exc:  # fail open: never break the caller's chain
+            logger.warning("query-aware compression failed, passing input through: %r", exc)
+            return self._result(
+                job, job.pieces, before, before, [], "passthrough", started, [repr(exc)]
+            )
+
+    def _compress_job(
+        self, job: CompressionJob, budget: int, before: int, started: float
+    ) -> CompressionResult:
+        warnings: list[str] = []
+        pieces = job.pieces
+        if self.max_input_chars and sum(len(p) for p in pieces) > self.max_input_chars:
+            pieces, remaining = [], self.max_input_chars
+            for piece in job.pieces:
+                pieces.append(piece[: max(remaining, 0)])
+                remaining -= len(piece)
+            warnings.append(f"input cut to its first {self.max_input_chars} characters")
+        seg = segment(pieces)
+        items = seg.items
+        texts = [item.text for item in items]
+        counts = self.counter.count_batch(texts)
+        multi = sum(1 for p in pieces if p) > 1
+        groups = [item.source if multi else item.block for item in items]
+        embeddings = self._embeddings()
+        scores = score_items(
+            texts,
+            job.question,
+            groups=groups,
+            token_counts=counts,
+            config=self.ranking,
+            embeddings=embeddings,
+        )
+        coarse_budget = budget
+        if self.importance is not None:
+            coarse_budget = int(budget * (1 + self.fine_overshoot))
+        kept = _select(seg, scores, counts, coarse_budget, self.counter)
+        kept_texts = assemble(seg, kept)
+        method: Any = "query_aware"
+        if self.importance is not None:
+            pruned = self._fine_stage(seg, kept, scores, budget, job.question, warnings)
+            if pruned is not None:
+                kept_texts, method = pruned, "query_aware+importance"
+            else:
+                kept = _shrink(seg, kept, scores, budget, self.counter)
+                kept_texts = assemble(seg, kept)
+        text = PIECE_SEPARATOR.join(t for t in kept_texts if t)
+        after = self.counter.count(text)
+        if after > budget:  # cannot happen after _shrink; kept as a hard guard
+            msg = f"internal error: {after} tokens over a budget of {budget}"
+            raise RuntimeError(msg)
+        if len(pieces) == len(job.pieces) and pieces is not job.pieces:
+            pass
+        kept_set = set(kept)
+        dropped = [
+            DroppedItem(
+                source=item.source,
+                index=item.index,
+                kind=item.kind,
+                text=item.text,
+                tokens=counts[item.index],
+                score=float(scores[item.index]),
+            )
+            for item in items
+            if item.index not in kept_set
+        ]
+        return self._result(job, kept_texts, before, after, dropped, method, started, warnings)
+
+    def _fine_stage(
+        self,
+        seg: Segmentation,
+        kept: list[int],
+        scores: np.ndarray,
+        budget: int,
+        question: str,
+        warnings: list[str],
+    ) -> list[str] | None:
+        try:
+            return list(
+                self.importance.prune(
+                    seg, kept, scores, budget=budget, counter=self.counter, question=question
+                )
+            )
+        except Exception as exc:  # fail open to the coarse result
+            logger.warning("fine stage failed, keeping the coarse selection: %r", exc)
+            warnings.append(f"fine stage skipped: {exc!r}")
+            return None
+
+    def _embeddings(self) -> Any:
+        if not self.use_embeddings or self.ranking.dense_weight <= 0:
+            return None
+        if self.embeddings is None:
+            from langchain_tokenopt.embeddings import get_default_embeddings
+
+            self.embeddings = get_default_embeddings()
+        return self.embeddings
+
+    def _result(
+        self,
+        job: CompressionJob,
+        texts: list[str],
+        before: int,
+        after: int,
+        dropped: list[DroppedItem],
+        method: Any,
+        started: float,
+        warnings: list[str] | None = None,
+    ) -> CompressionResult:
+        full = list(texts) + [""] * (len(job.pieces) - len(texts))
+        text = PIECE_SEPARATOR.join(t for t in full if t)
+        return CompressionResult(
+            text=text,
+            documents=rebuild_documents(job, full),
+            messages=rebuild_messages(job, full),
+            tokens_before=before,
+            tokens_after=after,
+            ratio=before / after if after else (1.0 if before == 0 else float(before)),
+            dropped_items=dropped,
+            method=method,
+            question=job.question,
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+            warnings=warnings or [],
+        )
+
+
+def _select(
+    seg: Segmentation, scores: np.ndarray, counts: list[int], budget: int, counter: TokenCounter
+) -> list[int]:
+    """Greedy by score (ties: reading order), then verify the exact count and shrink."""
+    order = sorted(range(len(seg.items)), key=lambda i: (-float(scores[i]), i))
+    frame_cost = [
+        counter.count(frame.opening) + counter.count(frame.closing) for frame in seg.frames
+    ]
+    open_frames: set[int] = set()
+    used = 0
+    kept: list[int] = []
+    for i in order:
+        item = seg.items[i]
+        cost = counts[i] + 1
+        if item.frame is not None and item.frame not in open_frames:
+            cost += frame_cost[item.frame]
+        if used + cost > budget:
+            continue
+        used += cost
+        kept.append(i)
+        if item.frame is not None:
+            open_frames.add(item.frame)
+    kept.sort()
+    return _shrink(seg, kept, scores, budget, counter)
+
+
+def _shrink(
+    seg: Segmentation, kept: list[int], scores: np.ndarray, budget: int, counter: TokenCounter
+) -> list[int]:
+    """Drop the lowest-scoring kept items until the assembled text fits the budget."""
+    kept = sorted(kept)
+    while kept:
+        text = PIECE_SEPARATOR.join(t for t in assemble(seg, kept) if t)
+        if counter.count(text) <= budget:
+            break
+        worst = min(kept, key=lambda i: (float(scores[i]), -i))
+        kept.remove(worst)
+    return kept

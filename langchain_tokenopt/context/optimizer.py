@@ -1,0 +1,335 @@
+"""``ContextOptimizer``: fit a message history into a token budget without breaking it.
+
+Pipeline (each step runs only while the history is still over budget):
+
+1. split the history into atomic units (:mod:`.units`); the leading system messages, the
+   newest human turn and the newest unit are protected;
+2. the configured strategies, cheapest first (default: :class:`MaskToolOutputs`, then
+   :class:`HierarchicalSummary` with the extractive summarizer, which includes the sliding
+   window); a strategy that fails is logged and skipped (fail open);
+3. drop the least important unprotected units (:class:`MessageClassifier`), keeping the
+   conversation's start on a human turn; then drop the summary;
+4. truncate inside the newest unit's tool outputs with a marker;
+5. if it still does not fit: :class:`~langchain_tokenopt.errors.BudgetExceededError`;
+6. the result is validated (:func:`validate_history`); an invalid result raises
+   :class:`~langchain_tokenopt.errors.InvalidHistoryError` instead of being returned.
+
+Example:
+    .. code-block:: python
+
+        from langchain_tokenopt import ContextOptimizer
+
+        optimizer = ContextOptimizer(max_tokens=4000, model="gpt-4o")
+        chain = optimizer | chat_model
+        chain.invoke(messages)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage, convert_to_messages
+from langchain_core.prompt_values import PromptValue
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from langchain_tokenopt.context._memo import count_message, count_messages
+from langchain_tokenopt.context.classifier import MessageClassifier
+from langchain_tokenopt.context.strategies.base import ContextStrategy, Plan, Slot
+from langchain_tokenopt.context.strategies.mask import MaskToolOutputs
+from langchain_tokenopt.context.strategies.summary import HierarchicalSummary
+from langchain_tokenopt.context.truncate import truncate_tool_results
+from langchain_tokenopt.context.units import repair_history, split_units
+from langchain_tokenopt.context.validate import find_problems
+from langchain_tokenopt.errors import (
+    BudgetExceededError,
+    InvalidHistoryError,
+    TokenOptConfigError,
+)
+from langchain_tokenopt.tokens import TokenCounter, get_token_counter
+
+__all__ = ["ContextOptimizer", "ContextResult"]
+
+logger = logging.getLogger(__name__)
+
+OptimizerInput = Sequence[BaseMessage] | PromptValue
+
+
+@dataclass(frozen=True)
+class ContextResult:
+    """What :meth:`ContextOptimizer.optimize` produced."""
+
+    messages: list[BaseMessage]
+    """The optimized, validated history."""
+    tokens_before: int
+    """Tokens of the input (reply priming included, tools excluded)."""
+    tokens_after: int
+    """Tokens of :attr:`messages`."""
+    budget: int
+    """Tokens available for messages (``max_tokens`` minus tools and reserve)."""
+    steps: tuple[str, ...]
+    """What was done, in order (empty when the input already fitted)."""
+    elapsed_ms: float
+    """Wall time of the call."""
+
+
+class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
+    """Fit a chat history into ``max_tokens``, cheapest method first, never invalid.
+
+    Args:
+        max_tokens: Budget for the request's messages (plus ``tools`` and ``reserve_tokens``).
+        model: Model name that picks the tokenizer (see :class:`TokenCounter`).
+        counter: A ready :class:`TokenCounter` (overrides ``model``).
+        strategies: Steps tried in order while over budget. Default:
+            ``[MaskToolOutputs(), HierarchicalSummary()]`` (extractive summary, no LM).
+            Pass ``[SlidingWindow()]`` for a plain window, or add :class:`CompressProse`.
+        classifier: Ranks units for the last-resort drop; default word-overlap relevance
+            (no model). Give ``MessageClassifier(embeddings=LocalEmbeddings())`` for embeddings.
+        tools: Tool schemas sent with the request; their tokens are taken from the budget.
+        reserve_tokens: Tokens kept free (for example for the reply).
+        repair_input: Repair an invalid input (drop orphan results, remove unanswered calls)
+            instead of raising :class:`InvalidHistoryError`.
+
+    Example:
+        .. code-block:: python
+
+            optimizer = ContextOptimizer(max_tokens=3000, model="gpt-4o")
+            short = optimizer.invoke(messages)  # valid, <= 3000 tokens, system + last human kept
+    """
+
+    def __init__(
+        self,
+        *,
+        max_tokens: int,
+        model: str | None = None,
+        counter: TokenCounter | None = None,
+        strategies: Sequence[ContextStrategy] | None = None,
+        classifier: MessageClassifier | None = None,
+        tools: Sequence[Any] = (),
+        reserve_tokens: int = 0,
+        repair_input: bool = True,
+    ) -> None:
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            msg = f"max_tokens must be a positive int, got {max_tokens!r}"
+            raise TokenOptConfigError(msg)
+        if not isinstance(reserve_tokens, int) or reserve_tokens < 0:
+            msg = f"reserve_tokens must be an int >= 0, got {reserve_tokens!r}"
+            raise TokenOptConfigError(msg)
+        if counter is not None and not isinstance(counter, TokenCounter):
+            msg = f"counter must be a TokenCounter, got {type(counter).__name__}"
+            raise TokenOptConfigError(msg)
+        steps = list(strategies) if strategies is not None else None
+        for step in steps or []:
+            if not isinstance(step, ContextStrategy):
+                msg = f"strategies must implement apply(plan), got {type(step).__name__}"
+                raise TokenOptConfigError(msg)
+        if classifier is not None and not isinstance(classifier, MessageClassifier):
+            msg = f"classifier must be a MessageClassifier, got {type(classifier).__name__}"
+            raise TokenOptConfigError(msg)
+        self.max_tokens = max_tokens
+        self.counter = counter if counter is not None else get_token_counter(model)
+        self.strategies: list[ContextStrategy] = (
+            steps if steps is not None else [MaskToolOutputs(), HierarchicalSummary()]
+        )
+        self.classifier = classifier if classifier is not None else MessageClassifier()
+        self.tools = list(tools)
+        self.reserve_tokens = reserve_tokens
+        self.repair_input = repair_input
+        self.budget = max_tokens - reserve_tokens - self.counter.count_tools(self.tools)
+        if self.budget < 1:
+            msg = (
+                f"tools ({self.counter.count_tools(self.tools)} tokens) and reserve_tokens "
+                f"({reserve_tokens}) leave no room in max_tokens={max_tokens}"
+            )
+            raise TokenOptConfigError(msg)
+
+    def __repr__(self) -> str:
+        names = ", ".join(type(s).__name__ for s in self.strategies)
+        return f"ContextOptimizer(max_tokens={self.max_tokens}, strategies=[{names}])"
+
+    # ------------------------------------------------------------------ Runnable
+    def invoke(
+        self, input: OptimizerInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> list[BaseMessage]:
+        """Return the optimized history (see :meth:`optimize`)."""
+        return self._call_with_config(
+            lambda messages: self.optimize(messages).messages, input, config, run_type="chain"
+        )
+
+    async def ainvoke(
+        self, input: OptimizerInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> list[BaseMessage]:
+        """Async :meth:`invoke`; the work runs in a thread (a model summary may be slow)."""
+        return await self._acall_with_config(
+            lambda messages: asyncio.to_thread(lambda: self.optimize(messages).messages),
+            input,
+            config,
+            run_type="chain",
+        )
+
+    # ------------------------------------------------------------------ core
+    def optimize(self, messages: OptimizerInput) -> ContextResult:
+        """Fit ``messages`` into the budget and report what was done.
+
+        Raises:
+            InvalidHistoryError: the input is invalid and ``repair_input`` is False.
+            BudgetExceededError: the system messages, the newest human turn and the newest
+                unit (truncated inside) do not fit.
+        """
+        start = time.perf_counter()
+        items = _as_messages(messages)
+        steps: list[str] = []
+        problems = find_problems(items, require_human_first=False, system_first=False)
+        if problems:
+            if not self.repair_input:
+                raise InvalidHistoryError(problems)
+            items, notes = repair_history(items)
+            logger.warning("repaired an invalid input history: %s", "; ".join(notes))
+            steps.extend(f"input repair: {n}" for n in notes)
+        rules = _rules_of(items)
+        before = count_messages(self.counter, items)
+        if before <= self.budget:
+            return ContextResult(items, before, before, self.budget, tuple(steps), _ms(start))
+        plan = self._plan(items, rules["require_human_first"])
+        for strategy in self.strategies:
+            if plan.fits:
+                break
+            try:
+                strategy.apply(plan)
+            except Exception:
+                logger.warning(
+                    "strategy %s failed; skipped", type(strategy).__name__, exc_info=True
+                )
+        if not plan.fits:
+            self._drop_by_importance(plan)
+        if not plan.fits and plan.summary:
+            plan.set_summary([])
+            plan.notes.append("dropped the summary")
+        if not plan.fits:
+            self._truncate_newest(plan)
+        steps.extend(plan.notes)
+        if not plan.fits:
+            msg = (
+                f"cannot fit the history into {self.budget} tokens: the system messages, the "
+                f"newest human turn and the newest unit need {plan.total} tokens even after "
+                "truncating inside the newest unit's tool outputs"
+            )
+            raise BudgetExceededError(msg)
+        out = plan.render()
+        problems = find_problems(out, **rules)
+        if problems:  # a bug, never an invalid history handed to a provider
+            raise InvalidHistoryError(problems)
+        after = count_messages(self.counter, out)
+        if after > self.budget:
+            msg = f"optimized history has {after} tokens for a budget of {self.budget}"
+            raise BudgetExceededError(msg)
+        return ContextResult(out, before, after, self.budget, tuple(steps), _ms(start))
+
+    async def aoptimize(self, messages: OptimizerInput) -> ContextResult:
+        """Async :meth:`optimize` (runs in a thread)."""
+        return await asyncio.to_thread(self.optimize, messages)
+
+    # ------------------------------------------------------------------ helpers
+    def _plan(self, items: list[BaseMessage], require_human_first: bool) -> Plan:
+        n_system = 0
+        while n_system < len(items) and isinstance(items[n_system], SystemMessage):
+            n_system += 1
+        units = split_units(items[n_system:])
+        counts = [count_message(self.counter, m) for m in items[n_system:]]
+        slots: list[Slot] = []
+        offset = 0
+        for pos, unit in enumerate(units):
+            size = len(unit.messages)
+            slots.append(Slot(unit, list(unit.messages), sum(counts[offset : offset + size]), pos))
+            offset += size
+        if slots:
+            slots[-1].protected = True
+        human = [s for s in slots if isinstance(s.unit.head, HumanMessage)]
+        query = ""
+        if human:
+            human[-1].protected = True
+            query = human[-1].unit.head.text
+        return Plan(
+            system=items[:n_system],
+            slots=slots,
+            budget=self.budget,
+            counter=self.counter,
+            query=query,
+            require_human_first=require_human_first,
+        )
+
+    def _drop_by_importance(self, plan: Plan) -> None:
+        candidates = [s for s in plan.slots if s.kept and not s.protected]
+        if not candidates:
+            return
+        messages = [s.messages[0] for s in candidates]
+        scores = self.classifier.score(messages, query=plan.query or None)
+        order = sorted(range(len(candidates)), key=lambda i: scores[i].score)
+        dropped = 0
+        for i in order:
+            if plan.fits:
+                break
+            if candidates[i].kept:
+                plan.drop(candidates[i])
+                dropped += 1
+            dropped += _fix_start(plan)
+        if dropped:
+            plan.notes.append(f"dropped {dropped} low-importance unit(s)")
+
+    def _truncate_newest(self, plan: Plan) -> None:
+        newest = plan.slots[-1] if plan.slots else None
+        if newest is None or not newest.kept:
+            return
+        allowed = plan.budget - (plan.total - newest.tokens)
+        cut = truncate_tool_results(newest.messages, allowed, plan.counter)
+        if cut is not None:
+            plan.replace(newest, cut)
+            plan.notes.append("truncated inside the newest unit's tool outputs")
+
+
+def _fix_start(plan: Plan) -> int:
+    """Drop unprotected non-human units at the start of the kept conversation."""
+    if not plan.require_human_first:
+        return 0
+    dropped = 0
+    for slot in plan.slots:
+        if not slot.kept:
+            continue
+        if slot.is_human or slot.protected:
+            break
+        plan.drop(slot)
+        dropped += 1
+    return dropped
+
+
+def _rules_of(items: list[BaseMessage]) -> dict[str, bool]:
+    """Role-order rules the output must keep: those the input already satisfies."""
+    first = next((m for m in items if not isinstance(m, SystemMessage)), None)
+    started = False
+    late_system = False
+    for m in items:
+        if isinstance(m, SystemMessage):
+            late_system = late_system or started
+        else:
+            started = True
+    return {
+        "require_human_first": first is None or isinstance(first, HumanMessage),
+        "system_first": not late_system,
+    }
+
+
+def _as_messages(messages: OptimizerInput) -> list[BaseMessage]:
+    if isinstance(messages, PromptValue):
+        return messages.to_messages()
+    if isinstance(messages, BaseMessage | str):
+        msg = "ContextOptimizer takes a list of messages or a PromptValue"
+        raise TokenOptConfigError(msg)
+    return convert_to_messages(list(messages))
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0

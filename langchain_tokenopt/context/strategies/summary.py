@@ -1,0 +1,254 @@
+"""Strategy (c): hierarchical summaries of the units that fall out of the window.
+
+Dropped units are grouped into fixed segments of ``segment_units`` units by their position in
+the conversation, so a segment keeps its content (and its cache key) as the history grows.
+Each segment is summarized once (:class:`~langchain_tokenopt.context.summarize.SummaryCache`);
+when the segment summaries together exceed the room left, groups of ``fan_in`` summaries are
+summarized again (summaries of summaries), level by level. The last fit to the room is
+extractive, so it never calls a model. The summary goes in one ``SystemMessage`` placed right
+after the system prompt.
+
+Example:
+    .. code-block:: python
+
+        from langchain_tokenopt.context import ChatModelSummarizer, HierarchicalSummary
+
+        step = HierarchicalSummary(summarizer=ChatModelSummarizer())  # local SmolLM2
+        ContextOptimizer(max_tokens=3000, strategies=[MaskToolOutputs(), step])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from langchain_core.messages import SystemMessage
+
+from langchain_tokenopt.context._memo import count_texts
+from langchain_tokenopt.context.strategies.base import Plan, Slot
+from langchain_tokenopt.context.strategies.window import drop_before, window_start
+from langchain_tokenopt.context.summarize import (
+    ExtractiveSummarizer,
+    Summarizer,
+    SummaryCache,
+    ensure_facts,
+    render_transcript,
+    shrink_lines,
+)
+from langchain_tokenopt.errors import TokenOptConfigError
+
+__all__ = ["SUMMARY_HEADER", "HierarchicalSummary"]
+
+logger = logging.getLogger(__name__)
+
+#: First line of every summary message.
+SUMMARY_HEADER = "Summary of the earlier conversation"
+_SUMMARY_OVERHEAD = 16  # message overhead + header
+_EXTRACTIVE = ExtractiveSummarizer()
+
+
+class HierarchicalSummary:
+    """Replace the units before the window by a (hierarchical) summary.
+
+    Args:
+        summarizer: Writes the summaries; default :class:`ExtractiveSummarizer` (no LM).
+        cache: Summary cache shared across calls; default a new one per strategy.
+        segment_units: Units per leaf segment.
+        segment_tokens: Target tokens of each segment summary (and each merged summary).
+        fan_in: Summaries merged into one at the next level.
+        share: Fraction of the free budget reserved for the summary.
+        max_summary_tokens: Upper bound of the summary.
+        min_summary_tokens: Below this much room no summary is written.
+        merge_over: Summaries are merged into higher levels while they exceed the room by
+            this factor; below it the last fit is extractive (no model call).
+
+    Example:
+        .. code-block:: python
+
+            HierarchicalSummary(segment_units=8, share=0.4)
+    """
+
+    def __init__(
+        self,
+        *,
+        summarizer: Summarizer | None = None,
+        cache: SummaryCache | None = None,
+        segment_units: int = 6,
+        segment_tokens: int = 160,
+        fan_in: int = 4,
+        share: float = 0.4,
+        max_summary_tokens: int = 1000,
+        min_summary_tokens: int = 24,
+        merge_over: float = 2.0,
+    ) -> None:
+        if summarizer is not None and not isinstance(summarizer, Summarizer):
+            msg = "summarizer must implement Summarizer (cache_key and summarize())"
+            raise TokenOptConfigError(msg)
+        for name, value, low in (
+            ("segment_units", segment_units, 1),
+            ("segment_tokens", segment_tokens, 16),
+            ("fan_in", fan_in, 2),
+            ("max_summary_tokens", max_summary_tokens, 1),
+            ("min_summary_tokens", min_summary_tokens, 1),
+        ):
+            if not isinstance(value, int) or value < low:
+                msg = f"HierarchicalSummary.{name} must be an int >= {low}, got {value!r}"
+                raise TokenOptConfigError(msg)
+        if not isinstance(merge_over, int | float) or merge_over < 1.0:
+            msg = f"HierarchicalSummary.merge_over must be >= 1, got {merge_over!r}"
+            raise TokenOptConfigError(msg)
+        if not 0.0 < share < 1.0:
+            msg = f"HierarchicalSummary.share must be in (0, 1), got {share!r}"
+            raise TokenOptConfigError(msg)
+        self.summarizer: Summarizer = summarizer if summarizer is not None else ExtractiveSummarizer()
+        self.cache = cache if cache is not None else SummaryCache()
+        self.segment_units = segment_units
+        self.segment_tokens = segment_tokens
+        self.fan_in = fan_in
+        self.share = share
+        self.max_summary_tokens = max_summary_tokens
+        self.min_summary_tokens = min_summary_tokens
+        self.merge_over = float(merge_over)
+
+    def apply(self, plan: Plan) -> None:
+        """Drop the units before the window and insert their summary."""
+        if plan.fits:
+            return
+        protected = sum(s.tokens for s in plan.slots if s.kept and s.protected)
+        free = plan.budget - (plan.total - plan.kept_tokens) - protected
+        reserve = min(self.max_summary_tokens, int(free * self.share))
+        if reserve < self.min_summary_tokens:
+            reserve = 0
+        dropped = drop_before(plan, window_start(plan, reserve))
+        if not dropped:
+            return
+        room = plan.budget - plan.total - _SUMMARY_OVERHEAD
+        if room < self.min_summary_tokens:
+            plan.notes.append(f"dropped {len(dropped)} old unit(s); no room for a summary")
+            return
+        text = self.summarize_slots(dropped, min(room, self.max_summary_tokens), plan)
+        if not text:
+            return
+        n = sum(len(s.unit.messages) for s in dropped)
+        ids = "|".join(str(m.id or "") for s in dropped for m in s.unit.messages)
+        digest = hashlib.blake2b(ids.encode(), digest_size=8).hexdigest()
+        message = SystemMessage(
+            content=f"{SUMMARY_HEADER} ({n} messages):\n{text}", id=f"tokenopt-summary-{digest}"
+        )
+        if plan.count([message]) + plan.total > plan.budget:
+            text = shrink_lines(
+                text, room - (plan.count([message]) + plan.total - plan.budget), plan.counter
+            )
+            if not text:
+                return
+            message = message.model_copy(
+                update={"content": f"{SUMMARY_HEADER} ({n} messages):\n{text}"}
+            )
+            if plan.count([message]) + plan.total > plan.budget:
+                return
+        plan.set_summary([*plan.summary, message])
+        plan.notes.append(
+            f"summarized {len(dropped)} old unit(s) into {plan.count([message])} tokens"
+        )
+        restored = _refill(plan, dropped)
+        if restored:
+            plan.notes.append(f"kept {restored} summarized unit(s) verbatim in the room left")
+
+    # ------------------------------------------------------------------ hierarchy
+    def summarize_slots(self, slots: list[Slot], room: int, plan: Plan) -> str:
+        """Return the summary of ``slots`` within ``room`` tokens (cached by segment)."""
+        counter = plan.counter
+        segments: dict[int, list[Slot]] = {}
+        for slot in slots:
+            segments.setdefault(slot.position // self.segment_units, []).append(slot)
+        transcripts = [
+            render_transcript([m for s in group for m in s.unit.messages])
+            for _, group in sorted(segments.items())
+        ]
+        # Only complete segments go to the summarizer (a model call, cached for good); the
+        # newest, still growing segment gets the extractive summary until it is complete.
+        complete = [len(group) == self.segment_units for _, group in sorted(segments.items())]
+        summaries = [
+            self._cached(text, 0, plan, extractive=not full)
+            for text, full in zip(transcripts, complete, strict=True)
+        ]
+        # Summaries of summaries: while the summaries are far over the room (more than
+        # ``merge_over`` times), merge the oldest ``fan_in`` of them (a group that is stable
+        # across turns, so the merge is cached too). The last fit to the room is extractive.
+        levels = [0] * len(summaries)
+        while len(summaries) > 1 and sum(count_texts(counter, summaries)) > room * self.merge_over:
+            take = min(self.fan_in, len(summaries))
+            level = max(levels[:take]) + 1
+            merged = self._cached("\n".join(summaries[:take]), level, plan)
+            summaries = [merged, *summaries[take:]]
+            levels = [level, *levels[take:]]
+        # Room to spare: newest segments go back to their compact transcripts.
+        used = sum(count_texts(counter, summaries))
+        for i in range(len(summaries) - 1, -1, -1):
+            if levels[i] != 0:
+                break  # merged summaries are all at the front
+            leaf = transcripts[len(transcripts) - len(summaries) + i]
+            extra = count_texts(counter, [leaf])[0] - count_texts(counter, [summaries[i]])[0]
+            if used + extra > room:
+                continue
+            summaries[i] = leaf
+            used += extra
+        # Still room: the newest segments left as summaries get longer extractive ones
+        # (two attempts at most, so the cost stays bounded on long threads).
+        attempts = 0
+        for i in range(len(summaries) - 1, -1, -1):
+            leaf = transcripts[len(transcripts) - len(summaries) + i]
+            if levels[i] != 0 or room - used < self.min_summary_tokens or attempts >= 2:
+                break
+            if summaries[i] == leaf:
+                continue
+            attempts += 1
+            own = count_texts(counter, [summaries[i]])[0]
+            longer = ExtractiveSummarizer().summarize(
+                leaf, max_tokens=own + room - used, counter=counter
+            )
+            grown = counter.count(longer) - own
+            if grown > 0 and used + grown <= room:
+                summaries[i] = longer
+                used += grown
+        joined = "\n".join(s for s in summaries if s)
+        if counter.count(joined) <= room:
+            return joined
+        body = shrink_lines(joined, max(0, room - room // 4), counter)
+        return shrink_lines(ensure_facts(body, joined, room, counter), room, counter)
+
+    def _cached(self, text: str, level: int, plan: Plan, *, extractive: bool = False) -> str:
+        summarizer = _EXTRACTIVE if extractive else self.summarizer
+        key = SummaryCache.key(summarizer.cache_key, level, self.segment_tokens, text)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        try:
+            summary = summarizer.summarize(text, max_tokens=self.segment_tokens, counter=plan.counter)
+        except Exception:
+            logger.warning("summarizer failed; using the extractive summary", exc_info=True)
+            return _EXTRACTIVE.summarize(text, max_tokens=self.segment_tokens, counter=plan.counter)
+        self.cache.put(key, summary)
+        return summary
+
+
+def _refill(plan: Plan, dropped: list[Slot]) -> int:
+    """Put back the newest dropped units that fit in the room the summary left.
+
+    The window still starts on a human turn; the restored units also appear in the summary
+    (a little redundancy in exchange for verbatim recent context).
+    """
+    room = plan.budget - plan.total
+    used = 0
+    start: int | None = None
+    for j in range(len(dropped) - 1, -1, -1):
+        used += dropped[j].tokens
+        if used > room:
+            break
+        if not plan.require_human_first or dropped[j].is_human:
+            start = j
+    if start is None:
+        return 0
+    for slot in dropped[start:]:
+        plan.restore(slot)
+    return len(dropped) - start

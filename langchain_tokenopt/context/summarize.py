@@ -1,0 +1,383 @@
+"""Summaries of old history segments: extractive (no LM) or written by any chat model.
+
+A segment is rendered as a compact transcript (:func:`render_transcript`: one line per
+message, tool calls as ``name({...args})``, tool outputs reduced to their facts), then
+summarized by a :class:`Summarizer`:
+
+* :class:`ExtractiveSummarizer` keeps whole lines by importance (facts, decisions,
+  preferences, the user's words) up to the token target. No model, microseconds.
+* :class:`ChatModelSummarizer` asks a LangChain chat model (default: the local SmolLM2 through
+  :class:`~langchain_tokenopt.llms.LocalChatModel`) and then **checks** that the ids and
+  numbers of the segment survive, appending the missing ones as a ``Facts:`` line. If the
+  model fails it logs and falls back to the extractive summary (fail open).
+
+:class:`SummaryCache` memoizes summaries by the content of what was summarized, so a segment
+or a group of summaries is summarized once across turns.
+
+Example:
+    .. code-block:: python
+
+        text = render_transcript(messages)
+        ExtractiveSummarizer().summarize(text, max_tokens=120, counter=TokenCounter())
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+
+from langchain_tokenopt.context._memo import memo
+from langchain_tokenopt.context.facts import (
+    DECISION_RE,
+    PREFERENCE_RE,
+    extract_facts,
+    message_text,
+    ranked_facts,
+    tool_call_text,
+)
+from langchain_tokenopt.errors import TokenOptConfigError
+from langchain_tokenopt.tokens import TokenCounter
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+__all__ = [
+    "ChatModelSummarizer",
+    "ExtractiveSummarizer",
+    "SummaryCache",
+    "Summarizer",
+    "ensure_facts",
+    "render_transcript",
+    "shrink_lines",
+]
+
+logger = logging.getLogger(__name__)
+
+_TOOL_FACTS = 16
+
+
+def render_transcript(messages: Sequence[BaseMessage], *, tool_facts: int = _TOOL_FACTS) -> str:
+    """Render messages as compact transcript lines for summarization.
+
+    Tool calls keep their full arguments (they are the ids later turns need); tool outputs
+    are reduced to at most ``tool_facts`` of their fact-like strings.
+    """
+    parts = [
+        memo(f"line:{tool_facts}", m, lambda m=m: _render([m], tool_facts))  # type: ignore[misc]
+        for m in messages
+    ]
+    return "\n".join(p for p in parts if p)
+
+
+def _render(messages: Sequence[BaseMessage], tool_facts: int) -> str:
+    lines: list[str] = []
+    for msg in messages:
+        if isinstance(msg, ToolMessage):
+            facts = ranked_facts(extract_facts(message_text(msg)), tool_facts)
+            status = " error" if msg.status == "error" else ""
+            shown = ", ".join(facts) if facts else _first_words(message_text(msg), 12)
+            lines.append(f"Tool {msg.name or 'result'}{status} -> {shown}")
+            continue
+        text = " ".join(message_text(msg, with_calls=False).split())
+        if isinstance(msg, HumanMessage):
+            if text:
+                lines.append(f"User: {text}")
+        elif isinstance(msg, AIMessage):
+            if text:
+                lines.append(f"Assistant: {text}")
+            if msg.tool_calls or msg.invalid_tool_calls:
+                lines.extend(f"Called {c}" for c in tool_call_text(msg).splitlines())
+        elif isinstance(msg, SystemMessage):
+            if text:
+                lines.append(f"Note: {text}")
+        elif text:
+            lines.append(f"{msg.type}: {text}")
+    return "\n".join(lines)
+
+
+def _first_words(text: str, n: int) -> str:
+    words = text.split()
+    return " ".join(words[:n]) + (" ..." if len(words) > n else "")
+
+
+def _line_score(line: str) -> float:
+    facts = len(extract_facts(line, limit=8))
+    score = min(facts, 4) * 1.0
+    if line.startswith("Called "):
+        score += 4.0
+    elif line.startswith("User: "):
+        score += 2.0
+        if PREFERENCE_RE.search(line):
+            score += 1.5
+    elif line.startswith("Summary") or line.startswith("Facts:"):
+        score += 5.0
+    if DECISION_RE.search(line):
+        score += 1.0
+    return score
+
+
+_SENTENCE_RE = re.compile(r"(?<=[.!?])\s+")
+
+
+def _shorten(line: str, max_chars: int = 320) -> str:
+    """Shorten a long line to its sentences that carry facts or intent."""
+    if len(line) <= max_chars or line.startswith("Called "):
+        return line
+    prefix, _, body = line.partition(": ")
+    keep = [
+        s
+        for s in _SENTENCE_RE.split(body)
+        if extract_facts(s, limit=1) or DECISION_RE.search(s) or PREFERENCE_RE.search(s)
+    ]
+    short = " ".join(keep) or body
+    if len(short) > max_chars:
+        short = short[: max_chars - 4].rstrip() + " ..."
+    return f"{prefix}: {short}" if body else short
+
+
+def shrink_lines(text: str, max_tokens: int, counter: TokenCounter) -> str:
+    """Keep the most important lines of ``text`` (in order) within ``max_tokens``.
+
+    Always returns a text of at most ``max_tokens`` tokens (possibly empty).
+    """
+    if max_tokens <= 0:
+        return ""
+    if counter.count(text) <= max_tokens:
+        return text
+    lines = [_shorten(line) for line in text.splitlines() if line.strip()]
+    costs = counter.count_batch(lines)
+    order = sorted(range(len(lines)), key=lambda i: (-_line_score(lines[i]), -i))
+    chosen: set[int] = set()
+    used = 0
+    for i in order:
+        cost = costs[i] + 1
+        if used + cost <= max_tokens:
+            chosen.add(i)
+            used += cost
+    out = "\n".join(lines[i] for i in sorted(chosen))
+    while out and counter.count(out) > max_tokens:  # newline merges can shift counts
+        out = out.rsplit("\n", 1)[0] if "\n" in out else ""
+    return out
+
+
+def ensure_facts(summary: str, source: str, max_tokens: int, counter: TokenCounter) -> str:
+    """Append the facts of ``source`` missing from ``summary`` (as many as fit).
+
+    Facts from tool calls and user lines come first, tool outputs last.
+    """
+    priority: dict[str, None] = {}
+    rest: dict[str, None] = {}
+    for line in source.splitlines():
+        target = priority if line.startswith(("Called ", "User: ", "Facts:")) else rest
+        for fact in extract_facts(line):
+            target.setdefault(fact, None)
+    facts = [f for f in [*ranked_facts(priority), *ranked_facts(rest)] if f not in summary]
+    if not facts:
+        return summary
+    room = max_tokens - counter.count(summary) - 4
+    kept: list[str] = []
+    used = 2
+    for fact in facts:
+        cost = counter.count(fact) + 1
+        if used + cost > room:
+            continue
+        kept.append(fact)
+        used += cost
+    if not kept:
+        return summary
+    return f"{summary}\nFacts: {', '.join(kept)}".strip()
+
+
+@runtime_checkable
+class Summarizer(Protocol):
+    """Turns a transcript (or earlier summaries) into a shorter text."""
+
+    @property
+    def cache_key(self) -> str:
+        """Identifies the summarizer and its settings in :class:`SummaryCache` keys."""
+        ...
+
+    def summarize(self, text: str, *, max_tokens: int, counter: TokenCounter) -> str:
+        """Return a summary of ``text`` of at most ``max_tokens`` tokens."""
+        ...
+
+
+class ExtractiveSummarizer:
+    """Keep the most informative transcript lines; needs no language model.
+
+    Lines are ranked by the facts they carry (ids, numbers, dates), tool-call arguments,
+    the user's own words, preferences and decisions; the chosen lines stay in order, and the
+    facts of dropped lines are appended while room remains.
+
+    Example:
+        .. code-block:: python
+
+            ExtractiveSummarizer().summarize(transcript, max_tokens=100, counter=TokenCounter())
+    """
+
+    @property
+    def cache_key(self) -> str:
+        """Cache namespace of this summarizer."""
+        return "extractive-v1"
+
+    def summarize(self, text: str, *, max_tokens: int, counter: TokenCounter) -> str:
+        """Return the most important lines of ``text`` within ``max_tokens``."""
+        body = shrink_lines(text, max(0, max_tokens - 24), counter)
+        out = ensure_facts(body, text, max_tokens, counter)
+        return shrink_lines(out, max_tokens, counter)
+
+
+_PROMPT = (
+    "Summarize this conversation between a user and an assistant in at most {words} words. "
+    "Keep every id, number, date, name and decision exactly as written.\n\n{text}\n\nSummary:"
+)
+
+
+class ChatModelSummarizer:
+    """Summaries written by a LangChain chat model, with a fact-survival check.
+
+    Args:
+        model: Any ``BaseChatModel``; ``None`` uses the local SmolLM2
+            (:class:`~langchain_tokenopt.llms.LocalChatModel`, loaded on first use).
+        max_input_tokens: The transcript given to the model is cut to this many tokens.
+        fallback: Used when the model fails (fail open).
+
+    Example:
+        .. code-block:: python
+
+            summarizer = ChatModelSummarizer()  # local SmolLM2, offline
+            summarizer.summarize(transcript, max_tokens=120, counter=TokenCounter())
+    """
+
+    def __init__(
+        self,
+        model: BaseChatModel | None = None,
+        *,
+        max_input_tokens: int = 768,
+        fallback: Summarizer | None = None,
+    ) -> None:
+        if not isinstance(max_input_tokens, int) or max_input_tokens < 32:
+            msg = f"max_input_tokens must be an int >= 32, got {max_input_tokens!r}"
+            raise TokenOptConfigError(msg)
+        self._model = model
+        self.max_input_tokens = max_input_tokens
+        self.fallback: Summarizer = fallback or ExtractiveSummarizer()
+        self.calls = 0
+        """Number of model calls made (summaries served from a cache do not count)."""
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> BaseChatModel:
+        """The chat model (the local SmolLM2 when none was given)."""
+        with self._lock:
+            if self._model is None:
+                from langchain_tokenopt.llms import LocalChatModel
+
+                self._model = LocalChatModel()
+            return self._model
+
+    @property
+    def cache_key(self) -> str:
+        """Cache namespace: model class and name."""
+        model = self._model
+        name = getattr(model, "model_name", None) or getattr(model, "model", None) or ""
+        return f"chat-v1:{type(model).__name__ if model else 'LocalChatModel'}:{name}"
+
+    def summarize(self, text: str, *, max_tokens: int, counter: TokenCounter) -> str:
+        """Ask the model for a summary, then restore missing facts and enforce the limit."""
+        source = shrink_lines(text, self.max_input_tokens, counter)
+        words = max(10, int(max_tokens * 0.6))
+        try:
+            reply = self.model.invoke(
+                _PROMPT.format(words=words, text=source), max_tokens=max_tokens
+            )
+            self.calls += 1
+            summary = " ".join(message_text(reply, with_calls=False).split())
+        except Exception:
+            logger.warning("summary model failed; using the extractive summary", exc_info=True)
+            return self.fallback.summarize(text, max_tokens=max_tokens, counter=counter)
+        if not summary:
+            return self.fallback.summarize(text, max_tokens=max_tokens, counter=counter)
+        summary = shrink_lines(summary, max(1, max_tokens // 2), counter)
+        if counter.count(summary) > max_tokens // 2:
+            summary = _cut_tokens(summary, max_tokens // 2, counter)
+        return shrink_lines(ensure_facts(summary, text, max_tokens, counter), max_tokens, counter)
+
+
+def _cut_tokens(text: str, max_tokens: int, counter: TokenCounter) -> str:
+    words = text.split()
+    lo, hi = 0, len(words)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if counter.count(" ".join(words[:mid])) <= max_tokens:
+            lo = mid
+        else:
+            hi = mid - 1
+    return " ".join(words[:lo])
+
+
+class SummaryCache:
+    """Thread-safe LRU of summaries keyed by what was summarized.
+
+    Args:
+        max_entries: Entries kept (least recently used evicted).
+
+    Example:
+        .. code-block:: python
+
+            cache = SummaryCache()
+            ContextOptimizer(max_tokens=2000, strategies=[HierarchicalSummary(cache=cache)])
+    """
+
+    def __init__(self, *, max_entries: int = 2048) -> None:
+        if not isinstance(max_entries, int) or max_entries < 1:
+            msg = f"max_entries must be an int >= 1, got {max_entries!r}"
+            raise TokenOptConfigError(msg)
+        self.max_entries = max_entries
+        self._data: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        """Lookups answered from the cache."""
+        self.misses = 0
+        """Lookups that had to summarize."""
+
+    @staticmethod
+    def key(namespace: str, level: int, max_tokens: int, text: str) -> str:
+        """Build the cache key of a summary."""
+        digest = hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=16).hexdigest()
+        return f"{namespace}|{level}|{max_tokens}|{digest}"
+
+    def get(self, key: str) -> str | None:
+        """Return a cached summary or ``None``."""
+        with self._lock:
+            value = self._data.get(key)
+            if value is None:
+                self.misses += 1
+                return None
+            self.hits += 1
+            self._data.move_to_end(key)
+            return value
+
+    def put(self, key: str, value: str) -> None:
+        """Store a summary."""
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.max_entries:
+                self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)

@@ -1,0 +1,87 @@
+"""Monitoring: what each optimizer step saved, per request, in tokens, latency and USD.
+
+* :class:`TokenOptCallbackHandler` records one :class:`RequestRecord` per LLM request;
+  graph nodes report their steps with :meth:`TokenOptCallbackHandler.record_step` /
+  :func:`report_step` under ``metadata["tokenopt_request_id"]``.
+* Stores: :class:`SQLiteMetricsStore` (default), :class:`RedisMetricsStore`,
+  :class:`MemoryMetricsStore`; all share ``summary(window, group_by)``.
+* :class:`Pricer` prices records from ``genai-prices`` or a user price table.
+* ``langchain_tokenopt.monitoring.dashboard`` (extra ``dashboard``) serves charts and
+  Prometheus ``/metrics``; :func:`~langchain_tokenopt.monitoring.prometheus.render_metrics`
+  serves the same text from your own app.
+
+Example:
+    .. code-block:: python
+
+        from langchain_tokenopt.monitoring import SQLiteMetricsStore, TokenOptCallbackHandler
+
+        handler = TokenOptCallbackHandler(store=SQLiteMetricsStore(path="metrics.sqlite"))
+        # chain.invoke(x, config={"callbacks": [handler], "metadata": {"tenant_id": "acme"}})
+        print(handler.summary(window="24h", group_by=("model",)))
+"""
+
+from __future__ import annotations
+
+from langchain_tokenopt.monitoring.handler import (
+    REQUEST_ID_KEY,
+    StepTiming,
+    TokenOptCallbackHandler,
+    extract_usage,
+    find_handlers,
+    measure_step,
+    report_cache_hit,
+    report_step,
+)
+from langchain_tokenopt.monitoring.pricing import ModelPrice, Pricer, PriceTier, price_record
+from langchain_tokenopt.monitoring.records import (
+    CostBreakdown,
+    RequestRecord,
+    StepEvent,
+    TokenUsage,
+)
+from langchain_tokenopt.monitoring.store import BackgroundWriter, MemoryMetricsStore, MetricsStore
+from langchain_tokenopt.monitoring.store_redis import RedisMetricsStore
+from langchain_tokenopt.monitoring.store_sqlite import SQLiteMetricsStore, default_metrics_path
+from langchain_tokenopt.monitoring.summary import (
+    CostSummary,
+    GroupSummary,
+    LatencyStats,
+    Summary,
+    TokenTotals,
+    parse_window,
+    percentile,
+    summarize,
+)
+
+__all__ = [
+    "REQUEST_ID_KEY",
+    "BackgroundWriter",
+    "CostBreakdown",
+    "CostSummary",
+    "GroupSummary",
+    "LatencyStats",
+    "MemoryMetricsStore",
+    "MetricsStore",
+    "ModelPrice",
+    "PriceTier",
+    "Pricer",
+    "RedisMetricsStore",
+    "RequestRecord",
+    "SQLiteMetricsStore",
+    "StepEvent",
+    "StepTiming",
+    "Summary",
+    "TokenOptCallbackHandler",
+    "TokenTotals",
+    "TokenUsage",
+    "default_metrics_path",
+    "extract_usage",
+    "find_handlers",
+    "measure_step",
+    "parse_window",
+    "percentile",
+    "price_record",
+    "report_cache_hit",
+    "report_step",
+    "summarize",
+]

@@ -1,0 +1,619 @@
+"""``TokenOptCallbackHandler``: one :class:`RequestRecord` per LLM request.
+
+The handler listens to LangChain's chat-model / LLM callbacks for usage, latency, errors
+and response-cache hits, and takes optimizer-step reports from the graph through an
+explicit API keyed by a request id that the graph also puts in the run metadata:
+
+.. code-block:: python
+
+    from langchain_tokenopt.monitoring import REQUEST_ID_KEY, StepEvent
+
+    # in the graph, once per user request:
+    config = {"callbacks": [handler], "metadata": {REQUEST_ID_KEY: rid, "tenant_id": "acme"}}
+    # in a node, after the step ran:
+    handler.record_step(rid, StepEvent(step="compression", tokens_before=900, tokens_after=300,
+                                       latency_ms=2.5))
+    # or, from a node that only has its RunnableConfig:
+    report_step(config, StepEvent(step="context", tokens_before=900, tokens_after=600))
+
+Steps reported under a request id are attached to the *next* model call that finishes
+with that id in its metadata (or to :meth:`record_cache_hit` when the response cache
+answered and no model ran). Records go to the store's queue; the hot path takes one lock
+and never waits on disk or network (measured by ``bench/monitoring_bench.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.outputs import LLMResult
+
+from langchain_tokenopt.errors import TokenOptConfigError
+from langchain_tokenopt.monitoring.records import (
+    CACHE_LAYERS,
+    CacheLayer,
+    RequestRecord,
+    StepEvent,
+    StepName,
+    TokenUsage,
+)
+
+if TYPE_CHECKING:
+    from langchain_tokenopt.monitoring.store import MetricsStore
+    from langchain_tokenopt.monitoring.summary import GroupKey, Summary
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "REQUEST_ID_KEY",
+    "TokenOptCallbackHandler",
+    "extract_usage",
+    "StepTiming",
+    "find_handlers",
+    "measure_step",
+    "report_cache_hit",
+    "report_step",
+]
+
+#: Run-metadata key carrying the request id that steps are reported under.
+REQUEST_ID_KEY = "tokenopt_request_id"
+#: ``response_metadata`` flag of a cached answer replayed by the graph (not a model call).
+REPLAY_MARKER = "tokenopt_cache_replay"
+#: Run-metadata keys read for the tenant and the user.
+TENANT_KEY = "tenant_id"
+USER_KEY = "user_id"
+
+
+@dataclass(slots=True)
+class _Run:
+    request_id: str
+    started: float
+    model: str | None
+    provider: str | None
+    tenant_id: str | None
+    user_id: str | None
+    tools_bound: int | None
+    first_token: float | None = None
+    streamed: bool = False
+
+
+@dataclass(slots=True)
+class _Pending:
+    created: float
+    steps: list[StepEvent] = field(default_factory=list)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def extract_usage(response: LLMResult) -> tuple[TokenUsage | None, bool, dict[str, Any]]:
+    """Read usage from a model result.
+
+    Sums ``usage_metadata`` over every generation (LangChain convention: cached tokens
+    are *inside* ``input_tokens``); falls back to OpenAI-style ``llm_output["token_usage"]``.
+
+    Args:
+        response: What ``on_llm_end`` received.
+
+    Returns:
+        ``(usage or None, served_from_langchain_cache, response_metadata of the first message)``.
+    """
+    found = False
+    cached = False
+    totals = dict.fromkeys(("input", "output", "read", "write", "reasoning"), 0)
+    meta: dict[str, Any] = {}
+    for gens in response.generations:
+        for gen in gens:
+            message = getattr(gen, "message", None)
+            if message is None:
+                continue
+            if not meta:
+                meta = dict(getattr(message, "response_metadata", None) or {})
+                meta.update(gen.generation_info or {})
+            um = getattr(message, "usage_metadata", None)
+            if not um:
+                continue
+            # langchain-core marks a response served from its BaseCache with total_cost=0.
+            if um.get("total_cost") == 0:
+                cached = True
+            if "input_tokens" not in um and "output_tokens" not in um:
+                continue
+            found = True
+            totals["input"] += _int(um.get("input_tokens"))
+            totals["output"] += _int(um.get("output_tokens"))
+            details = um.get("input_token_details") or {}
+            totals["read"] += _int(details.get("cache_read"))
+            totals["write"] += _int(details.get("cache_creation"))
+            totals["reasoning"] += _int((um.get("output_token_details") or {}).get("reasoning"))
+    if not found:
+        raw = (response.llm_output or {}).get("token_usage") or (response.llm_output or {}).get(
+            "usage"
+        )
+        if isinstance(raw, Mapping) and ("prompt_tokens" in raw or "input_tokens" in raw):
+            found = True
+            totals["input"] = _int(raw.get("prompt_tokens", raw.get("input_tokens")))
+            totals["output"] = _int(raw.get("completion_tokens", raw.get("output_tokens")))
+            totals["read"] = _int((raw.get("prompt_tokens_details") or {}).get("cached_tokens"))
+            totals["reasoning"] = _int(
+                (raw.get("completion_tokens_details") or {}).get("reasoning_tokens")
+            )
+    if not found:
+        return None, cached, meta
+    usage = TokenUsage(
+        input_tokens=totals["input"],
+        output_tokens=totals["output"],
+        cache_read_tokens=min(totals["read"], totals["input"]),
+        cache_creation_tokens=min(totals["write"], max(0, totals["input"] - totals["read"])),
+        reasoning_tokens=min(totals["reasoning"], totals["output"]),
+    )
+    return usage, cached, meta
+
+
+class TokenOptCallbackHandler(BaseCallbackHandler):
+    """Record one :class:`RequestRecord` per LLM request into a metrics store.
+
+    Thread- and async-safe: state lives in two dicts behind one lock, callbacks run
+    inline (no executor hop) and only enqueue the finished record.
+
+    Args:
+        store: Where records go. Default: a
+            :class:`~langchain_tokenopt.monitoring.SQLiteMetricsStore` at
+            ``user_cache_dir()/metrics.sqlite``.
+        pending_ttl_s: Step reports whose request never produced a record are dropped
+            after this many seconds.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+            from langchain_tokenopt.monitoring import MemoryMetricsStore, TokenOptCallbackHandler
+
+            handler = TokenOptCallbackHandler(store=MemoryMetricsStore())
+            model = GenericFakeChatModel(messages=iter(["hi"]))
+            model.invoke("hello", config={"callbacks": [handler],
+                                          "metadata": {"tenant_id": "acme"}})
+            print(handler.summary(window="1h").requests)
+    """
+
+    run_inline = True
+    raise_error = False
+
+    def __init__(self, *, store: MetricsStore | None = None, pending_ttl_s: float = 600.0) -> None:
+        super().__init__()
+        if pending_ttl_s <= 0:
+            msg = f"pending_ttl_s must be > 0 seconds, got {pending_ttl_s}"
+            raise TokenOptConfigError(msg)
+        if store is None:
+            from langchain_tokenopt.monitoring.store_sqlite import SQLiteMetricsStore
+
+            store = SQLiteMetricsStore()
+        self.store = store
+        self._ttl = pending_ttl_s
+        self._lock = threading.Lock()
+        self._runs: dict[UUID, _Run] = {}
+        self._pending: dict[str, _Pending] = {}
+
+    # -- step reporting API (called by graph nodes) --------------------------------------
+    def record_step(self, request_id: str, event: StepEvent) -> None:
+        """Attach an optimizer step's figures to request ``request_id``.
+
+        Args:
+            request_id: The id the graph put in ``metadata["tokenopt_request_id"]``.
+            event: What the step did.
+        """
+        now = time.monotonic()
+        with self._lock:
+            pending = self._pending.get(request_id)
+            if pending is None:
+                if len(self._pending) >= 1024:
+                    self._expire(now)
+                pending = self._pending[request_id] = _Pending(created=now)
+            pending.steps.append(event)
+
+    def record_cache_hit(
+        self,
+        request_id: str,
+        *,
+        layer: CacheLayer | None,
+        prompt_tokens: int,
+        output_tokens: int,
+        lookup_latency_ms: float = 0.0,
+        model: str | None = None,
+        provider: str | None = None,
+        tenant_id: str | None = None,
+        user_id: str | None = None,
+    ) -> RequestRecord:
+        """Record a request the response cache answered without calling a model.
+
+        Args:
+            request_id: The request's id.
+            layer: ``exact`` or ``semantic``.
+            prompt_tokens: Tokens of the prompt that was looked up.
+            output_tokens: Tokens of the cached answer (what the model would have produced).
+            lookup_latency_ms: Cache lookup time (added as the ``cache`` step unless one
+                was already reported with ``cache_hit=True``).
+            model: Model that would have been called (for the counterfactual cost).
+            provider: Its provider.
+            tenant_id: Tenant, if known.
+            user_id: User, if known.
+
+        Returns:
+            The record (already queued to the store).
+        """
+        if layer is not None and layer not in CACHE_LAYERS:
+            msg = f"layer must be one of {CACHE_LAYERS} or None, got {layer!r}"
+            raise TokenOptConfigError(msg)
+        steps = self._take_steps(request_id)
+        if not any(s.step == "cache" and s.cache_hit for s in steps):
+            steps.append(
+                StepEvent(
+                    step="cache",
+                    tokens_before=prompt_tokens,
+                    tokens_after=0,
+                    latency_ms=lookup_latency_ms,
+                    cache_hit=True,
+                    cache_layer=layer,
+                )
+            )
+        optimizer_ms = sum(s.latency_ms for s in steps)
+        tools_bound, tools_catalog = _tools_of(steps)
+        record = RequestRecord(
+            request_id=request_id,
+            timestamp=time.time(),
+            model=model,
+            provider=provider,
+            tenant_id=tenant_id,
+            user_id=user_id,
+            steps=tuple(steps),
+            usage=TokenUsage(input_tokens=prompt_tokens, output_tokens=output_tokens),
+            usage_available=True,
+            llm_called=False,
+            cache_hit=True,
+            cache_layer=layer,
+            optimizer_latency_ms=optimizer_ms,
+            latency_ms=optimizer_ms,
+            tools_bound=tools_bound,
+            tools_catalog=tools_catalog,
+        )
+        self._emit(record)
+        return record
+
+    def discard_request(self, request_id: str) -> None:
+        """Forget steps reported for a request that will make no model call."""
+        with self._lock:
+            self._pending.pop(request_id, None)
+
+    def summary(
+        self, window: str | float | None = "24h", group_by: Sequence[GroupKey] = ()
+    ) -> Summary:
+        """Flush queued records and summarize the store (see :meth:`MetricsStore.summary`)."""
+        self.store.flush()
+        return self.store.summary(window=window, group_by=group_by)
+
+    # -- LangChain callbacks -------------------------------------------------------------
+    def on_chat_model_start(
+        self,
+        serialized: dict[str, Any],
+        messages: list[list[Any]],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Start timing a chat-model call."""
+        self._start(run_id, metadata, kwargs.get("invocation_params"))
+
+    def on_llm_start(
+        self,
+        serialized: dict[str, Any],
+        prompts: list[str],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Start timing a completion-model call."""
+        self._start(run_id, metadata, kwargs.get("invocation_params"))
+
+    def on_llm_new_token(
+        self,
+        token: str | list[str | dict[str, Any]],
+        *,
+        chunk: Any = None,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Note streaming and the time to first token."""
+        run = self._runs.get(run_id)
+        if run is not None and run.first_token is None:
+            run.first_token = time.perf_counter()
+            run.streamed = True
+
+    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        """Finish the request: usage, cache hit, latency; queue the record."""
+        try:
+            self._finish(run_id, response=response, error=None)
+        except Exception:
+            logger.exception("tokenopt monitoring: could not record run %s", run_id)
+
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        """Record a failed model call with its exception type."""
+        try:
+            self._finish(run_id, response=None, error=error)
+        except Exception:
+            logger.exception("tokenopt monitoring: could not record run %s", run_id)
+
+    # -- internals -----------------------------------------------------------------------
+    def _start(
+        self, run_id: UUID, metadata: Mapping[str, Any] | None, params: Mapping[str, Any] | None
+    ) -> None:
+        meta = metadata or {}
+        params = params or {}
+        model = meta.get("ls_model_name") or params.get("model") or params.get("model_name")
+        tools = params.get("tools")
+        run = _Run(
+            request_id=str(meta.get(REQUEST_ID_KEY) or run_id),
+            started=time.perf_counter(),
+            model=str(model) if model else None,
+            provider=meta.get("ls_provider"),
+            tenant_id=_str_or_none(meta.get(TENANT_KEY)),
+            user_id=_str_or_none(meta.get(USER_KEY)),
+            tools_bound=len(tools) if isinstance(tools, list | tuple) else None,
+        )
+        with self._lock:
+            if len(self._runs) >= 10_000:
+                # runs that never ended (cancelled tasks): forget those older than the TTL
+                cutoff = run.started - self._ttl
+                for key in [k for k, r in self._runs.items() if r.started < cutoff]:
+                    del self._runs[key]
+            self._runs[run_id] = run
+
+    def _take_steps(self, request_id: str) -> list[StepEvent]:
+        with self._lock:
+            pending = self._pending.pop(request_id, None)
+        return list(pending.steps) if pending is not None else []
+
+    def _expire(self, now: float) -> None:
+        stale = [k for k, p in self._pending.items() if now - p.created > self._ttl]
+        for key in stale:
+            del self._pending[key]
+
+    def _finish(
+        self, run_id: UUID, *, response: LLMResult | None, error: BaseException | None
+    ) -> None:
+        end = time.perf_counter()
+        with self._lock:
+            run = self._runs.pop(run_id, None)
+        if run is None:
+            return
+        usage: TokenUsage | None = None
+        lc_cached = False
+        meta: dict[str, Any] = {}
+        if response is not None:
+            usage, lc_cached, meta = extract_usage(response)
+        if meta.get(REPLAY_MARKER):
+            # The graph replayed a cached answer; it reported the hit via record_cache_hit.
+            return
+        steps = self._take_steps(run.request_id)
+        cache_step = next((s for s in reversed(steps) if s.step == "cache"), None)
+        layer = meta.get("tokenopt_cache_layer") or meta.get("cache_layer")
+        if cache_step is not None and cache_step.cache_layer is not None:
+            layer = cache_step.cache_layer
+        # A model call that ran is a miss unless langchain-core served it from its BaseCache.
+        cache_hit = lc_cached
+        model = meta.get("model_name") or meta.get("model") or run.model
+        llm_ms = (end - run.started) * 1000.0
+        optimizer_ms = sum(s.latency_ms for s in steps)
+        tools_bound, tools_catalog = _tools_of(steps)
+        record = RequestRecord(
+            request_id=run.request_id,
+            timestamp=time.time(),
+            model=str(model) if model else None,
+            provider=run.provider,
+            tenant_id=run.tenant_id,
+            user_id=run.user_id,
+            steps=tuple(steps),
+            usage=usage,
+            usage_available=usage is not None,
+            llm_called=not cache_hit,
+            cache_hit=cache_hit,
+            cache_layer=layer if cache_hit and layer in CACHE_LAYERS else None,
+            tools_bound=tools_bound if tools_bound is not None else run.tools_bound,
+            tools_catalog=tools_catalog,
+            llm_latency_ms=llm_ms,
+            optimizer_latency_ms=optimizer_ms,
+            latency_ms=llm_ms + optimizer_ms,
+            ttft_ms=(run.first_token - run.started) * 1000.0 if run.first_token else None,
+            streamed=run.streamed,
+            error_type=type(error).__name__ if error is not None else None,
+        )
+        self._emit(record)
+
+    def _emit(self, record: RequestRecord) -> None:
+        try:
+            self.store.add(record)
+        except Exception:
+            logger.exception("tokenopt monitoring: store rejected a record")
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _tools_of(steps: Sequence[StepEvent]) -> tuple[int | None, int | None]:
+    for step in reversed(steps):
+        if step.step == "tool_selection":
+            return step.tools_bound, step.tools_catalog
+    return None, None
+
+
+# -- helpers for graph nodes that only have their RunnableConfig ---------------------------
+def find_handlers(config: Mapping[str, Any] | None) -> list[TokenOptCallbackHandler]:
+    """The :class:`TokenOptCallbackHandler` instances in a ``RunnableConfig``'s callbacks."""
+    if not config:
+        return []
+    callbacks = config.get("callbacks")
+    if callbacks is None:
+        return []
+    handlers = (
+        callbacks if isinstance(callbacks, list | tuple) else getattr(callbacks, "handlers", [])
+    )
+    found: list[TokenOptCallbackHandler] = []
+    for h in handlers:
+        if isinstance(h, TokenOptCallbackHandler) and h not in found:
+            found.append(h)
+    return found
+
+
+def _request_id(config: Mapping[str, Any] | None) -> str | None:
+    meta = (config or {}).get("metadata") or {}
+    rid = meta.get(REQUEST_ID_KEY)
+    return None if rid is None else str(rid)
+
+
+def report_step(config: Mapping[str, Any] | None, event: StepEvent) -> bool:
+    """Report a step from inside a graph node, using the node's ``RunnableConfig``.
+
+    Finds the handlers in ``config["callbacks"]`` and the request id in
+    ``config["metadata"]["tokenopt_request_id"]``; does nothing if either is missing.
+
+    Args:
+        config: The node's ``RunnableConfig``.
+        event: What the step did.
+
+    Returns:
+        Whether a handler received the event.
+    """
+    rid = _request_id(config)
+    handlers = find_handlers(config)
+    if rid is None or not handlers:
+        return False
+    for handler in handlers:
+        handler.record_step(rid, event)
+    return True
+
+
+def report_cache_hit(
+    config: Mapping[str, Any] | None,
+    *,
+    layer: CacheLayer | None,
+    prompt_tokens: int,
+    output_tokens: int,
+    lookup_latency_ms: float = 0.0,
+    model: str | None = None,
+    provider: str | None = None,
+) -> bool:
+    """Report a response-cache hit (no model call) from a node's ``RunnableConfig``.
+
+    Tenant and user are read from the config metadata (``tenant_id`` / ``user_id``).
+
+    Returns:
+        Whether a handler recorded it.
+    """
+    rid = _request_id(config)
+    handlers = find_handlers(config)
+    if rid is None or not handlers:
+        return False
+    meta = (config or {}).get("metadata") or {}
+    for handler in handlers:
+        handler.record_cache_hit(
+            rid,
+            layer=layer,
+            prompt_tokens=prompt_tokens,
+            output_tokens=output_tokens,
+            lookup_latency_ms=lookup_latency_ms,
+            model=model,
+            provider=provider,
+            tenant_id=_str_or_none(meta.get(TENANT_KEY)),
+            user_id=_str_or_none(meta.get(USER_KEY)),
+        )
+    return True
+
+
+@dataclass(slots=True)
+class StepTiming:
+    """Mutable figures of a step being measured by :func:`measure_step`."""
+
+    tokens_before: int
+    """Prompt tokens the step received."""
+    tokens_after: int | None = None
+    """Prompt tokens it passed on; set it inside the ``with`` block (default: unchanged)."""
+    cache_hit: bool | None = None
+    """For ``cache`` steps: whether the lookup hit."""
+    cache_layer: CacheLayer | None = None
+    """For ``cache`` hits: ``exact`` or ``semantic``."""
+    tools_bound: int | None = None
+    """For ``tool_selection``: tools bound after selection."""
+    tools_catalog: int | None = None
+    """For ``tool_selection``: catalog size."""
+    error: str | None = None
+    """Set this when the step failed open (an exception leaving the block sets it too)."""
+
+
+@contextmanager
+def measure_step(
+    config: Mapping[str, Any] | None, step: StepName, *, tokens_before: int
+) -> Iterator[StepTiming]:
+    """Time a step in a graph node and report it on exit (also when it raises).
+
+    Example:
+        .. code-block:: python
+
+            def compress_node(state, config):
+                with measure_step(config, "compression", tokens_before=n) as m:
+                    out = compressor.invoke(state["prompt"])
+                    m.tokens_after = counter.count(out)
+                return {"prompt": out}
+
+    Args:
+        config: The node's ``RunnableConfig`` (handlers and ``tokenopt_request_id``).
+        step: The step's name.
+        tokens_before: Prompt tokens the step received.
+
+    Yields:
+        A :class:`StepTiming` to fill in.
+    """
+    timing = StepTiming(tokens_before=tokens_before)
+    start = time.perf_counter()
+    try:
+        yield timing
+    except BaseException as exc:
+        timing.error = type(exc).__name__
+        raise
+    finally:
+        after = timing.tokens_after if timing.tokens_after is not None else tokens_before
+        try:
+            report_step(
+                config,
+                StepEvent(
+                    step=step,
+                    tokens_before=tokens_before,
+                    tokens_after=after,
+                    latency_ms=(time.perf_counter() - start) * 1000.0,
+                    error=timing.error,
+                    cache_hit=timing.cache_hit,
+                    cache_layer=timing.cache_layer,
+                    tools_bound=timing.tools_bound,
+                    tools_catalog=timing.tools_catalog,
+                ),
+            )
+        except Exception:
+            logger.exception("tokenopt monitoring: could not report step %s", step)

@@ -1,0 +1,191 @@
+"""SQLite metrics store: WAL journal, batched writes in a background thread, retention.
+
+Several threads and processes may write the same file: each batch is one transaction,
+WAL lets readers run during writes, and ``busy_timeout`` makes writers queue instead of
+failing. A process killed mid-batch loses at most the batch it had not committed; the
+file itself stays consistent (SQLite's journal rolls the partial transaction back).
+
+Example:
+    .. code-block:: python
+
+        from langchain_tokenopt.monitoring import SQLiteMetricsStore, TokenOptCallbackHandler
+
+        store = SQLiteMetricsStore(path="metrics.sqlite", retention_days=30)
+        handler = TokenOptCallbackHandler(store=store)
+        print(store.summary(window="24h", group_by=("model",)).requests)
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from langchain_tokenopt.errors import MonitoringError, TokenOptConfigError
+from langchain_tokenopt.monitoring.records import RequestRecord, record_from_json, record_to_json
+from langchain_tokenopt.monitoring.store import MetricsStore
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SQLiteMetricsStore", "default_metrics_path"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    request_id TEXT NOT NULL,
+    model TEXT,
+    tenant_id TEXT,
+    cache_hit INTEGER NOT NULL,
+    error_type TEXT,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts);
+"""
+
+
+def default_metrics_path() -> Path:
+    """``user_cache_dir()/metrics.sqlite``, the default store file."""
+    from langchain_tokenopt._assets import user_cache_dir
+
+    return Path(user_cache_dir()) / "metrics.sqlite"
+
+
+class SQLiteMetricsStore(MetricsStore):
+    """Store records in a SQLite file (the default store).
+
+    Args:
+        path: Database file; default ``user_cache_dir()/metrics.sqlite``.
+        retention_days: Rows older than this are deleted (checked hourly by the writer);
+            ``None`` keeps everything.
+        busy_timeout_ms: How long a writer waits for another process's lock.
+        **kwargs: :class:`~langchain_tokenopt.monitoring.store.MetricsStore` options
+            (``pricer``, ``batch_size``, ``flush_interval``, ``max_queue``).
+
+    Raises:
+        MonitoringError: The file cannot be opened or is not a metrics database.
+
+    Example:
+        .. code-block:: python
+
+            store = SQLiteMetricsStore(path="/tmp/m.sqlite", batch_size=500)
+            store.add(record)
+            store.flush()
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        retention_days: float | None = 30.0,
+        busy_timeout_ms: int = 10_000,
+        **kwargs: object,
+    ) -> None:
+        if retention_days is not None and retention_days <= 0:
+            msg = f"retention_days must be > 0 or None, got {retention_days}"
+            raise TokenOptConfigError(msg)
+        if busy_timeout_ms < 0:
+            msg = f"busy_timeout_ms must be >= 0, got {busy_timeout_ms}"
+            raise TokenOptConfigError(msg)
+        self.path = Path(path) if path is not None else default_metrics_path()
+        self.retention_days = retention_days
+        self._busy_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._last_retention = 0.0
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = self._conn()
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            msg = f"cannot open metrics database {self.path}: {exc}"
+            raise MonitoringError(msg) from exc
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=self._busy_ms / 1000.0, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout={int(self._busy_ms)}")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    def _close_thread_connection(self) -> None:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _writer_stopped(self) -> None:
+        self._close_thread_connection()
+
+    def close(self) -> None:
+        """Flush, stop the writer and close this thread's connection."""
+        super().close()
+        self._close_thread_connection()
+
+    def _write(self, records: list[RequestRecord]) -> None:
+        rows = [
+            (
+                r.timestamp,
+                r.request_id,
+                r.model,
+                r.tenant_id,
+                int(r.cache_hit),
+                r.error_type,
+                record_to_json(r),
+            )
+            for r in records
+        ]
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(
+                "INSERT INTO requests (ts, request_id, model, tenant_id, cache_hit,"
+                " error_type, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._apply_retention(conn)
+
+    def _apply_retention(self, conn: sqlite3.Connection, *, force: bool = False) -> int:
+        if self.retention_days is None:
+            return 0
+        now = time.time()
+        if not force and now - self._last_retention < 3600:
+            return 0
+        self._last_retention = now
+        cur = conn.execute(
+            "DELETE FROM requests WHERE ts < ?", (now - self.retention_days * 86400.0,)
+        )
+        return cur.rowcount
+
+    def apply_retention(self) -> int:
+        """Delete rows older than ``retention_days`` now; return how many."""
+        return self._apply_retention(self._conn(), force=True)
+
+    def _read(self, since: float | None) -> list[RequestRecord]:
+        conn = self._conn()
+        if since is None:
+            rows = conn.execute("SELECT data FROM requests ORDER BY ts").fetchall()
+        else:
+            rows = conn.execute(
+                "SELECT data FROM requests WHERE ts >= ? ORDER BY ts", (since,)
+            ).fetchall()
+        out = []
+        for (data,) in rows:
+            try:
+                out.append(record_from_json(data))
+            except (ValueError, TypeError):
+                logger.warning("tokenopt metrics: skipping an unreadable row")
+        return out
+
+    def count(self) -> int:
+        """Number of stored rows."""
+        return int(self._conn().execute("SELECT COUNT(*) FROM requests").fetchone()[0])

@@ -1,0 +1,32 @@
+"""Tool selection: a hybrid tool retriever, a query classifier that can abstain, a selector.
+
+Example:
+    .. code-block:: python
+
+        from langchain_tokenopt.tools import ToolSelector
+
+        selector = ToolSelector.from_tools(tools, k=5, max_tools=12)
+        selection = selector.select(state["messages"])
+        model = selection.bind(chat_model)  # no tools argument when nothing is selected
+"""
+
+from langchain_tokenopt.tools.classifier import ClassifierWeights, QueryClassifier
+from langchain_tokenopt.tools.records import (
+    QueryDecision,
+    ToolSelection,
+    ToolSpec,
+    bind_tools_if_any,
+)
+from langchain_tokenopt.tools.retriever import ToolRetriever
+from langchain_tokenopt.tools.selector import ToolSelector
+
+__all__ = [
+    "ClassifierWeights",
+    "QueryClassifier",
+    "QueryDecision",
+    "ToolRetriever",
+    "ToolSelection",
+    "ToolSelector",
+    "ToolSpec",
+    "bind_tools_if_any",
+]

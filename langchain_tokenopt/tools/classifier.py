@@ -1,0 +1,375 @@
+"""``QueryClassifier``: does this turn need a tool at all, and which namespaces apply?
+
+The decision is a logistic model over features of the retrieval itself, so it needs no
+extra LLM call:
+
+* ``dense``: best dense cosine between the query and a tool (or one of its examples);
+* ``bm25``: ``log1p`` of the best raw BM25 score;
+* ``fused``: best fused score;
+* ``gap``: dense margin between the first and second tool;
+* ``example``: best cosine to any tool's example query (0 without examples);
+* ``negative``: best cosine to the *no-tool* example queries given (0 without any);
+* ``words``: ``log1p`` of the query's word count.
+
+A query that names a tool always needs a tool. :meth:`QueryClassifier.fit` calibrates the
+weights and the threshold on labelled queries (the bench does it on the dev split); the
+defaults below came from such a fit on the BFCL dev split.
+
+Example:
+    .. code-block:: python
+
+        from langchain_tokenopt import QueryClassifier, ToolRetriever
+
+        clf = QueryClassifier(retriever=ToolRetriever(tools=tools))
+        decision = clf.classify("thanks, that's all!")
+        decision.needs_tool, decision.confidence
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from langchain_tokenopt.errors import TokenOptConfigError, ToolSelectionError
+from langchain_tokenopt.tools.index import RankResult
+from langchain_tokenopt.tools.records import QueryDecision
+from langchain_tokenopt.tools.retriever import ToolRetriever
+
+__all__ = ["FEATURES", "ClassifierWeights", "QueryClassifier"]
+
+#: Feature names, in the order of :attr:`ClassifierWeights.coef`.
+FEATURES: tuple[str, ...] = ("dense", "bm25", "fused", "gap", "example", "negative", "words")
+
+
+@dataclass(frozen=True)
+class ClassifierWeights:
+    """Logistic-regression parameters over standardized :data:`FEATURES`.
+
+    Example:
+        .. code-block:: python
+
+            ClassifierWeights(coef=(2.0, 1.0, 0.5, 0.1, 0.5, -1.0, 0.0), intercept=0.3,
+                              mean=(0.4, 1.5, 0.6, 0.05, 0.5, 0.0, 2.0), scale=(0.1,) * 7)
+    """
+
+    coef: tuple[float, ...]
+    """One weight per feature, then (optionally) one per query-embedding dimension."""
+    intercept: float
+    """Bias term."""
+    mean: tuple[float, ...]
+    """Feature means used for standardization."""
+    scale: tuple[float, ...]
+    """Feature standard deviations used for standardization."""
+
+    @property
+    def uses_embedding(self) -> bool:
+        """True when the model also reads the query embedding (fitted with ``use_embedding``)."""
+        return len(self.coef) > len(FEATURES)
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        """P(tool needed) for rows of raw features (plus the query vector if used)."""
+        z = (features - np.asarray(self.mean)) / np.asarray(self.scale)
+        logits = z @ np.asarray(self.coef) + self.intercept
+        return np.asarray(1.0 / (1.0 + np.exp(-logits)), dtype=np.float64)
+
+
+# Fitted on the BFCL dev split (answerable vs irrelevance questions, pooled 1,287-tool catalog)
+# with only the catalog-size-robust features ``dense`` and ``gap``, threshold set so that 95 %
+# of dev queries needing a tool keep their tools (``fit(features=("dense", "gap"),
+# min_recall=0.95)``; the bench row ``classifier_portable_dense_gap_recall95``). In effect the
+# default abstains when the best tool's cosine is below about 0.33: chit-chat and off-topic
+# questions. Fit on your own queries for sharper abstention.
+DEFAULT_WEIGHTS = ClassifierWeights(
+    coef=(1.0841, 0.0, 0.0, 0.0065, 0.0, 0.0, 0.0),
+    intercept=0.9404,
+    mean=(0.4951, 2.3166, 0.6567, 0.0603, 0.0, 0.0, 2.7662),
+    scale=(0.1461, 0.7862, 0.1417, 0.0756, 1.0, 1.0, 0.8105),
+)
+DEFAULT_THRESHOLD = 0.4234
+
+
+def _fit_logistic(
+    x: np.ndarray, y: np.ndarray, *, l2: float = 1e-2, steps: int = 50
+) -> tuple[np.ndarray, float]:
+    """Newton's method for L2-regularized logistic regression (x already standardized)."""
+    n, d = x.shape
+    xb = np.hstack([x, np.ones((n, 1))])
+    w = np.zeros(d + 1)
+    reg = np.eye(d + 1) * l2
+    reg[-1, -1] = 0.0
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(xb @ w)))
+        grad = xb.T @ (p - y) / n + reg @ w
+        hess = (xb * (p * (1 - p))[:, None]).T @ xb / n + reg
+        step = np.linalg.solve(hess + 1e-9 * np.eye(d + 1), grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w[:-1], float(w[-1])
+
+
+def balanced_accuracy(pred: np.ndarray, y: np.ndarray) -> float:
+    """Mean of the recall on positives and the recall on negatives."""
+    pos = y == 1
+    neg = ~pos
+    if not pos.any() or not neg.any():
+        return float((pred == y).mean())
+    return float(0.5 * (pred[pos].mean() + (~pred[neg]).mean()))
+
+
+class QueryClassifier:
+    """Decide *no tool needed* (abstain) vs *tool needed*, with a confidence and namespaces.
+
+    Args:
+        retriever: The catalog's :class:`~langchain_tokenopt.tools.ToolRetriever`.
+        weights: Logistic parameters (default: calibrated on the BFCL dev split).
+        threshold: Probability at or above which a tool is needed, in (0, 1).
+        always_include: Tool names bound on every turn (must exist in the catalog).
+        negative_examples: Queries that need no tool (chit-chat, thanks...), used as a feature.
+        category_ratio: Namespaces of tools scoring at least this share of the best score.
+        max_categories: At most this many namespaces are returned.
+
+    Example:
+        .. code-block:: python
+
+            clf = QueryClassifier(retriever=retriever, always_include=["get_time"])
+            clf.fit(dev_queries, dev_labels)  # calibrate on your own dev split
+            clf.classify("what's 2 + 2 in words?")
+    """
+
+    def __init__(
+        self,
+        *,
+        retriever: ToolRetriever,
+        weights: ClassifierWeights | None = None,
+        threshold: float = DEFAULT_THRESHOLD,
+        always_include: Sequence[str] = (),
+        negative_examples: Sequence[str] = (),
+        category_ratio: float = 0.8,
+        max_categories: int = 3,
+    ) -> None:
+        if not isinstance(retriever, ToolRetriever):
+            msg = f"retriever must be a ToolRetriever, got {type(retriever).__name__}"
+            raise TokenOptConfigError(msg)
+        if not 0.0 < float(threshold) < 1.0:
+            msg = f"threshold must be in (0, 1), got {threshold!r}"
+            raise TokenOptConfigError(msg)
+        if not 0.0 < float(category_ratio) <= 1.0:
+            msg = f"category_ratio must be in (0, 1], got {category_ratio!r}"
+            raise TokenOptConfigError(msg)
+        if not isinstance(max_categories, int) or max_categories < 0:
+            msg = f"max_categories must be a non-negative int, got {max_categories!r}"
+            raise TokenOptConfigError(msg)
+        if isinstance(always_include, str):
+            msg = "always_include must be a list of tool names, not a string"
+            raise TokenOptConfigError(msg)
+        unknown = [n for n in always_include if n not in retriever.index.position]
+        if unknown:
+            msg = f"always_include names tools not in the catalog: {unknown}"
+            raise TokenOptConfigError(msg)
+        weights = weights or DEFAULT_WEIGHTS
+        sizes = {len(FEATURES), len(FEATURES) + retriever.index.dimension}
+        if len(weights.coef) not in sizes or not (
+            len(weights.coef) == len(weights.mean) == len(weights.scale)
+        ):
+            msg = (
+                f"weights need {len(FEATURES)} coefficients ({FEATURES}), or that many plus one "
+                f"per embedding dimension, got {len(weights.coef)}"
+            )
+            raise TokenOptConfigError(msg)
+        self.retriever = retriever
+        self.weights = weights
+        self.threshold = float(threshold)
+        self.always_include = tuple(dict.fromkeys(always_include))
+        self.category_ratio = float(category_ratio)
+        self.max_categories = max_categories
+        self._negatives: np.ndarray | None = None
+        self.set_negative_examples(negative_examples)
+
+    def set_negative_examples(self, queries: Sequence[str]) -> None:
+        """Replace the *no-tool* example queries (embedded once, persisted like tool vectors)."""
+        texts = [q.strip() for q in queries if isinstance(q, str) and q.strip()]
+        if not texts or self.retriever.index.doc_vectors is None:
+            self._negatives = None
+            return
+        index = self.retriever.index
+        if index.embed is None:  # pragma: no cover - doc_vectors implies an embedder
+            self._negatives = None
+            return
+        self._negatives = np.asarray(index.embed(texts), dtype=np.float32)
+
+    # ------------------------------------------------------------------ features
+    def features(self, query: str, result: RankResult | None) -> np.ndarray:
+        """The raw feature vector (:data:`FEATURES` order) of one ranked query."""
+        words = math.log1p(len(query.split()))
+        if result is None:
+            return np.asarray([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, words])
+        dense = np.sort(result.dense)[::-1]
+        top_dense = float(dense[0]) if dense.size else 0.0
+        gap = float(dense[0] - dense[1]) if dense.size > 1 else top_dense
+        qv = result.query_vector
+        negative = 0.0
+        if self._negatives is not None and qv is not None:
+            negative = float((self._negatives @ qv).max())
+        example = 0.0
+        examples = self.retriever.index.example_vectors
+        if examples is not None and qv is not None:
+            example = float((examples @ qv).max())
+        return np.asarray(
+            [
+                top_dense,
+                math.log1p(float(result.bm25.max()) if result.bm25.size else 0.0),
+                float(result.fused.max()) if result.fused.size else 0.0,
+                gap,
+                example,
+                negative,
+                words,
+            ]
+        )
+
+    def decide(self, query: str, result: RankResult | None) -> QueryDecision:
+        """Pure decision for a query already ranked by the retriever."""
+        feats = self.features(query, result)
+        row = self._with_embedding(feats[None, :], [result])
+        prob = float(self.weights.probability(row)[0])
+        forced: tuple[str, ...] = ()
+        if result is not None and result.forced:
+            forced = tuple(self.retriever.index.names[i] for i in result.forced)
+            prob = max(prob, 0.99)
+        if result is None:
+            prob = 0.0
+        needs = prob >= self.threshold
+        return QueryDecision(
+            needs_tool=needs,
+            confidence=prob if needs else 1.0 - prob,
+            probability=prob,
+            categories=self._categories(result),
+            forced=forced,
+            always_include=self.always_include,
+            features=dict(zip(FEATURES, (float(f) for f in feats), strict=True)),
+        )
+
+    def _with_embedding(
+        self, x: np.ndarray, results: Sequence[RankResult | None], force: bool = False
+    ) -> np.ndarray:
+        if not (force or self.weights.uses_embedding):
+            return x
+        dim = self.retriever.index.dimension
+        vecs = np.zeros((len(results), dim))
+        for i, r in enumerate(results):
+            if r is not None and r.query_vector is not None:
+                vecs[i] = r.query_vector
+        return np.hstack([x, vecs])
+
+    def _categories(self, result: RankResult | None) -> tuple[str, ...]:
+        if result is None or self.max_categories == 0:
+            return ()
+        specs = self.retriever.index.specs
+        best = float(result.fused.max()) if result.fused.size else 0.0
+        cats: dict[str, None] = {}
+        for i in result.order[:20]:
+            spec = specs[int(i)]
+            if best > 0 and float(result.fused[int(i)]) < self.category_ratio * best:
+                break
+            if spec.namespace:
+                cats.setdefault(spec.namespace, None)
+            if len(cats) >= self.max_categories:
+                break
+        return tuple(cats)
+
+    # ------------------------------------------------------------------ api
+    def classify_batch(self, queries: Sequence[str]) -> list[QueryDecision]:
+        """Classify many queries, embedding them in one batch."""
+        results = self.retriever.rank_batch(list(queries))
+        return [self.decide(q, r) for q, r in zip(queries, results, strict=True)]
+
+    def probabilities(self, queries: Sequence[str]) -> np.ndarray:
+        """P(tool needed) for many queries (forced names and empty queries included)."""
+        return np.asarray([d.probability for d in self.classify_batch(queries)])
+
+    def classify(self, query: str) -> QueryDecision:
+        """Classify one query (an empty query needs no tool)."""
+        return self.decide(query, self.retriever.rank(query))
+
+    async def aclassify(self, query: str) -> QueryDecision:
+        """Async :meth:`classify` (embedding off the event loop)."""
+        return self.decide(query, await self.retriever.arank(query))
+
+    def fit(
+        self,
+        queries: Sequence[str],
+        needs_tool: Sequence[bool],
+        *,
+        features: Sequence[str] = FEATURES,
+        min_recall: float | None = None,
+        use_embedding: bool = False,
+        l2: float = 1e-2,
+    ) -> float:
+        """Fit the weights and threshold on labelled queries; returns the balanced accuracy.
+
+        Args:
+            queries: User queries (a dev split; measure on a separate test split).
+            needs_tool: ``True`` where a tool is needed.
+            features: Subset of :data:`FEATURES` to use (the others get weight 0).
+            min_recall: If set, the threshold is the highest one that still keeps this share
+                of tool-needing queries (missing a tool costs more than binding a few);
+                otherwise it maximizes balanced accuracy.
+            use_embedding: Also learn a linear head on the query embedding (needs a few
+                hundred labelled queries; it learns what *this* catalog's users ask).
+            l2: L2 regularization strength.
+
+        Raises:
+            ToolSelectionError: lengths differ, one class is missing, or unknown features.
+        """
+        if len(queries) != len(needs_tool):
+            msg = f"{len(queries)} queries but {len(needs_tool)} labels"
+            raise ToolSelectionError(msg)
+        unknown = [f for f in features if f not in FEATURES]
+        if unknown or not features:
+            msg = f"features must be a non-empty subset of {FEATURES}, got {list(features)}"
+            raise ToolSelectionError(msg)
+        y = np.asarray([bool(v) for v in needs_tool], dtype=np.float64)
+        if y.min() == y.max():
+            msg = "fit() needs queries of both classes (tool needed and not needed)"
+            raise ToolSelectionError(msg)
+        results = self.retriever.rank_batch(list(queries))
+        x = np.vstack([self.features(q, r) for q, r in zip(queries, results, strict=True)])
+        if use_embedding and self.retriever.index.doc_vectors is None:
+            msg = "use_embedding=True needs a retriever with dense=True"
+            raise ToolSelectionError(msg)
+        x = self._with_embedding(x, results, force=use_embedding)
+        cols = [FEATURES.index(f) for f in features]
+        if use_embedding:
+            cols += list(range(len(FEATURES), x.shape[1]))
+        mean = x.mean(axis=0)
+        scale = x.std(axis=0)
+        scale[scale < 1e-6] = 1.0
+        sub, intercept = _fit_logistic(((x - mean) / scale)[:, cols], y, l2=l2)
+        coef = np.zeros(x.shape[1])
+        coef[cols] = sub
+        self.weights = ClassifierWeights(
+            coef=tuple(float(c) for c in coef),
+            intercept=intercept,
+            mean=tuple(float(m) for m in mean),
+            scale=tuple(float(s) for s in scale),
+        )
+        probs = self.weights.probability(x)
+        labels = y.astype(bool)
+        levels = np.unique(probs)
+        candidates = [float(t) for t in (levels[:-1] + levels[1:]) / 2] or [0.5]
+        if min_recall is not None:
+            best_t = candidates[0]
+            for t in candidates:
+                if float((probs >= t)[labels].mean()) >= min_recall:
+                    best_t = t
+        else:
+            accs = [balanced_accuracy(probs >= t, labels) for t in candidates]
+            top = max(accs)
+            tied = [t for t, a in zip(candidates, accs, strict=True) if a >= top - 1e-12]
+            best_t = tied[len(tied) // 2]
+        best_t = min(max(best_t, 1e-6), 1 - 1e-6)
+        self.threshold = best_t
+        return balanced_accuracy(probs >= best_t, labels)

@@ -1,0 +1,335 @@
+"""``ToolRetriever``: a LangChain ``BaseRetriever`` over a tool catalog (BM25 + MiniLM).
+
+Example:
+    .. code-block:: python
+
+        from langchain_tokenopt import ToolRetriever
+
+        retriever = ToolRetriever(tools=[get_weather, send_email, search_flights], k=2)
+        for doc in retriever.invoke("book me a flight to Rome", k=1):
+            print(doc.metadata["name"], doc.metadata["score"])
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict, Field, PrivateAttr, ValidationError
+
+from langchain_tokenopt.errors import TokenOptConfigError, TokenOptError, ToolSelectionError
+from langchain_tokenopt.tools.catalog import OnDuplicate, build_catalog
+from langchain_tokenopt.tools.index import FusionWeights, RankResult, ToolIndex
+from langchain_tokenopt.tools.records import ToolSpec
+from langchain_tokenopt.tools.store import EmbeddingStore
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ToolHit", "ToolRetriever"]
+
+_QUERY_CACHE_SIZE = 512
+
+ToolHit = tuple[ToolSpec, float, bool]
+"""``(tool, fused score, named in the query)``."""
+
+
+def _embedder_id(embeddings: Any) -> str:
+    cls = type(embeddings)
+    parts = [f"{cls.__module__}.{cls.__qualname__}"]
+    for attr in ("model_name", "model", "backend", "quantized", "dimension"):
+        value = getattr(embeddings, attr, None)
+        if isinstance(value, str | int | float | bool):
+            parts.append(f"{attr}={value}")
+    return ";".join(parts)
+
+
+class ToolRetriever(BaseRetriever):
+    """Hybrid retriever that returns the tools relevant to a query as ``Document``s.
+
+    Each document's ``page_content`` is ``"<name>: <description>"`` and its metadata holds
+    ``name``, ``score`` (fused, higher is better), ``schema`` (OpenAI tool format),
+    ``namespace``, ``forced`` (the query named the tool) and ``rank``.
+
+    A tool named in the query (``get_weather``, ``getWeather``, ``get weather``, or with one
+    typo) is always returned first, whatever its description. An empty or blank query
+    returns no documents.
+
+    Args:
+        tools: ``BaseTool``s, OpenAI tool dicts or JSON-schema dicts (non-empty, unique names).
+        k: Documents returned by default (``invoke(query, k=...)`` overrides).
+        examples: Example queries per tool name, indexed with the tool (Tool2Vec-style).
+        embeddings: A LangChain ``Embeddings`` (default: the packaged MiniLM, one thread).
+        dense: Use dense similarity; ``False`` gives BM25 + names only (no torch).
+        dense_weight: Share of the dense score in the fusion, in [0, 1].
+        clause_weight: Weight of per-clause scores for multi-intent queries, in [0, 1].
+        decompose: Split multi-intent queries into clauses.
+        index_parameters: Index parameter names and descriptions.
+        on_duplicate: ``"error"``, ``"first"`` or ``"last"`` for repeated tool names.
+        cache_dir: Where tool vectors persist (default: ``user_cache_dir()/tool_embeddings``).
+        persist: Persist tool vectors keyed by content hash (only changed tools re-embed).
+
+    Example:
+        .. code-block:: python
+
+            retriever = ToolRetriever(tools=tools, k=5)
+            docs = await retriever.ainvoke("convert 10 USD to EUR", k=3)
+            [d.metadata["name"] for d in docs]
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    tools: list[Any] = Field(default_factory=list)
+    k: int = 5
+    examples: dict[str, list[str]] | None = None
+    embeddings: Any = None
+    dense: bool = True
+    dense_weight: float = FusionWeights.dense_weight
+    clause_weight: float = FusionWeights.clause_weight
+    decompose: bool = True
+    index_parameters: bool = True
+    on_duplicate: OnDuplicate = "error"
+    cache_dir: Path | str | None = None
+    persist: bool = True
+
+    _index: ToolIndex = PrivateAttr()
+    _query_cache: OrderedDict[tuple[str, ...], np.ndarray] = PrivateAttr(
+        default_factory=OrderedDict
+    )
+    _cache_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            # Re-raise our own configuration / catalog errors instead of pydantic's wrapper.
+            for err in exc.errors():
+                cause = (err.get("ctx") or {}).get("error")
+                if isinstance(cause, TokenOptError):
+                    raise cause from None
+            raise
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Validate the configuration and build the index."""
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
+            msg = f"k must be a positive int, got {self.k!r}"
+            raise TokenOptConfigError(msg)
+        for label, value in (
+            ("dense_weight", self.dense_weight),
+            ("clause_weight", self.clause_weight),
+        ):
+            if not 0.0 <= float(value) <= 1.0:
+                msg = f"{label} must be in [0, 1], got {value!r}"
+                raise TokenOptConfigError(msg)
+        specs = build_catalog(self.tools, examples=self.examples, on_duplicate=self.on_duplicate)
+        embed = None
+        store = None
+        if self.dense:
+            if self.embeddings is None:
+                from langchain_tokenopt.embeddings import get_default_embeddings
+
+                self.embeddings = get_default_embeddings()
+            embed = self._embed_texts
+            if self.persist:
+                if self.cache_dir is None:
+                    from langchain_tokenopt._assets import user_cache_dir
+
+                    root = user_cache_dir() / "tool_embeddings"
+                else:
+                    root = Path(self.cache_dir)
+                store = EmbeddingStore(root, embedder_id=_embedder_id(self.embeddings))
+        weights = FusionWeights(dense_weight=self.dense_weight, clause_weight=self.clause_weight)
+        self._index = ToolIndex(
+            specs,
+            embed=embed,
+            store=store,
+            index_parameters=self.index_parameters,
+            weights=weights,
+        )
+        logger.debug("indexed %d tools (%d texts embedded)", len(specs), self._index.embedded_count)
+
+    @classmethod
+    def from_tools(cls, tools: Sequence[Any], **kwargs: Any) -> ToolRetriever:
+        """Build a retriever from a catalog (same keywords as the constructor)."""
+        return cls(tools=list(tools), **kwargs)
+
+    # ------------------------------------------------------------------ catalog
+    @property
+    def index(self) -> ToolIndex:
+        """The underlying :class:`~langchain_tokenopt.tools.index.ToolIndex`."""
+        return self._index
+
+    @property
+    def specs(self) -> list[ToolSpec]:
+        """The normalized catalog, in input order."""
+        return self._index.specs
+
+    @property
+    def names(self) -> list[str]:
+        """Tool names, in input order."""
+        return self._index.names
+
+    def get(self, name: str) -> ToolSpec:
+        """Return the tool called ``name``.
+
+        Raises:
+            ToolSelectionError: no tool has that name.
+        """
+        pos = self._index.position.get(name)
+        if pos is None:
+            msg = f"no tool named {name!r} in the catalog"
+            raise ToolSelectionError(msg)
+        return self._index.specs[pos]
+
+    # ------------------------------------------------------------------ embedding
+    def _embed_texts(self, texts: list[str]) -> np.ndarray:
+        encode = getattr(self.embeddings, "encode", None)
+        if callable(encode):
+            return np.asarray(encode(texts), dtype=np.float32)
+        return np.asarray(self.embeddings.embed_documents(texts), dtype=np.float32)
+
+    def _cached(self, texts: list[str]) -> np.ndarray | None:
+        key = tuple(texts)
+        with self._cache_lock:
+            hit = self._query_cache.get(key)
+            if hit is not None:
+                self._query_cache.move_to_end(key)
+            return hit
+
+    def _remember(self, texts: list[str], vectors: np.ndarray) -> None:
+        with self._cache_lock:
+            self._query_cache[tuple(texts)] = vectors
+            while len(self._query_cache) > _QUERY_CACHE_SIZE:
+                self._query_cache.popitem(last=False)
+
+    def _query_vectors(self, texts: list[str]) -> np.ndarray | None:
+        if self._index.doc_vectors is None:
+            return None
+        vectors = self._cached(texts)
+        if vectors is None:
+            vectors = self._embed_texts(texts)
+            self._remember(texts, vectors)
+        return vectors
+
+    async def _aquery_vectors(self, texts: list[str]) -> np.ndarray | None:
+        if self._index.doc_vectors is None:
+            return None
+        vectors = self._cached(texts)
+        if vectors is None:
+            raw = await self.embeddings.aembed_documents(texts)
+            vectors = np.asarray(raw, dtype=np.float32)
+            self._remember(texts, vectors)
+        return vectors
+
+    # ------------------------------------------------------------------ ranking
+    @staticmethod
+    def _check_query(query: Any) -> str:
+        if not isinstance(query, str):
+            msg = f"the query must be a str, got {type(query).__name__}"
+            raise ToolSelectionError(msg)
+        return query.strip()
+
+    def rank(self, query: str) -> RankResult | None:
+        """Score every tool for ``query`` (``None`` for an empty query)."""
+        text = self._check_query(query)
+        if not text:
+            return None
+        texts = self._index.query_texts(text, decompose=self.decompose)
+        return self._index.rank(text, self._query_vectors(texts), decompose=self.decompose)
+
+    async def arank(self, query: str) -> RankResult | None:
+        """Async :meth:`rank`: the embedding runs off the event loop."""
+        text = self._check_query(query)
+        if not text:
+            return None
+        texts = self._index.query_texts(text, decompose=self.decompose)
+        vectors = await self._aquery_vectors(texts)
+        return self._index.rank(text, vectors, decompose=self.decompose)
+
+    def rank_batch(self, queries: Sequence[str]) -> list[RankResult | None]:
+        """Rank many queries, embedding them in one batch (for evaluation and calibration)."""
+        texts = [self._check_query(q) for q in queries]
+        per = [self._index.query_texts(t, decompose=self.decompose) if t else [] for t in texts]
+        flat = [t for group in per for t in group]
+        vectors = None
+        if self._index.doc_vectors is not None and flat:
+            vectors = self._embed_texts(flat)
+        out: list[RankResult | None] = []
+        pos = 0
+        for text, group in zip(texts, per, strict=True):
+            if not text:
+                out.append(None)
+                continue
+            chunk = None if vectors is None else vectors[pos : pos + len(group)]
+            pos += len(group)
+            out.append(self._index.rank(text, chunk, decompose=self.decompose))
+        return out
+
+    def hits(self, result: RankResult | None, k: int) -> list[ToolHit]:
+        """The top ``k`` tools of a ranking as ``(spec, score, forced)``."""
+        if result is None:
+            return []
+        forced = set(result.forced)
+        out: list[ToolHit] = []
+        for i in result.order[:k]:
+            idx = int(i)
+            out.append((self._index.specs[idx], float(result.fused[idx]), idx in forced))
+        return out
+
+    def _resolve_k(self, k: Any) -> int:
+        if k is None:
+            return self.k
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            msg = f"k must be a positive int, got {k!r}"
+            raise ToolSelectionError(msg)
+        return k
+
+    @staticmethod
+    def _to_documents(hits: list[ToolHit]) -> list[Document]:
+        docs = []
+        for rank, (spec, score, forced) in enumerate(hits):
+            content = f"{spec.name}: {spec.description}" if spec.description else spec.name
+            docs.append(
+                Document(
+                    page_content=content,
+                    metadata={
+                        "name": spec.name,
+                        "score": score,
+                        "schema": spec.schema,
+                        "namespace": spec.namespace,
+                        "forced": forced,
+                        "rank": rank,
+                    },
+                )
+            )
+        return docs
+
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+    ) -> list[Document]:
+        n = self._resolve_k(k)
+        return self._to_documents(self.hits(self.rank(query), n))
+
+    async def _aget_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: AsyncCallbackManagerForRetrieverRun,
+        k: int | None = None,
+    ) -> list[Document]:
+        n = self._resolve_k(k)
+        return self._to_documents(self.hits(await self.arank(query), n))

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+
+from langchain_tokenopt.context import (
+    ContextOptimizer,
+    ExtractiveSummarizer,
+    HierarchicalSummary,
+    MaskToolOutputs,
+    SlidingWindow,
+    SummaryCache,
+    validate_history,
+)
+from langchain_tokenopt.context.strategies.mask import MASK_PREFIX
+from langchain_tokenopt.context.summarize import ensure_facts, render_transcript, shrink_lines
+from langchain_tokenopt.errors import TokenOptConfigError
+from langchain_tokenopt.tokens import TokenCounter
+
+from .helpers import SYSTEM, call, conversation, tool_result
+
+COUNTER = TokenCounter("gpt-4o")
+
+
+def test_mask_replaces_old_outputs_keeping_name_and_ids() -> None:
+    msgs = conversation(6, size=80)
+    total = COUNTER.count_messages(msgs)
+    out = ContextOptimizer(max_tokens=total - 200, strategies=[MaskToolOutputs(keep_last=2)]).invoke(msgs)
+    tools = [m for m in out if isinstance(m, ToolMessage)]
+    masked = [t for t in tools if str(t.content).startswith(MASK_PREFIX)]
+    assert masked, "nothing was masked"
+    first = masked[0]
+    assert "get_reservation_details" in str(first.content)
+    assert "HAT100" in str(first.content)  # ids of the output survive in the placeholder
+    assert "reservation_id," not in str(first.content)  # JSON keys are not kept as values
+    first_call = next(m for m in out if isinstance(m, AIMessage) and m.tool_calls)
+    assert first_call.tool_calls[0]["args"] == {"reservation_id": "C0"}  # calls untouched
+    # The newest two exchanges are untouched.
+    assert not any(str(t.content).startswith(MASK_PREFIX) for t in tools[-2:])
+    assert len(out) == len(msgs)  # masking alone was enough: nothing dropped
+
+
+def test_mask_prefers_ids_mentioned_later() -> None:
+    result = tool_result("c0", size=200)  # HAT100..HAT299
+    msgs = [
+        SYSTEM,
+        HumanMessage("find flights"),
+        AIMessage("", tool_calls=[call("c0")]),
+        result,
+        HumanMessage("book HAT277 please"),
+        AIMessage("Booked HAT277."),
+    ]
+    total = COUNTER.count_messages(msgs)
+    out = ContextOptimizer(
+        max_tokens=total - 500, strategies=[MaskToolOutputs(keep_last=0, max_facts=3)]
+    ).invoke(msgs)
+    placeholder = str(out[3].content)
+    assert placeholder.startswith(MASK_PREFIX) and "HAT277" in placeholder
+
+
+def test_sliding_window_starts_on_human_turn() -> None:
+    msgs = conversation(8)
+    budget = COUNTER.count_messages(msgs) // 2
+    out = ContextOptimizer(max_tokens=budget, strategies=[SlidingWindow()]).invoke(msgs)
+    assert out[0] == SYSTEM and isinstance(out[1], HumanMessage)
+    assert out[-4:] == msgs[-4:]
+    validate_history(out)
+
+
+def test_summary_cache_reused_across_turns() -> None:
+    cache = SummaryCache()
+    step = HierarchicalSummary(cache=cache, segment_units=4)
+    msgs = conversation(12)
+    sys_tokens = COUNTER.count_messages([SYSTEM])
+
+    def run(history: list) -> list:
+        budget = sys_tokens + 600
+        return ContextOptimizer(max_tokens=budget, strategies=[MaskToolOutputs(), step]).invoke(
+            history
+        )
+
+    run(msgs)
+    misses_first = cache.misses
+    assert misses_first > 0
+    # Next turn: two more messages; the old full segments are not summarized again.
+    msgs2 = [*msgs, HumanMessage("and RES999?", id="hx"), AIMessage("RES999 is not found.", id="rx")]
+    out = run(msgs2)
+    assert cache.hits >= misses_first - 1
+    assert cache.misses - misses_first <= 2
+    validate_history(out)
+
+
+def test_hierarchy_merges_summaries_when_segments_do_not_fit() -> None:
+    cache = SummaryCache()
+    step = HierarchicalSummary(cache=cache, segment_units=2, segment_tokens=80, fan_in=2)
+    msgs = conversation(16)
+    out = ContextOptimizer(
+        max_tokens=COUNTER.count_messages([SYSTEM]) + 600, strategies=[MaskToolOutputs(), step]
+    ).optimize(msgs)
+    keys = list(cache._data)  # noqa: SLF001 - inspecting the levels in a test
+    levels = {k.split("|")[1] for k in keys}
+    assert {"0", "1"} <= levels
+    summary = [m for m in out.messages if isinstance(m, SystemMessage) and m is not SYSTEM]
+    assert summary and "Summary of the earlier conversation" in str(summary[0].content)
+
+
+def test_extractive_summary_keeps_call_arguments_and_facts() -> None:
+    msgs = conversation(4)[1:]
+    text = render_transcript(msgs)
+    assert 'Called get_reservation_details({"reservation_id":"C0"})' in text
+    summary = ExtractiveSummarizer().summarize(text, max_tokens=60, counter=COUNTER)
+    assert COUNTER.count(summary) <= 60
+    assert "C0" in summary or "RES000" in summary
+
+
+def test_shrink_and_ensure_facts_respect_limits() -> None:
+    text = "\n".join(f"User: booking REF{i:04d} for flight HAT{i}" for i in range(100))
+    short = shrink_lines(text, 40, COUNTER)
+    assert COUNTER.count(short) <= 40
+    with_facts = ensure_facts("short summary", text, 30, COUNTER)
+    assert with_facts.startswith("short summary\nFacts: REF0000")
+    assert COUNTER.count(with_facts) <= 30
+
+
+def test_summary_config_is_validated() -> None:
+    import pytest
+
+    with pytest.raises(TokenOptConfigError):
+        HierarchicalSummary(share=1.5)
+    with pytest.raises(TokenOptConfigError):
+        HierarchicalSummary(summarizer="smollm")  # type: ignore[arg-type]
+    with pytest.raises(TokenOptConfigError):
+        SummaryCache(max_entries=0)

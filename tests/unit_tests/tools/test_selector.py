@@ -1,0 +1,226 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import RunnableConfig, RunnableLambda
+
+from langchain_tokenopt.errors import TokenOptConfigError, ToolSelectionError
+from langchain_tokenopt.tokens import TokenCounter
+from langchain_tokenopt.tools import QueryClassifier, ToolRetriever, ToolSelection, ToolSelector
+from langchain_tokenopt.tools.selector import FIND_TOOLS_NAME
+
+
+class RecordingChatModel(BaseChatModel):
+    """Stands in for a remote provider: records what bind_tools receives."""
+
+    bound: list[list[Any]] = []
+
+    @property
+    def _llm_type(self) -> str:
+        return "recording"
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, **kw: Any) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=AIMessage("ok"))])
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
+        tools = list(tools)
+        if not tools:
+            raise ValueError("provider rejects an empty tools array")
+        self.bound.append(tools)
+        return self.bind(tools=tools)
+
+
+def call(name: str, args: dict[str, Any], call_id: str) -> AIMessage:
+    return AIMessage("", tool_calls=[{"name": name, "args": args, "id": call_id}])
+
+
+def tool_msg(call_id: str, text: str = "done") -> ToolMessage:
+    return ToolMessage(text, tool_call_id=call_id)
+
+
+@pytest.fixture
+def selector(retriever: ToolRetriever) -> ToolSelector:
+    return ToolSelector(retriever=retriever, k=3, max_tools=4, find_tools_k=2)
+
+
+def test_selection_is_stable_inside_the_tool_loop(selector: ToolSelector) -> None:
+    convo: list[BaseMessage] = [HumanMessage("what's the weather in Oslo and email it to Kari")]
+    first = selector.select(convo)
+    assert not first.abstained
+    assert "get_weather" in first.names
+    steps = [
+        call("get_weather", {"city": "Oslo"}, "c1"),
+        tool_msg("c1", "rain, 8C"),
+        call("send_email", {"to": "kari", "subject": "w", "body": "rain"}, "c2"),
+        tool_msg("c2"),
+    ]
+    for step in steps:
+        convo.append(step)
+        again = selector.select(convo)
+        assert again.names == first.names
+        assert again.tools == first.tools
+        assert again.turn_id == first.turn_id
+    fresh = ToolSelector(retriever=selector.retriever, k=3, max_tools=4)
+    assert fresh.select(convo).names == first.names  # pure function of the messages
+
+
+def test_new_turn_reselects_and_carries_used_tools(selector: ToolSelector) -> None:
+    convo: list[BaseMessage] = [
+        HumanMessage("what's the weather in Oslo?"),
+        call("get_weather", {"city": "Oslo"}, "c1"),
+        tool_msg("c1", "rain"),
+        AIMessage("It rains."),
+        HumanMessage("now convert 100 USD to NOK"),
+    ]
+    sel = selector.select(convo)
+    assert "convert_currency" in sel.names
+    assert "get_weather" in sel.names
+    assert sel.carried == ["get_weather"] or "get_weather" in sel.scores
+
+
+def test_find_tools_adds_and_cap_evicts(selector: ToolSelector) -> None:
+    convo: list[BaseMessage] = [HumanMessage("what's the weather in Oslo?")]
+    base = selector.select(convo)
+    assert base.names[-1] == FIND_TOOLS_NAME
+    assert len(base.names) - 1 == 3
+    # the model asks for more tools: the meta-tool runs and the selection grows
+    text = selector.find_tools_tool.invoke({"query": "play a song on the speaker"})
+    assert "play_music" in text
+    convo += [call(FIND_TOOLS_NAME, {"query": "play a song on the speaker"}, "f1"), tool_msg("f1")]
+    grown = selector.select(convo)
+    assert "play_music" in grown.loaded
+    assert "play_music" in grown.names
+    assert len(grown.names) - 1 <= selector.max_tools
+    # a second load overflows the cap: the stalest / weakest tools are evicted, new ones kept
+    convo += [call(FIND_TOOLS_NAME, {"query": "translate text to French"}, "f2"), tool_msg("f2")]
+    capped = selector.select(convo)
+    catalog_names = [n for n in capped.names if n != FIND_TOOLS_NAME]
+    assert len(catalog_names) == selector.max_tools
+    assert "translate_text" in capped.names
+    assert capped.evicted
+    assert not set(capped.evicted) & set(capped.names)
+    assert "get_weather" in capped.names  # the best base tool stays
+    # order is stable: earlier tools keep their relative order, new ones are appended
+    kept = [n for n in grown.names if n in capped.names and n != FIND_TOOLS_NAME]
+    assert [n for n in capped.names if n in kept] == kept
+
+
+def test_no_empty_tools_array_is_ever_sent(retriever: ToolRetriever) -> None:
+    model = RecordingChatModel()
+    RecordingChatModel.bound = []
+    no_meta = ToolSelector(retriever=retriever, find_tools=False)
+    with_meta = ToolSelector(retriever=retriever)
+    queries = ["hi!", "tell me a joke", "what's the weather in Rome?", "", "thanks"]
+    for sel_obj in (no_meta, with_meta):
+        for q in queries:
+            selection = sel_obj.select([HumanMessage(q)])
+            bound = selection.bind(model)
+            if selection.is_empty:
+                assert bound is model
+                assert selection.abstained
+                assert selection.bound_tokens == 0
+            else:
+                assert bound is not model
+    assert all(len(tools) > 0 for tools in RecordingChatModel.bound)
+    chit = with_meta.select([HumanMessage("hi!")])
+    assert chit.abstained and chit.names == [FIND_TOOLS_NAME]
+    assert no_meta.select([HumanMessage("hi!")]).tools == []
+
+
+def test_always_include_is_honoured_even_when_abstaining(retriever: ToolRetriever) -> None:
+    clf = QueryClassifier(retriever=retriever, always_include=["set_alarm"])
+    sel = ToolSelector(retriever=retriever, classifier=clf, find_tools=False)
+    chat = sel.select([HumanMessage("tell me a joke")])
+    assert chat.abstained
+    assert chat.names == ["set_alarm"]
+    work = sel.select([HumanMessage("send an email to my boss")])
+    assert work.names[0] == "set_alarm"
+    assert "send_email" in work.names
+
+
+def test_named_tool_is_always_bound(selector: ToolSelector) -> None:
+    sel = selector.select([HumanMessage("please run zx_qlm_handler on this text")])
+    assert "zx_qlm_handler" in sel.names
+    assert sel.forced == ["zx_qlm_handler"]
+
+
+def test_token_accounting_matches_the_counter(selector: ToolSelector) -> None:
+    sel = selector.select([HumanMessage("find flights from Oslo to Rome")])
+    counter = selector.counter
+    assert sel.bound_tokens == counter.count_tools(sel.tools)
+    all_tools = [s.source for s in selector.retriever.specs]
+    assert sel.catalog_tokens == counter.count_tools(all_tools)
+    assert sel.saved_tokens == sel.catalog_tokens - sel.bound_tokens > 0
+    event = sel.event()
+    assert event["tokens_before"] == sel.catalog_tokens
+    assert event["tokens_after"] == sel.bound_tokens
+    assert isinstance(TokenCounter("gpt-4o").count_tools(sel.tools), int)
+
+
+async def test_async_select_matches_sync(selector: ToolSelector) -> None:
+    convo = [HumanMessage("convert 20 euros to dollars")]
+    sync = selector.select(convo)
+    fresh = ToolSelector(retriever=selector.retriever, k=3, max_tools=4, find_tools_k=2)
+    asyn = await fresh.aselect(convo)
+    assert asyn.names == sync.names
+    text = await fresh.find_tools_tool.ainvoke({"query": "calendar event"})
+    assert "create_calendar_event" in text
+
+
+def test_selection_event_reaches_callbacks(selector: ToolSelector) -> None:
+    seen: list[tuple[str, Any]] = []
+
+    class Handler(BaseCallbackHandler):
+        def on_custom_event(self, name: str, data: Any, **kwargs: Any) -> None:
+            seen.append((name, data))
+
+    def node(messages: list[BaseMessage], config: RunnableConfig) -> ToolSelection:
+        return selector.select(messages, config=config)
+
+    sel = RunnableLambda(node).invoke(
+        [HumanMessage("set an alarm for 6am")], config={"callbacks": [Handler()]}
+    )
+    assert seen and seen[0][0] == "tokenopt_tool_selection"
+    assert seen[0][1]["names"] == sel.names
+    assert seen[0][1]["tokens_saved"] == sel.saved_tokens
+
+
+def test_state_dict_and_string_inputs(selector: ToolSelector) -> None:
+    a = selector.select({"messages": [HumanMessage("weather in Lima")]})
+    b = selector.select("weather in Lima")
+    assert a.names == b.names
+    with pytest.raises(ToolSelectionError, match="list of BaseMessage"):
+        selector.select(42)
+    none = selector.select([AIMessage("hello")])  # no user turn yet
+    assert none.abstained
+
+
+def test_config_errors(retriever: ToolRetriever) -> None:
+    with pytest.raises(TokenOptConfigError, match="max_tools"):
+        ToolSelector(retriever=retriever, max_tools=0)
+    with pytest.raises(TokenOptConfigError, match="cannot exceed"):
+        ToolSelector(retriever=retriever, k=6, max_tools=5)
+    other = ToolRetriever(tools=[{"name": "x_y", "description": "d"}], dense=False)
+    with pytest.raises(TokenOptConfigError, match="same retriever"):
+        ToolSelector(retriever=retriever, classifier=QueryClassifier(retriever=other))
+    meta = ToolRetriever(tools=[{"name": FIND_TOOLS_NAME, "description": "d"}], dense=False)
+    with pytest.raises(TokenOptConfigError, match="find_tools=False"):
+        ToolSelector(retriever=meta, k=1)
+
+
+def test_from_tools(catalog: list[Any], tmp_path: Any) -> None:
+    sel = ToolSelector.from_tools(
+        catalog,
+        always_include=["set_alarm"],
+        retriever_kwargs={"cache_dir": tmp_path},
+        k=2,
+        max_tools=5,
+    )
+    out = sel.select([HumanMessage("play jazz")])
+    assert out.names[0] == "set_alarm"
+    assert "play_music" in out.names
