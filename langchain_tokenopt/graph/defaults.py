@@ -75,14 +75,14 @@ def resolve_compressor(
 
     if compressor is True:
         if isinstance(system_prompt, ModularPrompt):
-            compressor = PromptAssembler(max_tokens=budget, model=counter.model)
+            compressor = PromptAssembler(system_prompt, budget_tokens=budget, token_counter=counter)
         else:
-            compressor = QueryAwareCompressor(target_tokens=budget, model=counter.model)
+            compressor = QueryAwareCompressor(target_tokens=budget, token_counter=counter)
     if isinstance(compressor, PromptAssembler):
         assembler = compressor
 
         def assemble(prompt: Any, question: str) -> str:
-            return str(assembler.assemble(prompt, question).text)
+            return str(assembler.invoke(question).text)
 
         return assemble
     if isinstance(compressor, QueryAwareCompressor):

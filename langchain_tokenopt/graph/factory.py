@@ -164,8 +164,10 @@ class _AgentGraph:
         self.executable = [t for t in tools if not isinstance(t, dict)]
         self.by_name: dict[str, Any] = {tool_name(t): t for t in tools}
         selector = pipeline.tool_selector
-        meta = getattr(selector, "meta_tools", None) if selector is not None else None
-        self.meta_tools: list[BaseTool] = list(meta() if callable(meta) else meta or [])
+        # The selector's ``find_tools`` meta-tool must be executable by the tools node.
+        meta = getattr(selector, "find_tools_tool", None) if selector is not None else None
+        enabled = getattr(selector, "find_tools_enabled", False)
+        self.meta_tools: list[BaseTool] = [meta] if isinstance(meta, BaseTool) and enabled else []
         for tool in self.meta_tools:
             self.by_name[tool_name(tool)] = tool
 

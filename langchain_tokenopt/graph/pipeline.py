@@ -225,7 +225,7 @@ class OptimizerPipeline:
             with _scoped(scope):
                 if hasattr(self.cache, "lookup_detailed"):
                     result, generations = self.cache.lookup_detailed(key.prompt, key.llm_string)
-                    found["layer"] = getattr(getattr(result, "hit", None), "layer", None)
+                    found["layer"] = getattr(getattr(result, "hit", None), "kind", None)
                 else:
                     generations = self.cache.lookup(key.prompt, key.llm_string)
                     found["layer"] = "exact" if generations else None
@@ -336,6 +336,9 @@ def _system_text(system_prompt: Any) -> str:
         return ""
     if isinstance(system_prompt, str):
         return system_prompt
+    modules = getattr(system_prompt, "modules", None)
+    if modules is not None:  # a ModularPrompt: every module, in order
+        return str(getattr(system_prompt, "separator", "\n\n")).join(m.text for m in modules)
     text = getattr(system_prompt, "text", None)
     if callable(text):
         return str(text())
