@@ -1,12 +1,15 @@
-"""Offline demo: the token breakdown of a realistic agent request (what `make demo` runs).
+"""Offline demo (what `make demo` runs): a realistic agent workload through the optimized graph.
 
 Loads the workload shipped in examples/workload (a ~10k-token modular system prompt, 131 tool
-schemas, a ~46k-token support conversation with tool calls, 64 questions across two tenants)
-and prints, for GPT-4o, GPT-4 and Claude Sonnet, how many tokens each part of the unoptimized
-request costs and which optimizer of langchain-tokenopt targets it.
+schemas, a ~46k-token support conversation with tool calls, 64 questions across two tenants),
+prints the token breakdown of the unoptimized request for GPT-4o, GPT-4 and Claude Sonnet, then
+asks every question through ``build_optimized_agent`` with the local SmolLM2 (cache check, tool
+selection, prompt compression, context optimization, model, cache store) and prints what each
+step saved, the cache hits, latency and the estimated cost against the unoptimized requests.
 
-    python examples/demo.py                 # newest question: the next one in the conversation
-    python examples/demo.py --question q15  # another question of the stream
+    python examples/demo.py                   # the whole demo
+    python examples/demo.py --breakdown-only  # only the token breakdown (seconds)
+    python examples/demo.py --limit 10        # the first 10 questions
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from collections import Counter
 
 from rich.console import Console
 
-from langchain_tokenopt.demo import compare_families, load_workload, render_breakdowns
+from langchain_tokenopt.demo import Workload, compare_families, load_workload, render_breakdowns
+from langchain_tokenopt.demo.agent_run import QuestionResult
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workload", default=None, help="workload folder (default: examples/workload)"
     )
+    parser.add_argument(
+        "--breakdown-only", action="store_true", help="print the token breakdown and stop"
+    )
+    parser.add_argument("--limit", type=int, default=None, help="ask only the first N questions")
     args = parser.parse_args(argv)
 
     console = Console(width=max(Console().width, 100))
@@ -51,7 +59,43 @@ def main(argv: list[str] | None = None) -> int:
     render_breakdowns(breakdowns, workload=workload, console=console)
     elapsed = time.perf_counter() - started
     console.print(f"\n[dim]Counted in {elapsed:.2f} s with the offline tokenizers.[/dim]")
+    if args.breakdown_only:
+        return 0
+    run_agent(workload, console, limit=args.limit)
     return 0
+
+
+def run_agent(workload: Workload, console: Console, *, limit: int | None) -> None:
+    """Ask the questions through the optimized graph with a progress bar, then report."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from langchain_tokenopt.demo.agent_run import run_workload
+    from langchain_tokenopt.demo.report import render_report
+    from langchain_tokenopt.monitoring.store_sqlite import default_metrics_path
+
+    total = min(limit or len(workload.questions), len(workload.questions))
+    console.rule("[bold]The optimized agent[/bold] (local SmolLM2, every optimizer on)")
+    metrics = default_metrics_path()
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("loading models", total=total)
+
+        def tick(result: QuestionResult) -> None:
+            state = f"hit ({result.cache_layer})" if result.cache_hit else "miss"
+            progress.update(task, advance=1, description=f"{result.question.id} {state}")
+
+        report = run_workload(workload, limit=limit, metrics_path=metrics, on_result=tick)
+    render_report(report, console=console)
+    console.print(
+        f"\nEvery request was recorded in [b]{metrics}[/b]. See the summary with "
+        "[b]tokenopt stats[/b] and the charts with [b]tokenopt dashboard[/b] "
+        "(http://127.0.0.1:8765)."
+    )
 
 
 if __name__ == "__main__":

@@ -47,23 +47,36 @@ def latest_human(messages: Sequence[BaseMessage]) -> HumanMessage | None:
 
 
 def model_identity(model: BaseChatModel) -> dict[str, Any]:
-    """Describe a chat model by its class and public, JSON-safe settings.
+    """Describe a chat model by its class and its plain public settings.
 
-    Secrets, callbacks and the model's own cache are left out; what remains (model name,
+    Only scalar fields (and flat lists / dicts of scalars) are read, one attribute at a
+    time: serializing the whole model could consume iterators or touch clients. Secrets,
+    callbacks and the model's own cache are left out; what remains (model name,
     temperature, max tokens ...) is what changes the answer.
     """
     skip = {"callbacks", "callback_manager", "cache", "verbose", "tags", "metadata", "rate_limiter"}
     settings: dict[str, Any] = {}
-    try:
-        dumped = model.model_dump(mode="json", exclude=skip)
-    except Exception:  # noqa: BLE001 - odd models: fall back to their class alone
-        dumped = {}
-    for name, value in dumped.items():
-        if "key" in name.lower() or "secret" in name.lower() or name.lower() == "token":
+    for name in sorted(type(model).model_fields):
+        lowered = name.lower()
+        if name in skip or "key" in lowered or "secret" in lowered or lowered == "token":
             continue
-        settings[name] = value
+        value = getattr(model, name, None)
+        if _plain(value):
+            settings[name] = value
     cls = type(model)
     return {"class": f"{cls.__module__}.{cls.__qualname__}", "kwargs": settings}
+
+
+def _plain(value: Any) -> bool:
+    if value is None or isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, list | tuple):
+        return all(v is None or isinstance(v, str | int | float | bool) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items()) and not any(
+            isinstance(v, dict) for v in value.values()
+        )
+    return False
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,8 @@ from __future__ import annotations
 
 from langchain_tokenopt.monitoring.handler import (
     REQUEST_ID_KEY,
-    StepTiming,
     TokenOptCallbackHandler,
-    extract_usage,
     find_handlers,
-    measure_step,
-    report_cache_hit,
-    report_step,
 )
 from langchain_tokenopt.monitoring.pricing import ModelPrice, Pricer, PriceTier, price_record
 from langchain_tokenopt.monitoring.records import (
@@ -38,6 +33,12 @@ from langchain_tokenopt.monitoring.records import (
     RequestRecord,
     StepEvent,
     TokenUsage,
+)
+from langchain_tokenopt.monitoring.reporting import (
+    StepTiming,
+    measure_step,
+    report_cache_hit,
+    report_step,
 )
 from langchain_tokenopt.monitoring.store import BackgroundWriter, MemoryMetricsStore, MetricsStore
 from langchain_tokenopt.monitoring.store_redis import RedisMetricsStore
@@ -52,6 +53,7 @@ from langchain_tokenopt.monitoring.summary import (
     percentile,
     summarize,
 )
+from langchain_tokenopt.monitoring.usage import extract_usage
 
 __all__ = [
     "REQUEST_ID_KEY",

@@ -13,7 +13,7 @@ explicit API keyed by a request id that the graph also puts in the run metadata:
     # in a node, after the step ran:
     handler.record_step(rid, StepEvent(step="compression", tokens_before=900, tokens_after=300,
                                        latency_ms=2.5))
-    # or, from a node that only has its RunnableConfig:
+    # or, from a node that only has its RunnableConfig (see monitoring.reporting):
     report_step(config, StepEvent(step="context", tokens_before=900, tokens_after=600))
 
 Steps reported under a request id are attached to the *next* model call that finishes
@@ -27,8 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -42,9 +41,9 @@ from langchain_tokenopt.monitoring.records import (
     CacheLayer,
     RequestRecord,
     StepEvent,
-    StepName,
     TokenUsage,
 )
+from langchain_tokenopt.monitoring.usage import extract_usage
 
 if TYPE_CHECKING:
     from langchain_tokenopt.monitoring.store import MetricsStore
@@ -52,16 +51,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = [
-    "REQUEST_ID_KEY",
-    "TokenOptCallbackHandler",
-    "extract_usage",
-    "StepTiming",
-    "find_handlers",
-    "measure_step",
-    "report_cache_hit",
-    "report_step",
-]
+__all__ = ["REPLAY_MARKER", "REQUEST_ID_KEY", "TokenOptCallbackHandler", "find_handlers"]
 
 #: Run-metadata key carrying the request id that steps are reported under.
 REQUEST_ID_KEY = "tokenopt_request_id"
@@ -89,76 +79,6 @@ class _Run:
 class _Pending:
     created: float
     steps: list[StepEvent] = field(default_factory=list)
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
-def extract_usage(response: LLMResult) -> tuple[TokenUsage | None, bool, dict[str, Any]]:
-    """Read usage from a model result.
-
-    Sums ``usage_metadata`` over every generation (LangChain convention: cached tokens
-    are *inside* ``input_tokens``); falls back to OpenAI-style ``llm_output["token_usage"]``.
-
-    Args:
-        response: What ``on_llm_end`` received.
-
-    Returns:
-        ``(usage or None, served_from_langchain_cache, response_metadata of the first message)``.
-    """
-    found = False
-    cached = False
-    totals = dict.fromkeys(("input", "output", "read", "write", "reasoning"), 0)
-    meta: dict[str, Any] = {}
-    for gens in response.generations:
-        for gen in gens:
-            message = getattr(gen, "message", None)
-            if message is None:
-                continue
-            if not meta:
-                meta = dict(getattr(message, "response_metadata", None) or {})
-                meta.update(gen.generation_info or {})
-            um = getattr(message, "usage_metadata", None)
-            if not um:
-                continue
-            # langchain-core marks a response served from its BaseCache with total_cost=0.
-            if um.get("total_cost") == 0:
-                cached = True
-            if "input_tokens" not in um and "output_tokens" not in um:
-                continue
-            found = True
-            totals["input"] += _int(um.get("input_tokens"))
-            totals["output"] += _int(um.get("output_tokens"))
-            details = um.get("input_token_details") or {}
-            totals["read"] += _int(details.get("cache_read"))
-            totals["write"] += _int(details.get("cache_creation"))
-            totals["reasoning"] += _int((um.get("output_token_details") or {}).get("reasoning"))
-    if not found:
-        raw = (response.llm_output or {}).get("token_usage") or (response.llm_output or {}).get(
-            "usage"
-        )
-        if isinstance(raw, Mapping) and ("prompt_tokens" in raw or "input_tokens" in raw):
-            found = True
-            totals["input"] = _int(raw.get("prompt_tokens", raw.get("input_tokens")))
-            totals["output"] = _int(raw.get("completion_tokens", raw.get("output_tokens")))
-            totals["read"] = _int((raw.get("prompt_tokens_details") or {}).get("cached_tokens"))
-            totals["reasoning"] = _int(
-                (raw.get("completion_tokens_details") or {}).get("reasoning_tokens")
-            )
-    if not found:
-        return None, cached, meta
-    usage = TokenUsage(
-        input_tokens=totals["input"],
-        output_tokens=totals["output"],
-        cache_read_tokens=min(totals["read"], totals["input"]),
-        cache_creation_tokens=min(totals["write"], max(0, totals["input"] - totals["read"])),
-        reasoning_tokens=min(totals["reasoning"], totals["output"]),
-    )
-    return usage, cached, meta
 
 
 class TokenOptCallbackHandler(BaseCallbackHandler):
@@ -465,7 +385,6 @@ def _tools_of(steps: Sequence[StepEvent]) -> tuple[int | None, int | None]:
     return None, None
 
 
-# -- helpers for graph nodes that only have their RunnableConfig ---------------------------
 def find_handlers(config: Mapping[str, Any] | None) -> list[TokenOptCallbackHandler]:
     """The :class:`TokenOptCallbackHandler` instances in a ``RunnableConfig``'s callbacks."""
     if not config:
@@ -481,139 +400,3 @@ def find_handlers(config: Mapping[str, Any] | None) -> list[TokenOptCallbackHand
         if isinstance(h, TokenOptCallbackHandler) and h not in found:
             found.append(h)
     return found
-
-
-def _request_id(config: Mapping[str, Any] | None) -> str | None:
-    meta = (config or {}).get("metadata") or {}
-    rid = meta.get(REQUEST_ID_KEY)
-    return None if rid is None else str(rid)
-
-
-def report_step(config: Mapping[str, Any] | None, event: StepEvent) -> bool:
-    """Report a step from inside a graph node, using the node's ``RunnableConfig``.
-
-    Finds the handlers in ``config["callbacks"]`` and the request id in
-    ``config["metadata"]["tokenopt_request_id"]``; does nothing if either is missing.
-
-    Args:
-        config: The node's ``RunnableConfig``.
-        event: What the step did.
-
-    Returns:
-        Whether a handler received the event.
-    """
-    rid = _request_id(config)
-    handlers = find_handlers(config)
-    if rid is None or not handlers:
-        return False
-    for handler in handlers:
-        handler.record_step(rid, event)
-    return True
-
-
-def report_cache_hit(
-    config: Mapping[str, Any] | None,
-    *,
-    layer: CacheLayer | None,
-    prompt_tokens: int,
-    output_tokens: int,
-    lookup_latency_ms: float = 0.0,
-    model: str | None = None,
-    provider: str | None = None,
-) -> bool:
-    """Report a response-cache hit (no model call) from a node's ``RunnableConfig``.
-
-    Tenant and user are read from the config metadata (``tenant_id`` / ``user_id``).
-
-    Returns:
-        Whether a handler recorded it.
-    """
-    rid = _request_id(config)
-    handlers = find_handlers(config)
-    if rid is None or not handlers:
-        return False
-    meta = (config or {}).get("metadata") or {}
-    for handler in handlers:
-        handler.record_cache_hit(
-            rid,
-            layer=layer,
-            prompt_tokens=prompt_tokens,
-            output_tokens=output_tokens,
-            lookup_latency_ms=lookup_latency_ms,
-            model=model,
-            provider=provider,
-            tenant_id=_str_or_none(meta.get(TENANT_KEY)),
-            user_id=_str_or_none(meta.get(USER_KEY)),
-        )
-    return True
-
-
-@dataclass(slots=True)
-class StepTiming:
-    """Mutable figures of a step being measured by :func:`measure_step`."""
-
-    tokens_before: int
-    """Prompt tokens the step received."""
-    tokens_after: int | None = None
-    """Prompt tokens it passed on; set it inside the ``with`` block (default: unchanged)."""
-    cache_hit: bool | None = None
-    """For ``cache`` steps: whether the lookup hit."""
-    cache_layer: CacheLayer | None = None
-    """For ``cache`` hits: ``exact`` or ``semantic``."""
-    tools_bound: int | None = None
-    """For ``tool_selection``: tools bound after selection."""
-    tools_catalog: int | None = None
-    """For ``tool_selection``: catalog size."""
-    error: str | None = None
-    """Set this when the step failed open (an exception leaving the block sets it too)."""
-
-
-@contextmanager
-def measure_step(
-    config: Mapping[str, Any] | None, step: StepName, *, tokens_before: int
-) -> Iterator[StepTiming]:
-    """Time a step in a graph node and report it on exit (also when it raises).
-
-    Example:
-        .. code-block:: python
-
-            def compress_node(state, config):
-                with measure_step(config, "compression", tokens_before=n) as m:
-                    out = compressor.invoke(state["prompt"])
-                    m.tokens_after = counter.count(out)
-                return {"prompt": out}
-
-    Args:
-        config: The node's ``RunnableConfig`` (handlers and ``tokenopt_request_id``).
-        step: The step's name.
-        tokens_before: Prompt tokens the step received.
-
-    Yields:
-        A :class:`StepTiming` to fill in.
-    """
-    timing = StepTiming(tokens_before=tokens_before)
-    start = time.perf_counter()
-    try:
-        yield timing
-    except BaseException as exc:
-        timing.error = type(exc).__name__
-        raise
-    finally:
-        after = timing.tokens_after if timing.tokens_after is not None else tokens_before
-        try:
-            report_step(
-                config,
-                StepEvent(
-                    step=step,
-                    tokens_before=tokens_before,
-                    tokens_after=after,
-                    latency_ms=(time.perf_counter() - start) * 1000.0,
-                    error=timing.error,
-                    cache_hit=timing.cache_hit,
-                    cache_layer=timing.cache_layer,
-                    tools_bound=timing.tools_bound,
-                    tools_catalog=timing.tools_catalog,
-                ),
-            )
-        except Exception:
-            logger.exception("tokenopt monitoring: could not report step %s", step)

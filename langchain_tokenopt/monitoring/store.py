@@ -31,7 +31,7 @@ from dataclasses import replace
 
 from langchain_tokenopt.errors import TokenOptConfigError
 from langchain_tokenopt.monitoring.pricing import Pricer
-from langchain_tokenopt.monitoring.records import RequestRecord
+from langchain_tokenopt.monitoring.records import RequestRecord, record_from_json
 from langchain_tokenopt.monitoring.summary import GroupKey, Summary, parse_window, summarize
 
 logger = logging.getLogger(__name__)
@@ -190,6 +190,8 @@ class MetricsStore(ABC):
         batch_size: Records per batch write.
         flush_interval: Seconds before a partial batch is written.
         max_queue: Queue bound; beyond it records are dropped, never blocking the caller.
+        decode_cache: Parsed records kept in memory (by row id / member), so repeated
+            queries (dashboard refreshes) only parse new rows; 0 disables.
     """
 
     def __init__(
@@ -199,7 +201,14 @@ class MetricsStore(ABC):
         batch_size: int = 256,
         flush_interval: float = 0.5,
         max_queue: int = 100_000,
+        decode_cache: int = 200_000,
     ) -> None:
+        if decode_cache < 0:
+            msg = f"decode_cache must be >= 0, got {decode_cache}"
+            raise TokenOptConfigError(msg)
+        self._decoded: dict[object, RequestRecord] = {}
+        self._decode_max = decode_cache
+        self._decode_lock = threading.Lock()
         self.pricer = pricer if pricer is not None else Pricer()
         self._writer = BackgroundWriter(
             self._price_and_write,
@@ -245,6 +254,26 @@ class MetricsStore(ABC):
     @abstractmethod
     def _read(self, since: float | None) -> list[RequestRecord]:
         """Records with ``timestamp >= since`` (all when ``None``), oldest first."""
+
+    def _decode(self, key: object, raw: str | bytes) -> RequestRecord | None:
+        """Parse a stored record, memoized by ``key`` (rows are immutable once written)."""
+        with self._decode_lock:
+            hit = self._decoded.get(key)
+        if hit is not None:
+            return hit
+        try:
+            record = record_from_json(raw)
+        except (ValueError, TypeError):
+            logger.warning("tokenopt metrics: skipping an unreadable stored record")
+            return None
+        if self._decode_max:
+            with self._decode_lock:
+                if len(self._decoded) >= self._decode_max:
+                    # drop the oldest half (dicts keep insertion order)
+                    for old in list(self._decoded)[: self._decode_max // 2]:
+                        del self._decoded[old]
+                self._decoded[key] = record
+        return record
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Block until queued records are stored (for tests, CLIs and shutdown)."""

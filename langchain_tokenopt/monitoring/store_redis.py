@@ -25,7 +25,7 @@ from langchain_tokenopt.errors import (
     MissingDependencyError,
     TokenOptConfigError,
 )
-from langchain_tokenopt.monitoring.records import RequestRecord, record_from_json, record_to_json
+from langchain_tokenopt.monitoring.records import RequestRecord, record_to_json
 from langchain_tokenopt.monitoring.store import MetricsStore
 
 logger = logging.getLogger(__name__)
@@ -108,10 +108,9 @@ class RedisMetricsStore(MetricsStore):
         low: float | str = "-inf" if since is None else since
         out = []
         for raw in self._client.zrangebyscore(self.key, low, "+inf"):
-            try:
-                out.append(record_from_json(raw))
-            except (ValueError, TypeError):
-                logger.warning("tokenopt metrics: skipping an unreadable Redis member")
+            record = self._decode(raw, raw)
+            if record is not None:
+                out.append(record)
         return out
 
     def count(self) -> int:

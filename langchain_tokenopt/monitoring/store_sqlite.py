@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from langchain_tokenopt.errors import MonitoringError, TokenOptConfigError
-from langchain_tokenopt.monitoring.records import RequestRecord, record_from_json, record_to_json
+from langchain_tokenopt.monitoring.records import RequestRecord, record_to_json
 from langchain_tokenopt.monitoring.store import MetricsStore
 
 logger = logging.getLogger(__name__)
@@ -173,17 +173,16 @@ class SQLiteMetricsStore(MetricsStore):
     def _read(self, since: float | None) -> list[RequestRecord]:
         conn = self._conn()
         if since is None:
-            rows = conn.execute("SELECT data FROM requests ORDER BY ts").fetchall()
+            rows = conn.execute("SELECT id, data FROM requests ORDER BY ts").fetchall()
         else:
             rows = conn.execute(
-                "SELECT data FROM requests WHERE ts >= ? ORDER BY ts", (since,)
+                "SELECT id, data FROM requests WHERE ts >= ? ORDER BY ts", (since,)
             ).fetchall()
         out = []
-        for (data,) in rows:
-            try:
-                out.append(record_from_json(data))
-            except (ValueError, TypeError):
-                logger.warning("tokenopt metrics: skipping an unreadable row")
+        for row_id, data in rows:
+            record = self._decode(row_id, data)
+            if record is not None:
+                out.append(record)
         return out
 
     def count(self) -> int:

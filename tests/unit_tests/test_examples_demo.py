@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_demo_runs_and_prints_the_three_families() -> None:
     run = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "demo.py")],
+        [sys.executable, str(REPO / "examples" / "demo.py"), "--breakdown-only"],
         cwd=REPO,
         capture_output=True,
         text=True,

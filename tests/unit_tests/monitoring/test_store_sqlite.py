@@ -165,3 +165,18 @@ def test_kill_9_mid_batch_loses_only_unflushed_records(tmp_path: Path) -> None:
     store.add(make_record(request_id="after"))
     assert store.flush(5) and store.count() == stored + 1
     store.close()
+
+
+def test_decode_cache_is_bounded_and_consistent(tmp_path: Path) -> None:
+    store = SQLiteMetricsStore(path=tmp_path / "d.sqlite", decode_cache=10, flush_interval=0.01)
+    for i in range(30):
+        store.add(make_record(request_id=f"d{i}", ts=time.time() - 30 + i))
+    assert store.flush(5)
+    first = store.records("1h")
+    again = store.records("1h")
+    assert [r.request_id for r in first] == [f"d{i}" for i in range(30)]
+    assert first == again
+    assert len(store._decoded) <= 10
+    store.close()
+    with pytest.raises(TokenOptConfigError):
+        SQLiteMetricsStore(path=tmp_path / "e.sqlite", decode_cache=-1)

@@ -1,0 +1,265 @@
+"""Run the demo workload through the optimized LangGraph agent and measure every step.
+
+The same runner drives ``make demo`` (``examples/demo.py``), ``tokenopt demo`` and
+``bench/e2e_bench.py``: each question of the workload is asked in its own conversation
+thread (the conversation of the long history starts with that history), as its tenant
+and user, through :func:`~langchain_tokenopt.build_optimized_agent` with the local SmolLM2.
+Figures come from the monitor's records, so they are the ones ``tokenopt stats`` shows.
+
+Example:
+    .. code-block:: python
+
+        from langchain_tokenopt.demo import load_workload
+        from langchain_tokenopt.demo.agent_run import run_workload
+
+        report = run_workload(load_workload(), limit=10)
+        report.hit_rate, report.mean_tokens_before, report.mean_tokens_after
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+
+from langchain_tokenopt.demo.workload import Workload, WorkloadQuestion
+from langchain_tokenopt.errors import TokenOptConfigError
+
+__all__ = ["DemoReport", "QuestionResult", "build_demo_agent", "run_workload"]
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    """What happened to one question of the workload."""
+
+    question: WorkloadQuestion
+    """The question as the workload states it (kind, expected hit, tenant ...)."""
+    answer: str
+    """The agent's final answer text."""
+    cache_hit: bool
+    """Whether the response cache answered."""
+    cache_layer: str | None
+    """``exact`` or ``semantic`` for a hit."""
+    latency_ms: float
+    """End-to-end wall time of ``graph.invoke`` for this question."""
+    tokens_unoptimized: int
+    """Tokens the request would have sent without any optimizer (system + history + tools)."""
+    tokens_sent: int
+    """Tokens sent to the model over the turn, same tokenizer (0 for a cache hit)."""
+    steps: dict[str, tuple[int, int, float]] = field(default_factory=dict)
+    """Per optimizer step: (tokens before, tokens after, latency ms), summed over the turn."""
+    tools_bound: list[str] = field(default_factory=list)
+    """Tools bound on the turn's model call."""
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    """The whole run: per-question results and the aggregates the demo prints."""
+
+    results: list[QuestionResult]
+    """One entry per question, in workload order."""
+    seconds: float
+    """Wall time of the whole run."""
+    metrics_path: Path | None
+    """SQLite metrics file the monitor wrote (for ``tokenopt stats --db``)."""
+
+    @property
+    def hit_rate(self) -> float:
+        """Share of questions answered by the cache."""
+        return sum(r.cache_hit for r in self.results) / max(1, len(self.results))
+
+    @property
+    def achievable_hit_rate(self) -> float:
+        """Share of questions the workload marks as true repeats / paraphrases."""
+        return sum(r.question.expect_cache_hit for r in self.results) / max(1, len(self.results))
+
+    @property
+    def false_hits(self) -> int:
+        """Hits on questions that must miss (another tenant, another conversation, new)."""
+        return sum(r.cache_hit and not r.question.expect_cache_hit for r in self.results)
+
+    @property
+    def missed_hits(self) -> int:
+        """True repeats / paraphrases that the cache did not answer."""
+        return sum(r.question.expect_cache_hit and not r.cache_hit for r in self.results)
+
+    @property
+    def mean_tokens_before(self) -> float:
+        """Mean unoptimized request tokens per question."""
+        return statistics.fmean(r.tokens_unoptimized for r in self.results) if self.results else 0.0
+
+    @property
+    def mean_tokens_after(self) -> float:
+        """Mean tokens sent per question (cache hits count 0)."""
+        return statistics.fmean(r.tokens_sent for r in self.results) if self.results else 0.0
+
+    def misses(self) -> list[QuestionResult]:
+        """Results that went to the model."""
+        return [r for r in self.results if not r.cache_hit]
+
+    def hits(self) -> list[QuestionResult]:
+        """Results the cache answered."""
+        return [r for r in self.results if r.cache_hit]
+
+
+def build_demo_agent(
+    workload: Workload,
+    *,
+    cache_path: Path,
+    metrics_path: Path | None,
+    max_new_tokens: int = 32,
+    context_budget: int = 900,
+    system_budget: int = 1000,
+) -> tuple[Any, Any]:
+    """Build ``(compiled graph, monitor)`` for the workload with the local SmolLM2.
+
+    The system prompt is the workload's :class:`~langchain_tokenopt.ModularPrompt` (core
+    module first, cache breakpoint after it), the tools are its 131 schemas.
+    """
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from langchain_tokenopt.cache import LocalBackend, SemanticCache
+    from langchain_tokenopt.compression import ModularPrompt
+    from langchain_tokenopt.graph import build_optimized_agent
+    from langchain_tokenopt.llms import LocalChatModel
+    from langchain_tokenopt.monitoring import (
+        MemoryMetricsStore,
+        SQLiteMetricsStore,
+        TokenOptCallbackHandler,
+    )
+
+    modules = [
+        {
+            "name": m.name,
+            "text": m.content,
+            "description": m.description,
+            # Only the stable prefix is forced; the other modules compete on relevance.
+            "core": m.cache_breakpoint,
+        }
+        for m in workload.modules
+    ]
+    breakpoint_module = next((m.name for m in workload.modules if m.cache_breakpoint), None)
+    prompt = ModularPrompt(
+        modules, cache_breakpoint=breakpoint_module, separator=workload.separator
+    )
+    store = SQLiteMetricsStore(path=metrics_path) if metrics_path else MemoryMetricsStore()
+    monitor = TokenOptCallbackHandler(store=store)
+    graph = build_optimized_agent(
+        LocalChatModel(max_new_tokens=max_new_tokens, dtype="bfloat16"),
+        list(workload.tools),
+        system_prompt=prompt,
+        cache=SemanticCache(backend=LocalBackend(path=cache_path)),
+        monitor=monitor,
+        context_budget=context_budget,
+        system_budget=system_budget,
+        token_model="gpt-4o",
+    ).compile(checkpointer=InMemorySaver())
+    return graph, monitor
+
+
+def run_workload(
+    workload: Workload,
+    *,
+    limit: int | None = None,
+    metrics_path: Path | None = None,
+    workdir: Path | None = None,
+    on_result: Callable[[QuestionResult], None] | None = None,
+    **agent_kwargs: Any,
+) -> DemoReport:
+    """Ask every question of ``workload`` through the optimized agent.
+
+    Args:
+        workload: The loaded workload.
+        limit: Ask only the first ``limit`` questions.
+        metrics_path: SQLite file for the monitor (in-memory store when ``None``).
+        workdir: Folder for the run's cache file (a fresh temp folder when ``None``).
+        on_result: Called after each question (progress bars).
+        **agent_kwargs: Passed to :func:`build_demo_agent`.
+
+    Returns:
+        The :class:`DemoReport`.
+    """
+    if limit is not None and limit < 1:
+        msg = f"limit must be a positive int or None, got {limit!r}"
+        raise TokenOptConfigError(msg)
+    folder = Path(workdir or tempfile.mkdtemp(prefix="tokenopt-demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    graph, monitor = build_demo_agent(
+        workload, cache_path=folder / "cache.sqlite", metrics_path=metrics_path, **agent_kwargs
+    )
+    questions = list(workload.questions)[: limit or None]
+    seeded: set[str] = set()
+    results: list[QuestionResult] = []
+    start = time.perf_counter()
+    for question in questions:
+        messages: list[BaseMessage] = []
+        if (
+            question.conversation_id == workload.history_conversation_id
+            and question.conversation_id not in seeded
+        ):
+            messages.extend(workload.history)
+        seeded.add(question.conversation_id)
+        messages.append(HumanMessage(question.text))
+        config = {
+            "configurable": {"thread_id": f"{question.tenant_id}/{question.conversation_id}"},
+            "metadata": {"tenant_id": question.tenant_id, "user_id": question.user_id},
+        }
+        before_ids = {r.request_id for r in monitor.store.records()} if results else set()
+        t0 = time.perf_counter()
+        state = graph.invoke({"messages": messages}, config)
+        latency = (time.perf_counter() - t0) * 1000
+        monitor.store.flush()
+        records = [r for r in monitor.store.records() if r.request_id not in before_ids]
+        result = _result(question, state, records, latency)
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    monitor.store.flush()
+    return DemoReport(
+        results=results, seconds=time.perf_counter() - start, metrics_path=metrics_path
+    )
+
+
+def _result(
+    question: WorkloadQuestion, state: dict[str, Any], records: list[Any], latency_ms: float
+) -> QuestionResult:
+    turn = state.get("turn") or {}
+    last = state["messages"][-1]
+    answer = last.content if isinstance(last, AIMessage) and isinstance(last.content, str) else ""
+    steps: dict[str, tuple[int, int, float]] = {}
+    unoptimized = 0
+    sent = 0
+    layer = None
+    for record in records:
+        for step in record.steps:
+            b, a, ms = steps.get(step.step, (0, 0, 0.0))
+            steps[step.step] = (b + step.tokens_before, a + step.tokens_after, ms + step.latency_ms)
+            if step.step == "cache":
+                unoptimized = max(unoptimized, step.tokens_before)
+        if record.cache_hit:
+            layer = record.cache_layer
+        else:
+            # What this request sent, counted with the same tokenizer as the unoptimized
+            # figure: the fitted system prompt, the fitted history and the bound tools.
+            sent += sum(
+                s.tokens_after
+                for s in record.steps
+                if s.step in ("compression", "context", "tool_selection")
+            )
+    return QuestionResult(
+        question=question,
+        answer=answer,
+        cache_hit=bool(turn.get("cache_hit")),
+        cache_layer=layer,
+        latency_ms=latency_ms,
+        tokens_unoptimized=unoptimized,
+        tokens_sent=0 if turn.get("cache_hit") else sent,
+        steps=steps,
+        tools_bound=list(turn.get("tools") or []),
+    )

@@ -1,0 +1,162 @@
+"""Print the demo run as rich tables: steps, cache, latency and estimated cost.
+
+Example:
+    .. code-block:: python
+
+        from langchain_tokenopt.demo.report import render_report
+
+        render_report(report)  # report from run_workload(...)
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_tokenopt.demo.agent_run import DemoReport
+from langchain_tokenopt.errors import MissingDependencyError
+
+__all__ = ["CostEstimate", "estimate_cost", "render_report"]
+
+_STEPS = (
+    ("cache", "Response cache"),
+    ("tool_selection", "Tool selection (tool schemas)"),
+    ("compression", "Prompt compression (system prompt)"),
+    ("context", "Context optimization (history)"),
+)
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """What the run's prompts would cost at a hosted model's list prices."""
+
+    model: str
+    """Model whose prices are used (from ``genai-prices``)."""
+    unoptimized_usd: float | None
+    """Every question sent whole, no cache."""
+    optimized_usd: float | None
+    """What the optimized run sent (cache hits cost nothing)."""
+
+    @property
+    def saving(self) -> float | None:
+        """Share of the cost saved."""
+        if not self.unoptimized_usd or self.optimized_usd is None:
+            return None
+        return 1 - self.optimized_usd / self.unoptimized_usd
+
+
+def estimate_cost(report: DemoReport, *, model: str = "gpt-4o") -> CostEstimate:
+    """Price the run's input and output tokens at ``model``'s list prices."""
+    from langchain_tokenopt.monitoring.pricing import Pricer, cost_of_usage
+    from langchain_tokenopt.monitoring.records import TokenUsage
+    from langchain_tokenopt.tokens import get_token_counter
+
+    price, _source = Pricer().lookup(model)
+    if price is None:
+        return CostEstimate(model=model, unoptimized_usd=None, optimized_usd=None)
+    counter = get_token_counter(model)
+    before = after = 0.0
+    for r in report.results:
+        out = counter.count(r.answer)
+        before += cost_of_usage(
+            price, TokenUsage(input_tokens=r.tokens_unoptimized, output_tokens=out)
+        )
+        if not r.cache_hit:
+            after += cost_of_usage(price, TokenUsage(input_tokens=r.tokens_sent, output_tokens=out))
+    return CostEstimate(model=model, unoptimized_usd=before, optimized_usd=after)
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.1f} %" if whole else "-"
+
+
+def _p(values: list[float], q: float) -> str:
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:,.1f}"
+    return f"{statistics.quantiles(values, n=100, method='inclusive')[int(q) - 1]:,.1f}"
+
+
+def render_report(report: DemoReport, *, console: Any = None) -> None:
+    """Print the report's tables with rich.
+
+    Raises:
+        MissingDependencyError: rich is not installed (extra ``cli``).
+    """
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError as exc:  # pragma: no cover - rich ships with the cli extra
+        raise MissingDependencyError("rich", extra="cli") from exc
+    console = console or Console()
+    misses = report.misses()
+
+    steps = Table(title=f"Per step, mean over the {len(misses)} cache misses (o200k tokens)")
+    for col in ("step", "tokens before", "tokens after", "saved", "p50 ms"):
+        steps.add_column(col, justify="left" if col == "step" else "right")
+    for key, label in _STEPS:
+        rows = [r.steps[key] for r in misses if key in r.steps]
+        if not rows:
+            continue
+        b = statistics.fmean(x[0] for x in rows)
+        a = statistics.fmean(x[1] for x in rows) if key != "cache" else b
+        ms = [x[2] for x in rows]
+        steps.add_row(label, f"{b:,.0f}", f"{a:,.0f}", _pct(b - a, b), _p(ms, 50))
+    if misses:
+        sent = statistics.fmean(r.tokens_sent for r in misses)
+        whole = statistics.fmean(r.tokens_unoptimized for r in misses)
+        steps.add_row(
+            "[b]Whole request[/b]", f"{whole:,.0f}", f"{sent:,.0f}", _pct(whole - sent, whole), ""
+        )
+    console.print(steps)
+
+    cache = Table(title="Response cache by question kind")
+    for col in ("kind", "questions", "should hit", "hits", "exact", "semantic", "false hits"):
+        cache.add_column(col, justify="left" if col == "kind" else "right")
+    kinds = sorted({r.question.kind for r in report.results})
+    for kind in [*kinds, "all"]:
+        rs = [r for r in report.results if kind in ("all", r.question.kind)]
+        cache.add_row(
+            f"[b]{kind}[/b]" if kind == "all" else kind,
+            str(len(rs)),
+            str(sum(r.question.expect_cache_hit for r in rs)),
+            str(sum(r.cache_hit for r in rs)),
+            str(sum(r.cache_layer == "exact" for r in rs)),
+            str(sum(r.cache_layer == "semantic" for r in rs)),
+            str(sum(r.cache_hit and not r.question.expect_cache_hit for r in rs)),
+        )
+    console.print(cache)
+
+    latency = Table(title="End-to-end latency through the graph (ms)")
+    for col in ("path", "n", "p50", "p95"):
+        latency.add_column(col, justify="left" if col == "path" else "right")
+    for label, rs in (("cache hit", report.hits()), ("cache miss (local SmolLM2)", misses)):
+        ms = [r.latency_ms for r in rs]
+        latency.add_row(label, str(len(rs)), _p(ms, 50), _p(ms, 95))
+    console.print(latency)
+
+    cost = estimate_cost(report)
+    totals = Table(title=f"Totals over {len(report.results)} questions ({report.seconds:.0f} s)")
+    totals.add_column("figure")
+    totals.add_column("unoptimized", justify="right")
+    totals.add_column("optimized", justify="right")
+    totals.add_row(
+        "mean prompt tokens per question",
+        f"{report.mean_tokens_before:,.0f}",
+        f"{report.mean_tokens_after:,.0f}",
+    )
+    if cost.unoptimized_usd is not None and cost.optimized_usd is not None:
+        saved = _pct(cost.unoptimized_usd - cost.optimized_usd, cost.unoptimized_usd)
+        totals.add_row(
+            f"estimated cost at {cost.model} list prices",
+            f"${cost.unoptimized_usd:,.4f}",
+            f"${cost.optimized_usd:,.4f} ({saved} saved)",
+        )
+    totals.add_row(
+        "cache hit rate (achievable)",
+        "0 %",
+        f"{100 * report.hit_rate:.1f} % ({100 * report.achievable_hit_rate:.1f} %)",
+    )
+    console.print(totals)
