@@ -140,7 +140,12 @@ def tooltalk_messages(conv: dict[str, Any]) -> tuple[list[BaseMessage], list[str
             params = api["request"]["parameters"]
             facts.update(s for s in strings_of(params) if len(s) >= 5)
             out.append(
-                AIMessage("", tool_calls=[{"id": call_id, "name": api["request"]["api_name"], "args": params}])
+                AIMessage(
+                    "",
+                    tool_calls=[
+                        {"id": call_id, "name": api["request"]["api_name"], "args": params}
+                    ],
+                )
             )
             result = api.get("exception") or api.get("response")
             out.append(
@@ -171,7 +176,9 @@ def load_tooltalk(data: Path) -> list[dict[str, Any]]:
     return items
 
 
-def long_threads(items: list[dict[str, Any]], counter: TokenCounter, target: int) -> list[dict[str, Any]]:
+def long_threads(
+    items: list[dict[str, Any]], counter: TokenCounter, target: int
+) -> list[dict[str, Any]]:
     threads = []
     current: list[BaseMessage] = []
     facts: set[str] = set()
@@ -186,7 +193,14 @@ def long_threads(items: list[dict[str, Any]], counter: TokenCounter, target: int
         facts.update(item["facts"])
         tokens += counter.count_messages(body) - 3
         if tokens >= target:
-            threads.append({"id": f"long-{len(threads)}", "test": True, "messages": current, "facts": sorted(facts)})
+            threads.append(
+                {
+                    "id": f"long-{len(threads)}",
+                    "test": True,
+                    "messages": current,
+                    "facts": sorted(facts),
+                }
+            )
             current, facts, tokens = [], set(), 0
     return threads
 
@@ -198,7 +212,10 @@ def text_of(messages: list[BaseMessage]) -> str:
         parts.append(m.text if not isinstance(m.content, str) else m.content)
         if isinstance(m, AIMessage):
             parts.extend(json.dumps(c["args"], ensure_ascii=False) for c in m.tool_calls)
-            parts.extend(json.dumps(c["args"], ensure_ascii=False, separators=(",", ":")) for c in m.tool_calls)
+            parts.extend(
+                json.dumps(c["args"], ensure_ascii=False, separators=(",", ":"))
+                for c in m.tool_calls
+            )
     return "\n".join(parts)
 
 
@@ -209,7 +226,9 @@ def measure(
     counter: TokenCounter,
     frac: float | None,
 ) -> dict[str, Any]:
-    rows: dict[str, list[float]] = {k: [] for k in ("invalid", "mid", "sys", "human", "ret", "saved", "over", "ms")}
+    rows: dict[str, list[float]] = {
+        k: [] for k in ("invalid", "mid", "sys", "human", "ret", "saved", "over", "ms")
+    }
     errors = 0
     only_system = 0
     for item in items:
@@ -233,7 +252,10 @@ def measure(
         rows["sys"].append(1.0 if all(s.content in out_system for s in system) else 0.0)
         last_human = next((m for m in reversed(msgs) if isinstance(m, HumanMessage)), None)
         rows["human"].append(
-            1.0 if last_human is None or any(isinstance(m, HumanMessage) and m.content == last_human.content for m in out) else 0.0
+            1.0
+            if last_human is None
+            or any(isinstance(m, HumanMessage) and m.content == last_human.content for m in out)
+            else 0.0
         )
         src = text_of(msgs)
         present = [f for f in item["facts"] if f in src]
@@ -270,7 +292,9 @@ def measure(
     }
 
 
-def methods(counter: TokenCounter) -> dict[str, Callable[[list[BaseMessage], int], list[BaseMessage]]]:
+def methods(
+    counter: TokenCounter,
+) -> dict[str, Callable[[list[BaseMessage], int], list[BaseMessage]]]:
     def ours(msgs: list[BaseMessage], budget: int) -> list[BaseMessage]:
         return ContextOptimizer(max_tokens=budget, counter=counter).invoke(msgs)
 
@@ -280,45 +304,98 @@ def methods(counter: TokenCounter) -> dict[str, Callable[[list[BaseMessage], int
         ).invoke(msgs)
 
     def trim_last(msgs: list[BaseMessage], budget: int) -> list[BaseMessage]:
-        return trim_messages(msgs, max_tokens=budget, token_counter=counter, strategy="last", include_system=True)
+        return trim_messages(
+            msgs, max_tokens=budget, token_counter=counter, strategy="last", include_system=True
+        )
 
     def trim_human(msgs: list[BaseMessage], budget: int) -> list[BaseMessage]:
         return trim_messages(
-            msgs, max_tokens=budget, token_counter=counter, strategy="last", include_system=True, start_on="human"
+            msgs,
+            max_tokens=budget,
+            token_counter=counter,
+            strategy="last",
+            include_system=True,
+            start_on="human",
         )
 
     return {
         "ContextOptimizer (mask+summary)": ours,
         "ContextOptimizer (mask+window)": ours_window,
-        'trim_messages(last)': trim_last,
+        "trim_messages(last)": trim_last,
         'trim_messages(last, start_on="human")': trim_human,
     }
 
 
+COLUMNS = {
+    "method": "method",
+    "budget": "budget",
+    "n": "n",
+    "typed_errors": "typed err",
+    "invalid": "invalid",
+    "start_mid_exchange": "mid-start",
+    "system_kept": "sys kept",
+    "newest_human_kept": "human kept",
+    "fact_retention": "facts",
+    "tokens_saved": "saved",
+    "over_budget": "over",
+    "only_system_returned": "sys only",
+    "ms_median": "ms p50",
+    "ms_p95": "ms p95",
+}
+
+
 def print_table(title: str, rows: list[dict[str, Any]]) -> None:
     table = Table(title=title, show_lines=False)
-    cols = [
-        "method", "budget", "n", "typed_errors", "invalid", "start_mid_exchange", "system_kept",
-        "newest_human_kept", "fact_retention", "tokens_saved", "over_budget", "only_system_returned",
-        "ms_median", "ms_p95",
-    ]
-    for c in cols:
-        table.add_column(c, overflow="fold")
+    for label in COLUMNS.values():
+        table.add_column(label, overflow="fold")
     for r in rows:
-        table.add_row(*[str(r[c]) for c in cols])
+        table.add_row(*["-" if r[c] is None else str(r[c]) for c in COLUMNS])
     console.print(table)
 
 
+def replay_latency(
+    thread: list[BaseMessage], counter: TokenCounter, frac: float, calls: int
+) -> dict[str, Any]:
+    """Agent-loop latency: the same optimizer called as the thread grows message by message."""
+    sys_tokens = counter.count_messages(thread[:1])
+    total = counter.count_messages(thread)
+    budget = sys_tokens + int((total - sys_tokens) * frac)
+    optimizer = ContextOptimizer(max_tokens=budget, counter=counter)
+    times = []
+    start = max(2, len(thread) - calls)
+    for end in range(start, len(thread) + 1):
+        prefix = thread[:end]
+        if end < len(thread) and isinstance(thread[end], ToolMessage):
+            continue  # mid tool exchange: an agent never sends this to a model
+        t0 = time.perf_counter()
+        optimizer.optimize(prefix)
+        times.append((time.perf_counter() - t0) * 1000)
+    first = times[0]
+    rest = sorted(times[1:]) or [first]
+    return {
+        "budget": f"sys+{int(frac * 100)}%",
+        "thread_tokens": total,
+        "calls": len(times),
+        "first_call_ms": round(first, 2),
+        "ms_median": round(statistics.median(rest), 2),
+        "ms_p95": round(rest[int(0.95 * (len(rest) - 1))], 2),
+    }
+
+
 def lm_replay(items: list[dict[str, Any]], counter: TokenCounter, n: int) -> dict[str, Any]:
-    """Replay conversations turn by turn with the SmolLM2 summarizer; count model calls."""
-    summarizer = ChatModelSummarizer()
+    """Replay conversations turn by turn with SmolLM2 summaries; count model calls per turn."""
+    from langchain_tokenopt.llms import LocalChatModel
+
+    summarizer = ChatModelSummarizer(LocalChatModel(num_threads=2), max_input_tokens=384)
     cache = SummaryCache()
+    step = HierarchicalSummary(
+        summarizer=summarizer, cache=cache, segment_units=4, segment_tokens=48
+    )
     results = []
     for item in items[:n]:
         msgs = item["messages"]
         sys_tokens = counter.count_messages(msgs[:1])
-        calls_before = summarizer.calls
-        turns = 0
+        per_turn = []
         t0 = time.perf_counter()
         for i, m in enumerate(msgs):
             if not isinstance(m, HumanMessage) or i < 6:
@@ -326,26 +403,47 @@ def lm_replay(items: list[dict[str, Any]], counter: TokenCounter, n: int) -> dic
             prefix = msgs[: i + 1]
             total = counter.count_messages(prefix)
             budget = sys_tokens + int((total - sys_tokens) * 0.25)
-            opt = ContextOptimizer(
-                max_tokens=budget,
-                counter=counter,
-                strategies=[MaskToolOutputs(), HierarchicalSummary(summarizer=summarizer, cache=cache, segment_units=4)],
+            before = summarizer.calls
+            t1 = time.perf_counter()
+            out = ContextOptimizer(
+                max_tokens=budget, counter=counter, strategies=[MaskToolOutputs(), step]
+            ).invoke(prefix)
+            per_turn.append(
+                {
+                    "messages": len(prefix),
+                    "lm_calls": summarizer.calls - before,
+                    "seconds": round(time.perf_counter() - t1, 2),
+                    "valid": not find_problems(out),
+                    "within_budget": counter.count_messages(out) <= budget,
+                }
             )
-            opt.invoke(prefix)
-            turns += 1
         results.append(
-            {"id": item["id"], "turns": turns, "lm_calls": summarizer.calls - calls_before,
-             "seconds": round(time.perf_counter() - t0, 1)}
+            {
+                "id": item["id"],
+                "turns": len(per_turn),
+                "lm_calls": sum(t["lm_calls"] for t in per_turn),
+                "seconds": round(time.perf_counter() - t0, 1),
+                "per_turn": per_turn,
+            }
         )
     return {"replays": results, "cache_hits": cache.hits, "cache_misses": cache.misses}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "conversations")
-    parser.add_argument("--quick", action="store_true", help="small run (first 40 tau, 20 ToolTalk)")
-    parser.add_argument("--lm", type=int, default=0, help="replay N test conversations with SmolLM2 summaries")
+    parser.add_argument(
+        "--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "conversations"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small run (first 40 tau, 20 ToolTalk)"
+    )
+    parser.add_argument(
+        "--lm", type=int, default=0, help="replay N test conversations with SmolLM2 summaries"
+    )
     parser.add_argument("--long-tokens", type=int, default=50_000)
+    parser.add_argument(
+        "--skip-main", action="store_true", help="only the latency and --lm parts (no tables)"
+    )
     args = parser.parse_args()
     counter = TokenCounter("gpt-4o")
     tau = load_tau(args.data)
@@ -365,19 +463,45 @@ def main() -> None:
     fns = methods(counter)
     report: dict[str, Any] = {"command": " ".join(sys.argv), "counter": repr(counter), "sets": {}}
     for set_name, items in sets.items():
+        if args.skip_main:
+            break
         rows = []
         for frac in (0.10, 0.25, 0.50, None):
             for name, fn in fns.items():
                 rows.append(measure(name, fn, items, counter, frac))
         sizes = [counter.count_messages(x["messages"]) for x in items]
-        title = f"{set_name}: {len(items)} histories, median {statistics.median(sizes) if sizes else 0:.0f} tokens"
+        median = statistics.median(sizes) if sizes else 0
+        title = f"{set_name}: {len(items)} histories, median {median:.0f} tokens"
         print_table(title, rows)
-        report["sets"][set_name] = {"n": len(items), "median_tokens": statistics.median(sizes) if sizes else 0, "rows": rows}
+        report["sets"][set_name] = {
+            "n": len(items),
+            "median_tokens": statistics.median(sizes) if sizes else 0,
+            "rows": rows,
+        }
+    latency = (
+        []
+        if (args.skip_main and args.lm)
+        else [
+            replay_latency(t["messages"], counter, frac, 60 if not args.quick else 10)
+            for t in longs
+            for frac in (0.10, 0.25, 0.50)
+        ]
+    )
+    table = Table(title="agent-loop latency on long threads (same optimizer, thread grows by 1)")
+    for col in ("budget", "thread_tokens", "calls", "first_call_ms", "ms_median", "ms_p95"):
+        table.add_column(col)
+    for row in latency:
+        table.add_row(*[str(v) for v in row.values()])
+    console.print(table)
+    report["long_thread_latency"] = latency
     if args.lm:
         replay = lm_replay([x for x in tau if x["test"]], counter, args.lm)
         console.print(replay)
         report["lm_replay"] = replay
-    out = ROOT / "bench" / "results" / ("context_bench_quick.json" if args.quick else "context_bench.json")
+    name = "context_bench_quick" if args.quick else "context_bench"
+    if args.skip_main:
+        name += "_lm" if args.lm else "_latency"
+    out = ROOT / "bench" / "results" / f"{name}.json"
     out.write_text(json.dumps(report, indent=2))
     console.print(f"wrote {out}")
 

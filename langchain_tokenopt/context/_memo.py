@@ -3,13 +3,12 @@
 An agent sends almost the same history every turn, so per-message work is done once. Values
 are keyed by the message object's identity plus its shape (content length, number of tool
 calls), and the entry holds a reference to the message so the identity cannot be reused by
-another object while the entry lives. Bounded LRU, thread-safe.
+another object while the entry lives. Bounded (the oldest half is dropped when full).
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -22,7 +21,7 @@ __all__ = ["count_message", "count_messages", "count_texts", "memo"]
 
 T = TypeVar("T")
 _MAX_ENTRIES = 100_000
-_cache: OrderedDict[tuple[Any, ...], tuple[BaseMessage, Any]] = OrderedDict()
+_cache: dict[tuple[Any, ...], tuple[BaseMessage, Any]] = {}
 _lock = threading.Lock()
 
 
@@ -34,23 +33,25 @@ def _shape(msg: BaseMessage) -> int:
 def memo(tag: str, msg: BaseMessage, compute: Callable[[], T]) -> T:
     """Return ``compute()`` for ``msg``, computed once per message object and tag."""
     key = (tag, id(msg), _shape(msg))
-    with _lock:
-        hit = _cache.get(key)
-        if hit is not None and hit[0] is msg:
-            _cache.move_to_end(key)
-            value: T = hit[1]
-            return value
+    hit = _cache.get(key)  # a dict read is atomic in CPython; no lock on the hot path
+    if hit is not None and hit[0] is msg:
+        value: T = hit[1]
+        return value
     value = compute()
     with _lock:
         _cache[key] = (msg, value)
-        if len(_cache) > _MAX_ENTRIES:
-            _cache.popitem(last=False)
+        if len(_cache) > _MAX_ENTRIES:  # drop the oldest half (insertion order)
+            for old in list(_cache)[: _MAX_ENTRIES // 2]:
+                _cache.pop(old, None)
     return value
+
+
+_COUNT_TAGS = {"o200k_base": "count:o200k_base", "cl100k_base": "count:cl100k_base"}
 
 
 def count_message(counter: TokenCounter, msg: BaseMessage) -> int:
     """Return ``counter.count_message(msg)``, memoized."""
-    return memo(f"count:{counter.encoding_name}", msg, lambda: counter.count_message(msg))
+    return memo(_COUNT_TAGS[counter.encoding_name], msg, lambda: counter.count_message(msg))
 
 
 def count_messages(counter: TokenCounter, messages: Sequence[BaseMessage]) -> int:

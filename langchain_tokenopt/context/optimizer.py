@@ -33,17 +33,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage, convert_to_messages
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+    convert_to_messages,
+)
 from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from langchain_tokenopt.context._memo import count_message, count_messages
 from langchain_tokenopt.context.classifier import MessageClassifier
-from langchain_tokenopt.context.strategies.base import ContextStrategy, Plan, Slot
+from langchain_tokenopt.context.strategies.base import (
+    SUMMARY_ID_PREFIX,
+    ContextStrategy,
+    Plan,
+    Slot,
+)
 from langchain_tokenopt.context.strategies.mask import MaskToolOutputs
 from langchain_tokenopt.context.strategies.summary import HierarchicalSummary
 from langchain_tokenopt.context.truncate import truncate_tool_results
-from langchain_tokenopt.context.units import repair_history, split_units
+from langchain_tokenopt.context.units import Unit, repair_history, split_units
 from langchain_tokenopt.context.validate import find_problems
 from langchain_tokenopt.errors import (
     BudgetExceededError,
@@ -183,18 +195,21 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
         start = time.perf_counter()
         items = _as_messages(messages)
         steps: list[str] = []
-        problems = find_problems(items, require_human_first=False, system_first=False)
-        if problems:
+        units = split_units(items)
+        if _broken(units):
             if not self.repair_input:
-                raise InvalidHistoryError(problems)
+                raise InvalidHistoryError(
+                    find_problems(items, require_human_first=False, system_first=False)
+                )
             items, notes = repair_history(items)
+            units = split_units(items)
             logger.warning("repaired an invalid input history: %s", "; ".join(notes))
             steps.extend(f"input repair: {n}" for n in notes)
         rules = _rules_of(items)
         before = count_messages(self.counter, items)
         if before <= self.budget:
             return ContextResult(items, before, before, self.budget, tuple(steps), _ms(start))
-        plan = self._plan(items, rules["require_human_first"])
+        plan = self._plan(items, units, rules["require_human_first"])
         for strategy in self.strategies:
             if plan.fits:
                 break
@@ -234,11 +249,13 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
         return await asyncio.to_thread(self.optimize, messages)
 
     # ------------------------------------------------------------------ helpers
-    def _plan(self, items: list[BaseMessage], require_human_first: bool) -> Plan:
+    def _plan(
+        self, items: list[BaseMessage], all_units: list[Unit], require_human_first: bool
+    ) -> Plan:
         n_system = 0
         while n_system < len(items) and isinstance(items[n_system], SystemMessage):
             n_system += 1
-        units = split_units(items[n_system:])
+        units = all_units[n_system:]  # each leading system message is a unit of its own
         counts = [count_message(self.counter, m) for m in items[n_system:]]
         slots: list[Slot] = []
         offset = 0
@@ -253,13 +270,18 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
         if human:
             human[-1].protected = True
             query = human[-1].unit.head.text
+        # Summaries written on earlier turns (state rewritten with RemoveMessage) are ours to
+        # fold into the next summary or drop; real system messages are always kept.
+        system = [m for m in items[:n_system] if not _is_summary(m)]
+        summary = [m for m in items[:n_system] if _is_summary(m)]
         return Plan(
-            system=items[:n_system],
+            system=system,
             slots=slots,
             budget=self.budget,
             counter=self.counter,
             query=query,
             require_human_first=require_human_first,
+            summary=summary,
         )
 
     def _drop_by_importance(self, plan: Plan) -> None:
@@ -289,6 +311,24 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
         if cut is not None:
             plan.replace(newest, cut)
             plan.notes.append("truncated inside the newest unit's tool outputs")
+
+
+def _broken(units: list[Unit]) -> bool:
+    """Fast structural check on units (same verdict as ``find_problems`` on pairing)."""
+    for unit in units:
+        if unit.kind == "other" and isinstance(unit.head, ToolMessage):
+            return True  # orphan, duplicate or unknown answer
+        if unit.kind == "tool_exchange":
+            head = unit.head
+            assert isinstance(head, AIMessage)
+            for tool_call in head.tool_calls:
+                if not tool_call.get("id") or tool_call["id"] not in unit.answered:
+                    return True
+    return False
+
+
+def _is_summary(message: BaseMessage) -> bool:
+    return isinstance(message.id, str) and message.id.startswith(SUMMARY_ID_PREFIX)
 
 
 def _fix_start(plan: Plan) -> int:

@@ -25,7 +25,10 @@ from langchain_tokenopt.context._memo import count_message
 from langchain_tokenopt.context.units import Unit
 from langchain_tokenopt.tokens import REPLY_PRIMING, TokenCounter
 
-__all__ = ["ContextStrategy", "Plan", "Slot"]
+__all__ = ["SUMMARY_ID_PREFIX", "ContextStrategy", "Plan", "Slot"]
+
+#: Id prefix of the summary messages the optimizer writes (recognised on later turns).
+SUMMARY_ID_PREFIX = "tokenopt-summary-"
 
 
 @dataclass

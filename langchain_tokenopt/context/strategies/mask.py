@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from langchain_core.messages import BaseMessage, ToolMessage
 
 from langchain_tokenopt.context._memo import memo
@@ -98,8 +99,9 @@ class MaskToolOutputs:
         self, msg: ToolMessage, last_seen: dict[str, int], position: int, plan: Plan
     ) -> ToolMessage:
         facts = _facts(msg)
-        referenced = ranked_facts(f for f in facts if last_seen.get(f, -1) > position)
-        others = ranked_facts(f for f in facts if last_seen.get(f, -1) <= position)
+        ranked = memo("ranked", msg, lambda: tuple(ranked_facts(facts)))
+        referenced = [f for f in ranked if last_seen.get(f, -1) > position]
+        others = [f for f in ranked if last_seen.get(f, -1) <= position]
         kept = tuple((referenced + others)[: self.max_facts])
         # Memoized per (message, kept facts): the same copy is reused every turn, so its
         # token count is memoized too.

@@ -3,7 +3,7 @@
 Uses :class:`langchain_tokenopt.compression.QueryAwareCompressor` (imported when the step
 first runs) on old human / assistant text of at least ``min_tokens`` tokens, oldest first.
 Structured text (JSON, code fences) is never touched, tool calls are kept as they are, and a
-compression that loses an id or number of the original is discarded.
+compression that loses an id, date or amount of the original is discarded.
 
 Example:
     .. code-block:: python
@@ -19,7 +19,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
 
-from langchain_tokenopt.context.facts import extract_facts, is_structured
+from langchain_tokenopt.context.facts import extract_facts, fact_rank, is_structured
 from langchain_tokenopt.context.strategies.base import Plan
 from langchain_tokenopt.errors import TokenOptConfigError
 
@@ -37,7 +37,10 @@ class CompressProse:
         min_tokens: Only messages with at least this many text tokens are compressed.
         keep_last: The newest ``keep_last`` units are left alone.
         compressor: A runnable taking ``{"context": text, "question": q}`` and returning an
-            object with ``.text``; default ``QueryAwareCompressor`` built on first use.
+            object with ``.text``; default: a ``QueryAwareCompressor`` per message, with the
+            message's target as ``target_tokens``.
+        use_embeddings: For the default compressor: rank with the packaged MiniLM (slower)
+            instead of BM25 and literals.
     """
 
     ratio: float = 0.5
@@ -47,7 +50,9 @@ class CompressProse:
     keep_last: int = 2
     """Newest units never compressed."""
     compressor: Any = field(default=None, repr=False)
-    """The compressor (built lazily when None)."""
+    """The compressor (a QueryAwareCompressor per message when None)."""
+    use_embeddings: bool = False
+    """Default compressor ranks with embeddings."""
 
     def __post_init__(self) -> None:
         if not 0.0 < self.ratio < 1.0:
@@ -78,10 +83,10 @@ class CompressProse:
             tokens = plan.counter.count(text)
             if tokens < self.min_tokens or is_structured(text):
                 continue
-            short = self._compress(text, plan.query, int(tokens * self.ratio))
+            short = self._compress(text, plan, int(tokens * self.ratio))
             if short is None or plan.counter.count(short) >= tokens:
                 continue
-            lost = [f for f in extract_facts(text) if f not in short]
+            lost = [f for f in extract_facts(text) if fact_rank(f) >= 2 and f not in short]
             if lost:
                 logger.debug("compression dropped facts %s; message kept as is", lost[:5])
                 continue
@@ -92,13 +97,18 @@ class CompressProse:
         if done:
             plan.notes.append(f"compressed the prose of {done} old message(s)")
 
-    def _compress(self, text: str, question: str, target: int) -> str | None:
+    def _compress(self, text: str, plan: Plan, target: int) -> str | None:
         try:
-            if self.compressor is None:
+            compressor = self.compressor
+            if compressor is None:
                 from langchain_tokenopt.compression import QueryAwareCompressor
 
-                self.compressor = QueryAwareCompressor(target_tokens=max(1, target))
-            result = self.compressor.invoke({"context": text, "question": question})
+                compressor = QueryAwareCompressor(
+                    target_tokens=max(1, target),
+                    token_counter=plan.counter,
+                    use_embeddings=self.use_embeddings,
+                )
+            result = compressor.invoke({"context": text, "question": plan.query})
         except Exception:
             logger.warning("prose compression failed; message kept as is", exc_info=True)
             return None

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
+from functools import lru_cache
 
-from langchain_core.messages import SystemMessage
+from langchain_core.messages import BaseMessage, SystemMessage
 
-from langchain_tokenopt.context._memo import count_texts
-from langchain_tokenopt.context.strategies.base import Plan, Slot
+from langchain_tokenopt.context._memo import count_texts, get_token_counter_for
+from langchain_tokenopt.context.strategies.base import SUMMARY_ID_PREFIX, Plan, Slot
 from langchain_tokenopt.context.strategies.window import drop_before, window_start
 from langchain_tokenopt.context.summarize import (
     ExtractiveSummarizer,
@@ -100,7 +102,9 @@ class HierarchicalSummary:
         if not 0.0 < share < 1.0:
             msg = f"HierarchicalSummary.share must be in (0, 1), got {share!r}"
             raise TokenOptConfigError(msg)
-        self.summarizer: Summarizer = summarizer if summarizer is not None else ExtractiveSummarizer()
+        self.summarizer: Summarizer = (
+            summarizer if summarizer is not None else ExtractiveSummarizer()
+        )
         self.cache = cache if cache is not None else SummaryCache()
         self.segment_units = segment_units
         self.segment_tokens = segment_tokens
@@ -122,18 +126,24 @@ class HierarchicalSummary:
         dropped = drop_before(plan, window_start(plan, reserve))
         if not dropped:
             return
+        # Summaries from earlier turns are folded into the new one (as merged summaries).
+        previous = [str(m.content) for m in plan.summary if _is_ours(m)]
+        if previous:
+            plan.set_summary([m for m in plan.summary if not _is_ours(m)])
         room = plan.budget - plan.total - _SUMMARY_OVERHEAD
         if room < self.min_summary_tokens:
             plan.notes.append(f"dropped {len(dropped)} old unit(s); no room for a summary")
             return
-        text = self.summarize_slots(dropped, min(room, self.max_summary_tokens), plan)
+        text = self.summarize_slots(
+            dropped, min(room, self.max_summary_tokens), plan, previous=previous
+        )
         if not text:
             return
         n = sum(len(s.unit.messages) for s in dropped)
         ids = "|".join(str(m.id or "") for s in dropped for m in s.unit.messages)
         digest = hashlib.blake2b(ids.encode(), digest_size=8).hexdigest()
         message = SystemMessage(
-            content=f"{SUMMARY_HEADER} ({n} messages):\n{text}", id=f"tokenopt-summary-{digest}"
+            content=f"{SUMMARY_HEADER} ({n} messages):\n{text}", id=f"{SUMMARY_ID_PREFIX}{digest}"
         )
         if plan.count([message]) + plan.total > plan.budget:
             text = shrink_lines(
@@ -155,8 +165,13 @@ class HierarchicalSummary:
             plan.notes.append(f"kept {restored} summarized unit(s) verbatim in the room left")
 
     # ------------------------------------------------------------------ hierarchy
-    def summarize_slots(self, slots: list[Slot], room: int, plan: Plan) -> str:
-        """Return the summary of ``slots`` within ``room`` tokens (cached by segment)."""
+    def summarize_slots(
+        self, slots: list[Slot], room: int, plan: Plan, *, previous: Sequence[str] = ()
+    ) -> str:
+        """Return the summary of ``slots`` within ``room`` tokens (cached by segment).
+
+        ``previous`` summaries (from earlier turns) come first and count as merged ones.
+        """
         counter = plan.counter
         segments: dict[int, list[Slot]] = {}
         for slot in slots:
@@ -168,14 +183,15 @@ class HierarchicalSummary:
         # Only complete segments go to the summarizer (a model call, cached for good); the
         # newest, still growing segment gets the extractive summary until it is complete.
         complete = [len(group) == self.segment_units for _, group in sorted(segments.items())]
-        summaries = [
+        summaries = [*previous] + [
             self._cached(text, 0, plan, extractive=not full)
             for text, full in zip(transcripts, complete, strict=True)
         ]
+        transcripts = [*previous, *transcripts]
         # Summaries of summaries: while the summaries are far over the room (more than
         # ``merge_over`` times), merge the oldest ``fan_in`` of them (a group that is stable
         # across turns, so the merge is cached too). The last fit to the room is extractive.
-        levels = [0] * len(summaries)
+        levels = [1] * len(previous) + [0] * (len(summaries) - len(previous))
         while len(summaries) > 1 and sum(count_texts(counter, summaries)) > room * self.merge_over:
             take = min(self.fan_in, len(summaries))
             level = max(levels[:take]) + 1
@@ -204,9 +220,7 @@ class HierarchicalSummary:
                 continue
             attempts += 1
             own = count_texts(counter, [summaries[i]])[0]
-            longer = ExtractiveSummarizer().summarize(
-                leaf, max_tokens=own + room - used, counter=counter
-            )
+            longer = _extractive(leaf, _quantize(own + room - used), counter.encoding_name)
             grown = counter.count(longer) - own
             if grown > 0 and used + grown <= room:
                 summaries[i] = longer
@@ -214,8 +228,7 @@ class HierarchicalSummary:
         joined = "\n".join(s for s in summaries if s)
         if counter.count(joined) <= room:
             return joined
-        body = shrink_lines(joined, max(0, room - room // 4), counter)
-        return shrink_lines(ensure_facts(body, joined, room, counter), room, counter)
+        return _fit(joined, _quantize(room), counter.encoding_name)
 
     def _cached(self, text: str, level: int, plan: Plan, *, extractive: bool = False) -> str:
         summarizer = _EXTRACTIVE if extractive else self.summarizer
@@ -224,12 +237,38 @@ class HierarchicalSummary:
         if hit is not None:
             return hit
         try:
-            summary = summarizer.summarize(text, max_tokens=self.segment_tokens, counter=plan.counter)
+            summary = summarizer.summarize(
+                text, max_tokens=self.segment_tokens, counter=plan.counter
+            )
         except Exception:
             logger.warning("summarizer failed; using the extractive summary", exc_info=True)
             return _EXTRACTIVE.summarize(text, max_tokens=self.segment_tokens, counter=plan.counter)
         self.cache.put(key, summary)
         return summary
+
+
+def _quantize(tokens: int) -> int:
+    """Round a room down to a multiple of 32 tokens so fits are reused across turns."""
+    return tokens - tokens % 32 if tokens >= 64 else tokens
+
+
+@lru_cache(maxsize=512)
+def _fit(text: str, room: int, encoding: str) -> str:
+    """Extractive fit of ``text`` into ``room`` tokens, keeping its facts (memoized)."""
+    counter = get_token_counter_for(encoding)
+    body = shrink_lines(text, max(0, room - room // 4), counter)
+    return shrink_lines(ensure_facts(body, text, room, counter), room, counter)
+
+
+@lru_cache(maxsize=512)
+def _extractive(text: str, max_tokens: int, encoding: str) -> str:
+    return _EXTRACTIVE.summarize(
+        text, max_tokens=max_tokens, counter=get_token_counter_for(encoding)
+    )
+
+
+def _is_ours(message: BaseMessage) -> bool:
+    return isinstance(message.id, str) and message.id.startswith(SUMMARY_ID_PREFIX)
 
 
 def _refill(plan: Plan, dropped: list[Slot]) -> int:

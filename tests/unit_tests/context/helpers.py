@@ -23,8 +23,12 @@ def conversation(turns: int = 6, size: int = 40) -> list[BaseMessage]:
     out: list[BaseMessage] = [SYSTEM]
     for i in range(turns):
         cid = f"c{i}"
-        out.append(HumanMessage(f"Please check reservation RES{i:03d} for user mia_li_{i}", id=f"h{i}"))
+        out.append(
+            HumanMessage(f"Please check reservation RES{i:03d} for user mia_li_{i}", id=f"h{i}")
+        )
         out.append(AIMessage("", tool_calls=[call(cid)], id=f"a{i}"))
         out.append(tool_result(cid, size))
-        out.append(AIMessage(f"Reservation RES{i:03d} is confirmed for flight HAT{100 + i}.", id=f"r{i}"))
+        out.append(
+            AIMessage(f"Reservation RES{i:03d} is confirmed for flight HAT{100 + i}.", id=f"r{i}")
+        )
     return out

@@ -58,7 +58,32 @@ async def test_hook_async_and_budget_errors() -> None:
     tight = ContextOptimizer(max_tokens=5)
     with pytest.raises(BudgetExceededError):
         await context_hook(tight).ainvoke({"messages": msgs})
-    passed = await context_hook(tight, on_budget_exceeded="pass_through").ainvoke({"messages": msgs})
+    passed = await context_hook(tight, on_budget_exceeded="pass_through").ainvoke(
+        {"messages": msgs}
+    )
     assert passed["llm_input_messages"] == msgs
     with pytest.raises(TokenOptConfigError):
         context_hook(tight, on_budget_exceeded="ignore")  # type: ignore[arg-type]
+
+
+def test_rewrite_mode_folds_earlier_summaries_across_turns() -> None:
+    from langchain_core.messages import AIMessage, SystemMessage
+
+    budget = COUNTER.count_messages([SYSTEM]) + 700
+    hook = context_hook(ContextOptimizer(max_tokens=budget), rewrite=True)
+    graph = _graph(hook)
+    state = {"messages": conversation(6)}
+    for turn in range(4):
+        extra = conversation(3)[1:]
+        for m in extra:
+            m.id = f"{m.id}-turn{turn}"
+        state = graph.invoke({"messages": [*state["messages"], *extra]})
+        msgs = state["messages"]
+        validate_history(msgs)
+        assert COUNTER.count_messages(msgs) <= budget
+        summaries = [
+            m for m in msgs if isinstance(m, SystemMessage) and m.content != SYSTEM.content
+        ]
+        assert len(summaries) <= 1
+        assert msgs[0].content == SYSTEM.content
+        assert isinstance(msgs[-1], AIMessage)

@@ -86,7 +86,9 @@ def test_tools_and_reserve_are_taken_from_the_budget() -> None:
 
     msgs = conversation(6)
     plain = ContextOptimizer(max_tokens=2000).optimize(msgs)
-    with_tools = ContextOptimizer(max_tokens=2000, tools=[lookup], reserve_tokens=100).optimize(msgs)
+    with_tools = ContextOptimizer(max_tokens=2000, tools=[lookup], reserve_tokens=100).optimize(
+        msgs
+    )
     assert with_tools.budget == 2000 - 100 - COUNTER.count_tools([lookup])
     assert with_tools.tokens_after <= with_tools.budget < plain.budget
 
@@ -106,9 +108,9 @@ def test_composes_as_runnable_and_accepts_prompt_values() -> None:
     msgs = conversation(6)
     chain = ContextOptimizer(max_tokens=900) | RunnableLambda(lambda ms: COUNTER.count_messages(ms))
     assert chain.invoke(msgs) <= 900
-    assert ContextOptimizer(max_tokens=900).invoke(ChatPromptValue(messages=msgs)) == ContextOptimizer(
-        max_tokens=900
-    ).invoke(msgs)
+    assert ContextOptimizer(max_tokens=900).invoke(
+        ChatPromptValue(messages=msgs)
+    ) == ContextOptimizer(max_tokens=900).invoke(msgs)
 
 
 async def test_ainvoke_matches_invoke() -> None:

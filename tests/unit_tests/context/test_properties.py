@@ -14,20 +14,39 @@ from langchain_tokenopt.errors import BudgetExceededError
 from langchain_tokenopt.tokens import TokenCounter
 
 COUNTER = TokenCounter("gpt-4o")
-WORDS = ["flight", "HAT136", "booking", "ZFA04Y", "refund", "$305", "2024-05-20", "seat", "ok", "mia_li_3668"]
+WORDS = [
+    "flight",
+    "HAT136",
+    "booking",
+    "ZFA04Y",
+    "refund",
+    "$305",
+    "2024-05-20",
+    "seat",
+    "ok",
+    "mia_li_3668",
+]
 
 
 @st.composite
 def histories(draw: st.DrawFn) -> list[BaseMessage]:
-    out: list[BaseMessage] = [SystemMessage("Policy: " + " ".join(draw(st.lists(st.sampled_from(WORDS), max_size=30))))]
+    out: list[BaseMessage] = [
+        SystemMessage("Policy: " + " ".join(draw(st.lists(st.sampled_from(WORDS), max_size=30))))
+    ]
     n_turns = draw(st.integers(1, 7))
     counter = 0
     for _ in range(n_turns):
-        out.append(HumanMessage(" ".join(draw(st.lists(st.sampled_from(WORDS), min_size=1, max_size=20)))))
+        out.append(
+            HumanMessage(" ".join(draw(st.lists(st.sampled_from(WORDS), min_size=1, max_size=20))))
+        )
         for _ in range(draw(st.integers(0, 3))):
             kind = draw(st.sampled_from(["single", "parallel", "invalid", "text"]))
             if kind == "text":
-                out.append(AIMessage(" ".join(draw(st.lists(st.sampled_from(WORDS), min_size=1, max_size=15)))))
+                out.append(
+                    AIMessage(
+                        " ".join(draw(st.lists(st.sampled_from(WORDS), min_size=1, max_size=15)))
+                    )
+                )
                 continue
             n_calls = 1 if kind != "parallel" else draw(st.integers(2, 4))
             ids = []
@@ -35,16 +54,32 @@ def histories(draw: st.DrawFn) -> list[BaseMessage]:
             for _ in range(n_calls):
                 counter += 1
                 ids.append(f"call_{counter}")
-                calls.append({"id": f"call_{counter}", "name": "lookup", "args": {"q": draw(st.sampled_from(WORDS))}})
+                calls.append(
+                    {
+                        "id": f"call_{counter}",
+                        "name": "lookup",
+                        "args": {"q": draw(st.sampled_from(WORDS))},
+                    }
+                )
             invalid = []
             if kind == "invalid":
                 counter += 1
-                invalid = [{"id": f"bad_{counter}", "name": "lookup", "args": "{oops", "error": "bad json", "type": "invalid_tool_call"}]
+                invalid = [
+                    {
+                        "id": f"bad_{counter}",
+                        "name": "lookup",
+                        "args": "{oops",
+                        "error": "bad json",
+                        "type": "invalid_tool_call",
+                    }
+                ]
             out.append(AIMessage("", tool_calls=calls, invalid_tool_calls=invalid))
             for cid in ids:
                 huge = draw(st.booleans()) and draw(st.booleans())
                 size = draw(st.integers(2000, 6000)) if huge else draw(st.integers(1, 80))
-                body = json.dumps({"id": cid, "rows": [draw(st.sampled_from(WORDS)) for _ in range(size // 4)]})
+                body = json.dumps(
+                    {"id": cid, "rows": [draw(st.sampled_from(WORDS)) for _ in range(size // 4)]}
+                )
                 out.append(ToolMessage(body, tool_call_id=cid, name="lookup"))
     return out
 
@@ -66,7 +101,11 @@ def _required_tokens(messages: list[BaseMessage]) -> int:
     return COUNTER.count_messages(keep)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(history=histories(), frac=st.floats(-0.3, 1.05))
 def test_output_is_valid_and_within_budget(history: list[BaseMessage], frac: float) -> None:
     total = COUNTER.count_messages(history)

@@ -24,7 +24,9 @@ COUNTER = TokenCounter("gpt-4o")
 def test_mask_replaces_old_outputs_keeping_name_and_ids() -> None:
     msgs = conversation(6, size=80)
     total = COUNTER.count_messages(msgs)
-    out = ContextOptimizer(max_tokens=total - 200, strategies=[MaskToolOutputs(keep_last=2)]).invoke(msgs)
+    out = ContextOptimizer(
+        max_tokens=total - 200, strategies=[MaskToolOutputs(keep_last=2)]
+    ).invoke(msgs)
     tools = [m for m in out if isinstance(m, ToolMessage)]
     masked = [t for t in tools if str(t.content).startswith(MASK_PREFIX)]
     assert masked, "nothing was masked"
@@ -82,7 +84,11 @@ def test_summary_cache_reused_across_turns() -> None:
     misses_first = cache.misses
     assert misses_first > 0
     # Next turn: two more messages; the old full segments are not summarized again.
-    msgs2 = [*msgs, HumanMessage("and RES999?", id="hx"), AIMessage("RES999 is not found.", id="rx")]
+    msgs2 = [
+        *msgs,
+        HumanMessage("and RES999?", id="hx"),
+        AIMessage("RES999 is not found.", id="rx"),
+    ]
     out = run(msgs2)
     assert cache.hits >= misses_first - 1
     assert cache.misses - misses_first <= 2
@@ -130,3 +136,36 @@ def test_summary_config_is_validated() -> None:
         HierarchicalSummary(summarizer="smollm")  # type: ignore[arg-type]
     with pytest.raises(TokenOptConfigError):
         SummaryCache(max_entries=0)
+
+
+def test_compress_prose_shrinks_old_prose_but_never_json_or_ids() -> None:
+    from langchain_tokenopt.context import CompressProse
+
+    filler = " ".join(
+        f"Sentence {i} talks about the weather, the clouds and the long history of aviation."
+        for i in range(40)
+    )
+    prose = HumanMessage(f"My booking is ZFA04Y. {filler}", id="prose")
+    data = AIMessage(
+        '{"reservation_id": "ZFA04Y", "rows": [' + ", ".join(["1"] * 400) + "]}", id="json"
+    )
+    msgs = [
+        SYSTEM,
+        prose,
+        data,
+        HumanMessage("What about ZFA04Y?", id="q1"),
+        AIMessage("It is confirmed.", id="a1"),
+        HumanMessage("And the seat for ZFA04Y?", id="q2"),
+        AIMessage("Seat 12A.", id="a2"),
+    ]
+    total = COUNTER.count_messages(msgs)
+    result = ContextOptimizer(
+        max_tokens=total - 300, strategies=[CompressProse(ratio=0.3, keep_last=2)]
+    ).optimize(msgs)
+    out = result.messages
+    validate_history(out)
+    assert any("compressed the prose" in s for s in result.steps)
+    short = next(m for m in out if m.id == "prose")
+    assert COUNTER.count(str(short.content)) < COUNTER.count(str(prose.content))
+    assert "ZFA04Y" in str(short.content)
+    assert next(m for m in out if m.id == "json").content == data.content  # JSON untouched

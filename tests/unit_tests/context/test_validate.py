@@ -53,7 +53,16 @@ def test_role_order_rules() -> None:
 
 def test_invalid_tool_calls_may_stay_unanswered_but_may_be_answered() -> None:
     bad = AIMessage(
-        "", invalid_tool_calls=[{"id": "bad1", "name": "x", "args": "{oops", "error": "json", "type": "invalid_tool_call"}]
+        "",
+        invalid_tool_calls=[
+            {
+                "id": "bad1",
+                "name": "x",
+                "args": "{oops",
+                "error": "json",
+                "type": "invalid_tool_call",
+            }
+        ],
     )
     assert find_problems([HumanMessage("q"), bad]) == []
     answered = [HumanMessage("q"), bad, ToolMessage("error: bad json", tool_call_id="bad1")]
