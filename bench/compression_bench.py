@@ -171,7 +171,9 @@ def run_kv(compressor_factory: Any, records: list[dict[str, Any]], rate: float) 
     }
 
 
-def run_gsm8k(compressor_factory: Any, prompt: str, questions: list[str], rate: float) -> dict[str, Any]:
+def run_gsm8k(
+    compressor_factory: Any, prompt: str, questions: list[str], rate: float
+) -> dict[str, Any]:
     counter = get_token_counter(None)
     demos = gsm8k_demos(prompt)
     before = counter.count(prompt)
@@ -201,6 +203,20 @@ def run_gsm8k(compressor_factory: Any, prompt: str, questions: list[str], rate: 
     }
 
 
+def _nq_row(table: Any, n_docs: int, distractors: str, rate: float, row: dict[str, Any]) -> None:
+    table.add_row(
+        str(n_docs),
+        distractors,
+        f"{rate:g}x",
+        str(row["n"]),
+        f"{row['answer_kept']:.3f}",
+        f"{row['ratio_mean']:.1f}x",
+        f"{row['ms_per_1k_p50']:.1f}",
+        f"{row['ms_per_1k_p95']:.1f}",
+        str(row["over_budget"]),
+    )
+
+
 def _p95(values: list[float]) -> float:
     if not values:
         return 0.0
@@ -210,13 +226,18 @@ def _p95(values: list[float]) -> float:
 
 # --------------------------------------------------------------------------- main
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "compression")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "compression"
+    )
     parser.add_argument("--split", choices=["dev", "test"], default="test")
     parser.add_argument("--quick", action="store_true", help="small run")
     parser.add_argument("--nq", type=int, default=200, help="NQ records per setting")
     parser.add_argument("--kv", type=int, default=40, help="KV records per setting")
     parser.add_argument("--gsm8k", type=int, default=20, help="GSM8K questions")
+    parser.add_argument("--fast", action="store_true", help="also run the BM25-only mode on NQ")
     parser.add_argument("--lingua", type=int, default=10, help="NQ records for LLMLingua (0: skip)")
     parser.add_argument("--lingua-kv", type=int, default=2, help="KV records for LLMLingua")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "compression.json")
@@ -230,18 +251,34 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    results: dict[str, Any] = {"split": args.split, "args": {k: str(v) for k, v in vars(args).items()}}
+    console = Console(width=160)
+    results: dict[str, Any] = {
+        "split": args.split,
+        "args": {k: str(v) for k, v in vars(args).items()},
+    }
 
     def ours(budget: int) -> QueryAwareCompressor:
         return QueryAwareCompressor(target_tokens=budget)
+
+    def fast(budget: int) -> QueryAwareCompressor:
+        return QueryAwareCompressor(target_tokens=budget, use_embeddings=False)
 
     # warm up the embedder so model load time is not counted
     ours(5).invoke({"context": ["warm up one. two.", "three. four."], "question": "warm"})
 
     nq = load_nq(args.data)
     table = Table(title=f"NQ-open multi-document ({args.split} split) - QueryAwareCompressor")
-    for col in ("docs", "distractors", "rate", "n", "answer kept", "ratio", "ms/1k p50", "ms/1k p95", "over budget"):
+    for col in (
+        "docs",
+        "distractors",
+        "rate",
+        "n",
+        "answer kept",
+        "ratio",
+        "ms/1k p50",
+        "ms/1k p95",
+        "over budget",
+    ):
         table.add_column(col)
     nq_cases: dict[str, list[dict[str, Any]]] = {}
     for n_docs in (10, 20):
@@ -249,17 +286,25 @@ def main() -> None:
             cases = build_nq(nq, args.split, n_docs, distractors, args.nq, seed=13)
             nq_cases[f"{n_docs}_{distractors}"] = cases
             for rate in (4.0, 10.0):
-                row = run_nq(ours, cases, rate)
-                results[f"nq_{n_docs}docs_{distractors}_{rate:g}x"] = row
-                table.add_row(
-                    str(n_docs), distractors, f"{rate:g}x", str(row["n"]), f"{row['answer_kept']:.3f}",
-                    f"{row['ratio_mean']:.1f}x", f"{row['ms_per_1k_p50']:.1f}", f"{row['ms_per_1k_p95']:.1f}",
-                    str(row["over_budget"]),
-                )
+                for label, factory in (("", ours), (" (bm25 only)", fast)):
+                    if label and not args.fast:
+                        continue
+                    row = run_nq(factory, cases, rate)
+                    results[f"nq_{n_docs}docs_{distractors}_{rate:g}x{label.strip()}"] = row
+                    _nq_row(table, n_docs, distractors + label, rate, row)
     console.print(table)
 
     table = Table(title=f"KV retrieval ({args.split} split) - QueryAwareCompressor")
-    for col in ("keys", "rate", "n", "value kept", "JSON parses", "ratio", "ms/1k p50", "over budget"):
+    for col in (
+        "keys",
+        "rate",
+        "n",
+        "value kept",
+        "JSON parses",
+        "ratio",
+        "ms/1k p50",
+        "over budget",
+    ):
         table.add_column(col)
     kv_records: dict[int, list[dict[str, Any]]] = {}
     for keys in (75, 140):
@@ -268,8 +313,14 @@ def main() -> None:
             row = run_kv(ours, kv_records[keys], rate)
             results[f"kv_{keys}keys_{rate:g}x"] = row
             table.add_row(
-                str(keys), f"{rate:g}x", str(row["n"]), f"{row['value_kept']:.3f}", f"{row['json_parses']:.3f}",
-                f"{row['ratio_mean']:.1f}x", f"{row['ms_per_1k_p50']:.1f}", str(row["over_budget"]),
+                str(keys),
+                f"{rate:g}x",
+                str(row["n"]),
+                f"{row['value_kept']:.3f}",
+                f"{row['json_parses']:.3f}",
+                f"{row['ratio_mean']:.1f}x",
+                f"{row['ms_per_1k_p50']:.1f}",
+                str(row["over_budget"]),
             )
     console.print(table)
 
@@ -280,17 +331,33 @@ def main() -> None:
     row = run_gsm8k(ours, prompt, gsm, 5.0)
     results["gsm8k_5x"] = row
     table = Table(title=f"GSM8K 8-shot CoT prompt at 5x ({args.split} split questions)")
-    for col in ("n", "tokens before", "budget", "tokens after", "demos kept", "all whole", "truncated", "ms"):
+    for col in (
+        "n",
+        "tokens before",
+        "budget",
+        "tokens after",
+        "demos kept",
+        "all whole",
+        "truncated",
+        "ms",
+    ):
         table.add_column(col)
     table.add_row(
-        str(row["n"]), str(row["tokens_before"]), str(row["budget"]), f"{row['tokens_after_mean']:.0f}",
-        f"{row['demos_kept_mean']:.1f}", f"{row['all_kept_whole']:.2f}", str(row["truncated_blocks"]),
+        str(row["n"]),
+        str(row["tokens_before"]),
+        str(row["budget"]),
+        f"{row['tokens_after_mean']:.0f}",
+        f"{row['demos_kept_mean']:.1f}",
+        f"{row['all_kept_whole']:.2f}",
+        str(row["truncated_blocks"]),
         f"{row['ms_mean']:.0f}",
     )
     console.print(table)
 
     if args.lingua > 0:
-        results["side_by_side"] = side_by_side(args, nq_cases, kv_records, prompt, gsm, ours, console)
+        results["side_by_side"] = side_by_side(
+            args, nq_cases, kv_records, prompt, gsm, ours, console
+        )
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
@@ -325,23 +392,38 @@ def side_by_side(
             row = run_nq(factory, cases, rate)
             out[f"nq_{key}_{rate:g}x_{name}"] = row
             table.add_row(
-                f"NQ {key} {rate:g}x", name, str(row["n"]), f"{row['answer_kept']:.2f}", "-",
-                f"{row['ratio_mean']:.1f}x", f"{row['ms_per_1k_p50']:.0f}",
+                f"NQ {key} {rate:g}x",
+                name,
+                str(row["n"]),
+                f"{row['answer_kept']:.2f}",
+                "-",
+                f"{row['ratio_mean']:.1f}x",
+                f"{row['ms_per_1k_p50']:.0f}",
             )
     records = kv_records[75][: args.lingua_kv]
     for name, factory in (("query-aware", ours), ("llmlingua+smollm2", theirs)):
         row = run_kv(factory, records, 2.0)
         out[f"kv_75keys_2x_{name}"] = row
         table.add_row(
-            "KV 75 keys 2x", name, str(row["n"]), f"{row['value_kept']:.2f}", f"{row['json_parses']:.2f}",
-            f"{row['ratio_mean']:.1f}x", f"{row['ms_per_1k_p50']:.0f}",
+            "KV 75 keys 2x",
+            name,
+            str(row["n"]),
+            f"{row['value_kept']:.2f}",
+            f"{row['json_parses']:.2f}",
+            f"{row['ratio_mean']:.1f}x",
+            f"{row['ms_per_1k_p50']:.0f}",
         )
     for name, factory in (("query-aware", ours), ("llmlingua+smollm2", theirs)):
         row = run_gsm8k(factory, prompt, gsm[:1], 5.0)
         out[f"gsm8k_5x_{name}"] = row
         table.add_row(
-            "GSM8K 5x", name, "1", f"{row['demos_kept_mean']:.0f} demos whole={row['all_kept_whole']:.0f}", "-",
-            f"{row['tokens_before'] / max(row['tokens_after_mean'], 1):.1f}x", f"{row['ms_mean'] / row['tokens_before'] * 1000:.0f}",
+            "GSM8K 5x",
+            name,
+            "1",
+            f"{row['demos_kept_mean']:.0f} demos whole={row['all_kept_whole']:.0f}",
+            "-",
+            f"{row['tokens_before'] / max(row['tokens_after_mean'], 1):.1f}x",
+            f"{row['ms_mean'] / row['tokens_before'] * 1000:.0f}",
         )
     console.print(table)
     return out

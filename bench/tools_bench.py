@@ -47,7 +47,12 @@ from langchain_tokenopt.embeddings import LocalEmbeddings  # noqa: E402
 from langchain_tokenopt.tokens import TokenCounter  # noqa: E402
 from langchain_tokenopt.tools import QueryClassifier, ToolRetriever  # noqa: E402
 from langchain_tokenopt.tools.classifier import balanced_accuracy  # noqa: E402
-from langchain_tokenopt.tools.index import ToolIndex, split_intents  # noqa: E402
+from langchain_tokenopt.tools.index import (  # noqa: E402
+    ToolIndex,
+    interleave_orders,
+    place_forced,
+    split_intents,
+)
 from langchain_tokenopt.tools.store import EmbeddingStore  # noqa: E402
 
 
@@ -164,7 +169,7 @@ class Components:
     dense: list[np.ndarray]  # per query: (texts, n)
     lexical: list[np.ndarray]  # per query: (texts, n) normalized BM25
     bm25: list[np.ndarray]  # per query: raw whole-query BM25 (n,)
-    forced: list[tuple[int, ...]]
+    forced: list[tuple[list[int], list[int]]]  # (strong, weak) name mentions
 
 
 def query_vectors(embedder: LocalEmbeddings, queries: list[Query]) -> list[np.ndarray]:
@@ -192,19 +197,29 @@ def components(index: ToolIndex, queries: list[Query], vecs: list[np.ndarray]) -
             lex.append(raw / top if top > 0 else raw)
         dense.append(d)
         lexical.append(np.vstack(lex))
-        forced.append(tuple(index.position[n] for n in index.matcher.find(q.text)))
+        mentions = index.matcher.find_with_strength(q.text)
+        forced.append(
+            (
+                [index.position[n] for n, strong in mentions if strong],
+                [index.position[n] for n, strong in mentions if not strong],
+            )
+        )
     return Components(dense, lexical, bm25, forced)
 
 
 def rank_fused(c: Components, i: int, w: float, cw: float, names: bool = True) -> np.ndarray:
+    """Mirror of ToolIndex.rank; ``cw < 0`` interleaves the whole query's and clauses' orders."""
     scores = w * c.dense[i] + (1 - w) * c.lexical[i]
     fused = scores[0]
-    if cw > 0 and scores.shape[0] > 1:
-        fused = np.maximum(fused, cw * scores[1:].max(axis=0))
-    order = np.argsort(-fused, kind="stable")
-    if names and c.forced[i]:
-        rest = order[~np.isin(order, c.forced[i])]
-        order = np.concatenate([np.asarray(c.forced[i]), rest])
+    if cw < 0 and scores.shape[0] > 1:
+        order = interleave_orders([np.argsort(-row, kind="stable") for row in scores])
+    else:
+        if cw > 0 and scores.shape[0] > 1:
+            fused = np.maximum(fused, cw * scores[1:].max(axis=0))
+        order = np.argsort(-fused, kind="stable")
+    if names:
+        strong, weak = c.forced[i]
+        order = place_forced(order, strong=strong, weak=weak)
     return order
 
 
@@ -269,7 +284,7 @@ def calibrate(
     best = (0.6, 0.9)
     best_score = -1.0
     for w in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
-        for cw in (0.0, 0.8, 0.9, 1.0):
+        for cw in (0.0, 0.8, 0.9, 1.0, -1.0):
             vals = []
             for c, qs, pos in sets:
                 orders = [rank_fused(c, i, w, cw) for i in range(len(qs))]
@@ -419,6 +434,8 @@ def main() -> None:
             "ours_no_examples": [rank_fused(cb, i, w_plain, cw_plain) for i in range(n)],
             "ours_no_clauses": [rank_fused(cx, i, w_ex, 0.0) for i in range(n)],
             "ours_no_names": [rank_fused(cx, i, w_ex, cw_ex, False) for i in range(n)],
+            "ours_interleave": [rank_fused(cx, i, w_ex, -1.0) for i in range(n)],
+            "ours_max_clause(cw=.9)": [rank_fused(cx, i, w_ex, 0.9) for i in range(n)],
             "ours": [rank_fused(cx, i, w_ex, cw_ex) for i in range(n)],
         }
         if label == "bfcl":
@@ -473,7 +490,14 @@ def main() -> None:
         fi = ["dense", "bm25", "fused", "gap", "negative", "words"].index(feat)
         clf = QueryClassifier(retriever=r_bfcl)
         dev_x = np.asarray(
-            [clf.features(q.text, r_bfcl.rank(q.text), None)[fi] for q in pos_dev + neg_dev]
+            [
+                clf.features(q, r)[fi]
+                for q, r in zip(
+                    [q.text for q in pos_dev + neg_dev],
+                    r_bfcl.rank_batch([q.text for q in pos_dev + neg_dev]),
+                    strict=True,
+                )
+            ]
         )
         dev_y = np.asarray([1] * len(pos_dev) + [0] * len(neg_dev), dtype=bool)
         best_t, best_a = 0.0, -1.0
@@ -575,7 +599,12 @@ def main() -> None:
     # ----------------------------------------------------------- latency (one thread)
     lat_q = [q.text for q in bfcl_test][: (100 if args.quick else 400)]
     r_lat = make_retriever(
-        bfcl_cat, bfcl_ex_all, cache / "s", dense_weight=w_ex, clause_weight=cw_ex
+        bfcl_cat,
+        bfcl_ex_all,
+        cache / "s",
+        dense_weight=w_ex,
+        clause_weight=cw_ex if cw_ex >= 0 else 0.9,
+        interleave=cw_ex < 0,
     )
     r_lat.invoke("warm up", k=5)
     lat: dict = {}

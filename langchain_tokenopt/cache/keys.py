@@ -96,7 +96,8 @@ _TEMPERATURE = re.compile(r"""['"]?temperature['"]?\s*[:,=]\s*([0-9][0-9.eE+-]*)
 def digest(*parts: object) -> str:
     """Return a 32-hex digest of JSON-encoded parts (stable across processes)."""
     raw = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.blake2b(raw.encode("utf-8"), digest_size=16).hexdigest()
+    # surrogatepass: a lone surrogate (invalid UTF-16 from a client) must not crash a lookup
+    return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def normalize_text(text: str) -> str:

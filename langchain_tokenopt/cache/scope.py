@@ -5,7 +5,8 @@ The scope decides which entries a lookup may ever see. Tenant and user come from
 1. the innermost ``with cache_scope(tenant_id=..., user_id=...):`` block;
 2. the ``tenant_id`` / ``user_id`` keys of ``metadata`` in the ``RunnableConfig`` that
    LangChain has made current for the call (``var_child_runnable_config``), when the model
-   runs inside a chain or graph;
+   runs inside a chain, a LangGraph node or a tool. LangChain does not hand the config of a
+   bare ``model.invoke(..., config=...)`` to the cache: wrap such calls in ``cache_scope``;
 3. nothing (the shared, anonymous scope).
 
 Example:

@@ -31,6 +31,9 @@ def dumps_generations(generations: Sequence[Generation]) -> str:
     Raises:
         CacheError: an item is not a ``Generation``.
     """
+    if isinstance(generations, str | bytes) or not isinstance(generations, Sequence):
+        msg = f"a cache stores a list of langchain Generations, got {type(generations).__name__}"
+        raise CacheError(msg)
     items = list(generations)
     for item in items:
         if not isinstance(item, Generation):

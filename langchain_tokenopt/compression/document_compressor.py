@@ -8,7 +8,10 @@ Example:
     .. code-block:: python
 
         from langchain_classic.retrievers import ContextualCompressionRetriever
-        from langchain_tokenopt.compression import CompressorDocumentCompressor, QueryAwareCompressor
+        from langchain_tokenopt.compression import (
+            CompressorDocumentCompressor,
+            QueryAwareCompressor,
+        )
 
         retriever = ContextualCompressionRetriever(
             base_compressor=CompressorDocumentCompressor(
@@ -42,7 +45,8 @@ class CompressorDocumentCompressor(BaseDocumentCompressor):
     Example:
         .. code-block:: python
 
-            adapter = CompressorDocumentCompressor(compressor=QueryAwareCompressor(target_tokens=300))
+            qa = QueryAwareCompressor(target_tokens=300)
+            adapter = CompressorDocumentCompressor(compressor=qa)
             adapter.compress_documents(docs, "who founded the company?")
     """
 

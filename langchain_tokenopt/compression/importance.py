@@ -247,8 +247,6 @@ def _apply(seg: Segmentation, removed: dict[int, list[tuple[int, int]]]) -> Segm
         drop = bytearray(len(text))
         for start, end in spans:
             drop[start:end] = b"\x01" * (end - start)
-        words = [
-            m.group(0) for m in _WORD.finditer(text) if not any(drop[m.start() : m.end()])
-        ]
+        words = [m.group(0) for m in _WORD.finditer(text) if not any(drop[m.start() : m.end()])]
         items[i] = dataclasses.replace(items[i], text=" ".join(words))
     return Segmentation(sources=seg.sources, items=items, frames=seg.frames)

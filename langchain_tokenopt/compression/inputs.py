@@ -85,9 +85,7 @@ def _message_text(message: BaseMessage) -> str | None:
 
 
 def _from_messages(messages: Sequence[BaseMessage], question: str | None) -> CompressionJob:
-    last_human = max(
-        (i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1
-    )
+    last_human = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
     job = CompressionJob(pieces=[], messages=list(messages))
     instruction: list[str] = []
     for i, message in enumerate(messages):
@@ -127,7 +125,8 @@ def _from_context(context: Any) -> CompressionJob:
                 job.pieces.append(_to_text(entry, f"context[{position}]"))
                 job.documents.append(None)
         return job
-    msg = f"context must be a str, a Document, or a list of str/Document, got {type(context).__name__}"
+    kind = type(context).__name__
+    msg = f"context must be a str, a Document, or a list of str/Document, got {kind}"
     raise CompressionError(msg)
 
 
@@ -146,8 +145,10 @@ def normalize_input(value: Any) -> CompressionJob:
             msg = f"'question' must be a str, got {type(question).__name__}"
             raise CompressionError(msg)
         context = value["context"]
-        if isinstance(context, Sequence) and context and all(
-            isinstance(m, BaseMessage) for m in context
+        if (
+            isinstance(context, Sequence)
+            and context
+            and all(isinstance(m, BaseMessage) for m in context)
         ):
             job = _from_messages(list(context), question)
         else:

@@ -28,6 +28,7 @@ import asyncio
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -140,7 +141,11 @@ class LLMLinguaCompressor(Runnable[Any, CompressionResult]):
         num_threads: int | None = 1,
         compress_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
-        if not isinstance(target_tokens, int) or isinstance(target_tokens, bool) or target_tokens < 1:
+        if (
+            not isinstance(target_tokens, int)
+            or isinstance(target_tokens, bool)
+            or target_tokens < 1
+        ):
             msg = f"target_tokens must be a positive int, got {target_tokens!r}"
             raise TokenOptConfigError(msg)
         if dtype not in ("float32", "bfloat16"):
@@ -195,8 +200,8 @@ class LLMLinguaCompressor(Runnable[Any, CompressionResult]):
             logger.warning("LLMLingua failed, passing input through: %r", exc)
             return _result(job, original, before, before, "passthrough", started, [repr(exc)])
         after = self.counter.count(text)
-        warnings = [] if after <= budget else [f"llmlingua returned {after} tokens > {budget}"]
-        return _result(job, text, before, after, method, started, warnings)
+        notes = [] if after <= budget else [f"llmlingua returned {after} tokens > {budget}"]
+        return _result(job, text, before, after, method, started, notes)
 
     def _run_llmlingua(
         self, job: CompressionJob, budget: int, original: str, before: int
@@ -219,7 +224,10 @@ class LLMLinguaCompressor(Runnable[Any, CompressionResult]):
             kwargs["question"] = job.question
             method = "longllmlingua"
         kwargs.update(self.compress_kwargs)
-        out = compressor.compress_prompt(pieces, instruction="", **kwargs)
+        with warnings.catch_warnings():
+            # transformers announces the removal of the legacy cache format we bridge.
+            warnings.simplefilter("ignore", FutureWarning)
+            out = compressor.compress_prompt(pieces, instruction="", **kwargs)
         return str(out["compressed_prompt"]), method
 
 

@@ -234,7 +234,10 @@ class PromptAssembler(Runnable[Any, AssembledPrompt]):
                 embedder = self.embeddings = get_default_embeddings()
             with self._lock:
                 if self._vectors is None:
-                    texts = [f"{m.name.replace('_', ' ')}: {m.description or m.text[:300]}" for m in modules]
+                    texts = [
+                        f"{m.name.replace('_', ' ')}: {m.description or m.text[:300]}"
+                        for m in modules
+                    ]
                     self._vectors = _encode(embedder, texts)
             scores = self._vectors @ _encode(embedder, [query])[0]
         return scores

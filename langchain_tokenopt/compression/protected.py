@@ -9,7 +9,8 @@ Example:
 
         from langchain_tokenopt.compression.protected import find_protected_spans
 
-        spans = find_protected_spans("See https://x.io/a?b=1 for id 9f4a92b9-5f69-4725-ba1e-403f08dea695")
+        text = "See https://x.io/a?b=1 for id 9f4a92b9-5f69-4725-ba1e-403f08dea695"
+        spans = find_protected_spans(text)
         [s.kind for s in spans]  # ['url', 'uuid']
 """
 
@@ -32,7 +33,9 @@ ProtectedKind = Literal["code", "url", "uuid", "email", "number", "identifier", 
 _CODE_FENCE = re.compile(r"```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z)", re.S)
 _INLINE_CODE = re.compile(r"`[^`\n]+`")
 _URL = re.compile(r"\b(?:https?|ftp|file|s3|gs)://[^\s<>\"'`)\]]+|\bwww\.[^\s<>\"'`)\]]+")
-_UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+_UUID = re.compile(
+    r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 # Numbers with optional sign, separators, decimals, exponents, units glued on (3.5GB, $12, 40%).
 _NUMBER = re.compile(r"[-+$€£]?\d[\d,._:/]*(?:[eE][-+]?\d+)?%?")

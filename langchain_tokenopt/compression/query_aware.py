@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import time
 from typing import Any
@@ -43,7 +44,11 @@ from langchain_tokenopt.compression.inputs import (
 from langchain_tokenopt.compression.ranking import RankingConfig, score_items
 from langchain_tokenopt.compression.records import CompressionResult, DroppedItem
 from langchain_tokenopt.compression.segmentation import Segmentation, assemble, segment
-from langchain_tokenopt.errors import CompressionError, TokenOptConfigError
+from langchain_tokenopt.errors import (
+    CompressionError,
+    MissingDependencyError,
+    TokenOptConfigError,
+)
 from langchain_tokenopt.tokens import TokenCounter, get_token_counter
 
 __all__ = ["PIECE_SEPARATOR", "QueryAwareCompressor"]
@@ -95,8 +100,14 @@ class QueryAwareCompressor(Runnable[Any, CompressionResult]):
         fine_overshoot: float = 0.25,
         max_input_chars: int = 20_000_000,
     ) -> None:
-        if not isinstance(target_tokens, int) or isinstance(target_tokens, bool) or target_tokens < 1:
-            msg = f"target_tokens must be a positive int (tokens, not a rate), got {target_tokens!r}"
+        if (
+            not isinstance(target_tokens, int)
+            or isinstance(target_tokens, bool)
+            or target_tokens < 1
+        ):
+            msg = (
+                f"target_tokens must be a positive int (tokens, not a rate), got {target_tokens!r}"
+            )
             raise TokenOptConfigError(msg)
         if not 0 <= fine_overshoot <= 2:
             msg = f"fine_overshoot must be within [0, 2], got {fine_overshoot!r}"
@@ -104,6 +115,8 @@ class QueryAwareCompressor(Runnable[Any, CompressionResult]):
         if not isinstance(max_input_chars, int) or max_input_chars < 0:
             msg = f"max_input_chars must be a non-negative int, got {max_input_chars!r}"
             raise TokenOptConfigError(msg)
+        if importlib.util.find_spec("bm25s") is None:
+            raise MissingDependencyError("bm25s (BM25 ranking)", extra="search")
         if importance is not None and not hasattr(importance, "prune"):
             msg = "importance must be a TokenImportanceScorer (an object with .prune())"
             raise TokenOptConfigError(msg)
@@ -183,6 +196,7 @@ class QueryAwareCompressor(Runnable[Any, CompressionResult]):
             token_counts=counts,
             config=self.ranking,
             embeddings=embeddings,
+            budget=budget,
         )
         coarse_budget = budget
         if self.importance is not None:
@@ -202,8 +216,6 @@ class QueryAwareCompressor(Runnable[Any, CompressionResult]):
         if after > budget:  # cannot happen after _shrink; kept as a hard guard
             msg = f"internal error: {after} tokens over a budget of {budget}"
             raise RuntimeError(msg)
-        if len(pieces) == len(job.pieces) and pieces is not job.pieces:
-            pass
         kept_set = set(kept)
         dropped = [
             DroppedItem(

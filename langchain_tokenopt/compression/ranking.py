@@ -42,10 +42,18 @@ class RankingConfig:
     """Weight of the BM25 score, scaled to [0, 1] by the best item."""
     literal_bonus: float = 2.0
     """Added once per exact question literal (UUID, id, number, quoted string) an item holds."""
-    parent_weight: float = 0.3
+    parent_weight: float = 0.5
     """Share of the final score taken from the best item of the same document/paragraph."""
-    dense_pool_tokens: int | None = None
-    """Embed at most this many item tokens (best BM25 first); ``None`` embeds every item."""
+    parent_top: int = 1
+    """The parent's score is the mean of its best ``parent_top`` items."""
+    neighbor_weight: float = 0.0
+    """Share of the previous item's score (same parent) added to an item: an answer often
+    sits in the sentence after the one that names the subject."""
+    dense_pool: float | None = None
+    """Embed items (best BM25 first) up to this multiple of the budget in tokens; ``None``:
+    every item (still capped by ``dense_pool_max_tokens``)."""
+    dense_pool_max_tokens: int = 16_384
+    """Hard cap on embedded item tokens, which bounds the time on huge inputs."""
     dense_max_chars: int = 1000
     """Characters of each item the embedder sees (MiniLM reads 256 word pieces at most)."""
 
@@ -58,6 +66,7 @@ def score_items(
     token_counts: Sequence[int],
     config: RankingConfig,
     embeddings: Any = None,
+    budget: int | None = None,
 ) -> np.ndarray:
     """Return one relevance score per item (higher is better).
 
@@ -69,6 +78,7 @@ def score_items(
         config: Weights.
         embeddings: Object with ``encode(list[str]) -> ndarray`` (unit vectors) or a LangChain
             ``Embeddings``; ``None`` uses BM25 and literals only.
+        budget: The token budget, which sizes the embedder's pool (``config.dense_pool``).
     """
     n = len(texts)
     if n == 0:
@@ -82,15 +92,20 @@ def score_items(
             bonus += np.fromiter((literal in t for t in texts), dtype=np.float64, count=n)
     dense = np.zeros(n)
     if embeddings is not None and config.dense_weight > 0:
-        dense = _dense(texts, question, lexical + bonus, token_counts, config, embeddings)
+        dense = _dense(texts, question, lexical + bonus, token_counts, config, embeddings, budget)
     fused = config.dense_weight * dense + config.bm25_weight * lexical
+    if config.neighbor_weight > 0 and n > 1:
+        same = np.asarray(groups[1:]) == np.asarray(groups[:-1])
+        shifted = np.zeros(n)
+        shifted[1:] = np.where(same, fused[:-1], 0.0)
+        fused = fused + config.neighbor_weight * shifted
     if config.parent_weight > 0:
-        group_array = np.asarray(groups)
-        best: dict[int, float] = {}
-        for g, s in zip(group_array.tolist(), fused.tolist(), strict=True):
-            if s > best.get(g, -np.inf):
-                best[g] = s
-        parent = np.fromiter((best[g] for g in group_array.tolist()), dtype=np.float64, count=n)
+        members: dict[int, list[float]] = {}
+        for g, s in zip(list(groups), fused.tolist(), strict=True):
+            members.setdefault(g, []).append(s)
+        top = max(1, config.parent_top)
+        best = {g: float(np.mean(sorted(v, reverse=True)[:top])) for g, v in members.items()}
+        parent = np.fromiter((best[g] for g in groups), dtype=np.float64, count=n)
         fused = (1 - config.parent_weight) * fused + config.parent_weight * parent
     return fused + config.literal_bonus * bonus
 
@@ -98,8 +113,10 @@ def score_items(
 def _bm25(texts: Sequence[str], question: str) -> np.ndarray:
     import bm25s
 
-    query = [w for w in _WORD.findall(question.lower())]
+    query = _WORD.findall(question.lower())
     corpus = bm25s.tokenize(list(texts), stopwords="en", show_progress=False)
+    if not corpus.vocab or not any(len(ids) for ids in corpus.ids):
+        return np.zeros(len(texts))
     retriever = bm25s.BM25()
     retriever.index(corpus, show_progress=False)
     stop = set(bm25s.stopwords.STOPWORDS_EN)
@@ -124,18 +141,20 @@ def _dense(
     token_counts: Sequence[int],
     config: RankingConfig,
     embeddings: Any,
+    budget: int | None,
 ) -> np.ndarray:
     n = len(texts)
     order = sorted(range(n), key=lambda i: (-prior[i], i))
-    if config.dense_pool_tokens is None:
-        pool = order
-    else:
-        pool, used = [], 0
-        for i in order:
-            if used >= config.dense_pool_tokens:
-                break
-            pool.append(i)
-            used += token_counts[i]
+    limit = config.dense_pool_max_tokens
+    if config.dense_pool is not None and budget is not None:
+        limit = min(limit, max(1, int(config.dense_pool * budget)))
+    pool: list[int] = []
+    used = 0
+    for i in order:
+        if used >= limit:
+            break
+        pool.append(i)
+        used += token_counts[i]
     pool.sort()
     clipped = [texts[i][: config.dense_max_chars] for i in pool]
     if question.strip():

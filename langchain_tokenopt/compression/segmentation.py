@@ -1,4 +1,4 @@
-"""Split a context into rankable items without ever cutting inside a protected unit.
+r"""Split a context into rankable items without ever cutting inside a protected unit.
 
 Hierarchy: input pieces (documents, list entries, messages) → blocks (paragraphs, code
 fences, JSON values, few-shot demonstrations) → items (sentences, list lines, JSON entries).
@@ -11,9 +11,9 @@ Example:
 
         from langchain_tokenopt.compression.segmentation import segment, assemble
 
-        seg = segment(["First sentence. Second one.\\n\\nNew paragraph."])
+        seg = segment(["First sentence. Second one.\n\nNew paragraph."])
         [i.text for i in seg.items]  # ['First sentence.', 'Second one.', 'New paragraph.']
-        assemble(seg, {0, 2})        # ['First sentence.\\n\\nNew paragraph.']
+        assemble(seg, {0, 2})        # ['First sentence.\n\nNew paragraph.']
 """
 
 from __future__ import annotations
@@ -33,8 +33,44 @@ _LABEL = re.compile(r"^\s*([A-Z][A-Za-z]{0,20}(?: \d+)?)\s*:")
 _LIST_LINE = re.compile(r"^\s*(?:[-*•+]|\d+[.)]|[A-Za-z][.)]|#+)\s")
 _SENT_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+")
 _ABBREV = frozenset(
-    "mr mrs ms dr st jr sr prof gen col lt sgt mt no vs etc e.g i.e u.s inc ltd co fig approx "
-    "dept est jan feb mar apr jun jul aug sep sept oct nov dec".split()
+    {
+        "mr",
+        "mrs",
+        "dr",
+        "st",
+        "jr",
+        "sr",
+        "prof",
+        "gen",
+        "col",
+        "lt",
+        "sgt",
+        "mt",
+        "vs",
+        "etc",
+        "e.g",
+        "i.e",
+        "u.s",
+        "inc",
+        "ltd",
+        "co",
+        "fig",
+        "approx",
+        "dept",
+        "est",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+    }
 )
 _JSON_START = re.compile(r"^[ \t]*[\[{]", re.M)
 _MIN_JSON_CHARS = 16
@@ -77,7 +113,7 @@ class JsonFrame:
     closing: str
     """Text from the last entry's end to ``end`` (whitespace and the bracket)."""
     separator: str
-    """Separator between entries, as it first appears in the source (e.g. ``",\\n  "``)."""
+    """Separator between entries, as it first appears in the source (e.g. ``",\n  "``)."""
 
 
 @dataclass
@@ -186,22 +222,31 @@ def _segment_json(
     seg: Segmentation, source: int, text: str, start: int, end: int, counter: list[int]
 ) -> None:
     entries = _json_entries(text, start, end)
+    outer_start, outer_end = start, end
+    # Descend through single-entry wrappers such as {"results": [...]}.
+    while len(entries) == 1 and text[entries[0][1]] in "[{":
+        inner_start = entries[0][1]
+        inner_end = entries[0][2]
+        inner = _json_entries(text, inner_start, inner_end)
+        if len(inner) < 2:
+            break
+        entries, start, end = inner, inner_start, inner_end
     if len(entries) < 2:
-        _add(seg, source, counter, "json", start, end)
+        _add(seg, source, counter, "json", outer_start, outer_end)
         return
-    separator = text[entries[0][1] : entries[1][0]]
+    separator = text[entries[0][2] : entries[1][0]]
     frame = JsonFrame(
         source=source,
-        start=start,
-        end=end,
-        opening=text[start : entries[0][0]],
-        closing=text[entries[-1][1] : end],
+        start=outer_start,
+        end=outer_end,
+        opening=text[outer_start : entries[0][0]],
+        closing=text[entries[-1][2] : outer_end],
         separator=separator,
     )
     seg.frames.append(frame)
     frame_index = len(seg.frames) - 1
     counter[0] += 1
-    for entry_start, entry_end in entries:
+    for entry_start, _, entry_end in entries:
         _add(
             seg,
             source,
@@ -214,11 +259,11 @@ def _segment_json(
         )
 
 
-def _json_entries(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Return (start, end) of each top-level entry of the JSON value at ``start``."""
+def _json_entries(text: str, start: int, end: int) -> list[tuple[int, int, int]]:
+    """Return (start, value start, end) of each top-level entry of the JSON value at ``start``."""
     decoder = json.JSONDecoder()
     is_object = text[start] == "{"
-    entries: list[tuple[int, int]] = []
+    entries: list[tuple[int, int, int]] = []
     i = start + 1
     try:
         while True:
@@ -232,8 +277,9 @@ def _json_entries(text: str, start: int, end: int) -> list[tuple[int, int]]:
                 if text[i] != ":":
                     return []
                 i = _skip_ws(text, i + 1)
+            value_start = i
             _, i = decoder.raw_decode(text, i)
-            entries.append((entry_start, i))
+            entries.append((entry_start, value_start, i))
             i = _skip_ws(text, i)
             if text[i] == ",":
                 i += 1

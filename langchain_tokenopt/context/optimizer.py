@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -365,8 +365,11 @@ def _rules_of(items: list[BaseMessage]) -> dict[str, bool]:
 def _as_messages(messages: OptimizerInput) -> list[BaseMessage]:
     if isinstance(messages, PromptValue):
         return messages.to_messages()
-    if isinstance(messages, BaseMessage | str):
-        msg = "ContextOptimizer takes a list of messages or a PromptValue"
+    if isinstance(messages, BaseMessage | str | bytes) or not isinstance(messages, Iterable):
+        msg = (
+            "ContextOptimizer takes a list of messages or a PromptValue, "
+            f"got {type(messages).__name__}"
+        )
         raise TokenOptConfigError(msg)
     return convert_to_messages(list(messages))
 

@@ -21,7 +21,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
@@ -122,13 +122,19 @@ def validate_history(
         ``list(messages)`` when the history is valid.
 
     Raises:
-        InvalidHistoryError: with one line per problem (``err.problems``).
+        InvalidHistoryError: with one line per problem (``err.problems``); also when
+            ``messages`` is not a sequence of messages (a str, ``None``, ...).
 
     Example:
         .. code-block:: python
 
             validate_history([HumanMessage("hi"), AIMessage("hello")])
     """
+    if isinstance(messages, str | bytes | BaseMessage) or not isinstance(messages, Iterable):
+        # one clear line (a 10 MB string would otherwise give one problem per character)
+        raise InvalidHistoryError(
+            [f"messages must be a sequence of BaseMessage, got {type(messages).__name__}"]
+        )
     problems = find_problems(
         messages, require_human_first=require_human_first, system_first=system_first
     )

@@ -132,6 +132,9 @@ def build_optimized_agent(
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             msg = f"{name} must be a positive int, got {value!r}"
             raise TokenOptConfigError(msg)
+    if tools is None or isinstance(tools, str | bytes | dict) or not hasattr(tools, "__iter__"):
+        msg = f"tools must be a sequence of tools, got {type(tools).__name__}"
+        raise TokenOptConfigError(msg)
     catalog = list(tools)
     for tool in catalog:
         if not (isinstance(tool, BaseTool | dict) or callable(tool)):

@@ -25,6 +25,7 @@ and never waits on disk or network (measured by ``bench/monitoring_bench.py``).
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -112,8 +113,20 @@ class TokenOptCallbackHandler(BaseCallbackHandler):
 
     def __init__(self, *, store: MetricsStore | None = None, pending_ttl_s: float = 600.0) -> None:
         super().__init__()
-        if pending_ttl_s <= 0:
-            msg = f"pending_ttl_s must be > 0 seconds, got {pending_ttl_s}"
+        if (
+            isinstance(pending_ttl_s, bool)
+            or not isinstance(pending_ttl_s, int | float)
+            or not math.isfinite(pending_ttl_s)
+            or pending_ttl_s <= 0
+        ):
+            msg = f"pending_ttl_s must be a finite number of seconds > 0, got {pending_ttl_s!r}"
+            raise TokenOptConfigError(msg)
+        from langchain_tokenopt.monitoring.store import MetricsStore
+
+        if store is not None and not isinstance(store, MetricsStore):
+            msg = (
+                f"store must be a MetricsStore (SQLite, Redis, Memory), got {type(store).__name__}"
+            )
             raise TokenOptConfigError(msg)
         if store is None:
             from langchain_tokenopt.monitoring.store_sqlite import SQLiteMetricsStore

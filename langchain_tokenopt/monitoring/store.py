@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import math
 import queue
 import threading
 import time
@@ -72,8 +73,8 @@ class BackgroundWriter:
         if batch_size < 1:
             msg = f"batch_size must be >= 1, got {batch_size}"
             raise TokenOptConfigError(msg)
-        if flush_interval <= 0:
-            msg = f"flush_interval must be > 0 seconds, got {flush_interval}"
+        if not math.isfinite(flush_interval) or flush_interval <= 0:
+            msg = f"flush_interval must be a finite number of seconds > 0, got {flush_interval}"
             raise TokenOptConfigError(msg)
         if max_queue < 0:
             msg = f"max_queue must be >= 0, got {max_queue}"

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any
 
@@ -68,8 +69,10 @@ class RedisMetricsStore(MetricsStore):
         if not key_prefix:
             msg = "key_prefix must be a non-empty string"
             raise TokenOptConfigError(msg)
-        if retention_days is not None and retention_days <= 0:
-            msg = f"retention_days must be > 0 or None, got {retention_days}"
+        if retention_days is not None and not (
+            math.isfinite(retention_days) and retention_days > 0
+        ):
+            msg = f"retention_days must be a finite number > 0 or None, got {retention_days}"
             raise TokenOptConfigError(msg)
         try:
             import redis

@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
 import threading
 import time
@@ -83,8 +84,10 @@ class SQLiteMetricsStore(MetricsStore):
         busy_timeout_ms: int = 10_000,
         **kwargs: object,
     ) -> None:
-        if retention_days is not None and retention_days <= 0:
-            msg = f"retention_days must be > 0 or None, got {retention_days}"
+        if retention_days is not None and not (
+            math.isfinite(retention_days) and retention_days > 0
+        ):
+            msg = f"retention_days must be a finite number > 0 or None, got {retention_days}"
             raise TokenOptConfigError(msg)
         if busy_timeout_ms < 0:
             msg = f"busy_timeout_ms must be >= 0, got {busy_timeout_ms}"

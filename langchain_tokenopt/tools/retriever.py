@@ -54,6 +54,10 @@ def _embedder_id(embeddings: Any) -> str:
     return ";".join(parts)
 
 
+#: Characters of a query that are ranked (the rest is ignored).
+_MAX_QUERY_CHARS = 4000
+
+
 class ToolRetriever(BaseRetriever):
     """Hybrid retriever that returns the tools relevant to a query as ``Document``s.
 
@@ -74,6 +78,8 @@ class ToolRetriever(BaseRetriever):
         dense_weight: Share of the dense score in the fusion, in [0, 1].
         clause_weight: Weight of per-clause scores for multi-intent queries, in [0, 1].
         decompose: Split multi-intent queries into clauses.
+        interleave: For multi-intent queries, interleave the whole query's and each clause's
+            rankings instead of taking the max of their scores.
         index_parameters: Index parameter names and descriptions.
         on_duplicate: ``"error"``, ``"first"`` or ``"last"`` for repeated tool names.
         cache_dir: Where tool vectors persist (default: ``user_cache_dir()/tool_embeddings``).
@@ -89,14 +95,15 @@ class ToolRetriever(BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    tools: list[Any] = Field(default_factory=list)
+    tools: list[Any] = Field(default_factory=list, repr=False)
     k: int = 5
-    examples: dict[str, list[str]] | None = None
-    embeddings: Any = None
+    examples: dict[str, list[str]] | None = Field(default=None, repr=False)
+    embeddings: Any = Field(default=None, repr=False)
     dense: bool = True
     dense_weight: float = FusionWeights.dense_weight
     clause_weight: float = FusionWeights.clause_weight
     decompose: bool = True
+    interleave: bool = False
     index_parameters: bool = True
     on_duplicate: OnDuplicate = "error"
     cache_dir: Path | str | None = None
@@ -148,7 +155,11 @@ class ToolRetriever(BaseRetriever):
                 else:
                     root = Path(self.cache_dir)
                 store = EmbeddingStore(root, embedder_id=_embedder_id(self.embeddings))
-        weights = FusionWeights(dense_weight=self.dense_weight, clause_weight=self.clause_weight)
+        weights = FusionWeights(
+            dense_weight=self.dense_weight,
+            clause_weight=self.clause_weight,
+            interleave=self.interleave,
+        )
         self._index = ToolIndex(
             specs,
             embed=embed,
@@ -237,7 +248,8 @@ class ToolRetriever(BaseRetriever):
         if not isinstance(query, str):
             msg = f"the query must be a str, got {type(query).__name__}"
             raise ToolSelectionError(msg)
-        return query.strip()
+        # a tool query is a sentence or two: bound the work on pathological (10 MB) input
+        return query[:_MAX_QUERY_CHARS].strip()
 
     def rank(self, query: str) -> RankResult | None:
         """Score every tool for ``query`` (``None`` for an empty query)."""

@@ -12,9 +12,9 @@ give the same tools, also after a checkpoint restore):
 4. Tools the model **called** in the last ``carry_turns`` turns are **carried** over, so the
    bound set (and the provider's prompt cache) changes little from turn to turn.
 5. A **cap** (``max_tools``) keeps, in priority order: ``always_include``, named tools, tools
-   loaded in this turn (newest first), base tools by score, carried tools (most recent
-   first). What falls off is reported as ``evicted``. The bound order is stable:
-   always-included, base, carried, loaded, then ``find_tools``.
+   already called in this turn, tools loaded in this turn (newest first), base tools by
+   score, carried tools (most recent first). What falls off is reported as ``evicted``.
+   The bound order is stable: always-included, base, carried, loaded, then ``find_tools``.
 
 When nothing is selected the :class:`~langchain_tokenopt.tools.ToolSelection` has no tools
 and :meth:`ToolSelection.bind` leaves the model unbound (providers reject ``tools=[]``).
@@ -75,6 +75,7 @@ class _Turn:
     query: str
     find_queries: tuple[str, ...]
     carried: tuple[str, ...]
+    called: tuple[str, ...] = ()
 
 
 def _text(message: BaseMessage) -> str:
@@ -118,11 +119,17 @@ def parse_turn(
         return _Turn("", "", (), ())
     human = messages[last]
     query = _text(human).strip()
-    turn_id = human.id or hashlib.sha1(f"{last}\x00{query}".encode()).hexdigest()[:16]
+    turn_id = (
+        human.id
+        or hashlib.sha1(f"{last}\x00{query}".encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    )
     finds: list[str] = []
+    called: dict[str, None] = {}
     for m in messages[last + 1 :]:
         if isinstance(m, AIMessage):
             for call in m.tool_calls:
+                if call.get("name") in catalog:
+                    called.setdefault(str(call.get("name")), None)
                 if call.get("name") == FIND_TOOLS_NAME:
                     q = str((call.get("args") or {}).get("query", "")).strip()
                     if q:
@@ -140,7 +147,8 @@ def parse_turn(
                 name = call.get("name")
                 if name in catalog:
                     carried.setdefault(name, None)
-    return _Turn(turn_id, query, tuple(finds), tuple(carried))
+    # bound the ranking and classification work on a pathological (10 MB) turn
+    return _Turn(turn_id, query[:4000], tuple(finds), tuple(carried), tuple(called))
 
 
 class ToolSelector:
@@ -308,9 +316,11 @@ class ToolSelector:
         forced = [s.name for s, _, f in base if f]
         carried = [] if decision.needs_tool is False and not loaded_names else list(turn.carried)
         always = list(decision.always_include)
+        in_use = [n for n in turn.called if n in base_names or n in loaded_names]
         priority = [
             *always,
             *forced,
+            *in_use,
             *reversed(loaded_names),
             *base_names,
             *carried,

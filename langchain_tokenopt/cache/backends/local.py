@@ -33,7 +33,7 @@ from langchain_tokenopt.errors import CacheStorageError, TokenOptConfigError
 __all__ = ["DEFAULT_EXACT_LIMIT", "LocalBackend"]
 
 #: Vectors per scope below which exact numpy search is used (see ``vector_index``).
-DEFAULT_EXACT_LIMIT = 10_000
+DEFAULT_EXACT_LIMIT = 5_000
 _SCHEMA_VERSION = 1
 _COLUMNS = (
     "id, scope, model, model_name, tenant, user_key, text, payload, created_at, expires_at, vector"
@@ -41,7 +41,11 @@ _COLUMNS = (
 
 
 def _lock_file(path: Path) -> IO[bytes]:
-    handle = open(path, "a+b")  # noqa: SIM115 - held open for the backend's lifetime
+    try:
+        handle = open(path, "a+b")  # noqa: SIM115 - held open for the backend's lifetime
+    except OSError as exc:
+        msg = f"cannot create the lock file of cache file {path.with_suffix('')}: {exc}"
+        raise CacheStorageError(msg) from exc
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows: SQLite's own locking still applies

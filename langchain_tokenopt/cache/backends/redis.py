@@ -32,6 +32,15 @@ from typing import Any, TypeVar
 import numpy as np
 
 from langchain_tokenopt.cache.backends.base import CacheBackend
+from langchain_tokenopt.cache.backends.redis_schema import (
+    RETURN_FIELDS,
+    TAG_FIELDS,
+    as_str,
+    entry_mapping,
+    filter_query,
+    knn_query,
+    parse_entry,
+)
 from langchain_tokenopt.cache.records import CacheEntry, Candidate
 from langchain_tokenopt.errors import (
     BackendUnavailableError,
@@ -43,21 +52,6 @@ __all__ = ["RedisBackend"]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-_TAGS = ("scope", "model", "model_name", "tenant", "user")
-# "id" and "payload" are reserved by redis-py's search results: store them as eid / answer.
-_RETURN = (
-    "eid",
-    "scope",
-    "model",
-    "model_name",
-    "tenant",
-    "user",
-    "text",
-    "answer",
-    "created_at",
-    "expires_at",
-    "dist",
-)
 _SCAN_BATCH = 1000
 
 
@@ -67,76 +61,6 @@ def _redis() -> Any:
     except ImportError as exc:
         raise MissingDependencyError("redis", extra="redis") from exc
     return redis
-
-
-# ---------------------------------------------------------------------- pure helpers
-
-
-def entry_mapping(entry: CacheEntry) -> dict[str, Any]:
-    """Return the hash fields stored for one entry."""
-    mapping: dict[str, Any] = {
-        "eid": entry.entry_id,
-        "scope": entry.scope,
-        "model": entry.model,
-        "model_name": entry.model_name,
-        "tenant": entry.tenant,
-        "user": entry.user,
-        "text": entry.text,
-        "answer": entry.payload,
-        "created_at": repr(entry.created_at),
-        "expires_at": "" if entry.expires_at is None else repr(entry.expires_at),
-    }
-    if entry.vector is not None:
-        mapping["vector"] = entry.vector
-    return mapping
-
-
-def _s(value: Any) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
-
-
-def parse_entry(fields: dict[Any, Any], *, now: float) -> CacheEntry | None:
-    """Build a live entry from hash fields (``None`` when empty or expired)."""
-    if not fields:
-        return None
-    data = {_s(k): v for k, v in fields.items()}
-    expires = _s(data.get("expires_at", ""))
-    expires_at = float(expires) if expires else None
-    if expires_at is not None and expires_at <= now:
-        return None
-    vector = data.get("vector")
-    return CacheEntry(
-        entry_id=_s(data["eid"]),
-        scope=_s(data["scope"]),
-        model=_s(data["model"]),
-        model_name=_s(data.get("model_name", "")),
-        tenant=_s(data["tenant"]),
-        user=_s(data["user"]),
-        text=_s(data.get("text", "")),
-        payload=_s(data["answer"]),
-        created_at=float(_s(data["created_at"])),
-        expires_at=expires_at,
-        vector=vector if isinstance(vector, bytes) else None,
-    )
-
-
-def knn_query(scope: str) -> str:
-    """Return the KNN query string with the scope as a pre-filter (hex digest only)."""
-    if not scope or not all(c in "0123456789abcdef" for c in scope):
-        msg = f"scope must be a hex digest, got {scope!r}"
-        raise ValueError(msg)
-    return f"(@scope:{{{scope}}})=>[KNN 1 @vector $v AS dist]"
-
-
-def filter_query(filters: dict[str, str]) -> str:
-    """Return a TAG filter query over hex digests (``*`` for all)."""
-    parts = []
-    for field, value in filters.items():
-        if field not in _TAGS or not all(c in "0123456789abcdef" for c in value):
-            msg = f"bad filter {field}={value!r}"
-            raise ValueError(msg)
-        parts.append(f"@{field}:{{{value}}}")
-    return " ".join(parts) or "*"
 
 
 def _is_connection_error(exc: BaseException) -> bool:
@@ -310,7 +234,12 @@ class RedisBackend(CacheBackend):
         if self._aclient is None or self._aclient_loop is not loop:
             import redis.asyncio as aredis
 
-            self._aclient = aredis.Redis.from_url(self.url, **self._options)
+            # a bounded pool that waits for a free connection: a burst of concurrent calls
+            # must queue, not fail with "Too many connections" and mark Redis as down
+            pool = aredis.BlockingConnectionPool.from_url(
+                self.url, max_connections=64, timeout=self.socket_timeout, **self._options
+            )
+            self._aclient = aredis.Redis(connection_pool=pool)
             self._aclient_loop = loop
         return self._aclient
 
@@ -322,7 +251,7 @@ class RedisBackend(CacheBackend):
         try:
             self._client.ft(self.index_name).info()
         except redis.ResponseError:
-            fields = [TagField(name) for name in _TAGS]
+            fields = [TagField(name) for name in TAG_FIELDS]
             fields.append(
                 VectorField(
                     "vector",
@@ -350,15 +279,19 @@ class RedisBackend(CacheBackend):
         from redis.commands.search.query import Query
 
         return (
-            Query(knn_query(scope)).return_fields(*_RETURN).sort_by("dist").paging(0, 1).dialect(2)
+            Query(knn_query(scope))
+            .return_fields(*RETURN_FIELDS)
+            .sort_by("dist")
+            .paging(0, 1)
+            .dialect(2)
         )
 
     def _candidate(self, result: Any, *, now: float) -> Candidate | None:
         for doc in result.docs:
-            fields = {name: getattr(doc, name, "") for name in _RETURN}
+            fields = {name: getattr(doc, name, "") for name in RETURN_FIELDS}
             entry = parse_entry(fields, now=now)
             if entry is not None:
-                return Candidate(entry=entry, similarity=1.0 - float(_s(fields["dist"])))
+                return Candidate(entry=entry, similarity=1.0 - float(as_str(fields["dist"])))
         return None
 
     def _put_pipeline(self, pipe: Any, entry: CacheEntry) -> None:
@@ -399,7 +332,7 @@ class RedisBackend(CacheBackend):
             excess = self._excess(pipe.execute())
             if excess > 0:
                 popped = self._client.zpopmin(self.lru_key, excess)
-                ids = [_s(member) for member, _ in popped]
+                ids = [as_str(member) for member, _ in popped]
                 if ids:
                     self._client.delete(*[self._key(i) for i in ids])
 
@@ -420,19 +353,26 @@ class RedisBackend(CacheBackend):
 
         return self._run(drop)
 
-    def _matching_ids(self, filters: dict[str, str]) -> list[str]:
+    def _first_ids(self, filters: dict[str, str]) -> list[str]:
+        """Ids of up to one batch of matching entries (no offsets: we delete as we go)."""
         from redis.commands.search.query import Query
 
-        ids: list[str] = []
-        offset = 0
-        while True:
-            query = Query(filter_query(filters)).no_content().paging(offset, _SCAN_BATCH).dialect(2)
-            result = self._client.ft(self.index_name).search(query)
-            keys = [_s(doc.id) for doc in result.docs]
-            ids.extend(k[len(self.prefix) + 1 : -1] for k in keys)
-            if len(keys) < _SCAN_BATCH:
-                return ids
-            offset += _SCAN_BATCH
+        query = Query(filter_query(filters)).no_content().paging(0, _SCAN_BATCH).dialect(2)
+        result = self._client.ft(self.index_name).search(query)
+        return [as_str(doc.id)[len(self.prefix) + 1 : -1] for doc in result.docs]
+
+    def _drop_all(self) -> int:
+        """Drop the index with its documents (FT.DROPINDEX DD), then recreate it."""
+        redis = _redis()
+        try:
+            count = int(self._client.ft(self.index_name).info().get("num_docs", 0))
+            self._client.ft(self.index_name).dropindex(delete_documents=True)
+        except redis.ResponseError:
+            count = 0
+        self._client.delete(self.lru_key)
+        self._index_ready = False
+        self._ensure_index()
+        return count
 
     def clear(
         self,
@@ -455,17 +395,17 @@ class RedisBackend(CacheBackend):
         }
 
         def wipe() -> int:
-            ids = self._matching_ids(filters)
-            for start in range(0, len(ids), _SCAN_BATCH):
-                chunk = ids[start : start + _SCAN_BATCH]
-                pipe = self._client.pipeline(transaction=False)
-                for entry_id in chunk:
-                    pipe.delete(self._key(entry_id))
-                pipe.zrem(self.lru_key, *chunk)
-                pipe.execute()
             if not filters:
-                self._client.delete(self.lru_key)
-            return len(ids)
+                return self._drop_all()
+            total = 0
+            while ids := self._first_ids(filters):
+                pipe = self._client.pipeline(transaction=False)
+                for entry_id in ids:
+                    pipe.delete(self._key(entry_id))
+                pipe.zrem(self.lru_key, *ids)
+                pipe.execute()
+                total += len(ids)
+            return total
 
         return self._run(wipe)
 
@@ -503,7 +443,7 @@ class RedisBackend(CacheBackend):
             excess = self._excess(await pipe.execute())
             if excess > 0:
                 popped = await client.zpopmin(self.lru_key, excess)
-                ids = [_s(member) for member, _ in popped]
+                ids = [as_str(member) for member, _ in popped]
                 if ids:
                     await client.delete(*[self._key(i) for i in ids])
 

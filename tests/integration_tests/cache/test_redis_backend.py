@@ -10,7 +10,7 @@ from langchain_core.globals import set_llm_cache
 from langchain_core.outputs import Generation
 
 from langchain_tokenopt.cache import RedisBackend, SemanticCache, cache_scope
-from langchain_tokenopt.cache.backends.redis import knn_query
+from langchain_tokenopt.cache.backends.redis_schema import knn_query
 from langchain_tokenopt.errors import TokenOptConfigError
 from langchain_tokenopt.redis_server import RedisServer
 
@@ -210,3 +210,23 @@ async def test_async_client_path(make_redis_cache: MakeCache) -> None:
     entry_id = cache.entry_id(chat_prompt("What is the capital of France?"), llm)
     assert await cache.adelete(entry_id)
     assert await cache.alookup(chat_prompt("What is the capital of France?"), llm) is None
+
+
+def test_clear_handles_more_entries_than_one_search_page(make_redis_cache: MakeCache) -> None:
+    cache, llm = make_redis_cache(semantic=False), llm_string()
+    with cache_scope(tenant_id="big"):
+        for i in range(1205):
+            cache.update(f"question {i}", llm, GEN)
+    with cache_scope(tenant_id="small"):
+        for i in range(10):
+            cache.update(f"question {i}", llm, GEN)
+    assert cache.backend.count() == 1215
+    cache.clear(tenant_id="big")
+    assert cache.backend.count() == 10
+    with cache_scope(tenant_id="small"):
+        assert cache.lookup("question 3", llm) == GEN
+    cache.clear()
+    assert cache.backend.count() == 0
+    with cache_scope(tenant_id="small"):
+        cache.update("question 3", llm, GEN)
+        assert cache.lookup("question 3", llm) == GEN

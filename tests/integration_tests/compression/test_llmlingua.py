@@ -50,7 +50,9 @@ def test_longllmlingua_offline_end_to_end(no_network: None) -> None:
 
 
 def test_plain_llmlingua_and_unchanged(no_network: None) -> None:
-    text = " ".join(f"Sentence number {i} is about apples and pears in the orchard." for i in range(20))
+    text = " ".join(
+        f"Sentence number {i} is about apples and pears in the orchard." for i in range(20)
+    )
     lingua = LLMLinguaCompressor(target_tokens=60, dtype="float32")
     result = lingua.invoke(text)
     assert result.method == "llmlingua"

@@ -53,7 +53,10 @@ def documents() -> list[Document]:
 
 @pytest.fixture
 def kv_json() -> tuple[str, str, str]:
-    pairs = [(str(uuid.UUID(int=i * 104729 + 1)), str(uuid.UUID(int=i * 15485863 + 3))) for i in range(60)]
+    pairs = [
+        (str(uuid.UUID(int=i * 104729 + 1)), str(uuid.UUID(int=i * 15485863 + 3)))
+        for i in range(60)
+    ]
     parts = []
     for index, (key, value) in enumerate(pairs):
         start = "{" if index == 0 else " "
@@ -70,7 +73,8 @@ def few_shot() -> str:
     demos = []
     for i in range(8):
         demos.append(
-            f"Question: Tom has {i + 2} apples and buys {i + 5} more. How many apples does he have?\n"
+            f"Question: Tom has {i + 2} apples and buys {i + 5} more. "
+            "How many apples does he have?\n"
             "Let's think step by step\n"
             f"Tom starts with {i + 2} apples.\n"
             f"He buys {i + 5} more, so {i + 2} + {i + 5} = {2 * i + 7}.\n"

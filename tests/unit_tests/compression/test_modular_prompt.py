@@ -34,7 +34,9 @@ def prompt() -> ModularPrompt:
                 description="returns, refunds and getting money back for an order",
                 keywords=("refund",),
             ),
-            PromptModule(name="shipping", text=SHIPPING, description="delivery times and shipping costs"),
+            PromptModule(
+                name="shipping", text=SHIPPING, description="delivery times and shipping costs"
+            ),
             PromptModule(name="tents", text=TENTS, description="choosing a tent for camping"),
         ],
         cache_breakpoint="safety",
@@ -42,7 +44,9 @@ def prompt() -> ModularPrompt:
 
 
 def test_core_first_relevant_modules_and_reasons(prompt: ModularPrompt) -> None:
-    out = PromptAssembler(prompt, budget_tokens=400).invoke("Can I get my money back for these boots?")
+    out = PromptAssembler(prompt, budget_tokens=400).invoke(
+        "Can I get my money back for these boots?"
+    )
     assert out.chosen[:2] == ["core", "safety"]
     assert "refunds" in out.chosen and "tents" not in out.chosen
     reasons = {c.name: c for c in out.choices}

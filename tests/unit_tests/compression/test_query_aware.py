@@ -46,7 +46,10 @@ def test_gold_sentence_ranked_first_and_order_preserved(documents: list[Document
 def test_protected_spans_survive_byte_for_byte(documents: list[Document]) -> None:
     source = "\n\n".join(d.page_content for d in documents)
     result = QueryAwareCompressor(target_tokens=150).invoke(
-        {"context": documents, "question": "Which report lists key facts, and what is the record id?"}
+        {
+            "context": documents,
+            "question": "Which report lists key facts, and what is the record id?",
+        }
     )
     out_ids = UUID.findall(result.text)
     out_urls = URL.findall(result.text)
@@ -69,7 +72,8 @@ def test_document_metadata_kept_by_identity(documents: list[Document]) -> None:
     for doc in result.documents:
         assert id(doc.metadata) in by_id
         assert doc.page_content in by_id[id(doc.metadata)].page_content or all(
-            s.text in by_id[id(doc.metadata)].page_content for s in segment([doc.page_content]).items
+            s.text in by_id[id(doc.metadata)].page_content
+            for s in segment([doc.page_content]).items
         )
     assert any(d.metadata.get("gold") for d in result.documents)
 

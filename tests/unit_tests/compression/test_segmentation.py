@@ -67,3 +67,12 @@ def test_protected_spans_and_literals() -> None:
         "9f4a92b9-5f69-4725-ba1e-403f08dea695",
         "abc def",
     ]
+
+
+def test_single_key_wrapper_is_split_inside() -> None:
+    rows = [{"id": i, "name": f"item {i}", "tags": ["a", "b"]} for i in range(6)]
+    text = json.dumps({"results": rows}, indent=2)
+    seg = segment([text])
+    assert [i.kind for i in seg.items] == ["json_entry"] * 6
+    out = assemble(seg, [1, 4])[0]
+    assert json.loads(out) == {"results": [rows[1], rows[4]]}

@@ -203,3 +203,13 @@ def test_config_validation(catalog: list[Any]) -> None:
         ToolRetriever(tools=[], dense=False)
     with pytest.raises(ToolSelectionError, match="duplicate"):
         ToolRetriever(tools=[*catalog, catalog[0]], dense=False)
+
+
+def test_interleave_orders_and_option(store_dir: Path, catalog: list[Any]) -> None:
+    from langchain_tokenopt.tools.index import interleave_orders
+
+    merged = interleave_orders([np.array([3, 1, 2]), np.array([1, 0, 3]), np.array([2])])
+    assert merged.tolist() == [3, 1, 2, 0]
+    r = ToolRetriever(tools=catalog, cache_dir=store_dir, interleave=True, k=2)
+    query = "what's the stock price of Tesla and also play some relaxing music"
+    assert set(names(r.invoke(query))) == {"get_stock_price", "play_music"}
