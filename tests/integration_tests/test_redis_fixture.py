@@ -16,7 +16,9 @@ def test_server_reports_search_and_json_modules(redis_url: str) -> None:
     assert "rejson" in names
 
 
-def test_persistent_server_keeps_data_across_kill_and_restart(persistent_redis: RedisServer) -> None:
+def test_persistent_server_keeps_data_across_kill_and_restart(
+    persistent_redis: RedisServer,
+) -> None:
     client = redis.Redis.from_url(persistent_redis.url)
     client.set("k", "v")
     persistent_redis.restart(kill=True)

@@ -26,8 +26,11 @@ def test_embedding_model_loads_and_embeds() -> None:
     emb = LocalEmbeddings()
     vecs = np.array(
         emb.embed_documents(
-            ["How do I reset my password?", "I forgot my password, how can I change it?",
-             "What is the boiling point of water at sea level?"]
+            [
+                "How do I reset my password?",
+                "I forgot my password, how can I change it?",
+                "What is the boiling point of water at sea level?",
+            ]
         )
     )
     assert vecs.shape == (3, 384)

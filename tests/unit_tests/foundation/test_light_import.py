@@ -11,7 +11,9 @@ SUBPACKAGES = ["cache", "tools", "compression", "context", "monitoring", "graph"
 
 
 def _loaded_after(code: str) -> list[str]:
-    probe = code + f"\nimport sys, json\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    probe = (
+        code + f"\nimport sys, json\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -26,8 +28,5 @@ def test_capability_imports_are_light() -> None:
 
 
 def test_public_classes_resolve_without_heavy_imports() -> None:
-    code = (
-        "import langchain_tokenopt as t\n"
-        "[getattr(t, n) for n in t.__all__]"
-    )
+    code = "import langchain_tokenopt as t\n[getattr(t, n) for n in t.__all__]"
     assert _loaded_after(code) == []

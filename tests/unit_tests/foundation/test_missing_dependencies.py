@@ -53,7 +53,8 @@ def _error_of(blocked: list[str], call: str) -> str:
         ),
         (
             ["sentence_transformers"],
-            "from langchain_tokenopt.embeddings import LocalEmbeddings; LocalEmbeddings().embed_query('x')",
+            "from langchain_tokenopt.embeddings import LocalEmbeddings\n"
+            "LocalEmbeddings().embed_query('x')",
             'pip install "langchain-tokenopt[embeddings]"',
         ),
         (
@@ -68,7 +69,9 @@ def _error_of(blocked: list[str], call: str) -> str:
         ),
     ],
 )
-def test_missing_part_names_its_install_command(blocked: list[str], call: str, expected: str) -> None:
+def test_missing_part_names_its_install_command(
+    blocked: list[str], call: str, expected: str
+) -> None:
     line = _error_of(blocked, call)
     assert line.startswith("ERROR:"), line
     assert expected in line

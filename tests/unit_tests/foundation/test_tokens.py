@@ -107,7 +107,10 @@ def test_parallel_tool_calls_and_block_content() -> None:
     )
     blocks = HumanMessage(content=[{"type": "text", "text": "hello there"}, "and more"])
     assert counter.count_message(blocks) == (
-        MESSAGE_OVERHEAD + counter.count("user") + counter.count("hello there") + counter.count("and more")
+        MESSAGE_OVERHEAD
+        + counter.count("user")
+        + counter.count("hello there")
+        + counter.count("and more")
     )
 
 
