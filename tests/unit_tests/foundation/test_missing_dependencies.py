@@ -53,8 +53,7 @@ def _error_of(blocked: list[str], call: str) -> str:
         ),
         (
             ["sentence_transformers"],
-            "from langchain_tokenopt.embeddings import LocalEmbeddings\n"
-            "LocalEmbeddings().embed_query('x')",
+            "from langchain_tokenopt.embeddings import LocalEmbeddings as E; E().embed_query('x')",
             'pip install "langchain-tokenopt[embeddings]"',
         ),
         (
