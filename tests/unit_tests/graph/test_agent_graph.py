@@ -77,6 +77,10 @@ def test_turns_miss_repeat_tenant_and_followup(
     assert repeat["turn"]["cache_hit"] is True
     assert repeat["messages"][-1].content == answer.content
 
+    paraphrase = _ask(graph, "What's the capital of France?", thread="p", tenant="acme")
+    assert paraphrase["turn"]["cache_hit"] is True
+    assert paraphrase["messages"][-1].content == answer.content
+
     other_tenant = _ask(graph, "What is the capital of France?", thread="c", tenant="globex")
     assert other_tenant["turn"]["cache_hit"] is False
 
@@ -91,9 +95,10 @@ def test_turns_miss_repeat_tenant_and_followup(
 
     summary = monitor.summary(window=None)
     records = monitor.store.records()
-    assert summary.requests == len(records) == 7
-    hits = [r for r in records if r.cache_hit]
-    assert len(hits) == 1 and hits[0].cache_layer == "exact" and hits[0].llm_called is False
+    assert summary.requests == len(records) == 8
+    hits = sorted((r for r in records if r.cache_hit), key=lambda r: r.timestamp)
+    assert [h.cache_layer for h in hits] == ["exact", "semantic"]
+    assert not any(h.llm_called for h in hits)
     misses = [r for r in records if not r.cache_hit]
     for record in misses:
         steps = {s.step for s in record.steps}
