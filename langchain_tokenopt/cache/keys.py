@@ -28,12 +28,14 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from langchain_tokenopt.cache.scope import CallerScope
 from langchain_tokenopt.errors import TokenOptConfigError
 
 __all__ = [
+    "HistoryPolicy",
+    "is_standalone",
     "CacheKey",
     "ModelIdentity",
     "build_key",
@@ -43,6 +45,31 @@ __all__ = [
     "normalize_text",
     "parse_llm_string",
 ]
+
+HistoryPolicy = Literal["always", "standalone"]
+
+# Words that make a question lean on earlier turns: pronouns and demonstratives without their
+# noun ("how old is he?"), ellipsis openers ("and the boots?", "what about ...") and
+# references to earlier answers ("the other one", "same again"). Written by hand: no library
+# detects context dependence offline, and a false "dependent" only costs a cache miss.
+_DEPENDENT = re.compile(
+    r"\b(it|its|they|them|their|theirs|he|him|his|she|her|hers|this|that|these|those|"
+    r"there|then|one|ones|former|latter|above|previous|same|else|other|another|also|too|"
+    r"instead|again|earlier|before|first|second|third|last)\b"
+    r"|^\W*(and|but|or|so|what about|how about|ok|okay|why|then)\b",
+    re.IGNORECASE,
+)
+
+
+def is_standalone(text: str) -> bool:
+    """Return whether a question reads as self-contained (no reference to earlier turns).
+
+    Conservative: short questions (under four words) and any pronoun, demonstrative or
+    ellipsis opener count as dependent.
+    """
+    words = re.findall(r"\w+", text)
+    return len(words) >= 4 and _DEPENDENT.search(text) is None
+
 
 #: Model/call parameters that never change the answer.
 VOLATILE_FIELDS = frozenset(
@@ -198,6 +225,8 @@ class ParsedPrompt:
     """Digest of the system messages (``""`` when none)."""
     history: str
     """Digest of every other message (before and after the newest human one)."""
+    tool_context: bool = False
+    """Whether the other messages hold tool calls or results (per-conversation data)."""
 
 
 def _content_text(content: Any) -> tuple[str, bool]:
@@ -271,6 +300,7 @@ def parse_prompt(prompt: str) -> ParsedPrompt:
         embeddable=text_only,
         system=digest("system", systems) if systems else "",
         history=digest("history", others, marker, extra) if (others or extra) else "",
+        tool_context=any(k == "tool" for k, _ in others),
     )
 
 
@@ -294,9 +324,35 @@ class CacheKey:
     """Digest of tenant + user."""
 
 
-def build_key(prompt: str, llm_string: str, caller: CallerScope) -> CacheKey:
-    """Build the cache key of one call (pure; see the module docstring)."""
+def build_key(
+    prompt: str,
+    llm_string: str,
+    caller: CallerScope,
+    *,
+    history_policy: HistoryPolicy = "always",
+) -> CacheKey:
+    """Build the cache key of one call (pure; see the module docstring).
+
+    With ``history_policy="standalone"`` the digest of earlier turns is left out of the scope
+    when the newest question is self-contained (:func:`is_standalone`) and the earlier turns
+    hold no tool calls or results, so a repeated standalone question hits across
+    conversations of the same tenant/user/model/system prompt/tools. Dependent follow-ups
+    keep their conversation in the scope either way.
+    """
     parsed = parse_prompt(prompt)
+    if (
+        history_policy == "standalone"
+        and parsed.history
+        and not parsed.tool_context
+        and parsed.embeddable
+        and is_standalone(parsed.query_text)
+    ):
+        parsed = ParsedPrompt(
+            query_text=parsed.query_text,
+            embeddable=parsed.embeddable,
+            system=parsed.system,
+            history="",
+        )
     model = parse_llm_string(llm_string)
     tenant = digest("tenant", caller.tenant_id)
     user = digest("user", caller.tenant_id, caller.user_id)

@@ -44,6 +44,7 @@ from langchain_core.outputs import Generation
 from langchain_tokenopt.cache.backends.base import CacheBackend
 from langchain_tokenopt.cache.keys import (
     CacheKey,
+    HistoryPolicy,
     build_key,
     check_entry_id,
     clear_filters,
@@ -116,6 +117,10 @@ class SemanticCache(BaseCache):
         semantic: ``False`` keeps only the exact path (no embedder is ever loaded).
         max_embed_chars: Queries longer than this are cached by exact match only (an
             embedder sees ~256 tokens; a long prompt's tail would be ignored).
+        history_policy: ``"always"`` (default, strictest) puts a digest of all earlier turns
+            in the scope. ``"standalone"`` leaves it out for self-contained questions when
+            the earlier turns hold no tool calls or results, so repeats hit across
+            conversations; follow-ups ("and how old is he?") stay conversation-bound.
 
     Raises:
         TokenOptConfigError: an argument is invalid (NaN or out-of-range threshold, negative
@@ -142,6 +147,7 @@ class SemanticCache(BaseCache):
         temperature_policy: Literal["bypass", "cache"] = "bypass",
         semantic: bool = True,
         max_embed_chars: int = 4000,
+        history_policy: HistoryPolicy = "always",
     ) -> None:
         if (
             isinstance(similarity_threshold, bool)
@@ -164,6 +170,9 @@ class SemanticCache(BaseCache):
             raise TokenOptConfigError(msg)
         if not isinstance(max_embed_chars, int) or max_embed_chars < 1:
             msg = f"max_embed_chars must be a positive int, got {max_embed_chars!r}"
+            raise TokenOptConfigError(msg)
+        if history_policy not in ("always", "standalone"):
+            msg = f"history_policy must be 'always' or 'standalone', got {history_policy!r}"
             raise TokenOptConfigError(msg)
         if backend is not None and not isinstance(backend, CacheBackend):
             msg = f"backend must be a LocalBackend or RedisBackend, got {type(backend).__name__}"
@@ -189,6 +198,7 @@ class SemanticCache(BaseCache):
         self.temperature_policy = temperature_policy
         self.semantic = bool(semantic)
         self.max_embed_chars = max_embed_chars
+        self.history_policy: HistoryPolicy = history_policy
         self._stats = CacheStats()
         self._lock = threading.Lock()
         self._memo: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -244,7 +254,9 @@ class SemanticCache(BaseCache):
         _check_prompt(prompt, llm_string)
         if not prompt.strip():
             return CacheLookup(outcome="bypass", reason="empty prompt")
-        key = build_key(prompt, llm_string, current_caller_scope())
+        key = build_key(
+            prompt, llm_string, current_caller_scope(), history_policy=self.history_policy
+        )
         temperature = key.model.temperature
         if self.temperature_policy == "bypass" and temperature is not None and temperature > 0:
             return CacheLookup(outcome="bypass", reason=f"temperature {temperature} > 0")
@@ -455,7 +467,9 @@ class SemanticCache(BaseCache):
     def entry_id(self, prompt: str, llm_string: str) -> str:
         """Return the id an entry for this prompt has in the current scope."""
         _check_prompt(prompt, llm_string)
-        return build_key(prompt, llm_string, current_caller_scope()).entry_id
+        return build_key(
+            prompt, llm_string, current_caller_scope(), history_policy=self.history_policy
+        ).entry_id
 
     def delete(self, entry_id: str) -> bool:
         """Delete one entry (e.g. a bad answer, by ``CacheHit.entry_id``); True if it existed."""

@@ -154,7 +154,7 @@ def build_demo_agent(
         LocalChatModel(max_new_tokens=max_new_tokens, dtype="bfloat16"),
         list(workload.tools),
         system_prompt=prompt,
-        cache=SemanticCache(backend=LocalBackend(path=cache_path)),
+        cache=SemanticCache(backend=LocalBackend(path=cache_path), history_policy="standalone"),
         monitor=monitor,
         context_budget=context_budget,
         system_budget=system_budget,

@@ -112,3 +112,35 @@ def test_cache_scope_nests_and_resets() -> None:
             assert current_caller_scope().user_id == "u1"
         assert current_caller_scope() == CallerScope(tenant_id="acme")
     assert current_caller_scope() == CallerScope()
+
+
+def test_standalone_history_policy_scopes_follow_ups_but_not_standalone_questions() -> None:
+    from langchain_core.load import dumps
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+    from langchain_tokenopt.cache.keys import build_key, is_standalone
+    from langchain_tokenopt.cache.scope import CallerScope
+
+    assert is_standalone("What is the return window for hiking boots?")
+    for follow_up in ("And how old is he?", "What about the second one?", "Why?", "Is it red"):
+        assert not is_standalone(follow_up)
+
+    caller = CallerScope(tenant_id="acme", user_id=None)
+    conv_a = [HumanMessage("Tell me about Denver."), AIMessage("Denver is in Colorado.")]
+    conv_b = [HumanMessage("Tell me about Boston."), AIMessage("Boston is in Massachusetts.")]
+    question = HumanMessage("What is the return window for hiking boots?")
+    follow = HumanMessage("And how old is it?")
+
+    def scope(history: list, q: HumanMessage, policy: str) -> str:
+        return build_key(dumps([*history, q]), "llm", caller, history_policy=policy).scope  # type: ignore[arg-type]
+
+    assert scope(conv_a, question, "always") != scope(conv_b, question, "always")
+    assert scope(conv_a, question, "standalone") == scope(conv_b, question, "standalone")
+    assert scope(conv_a, follow, "standalone") != scope(conv_b, follow, "standalone")
+    # Earlier tool results are per-conversation data: the history stays in the scope.
+    tools = [
+        HumanMessage("Where is A-1?"),
+        AIMessage("", tool_calls=[{"name": "get_order", "args": {"id": "A-1"}, "id": "c1"}]),
+        ToolMessage("shipped", tool_call_id="c1"),
+    ]
+    assert scope(tools, question, "standalone") != scope(conv_a, question, "standalone")
