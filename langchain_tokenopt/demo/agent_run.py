@@ -159,6 +159,9 @@ def build_demo_agent(
         context_budget=context_budget,
         system_budget=system_budget,
         token_model="gpt-4o",
+        # The workload's repeats come from other users of the same tenant (policy and
+        # product questions), so answers are shared tenant-wide.
+        cache_scope_by=("tenant_id",),
     ).compile(checkpointer=InMemorySaver())
     return graph, monitor
 

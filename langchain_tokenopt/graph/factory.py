@@ -88,6 +88,7 @@ def build_optimized_agent(
     context_budget: int = 3000,
     system_budget: int = 1500,
     token_model: str | None = None,
+    cache_scope_by: Sequence[Literal["tenant_id", "user_id"]] = ("tenant_id", "user_id"),
 ) -> StateGraph:
     """Build an agent graph with cache, tool selection, compression and context steps.
 
@@ -117,6 +118,10 @@ def build_optimized_agent(
         system_budget: Token budget of the system prompt (default compressor).
         token_model: Model name that picks the tokenizer for the figures (defaults to the
             chat model's name).
+        cache_scope_by: Which ``config["metadata"]`` ids confine cache entries. The default
+            keeps answers per tenant *and* user; ``("tenant_id",)`` shares answers between
+            the users of a tenant (right for FAQ-like traffic, wrong where answers hold one
+            user's data).
 
     Returns:
         The uncompiled ``StateGraph`` over :class:`OptimizedAgentState`: call
@@ -127,6 +132,10 @@ def build_optimized_agent(
     """
     if not isinstance(model, BaseChatModel):
         msg = f"model must be a LangChain BaseChatModel, got {type(model).__name__}"
+        raise TokenOptConfigError(msg)
+    scope_keys = tuple(cache_scope_by)
+    if not scope_keys or any(k not in _TENANT_KEYS for k in scope_keys):
+        msg = f"cache_scope_by must be a non-empty subset of {_TENANT_KEYS}, got {cache_scope_by!r}"
         raise TokenOptConfigError(msg)
     for name, value in (("context_budget", context_budget), ("system_budget", system_budget)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -152,16 +161,22 @@ def build_optimized_agent(
         monitor=resolve_monitor(monitor),
         counter=counter,
     )
-    return _AgentGraph(pipeline, model, catalog, model_name(model)).build()
+    return _AgentGraph(pipeline, model, catalog, model_name(model), scope_keys).build()
 
 
 class _AgentGraph:
     """The nodes of one agent; sync and async forms share every line of logic."""
 
     def __init__(
-        self, pipeline: OptimizerPipeline, model: BaseChatModel, tools: list[Any], name: str
+        self,
+        pipeline: OptimizerPipeline,
+        model: BaseChatModel,
+        tools: list[Any],
+        name: str,
+        scope_keys: tuple[str, ...],
     ) -> None:
         self.pipeline = pipeline
+        self.scope_keys = scope_keys
         self.model = model
         self.model_name = name
         self.executable = [t for t in tools if not isinstance(t, dict)]
@@ -175,6 +190,9 @@ class _AgentGraph:
             self.by_name[tool_name(tool)] = tool
 
     # ------------------------------------------------------------------ helpers
+    def _cache_scope(self, config: RunnableConfig) -> dict[str, str]:
+        return {k: v for k, v in _scope(config).items() if k in self.scope_keys}
+
     def _recorder(self, state: OptimizedAgentState, config: RunnableConfig) -> StepRecorder:
         turn = state.get("turn") or {}
         return self.pipeline.recorder(turn.get("request_id") or uuid.uuid4().hex, config)
@@ -195,7 +213,7 @@ class _AgentGraph:
         if human is None or self.pipeline.cache is None:
             return None, None, turn, 0
         recorder = self.pipeline.recorder(request_id, config)
-        scope = _scope(config)
+        scope = self._cache_scope(config)
         key = self.pipeline.cache_key(messages)
         turn["cache_prompt"], turn["cache_llm_string"] = key.prompt, key.llm_string
         answer, layer = self.pipeline.lookup(messages, recorder, scope)
@@ -320,7 +338,8 @@ class _AgentGraph:
         last = _last(state)
         prompt, llm_string = turn.get("cache_prompt"), turn.get("cache_llm_string")
         if isinstance(last, AIMessage) and prompt and llm_string and not turn.get("cache_hit"):
-            self.pipeline.store(CacheKeyParts(prompt, llm_string), last, _scope(config))
+            scope = self._cache_scope(config)
+            self.pipeline.store(CacheKeyParts(prompt, llm_string), last, scope)
         return {}
 
     # ------------------------------------------------------------------ wiring

@@ -244,3 +244,26 @@ def test_deployable_module_imports_and_compiles(
 
     config = json.loads((root / "langgraph.json").read_text())
     assert config["graphs"]["optimized_agent"] == "./graphs/optimized_agent.py:graph"
+
+
+def test_cache_scope_by_tenant_shares_answers_between_users(
+    llm: LocalChatModel, cache: SemanticCache
+) -> None:
+    def build(scope_by: tuple[str, ...]) -> Any:
+        return build_optimized_agent(
+            llm, [], system_prompt=SYSTEM, cache=cache, monitor=False, cache_scope_by=scope_by
+        ).compile()
+
+    question = {"messages": [HumanMessage("What colour is the sky on a clear day?")]}
+    per_user = build(("tenant_id", "user_id"))
+    per_user.invoke(question, {"metadata": {"tenant_id": "acme", "user_id": "u1"}})
+    other = per_user.invoke(question, {"metadata": {"tenant_id": "acme", "user_id": "u2"}})
+    assert other["turn"]["cache_hit"] is False
+    per_tenant = build(("tenant_id",))
+    per_tenant.invoke(question, {"metadata": {"tenant_id": "acme", "user_id": "u1"}})
+    shared = per_tenant.invoke(question, {"metadata": {"tenant_id": "acme", "user_id": "u3"}})
+    assert shared["turn"]["cache_hit"] is True
+    elsewhere = per_tenant.invoke(question, {"metadata": {"tenant_id": "globex", "user_id": "u3"}})
+    assert elsewhere["turn"]["cache_hit"] is False
+    with pytest.raises(TokenOptConfigError):
+        build(("org_id",))
