@@ -71,7 +71,7 @@ class SQLiteMetricsStore(MetricsStore):
     Example:
         .. code-block:: python
 
-            store = SQLiteMetricsStore(path="/tmp/m.sqlite", batch_size=500)
+            store = SQLiteMetricsStore(path="metrics.sqlite", batch_size=500)
             store.add(record)
             store.flush()
     """

@@ -7,7 +7,7 @@ search** (never a global top-1 compared afterwards).
 Example:
     .. code-block:: python
 
-        backend = LocalBackend(path="/tmp/cache.sqlite3")
+        backend = LocalBackend(path="cache.sqlite3")
         backend.put(entry)
         backend.get(entry.entry_id, now=time.time())
 """
