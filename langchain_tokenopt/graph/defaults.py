@@ -7,7 +7,7 @@ and :class:`~langchain_tokenopt.graph.middleware.TokenOptMiddleware`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from langchain_core.caches import BaseCache
@@ -17,6 +17,8 @@ from langchain_tokenopt.errors import TokenOptConfigError
 from langchain_tokenopt.tokens import TokenCounter
 
 __all__ = [
+    "CALLER_KEYS",
+    "caller_ids",
     "model_name",
     "resolve_cache",
     "resolve_compressor",
@@ -142,3 +144,13 @@ def tool_name(tool: Any) -> str:
     if isinstance(tool, dict):
         return str(tool.get("function", tool).get("name", ""))
     return str(getattr(tool, "name", getattr(tool, "__name__", "")))
+
+
+#: The ``config["metadata"]`` keys that identify the caller (tenant, then user).
+CALLER_KEYS = ("tenant_id", "user_id")
+
+
+def caller_ids(config: Mapping[str, Any] | None) -> dict[str, str]:
+    """Return the tenant / user ids found in a ``RunnableConfig``'s metadata."""
+    meta = (config or {}).get("metadata") or {}
+    return {k: str(meta[k]) for k in CALLER_KEYS if meta.get(k)}

@@ -50,6 +50,8 @@ from langgraph.graph import END, START, StateGraph
 
 from langchain_tokenopt.errors import TokenOptConfigError
 from langchain_tokenopt.graph.defaults import (
+    CALLER_KEYS,
+    caller_ids,
     model_name,
     resolve_cache,
     resolve_compressor,
@@ -71,8 +73,6 @@ from langchain_tokenopt.tokens import TokenCounter
 logger = logging.getLogger(__name__)
 
 __all__ = ["build_optimized_agent"]
-
-_TENANT_KEYS = ("tenant_id", "user_id")
 
 
 def build_optimized_agent(
@@ -134,8 +134,8 @@ def build_optimized_agent(
         msg = f"model must be a LangChain BaseChatModel, got {type(model).__name__}"
         raise TokenOptConfigError(msg)
     scope_keys = tuple(cache_scope_by)
-    if not scope_keys or any(k not in _TENANT_KEYS for k in scope_keys):
-        msg = f"cache_scope_by must be a non-empty subset of {_TENANT_KEYS}, got {cache_scope_by!r}"
+    if not scope_keys or any(k not in CALLER_KEYS for k in scope_keys):
+        msg = f"cache_scope_by must be a non-empty subset of {CALLER_KEYS}, got {cache_scope_by!r}"
         raise TokenOptConfigError(msg)
     for name, value in (("context_budget", context_budget), ("system_budget", system_budget)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -191,7 +191,7 @@ class _AgentGraph:
 
     # ------------------------------------------------------------------ helpers
     def _cache_scope(self, config: RunnableConfig) -> dict[str, str]:
-        return {k: v for k, v in _scope(config).items() if k in self.scope_keys}
+        return {k: v for k, v in caller_ids(config).items() if k in self.scope_keys}
 
     def _recorder(self, state: OptimizedAgentState, config: RunnableConfig) -> StepRecorder:
         turn = state.get("turn") or {}
@@ -232,6 +232,7 @@ class _AgentGraph:
         turn["cache_hit"] = True
         recorder = self.pipeline.recorder(turn["request_id"], config)
         output_tokens = self.pipeline.counter.count(_text(replayed))
+        ids = caller_ids(config)
         for monitor in recorder.monitors:
             try:
                 monitor.record_cache_hit(
@@ -240,8 +241,8 @@ class _AgentGraph:
                     prompt_tokens=prompt_tokens,
                     output_tokens=output_tokens,
                     model=self.model_name,
-                    tenant_id=_scope(config).get("tenant_id"),
-                    user_id=_scope(config).get("user_id"),
+                    tenant_id=ids.get("tenant_id"),
+                    user_id=ids.get("user_id"),
                 )
             except Exception as exc:  # noqa: BLE001 - monitoring never breaks a request
                 logger.warning("tokenopt monitor failed on a cache hit: %s", type(exc).__name__)
@@ -383,11 +384,6 @@ def _no_tools(state: OptimizedAgentState, config: RunnableConfig) -> dict[str, A
 
 def _text(message: BaseMessage) -> str:
     return message.content if isinstance(message.content, str) else message.text
-
-
-def _scope(config: RunnableConfig | None) -> dict[str, str]:
-    meta = (config or {}).get("metadata") or {}
-    return {k: str(meta[k]) for k in _TENANT_KEYS if meta.get(k)}
 
 
 def _fresh(answer: AIMessage) -> AIMessage:

@@ -31,6 +31,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from langchain_tokenopt.errors import MissingDependencyError
 from langchain_tokenopt.graph.defaults import (
+    caller_ids,
     model_name,
     resolve_cache,
     resolve_compressor,
@@ -129,7 +130,7 @@ class TokenOptMiddleware(AgentMiddleware):
     ]:
         pipeline = self._pipeline(request)
         config = _current_config()
-        scope = _scope(config)
+        scope = caller_ids(config)
         recorder = pipeline.recorder(uuid.uuid4().hex, config)
         messages: list[BaseMessage] = list(request.messages)
         turn = _turn_messages(messages)
@@ -199,11 +200,6 @@ def _current_config() -> dict[str, Any]:
         return dict(get_config())
     except RuntimeError:  # outside a runnable context
         return {}
-
-
-def _scope(config: dict[str, Any]) -> dict[str, str]:
-    meta = config.get("metadata") or {}
-    return {k: str(meta[k]) for k in ("tenant_id", "user_id") if meta.get(k)}
 
 
 def _system_of(request: Any) -> str:

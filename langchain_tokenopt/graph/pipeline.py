@@ -27,6 +27,7 @@ from langchain_core.load import dumps
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration
 
+from langchain_tokenopt.graph.defaults import tool_name
 from langchain_tokenopt.monitoring.handler import REQUEST_ID_KEY, find_handlers
 from langchain_tokenopt.monitoring.records import StepEvent, StepName
 from langchain_tokenopt.tokens import TokenCounter, tool_schema_json
@@ -279,8 +280,8 @@ class OptimizerPipeline:
         if not self.tools and self.tool_selector is None:
             return [], []
         if self.tool_selector is None:
-            return list(self.tools), [_tool_name(t) for t in self.tools]
-        everything = (list(self.tools), [_tool_name(t) for t in self.tools])
+            return list(self.tools), [tool_name(t) for t in self.tools]
+        everything = (list(self.tools), [tool_name(t) for t in self.tools])
 
         def work() -> tuple[list[Any], list[str]]:
             selection = self.tool_selector.select(list(messages))
@@ -335,13 +336,6 @@ class OptimizerPipeline:
 
 def _layer(value: Any) -> Any:
     return value if value in ("exact", "semantic") else None
-
-
-def _tool_name(tool: Any) -> str:
-    if isinstance(tool, dict):
-        fn = tool.get("function", tool)
-        return str(fn.get("name", ""))
-    return str(getattr(tool, "name", getattr(tool, "__name__", "")))
 
 
 def _system_text(system_prompt: Any) -> str:
