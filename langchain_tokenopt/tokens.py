@@ -158,26 +158,56 @@ class TokenCounter:
     # ------------------------------------------------------------------ messages
     def count_message(self, message: BaseMessage) -> int:
         """Count one message, including its per-message overhead (no reply priming)."""
+        fixed, texts = self._message_parts(message)
+        return fixed + sum(self.count(t) for t in texts)
+
+    def count_each(self, messages: Sequence[BaseMessage]) -> list[int]:
+        """Return :meth:`count_message` of every message, counting all their texts in one batch.
+
+        Example:
+            .. code-block:: python
+
+                TokenCounter("gpt-4o").count_each([HumanMessage("hi"), AIMessage("hello")])
+        """
+        fixed: list[int] = []
+        ends: list[int] = []
+        texts: list[str] = []
+        for message in messages:
+            base, parts = self._message_parts(message)
+            fixed.append(base)
+            texts.extend(parts)
+            ends.append(len(texts))
+        sizes = self.count_batch(texts) if texts else []
+        out: list[int] = []
+        start = 0
+        for base, end in zip(fixed, ends, strict=True):
+            out.append(base + sum(sizes[start:end]))
+            start = end
+        return out
+
+    def _message_parts(self, message: BaseMessage) -> tuple[int, list[str]]:
+        """Fixed tokens of a message and the texts whose tokens add to them."""
         if not isinstance(message, BaseMessage):
             msg = f"expected a BaseMessage, got {type(message).__name__}"
             raise TokenCountError(msg)
-        total = MESSAGE_OVERHEAD + self.count(_role(message)) + self._count_content(message.content)
+        fixed = MESSAGE_OVERHEAD
+        texts = [_role(message)]
+        fixed += self._content_parts(message.content, texts)
         name = getattr(message, "name", None)
         if name:
-            total += 1 + self.count(str(name))
+            fixed += 1
+            texts.append(str(name))
         if isinstance(message, AIMessage):
             for call in message.tool_calls:
                 args = json.dumps(call.get("args", {}), ensure_ascii=False, separators=(",", ":"))
-                total += TOOL_CALL_OVERHEAD + self.count(call.get("name") or "") + self.count(args)
+                fixed += TOOL_CALL_OVERHEAD
+                texts += [call.get("name") or "", args]
             for bad in message.invalid_tool_calls:
-                total += (
-                    TOOL_CALL_OVERHEAD
-                    + self.count(bad.get("name") or "")
-                    + self.count(str(bad.get("args") or ""))
-                )
+                fixed += TOOL_CALL_OVERHEAD
+                texts += [bad.get("name") or "", str(bad.get("args") or "")]
         if isinstance(message, ToolMessage):
-            total += self.count(message.tool_call_id or "")
-        return total
+            texts.append(message.tool_call_id or "")
+        return fixed, texts
 
     def count_messages(self, messages: Sequence[BaseMessage]) -> int:
         """Count a list of messages as one chat request (formula in the module docstring)."""
@@ -207,24 +237,27 @@ class TokenCounter:
         return TOOLS_ARRAY_OVERHEAD + sum(self.count_batch(texts))
 
     # ------------------------------------------------------------------ helpers
-    def _count_content(self, content: str | list[Any]) -> int:
+    @staticmethod
+    def _content_parts(content: str | list[Any], texts: list[str]) -> int:
+        """Append the texts of ``content`` to ``texts``; return its fixed tokens (images)."""
         if isinstance(content, str):
-            return self.count(content)
-        total = 0
+            texts.append(content)
+            return 0
+        fixed = 0
         for block in content:
             if isinstance(block, str):
-                total += self.count(block)
+                texts.append(block)
             elif isinstance(block, dict):
                 kind = block.get("type")
                 if kind == "text":
-                    total += self.count(str(block.get("text", "")))
+                    texts.append(str(block.get("text", "")))
                 elif kind in ("image", "image_url"):
-                    total += IMAGE_TOKENS
+                    fixed += IMAGE_TOKENS
                 else:
-                    total += self.count(json.dumps(block, ensure_ascii=False, default=str))
+                    texts.append(json.dumps(block, ensure_ascii=False, default=str))
             else:
-                total += self.count(str(block))
-        return total
+                texts.append(str(block))
+        return fixed
 
 
 def tool_schema_json(tool: Any) -> str:
