@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 from typing import Any, TypeVar
 
 from langchain_core.messages import BaseMessage
 
 from langchain_tokenopt.tokens import REPLY_PRIMING, TokenCounter
 
-__all__ = ["count_message", "count_messages", "count_texts", "memo"]
+__all__ = [
+    "clear_caches",
+    "count_each",
+    "count_message",
+    "count_messages",
+    "count_text",
+    "count_texts",
+    "memo",
+]
 
 T = TypeVar("T")
 _MAX_ENTRIES = 100_000
@@ -54,16 +61,30 @@ def count_message(counter: TokenCounter, msg: BaseMessage) -> int:
     return memo(_COUNT_TAGS[counter.encoding_name], msg, lambda: counter.count_message(msg))
 
 
+def count_each(counter: TokenCounter, messages: Sequence[BaseMessage]) -> list[int]:
+    """Return ``count_message`` of every message, memoized; new ones counted in one batch."""
+    tag = _COUNT_TAGS[counter.encoding_name]
+    out: list[int] = []
+    todo: list[int] = []
+    for i, msg in enumerate(messages):
+        hit = _cache.get((tag, id(msg), _shape(msg)))
+        if hit is not None and hit[0] is msg:
+            out.append(hit[1])
+        else:
+            out.append(-1)
+            todo.append(i)
+    if todo:
+        fresh = counter.count_each([messages[i] for i in todo])
+        for i, n in zip(todo, fresh, strict=True):
+            out[i] = memo(tag, messages[i], lambda n=n: n)  # type: ignore[misc]
+    return out
+
+
 def count_messages(counter: TokenCounter, messages: Sequence[BaseMessage]) -> int:
     """Return ``counter.count_messages(messages)``, memoized per message."""
     if not messages:
         return 0
-    return REPLY_PRIMING + sum(count_message(counter, m) for m in messages)
-
-
-@lru_cache(maxsize=16_384)
-def _count_text(encoding: str, text: str) -> int:
-    return get_token_counter_for(encoding).count(text)
+    return REPLY_PRIMING + sum(count_each(counter, messages))
 
 
 def get_token_counter_for(encoding: str) -> TokenCounter:
@@ -72,8 +93,45 @@ def get_token_counter_for(encoding: str) -> TokenCounter:
 
 
 _counters: dict[str, TokenCounter] = {}
+_MAX_TEXTS = 65_536
+_MAX_TEXT_CHARS = 16_384
+_text_counts: dict[str, dict[str, int]] = {}
 
 
 def count_texts(counter: TokenCounter, texts: Sequence[str]) -> list[int]:
-    """Count strings, memoized by text (summaries are counted again every turn)."""
-    return [_count_text(counter.encoding_name, t) for t in texts]
+    """Count strings, memoized by text; the ones not seen before are counted in one batch.
+
+    Summaries and transcript lines are counted again on every turn; this makes a repeat a
+    dictionary lookup.
+    """
+    cache = _text_counts.setdefault(counter.encoding_name, {})
+    out = [cache.get(t, -1) for t in texts]
+    todo = [i for i, n in enumerate(out) if n < 0]
+    if todo:
+        fresh = counter.count_batch([texts[i] for i in todo])
+        with _lock:
+            for i, n in zip(todo, fresh, strict=True):
+                out[i] = n
+                if len(texts[i]) <= _MAX_TEXT_CHARS:
+                    cache[texts[i]] = n
+            if len(cache) > _MAX_TEXTS:  # drop the oldest half (insertion order)
+                for old in list(cache)[: _MAX_TEXTS // 2]:
+                    cache.pop(old, None)
+    return out
+
+
+def count_text(counter: TokenCounter, text: str) -> int:
+    """Count one string, memoized like :func:`count_texts`."""
+    return count_texts(counter, [text])[0]
+
+
+def clear_caches() -> None:
+    """Forget every memoized value (for cold-start measurements and tests)."""
+    from langchain_tokenopt.context import facts, summarize
+    from langchain_tokenopt.context.strategies import summary
+
+    with _lock:
+        _cache.clear()
+        _text_counts.clear()
+    for fn in (facts._scan, facts.fact_rank, *summarize.LINE_CACHES, *summary.FIT_CACHES):
+        fn.cache_clear()

@@ -44,7 +44,7 @@ from langchain_core.messages import (
 from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from langchain_tokenopt.context._memo import count_message, count_messages
+from langchain_tokenopt.context._memo import count_each, count_messages
 from langchain_tokenopt.context.classifier import MessageClassifier
 from langchain_tokenopt.context.strategies.base import (
     SUMMARY_ID_PREFIX,
@@ -256,7 +256,7 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
         while n_system < len(items) and isinstance(items[n_system], SystemMessage):
             n_system += 1
         units = all_units[n_system:]  # each leading system message is a unit of its own
-        counts = [count_message(self.counter, m) for m in items[n_system:]]
+        counts = count_each(self.counter, items[n_system:])
         slots: list[Slot] = []
         offset = 0
         for pos, unit in enumerate(units):

@@ -29,6 +29,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from langchain_core.messages import (
@@ -39,11 +40,12 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from langchain_tokenopt.context._memo import memo
+from langchain_tokenopt.context._memo import count_text, count_texts, memo
 from langchain_tokenopt.context.facts import (
     DECISION_RE,
     PREFERENCE_RE,
     extract_facts,
+    message_facts,
     message_text,
     ranked_facts,
     tool_call_text,
@@ -86,7 +88,7 @@ def _render(messages: Sequence[BaseMessage], tool_facts: int) -> str:
     lines: list[str] = []
     for msg in messages:
         if isinstance(msg, ToolMessage):
-            facts = ranked_facts(extract_facts(message_text(msg)), tool_facts)
+            facts = ranked_facts(message_facts(msg), tool_facts)
             status = " error" if msg.status == "error" else ""
             shown = ", ".join(facts) if facts else _first_words(message_text(msg), 12)
             lines.append(f"Tool {msg.name or 'result'}{status} -> {shown}")
@@ -113,6 +115,7 @@ def _first_words(text: str, n: int) -> str:
     return " ".join(words[:n]) + (" ..." if len(words) > n else "")
 
 
+@lru_cache(maxsize=65_536)
 def _line_score(line: str) -> float:
     facts = len(extract_facts(line, limit=8))
     score = min(facts, 4) * 1.0
@@ -132,6 +135,7 @@ def _line_score(line: str) -> float:
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+")
 
 
+@lru_cache(maxsize=65_536)
 def _shorten(line: str, max_chars: int = 320) -> str:
     """Shorten a long line to its sentences that carry facts or intent."""
     if len(line) <= max_chars or line.startswith("Called "):
@@ -155,10 +159,10 @@ def shrink_lines(text: str, max_tokens: int, counter: TokenCounter) -> str:
     """
     if max_tokens <= 0:
         return ""
-    if counter.count(text) <= max_tokens:
+    if count_text(counter, text) <= max_tokens:
         return text
     lines = [_shorten(line) for line in text.splitlines() if line.strip()]
-    costs = counter.count_batch(lines)
+    costs = count_texts(counter, lines)
     order = sorted(range(len(lines)), key=lambda i: (-_line_score(lines[i]), -i))
     chosen: set[int] = set()
     used = 0
@@ -168,7 +172,7 @@ def shrink_lines(text: str, max_tokens: int, counter: TokenCounter) -> str:
             chosen.add(i)
             used += cost
     out = "\n".join(lines[i] for i in sorted(chosen))
-    while out and counter.count(out) > max_tokens:  # newline merges can shift counts
+    while out and count_text(counter, out) > max_tokens:  # newline merges can shift counts
         out = out.rsplit("\n", 1)[0] if "\n" in out else ""
     return out
 
@@ -187,11 +191,11 @@ def ensure_facts(summary: str, source: str, max_tokens: int, counter: TokenCount
     facts = [f for f in [*ranked_facts(priority), *ranked_facts(rest)] if f not in summary]
     if not facts:
         return summary
-    room = max_tokens - counter.count(summary) - 4
+    room = max_tokens - count_text(counter, summary) - 4
     kept: list[str] = []
     used = 2
-    for fact in facts:
-        cost = counter.count(fact) + 1
+    for fact, size in zip(facts, count_texts(counter, facts), strict=True):
+        cost = size + 1
         if used + cost > room:
             continue
         kept.append(fact)
@@ -199,6 +203,10 @@ def ensure_facts(summary: str, source: str, max_tokens: int, counter: TokenCount
     if not kept:
         return summary
     return f"{summary}\nFacts: {', '.join(kept)}".strip()
+
+
+#: Memoized line helpers (cleared by ``_memo.clear_caches``).
+LINE_CACHES = (_line_score, _shorten)
 
 
 @runtime_checkable

@@ -21,7 +21,7 @@ from typing import Protocol, runtime_checkable
 
 from langchain_core.messages import BaseMessage, HumanMessage
 
-from langchain_tokenopt.context._memo import count_message
+from langchain_tokenopt.context._memo import count_each
 from langchain_tokenopt.context.units import Unit
 from langchain_tokenopt.tokens import REPLY_PRIMING, TokenCounter
 
@@ -84,7 +84,7 @@ class Plan:
 
     def count(self, messages: Sequence[BaseMessage]) -> int:
         """Tokens of ``messages`` without reply priming (memoized per message)."""
-        return sum(count_message(self.counter, m) for m in messages)
+        return sum(count_each(self.counter, messages))
 
     @property
     def system_tokens(self) -> int:

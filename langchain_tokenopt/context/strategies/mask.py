@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from langchain_core.messages import BaseMessage, ToolMessage
 
 from langchain_tokenopt.context._memo import memo
-from langchain_tokenopt.context.facts import extract_facts, message_text, ranked_facts
+from langchain_tokenopt.context.facts import message_facts, message_text, ranked_facts
 from langchain_tokenopt.context.strategies.base import Plan
 from langchain_tokenopt.errors import TokenOptConfigError
 
@@ -26,10 +26,6 @@ __all__ = ["MASK_PREFIX", "MaskToolOutputs"]
 
 #: Start of every placeholder (so masked outputs are recognisable).
 MASK_PREFIX = "[tool output masked"
-
-
-def _facts(msg: BaseMessage) -> tuple[str, ...]:
-    return memo("facts", msg, lambda: tuple(extract_facts(message_text(msg))))
 
 
 @dataclass(frozen=True)
@@ -71,7 +67,7 @@ class MaskToolOutputs:
         last_seen: dict[str, int] = {}
         for slot in plan.slots:
             for msg in slot.unit.messages:
-                for fact in _facts(msg):
+                for fact in message_facts(msg):
                     last_seen[fact] = slot.position
         masked = 0
         for slot in candidates:
@@ -98,7 +94,7 @@ class MaskToolOutputs:
     def _masked(
         self, msg: ToolMessage, last_seen: dict[str, int], position: int, plan: Plan
     ) -> ToolMessage:
-        facts = _facts(msg)
+        facts = message_facts(msg)
         ranked = memo("ranked", msg, lambda: tuple(ranked_facts(facts)))
         referenced = [f for f in ranked if last_seen.get(f, -1) > position]
         others = [f for f in ranked if last_seen.get(f, -1) <= position]

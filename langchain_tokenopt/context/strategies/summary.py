@@ -26,7 +26,7 @@ from functools import lru_cache
 
 from langchain_core.messages import BaseMessage, SystemMessage
 
-from langchain_tokenopt.context._memo import count_texts, get_token_counter_for
+from langchain_tokenopt.context._memo import count_text, count_texts, get_token_counter_for
 from langchain_tokenopt.context.strategies.base import SUMMARY_ID_PREFIX, Plan, Slot
 from langchain_tokenopt.context.strategies.window import drop_before, window_start
 from langchain_tokenopt.context.summarize import (
@@ -221,12 +221,12 @@ class HierarchicalSummary:
             attempts += 1
             own = count_texts(counter, [summaries[i]])[0]
             longer = _extractive(leaf, _quantize(own + room - used), counter.encoding_name)
-            grown = counter.count(longer) - own
+            grown = count_text(counter, longer) - own
             if grown > 0 and used + grown <= room:
                 summaries[i] = longer
                 used += grown
         joined = "\n".join(s for s in summaries if s)
-        if counter.count(joined) <= room:
+        if count_text(counter, joined) <= room:
             return joined
         return _fit(joined, _quantize(room), counter.encoding_name)
 
@@ -265,6 +265,10 @@ def _extractive(text: str, max_tokens: int, encoding: str) -> str:
     return _EXTRACTIVE.summarize(
         text, max_tokens=max_tokens, counter=get_token_counter_for(encoding)
     )
+
+
+#: Memoized fits (cleared by ``_memo.clear_caches``).
+FIT_CACHES = (_fit, _extractive)
 
 
 def _is_ours(message: BaseMessage) -> bool:

@@ -1,0 +1,66 @@
+"""The fast paths of the context optimizer give the same answers as the plain ones."""
+
+from __future__ import annotations
+
+import json
+
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+
+from langchain_tokenopt.tokens import TokenCounter
+
+from .helpers import conversation
+
+
+def test_count_each_equals_count_message() -> None:
+    counter = TokenCounter("gpt-4o")
+    messages = [
+        *conversation(turns=3, size=30),
+        HumanMessage([{"type": "text", "text": "look"}, {"type": "image_url", "image_url": "x"}]),
+        AIMessage(
+            "",
+            tool_calls=[{"id": "c9", "name": "search", "args": {"q": "ZFA04Y héllo"}}],
+            invalid_tool_calls=[{"id": "c10", "name": "bad", "args": "{oops", "error": None}],
+        ),
+        ToolMessage(json.dumps({"ok": True}), tool_call_id="c9", name="search"),
+        SystemMessage(["plain block", {"type": "other", "value": 3}]),
+        HumanMessage(""),
+    ]
+    assert counter.count_each(messages) == [counter.count_message(m) for m in messages]
+    assert counter.count_each([]) == []
+
+
+TRICKY = [
+    "User mia_li_3668 booked ZFA04Y on 2024-05-20 for $1,234.50 (a@b.com)",
+    "xhttps://foo.com/a and https://a.b/c?d=1. then HAT170 JFK I OK USD",
+    "check-in at 10:30 AM, 9:05pm, Mc.Donald+x@y.z, end. e.g. word-12 a.b@c.d",
+    "é1 ü_x ÀB café_9 £ 5 € 3,000.00 -5 .5 12:30:45 2024-01-01T10:00 5-5-5",
+    '{"reservation_id": "4WQ150", "flight_type": "round_trip", "2024-05-01": 3, "x_1": [12]}',
+    '{"abc-1x": 3, "a__b_9": "ab__CD", "price": 123.45, "email": "omar.r@example.com"}',
+    "plain prose without a single fact in it, only words.",
+    "",
+]
+
+
+def test_fast_fact_scan_matches_the_reference() -> None:
+    from langchain_tokenopt.context.facts import _reference_extract_facts, extract_facts
+
+    history = conversation(turns=4, size=25)
+    texts = [*TRICKY, *(str(m.content) for m in history)]
+    for text in texts:
+        assert extract_facts(text) == _reference_extract_facts(text), text
+        assert extract_facts(text, limit=3) == _reference_extract_facts(text)[:3]
+    long_text = " ".join(TRICKY) * 200  # over the memoized size: scanned directly
+    assert extract_facts(long_text) == _reference_extract_facts(long_text)
+
+
+def test_clear_caches_forgets_memoized_values() -> None:
+    from langchain_tokenopt.context._memo import _cache, _text_counts, clear_caches, count_texts
+    from langchain_tokenopt.context.facts import _scan, message_facts
+
+    counter = TokenCounter("gpt-4o")
+    history = conversation(turns=2)
+    assert message_facts(history[1]) == message_facts(history[1])
+    assert count_texts(counter, ["one line", "one line"]) == [2, 2]
+    assert _cache and _text_counts and _scan.cache_info().currsize
+    clear_caches()
+    assert not _cache and not _text_counts and _scan.cache_info().currsize == 0
