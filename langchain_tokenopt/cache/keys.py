@@ -48,27 +48,135 @@ __all__ = [
 
 HistoryPolicy = Literal["always", "standalone"]
 
-# Words that make a question lean on earlier turns: pronouns and demonstratives without their
-# noun ("how old is he?"), ellipsis openers ("and the boots?", "what about ...") and
-# references to earlier answers ("the other one", "same again"). Written by hand: no library
-# detects context dependence offline, and a false "dependent" only costs a cache miss.
-_DEPENDENT = re.compile(
-    r"\b(it|its|they|them|their|theirs|he|him|his|she|her|hers|this|that|these|those|"
-    r"there|then|one|ones|former|latter|above|previous|same|else|other|another|also|too|"
-    r"instead|again|earlier|before|first|second|third|last)\b"
-    r"|^\W*(and|but|or|so|what about|how about|ok|okay|why|then)\b",
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Words and patterns that make a question lean on earlier turns. Written by hand: no library
+# detects context dependence offline, and a false "dependent" only costs a cache miss, while a
+# false "standalone" lets a question be looked up outside its conversation.
+_OPENER = re.compile(
+    r"^\W*(and|but|or|so|then|also|now|only|actually|instead|plus|great|ok|okay|"
+    r"what about|how about|same|make it|do it|yes|no|sure)\b",
     re.IGNORECASE,
 )
+_BACK_REFERENCE = re.compile(
+    # words that point at earlier turns by meaning: "the former", "same again", "anything else"
+    r"\b(former|latter|above|aforementioned|previous|previously|earlier|again|instead|else|"
+    r"same|mentioned|said)\b"
+    # "the second one", "that one", "the others", "which ones"
+    r"|\b(the|this|that|these|those|which|other|another|first|second|third|fourth|fifth|"
+    r"last|next|cheaper|bigger|smaller|new|old)\s+ones?\b|\bthe\s+others?\b"
+    # "... too?" at the end
+    r"|\btoo\W*$"
+    # a definite transaction noun with no id after it: "when will the refund show up?"
+    r"|\bthe\s+(refund|order|return|claim|package|parcel|shipment|delivery|item|items|charge|"
+    r"ticket|booking|reservation|replacement|exchange|invoice|case|request)\b"
+    r"(?![\w-])(?!\s+(#?\d|[A-Z]{2,}-\d|(window|policy|policies|rates?|process|labels?|forms?|"
+    r"fees?|period|limits?|history|address|methods?|number|options?|status)\b))",
+    re.IGNORECASE,
+)
+_EXISTENTIAL = _words(
+    "is are was were be been will won't must should might may could has have isn't aren't "
+    "wasn't weren't"
+)
+# Pronouns and demonstratives that stand for something said before, unless the same message
+# introduced it first ("If I tried my boots on at home, can I send them back?").
+_SINGULAR = frozenset({"it", "its", "he", "him", "his", "she", "her", "hers", "this", "that"})
+_PLURAL = frozenset({"they", "them", "their", "theirs", "these", "those"})
+_TIME_WORDS = _words(
+    "morning afternoon evening night weekend week month year season spring summer autumn fall "
+    "winter time quarter"
+)
+# Words before "that" after which it is a pronoun or determiner ("is that covered?", "buy
+# that tent"); after any other word it is a relative or a conjunction ("a store that has").
+_THAT_POINTS = _words(
+    "about with for of on in to like from is was does do did get buy order return ship have "
+    "want need take keep try use cancel change track book are can will would could should"
+)
+_DETERMINER = re.compile(
+    r"\b(my|our|your|a|an|the|some|any|another|each|every|his|her|their)\s+", re.IGNORECASE
+)
+# "it" that stands for nothing: "how long does it take to ...", "is it possible to ..."
+_DUMMY_IT = _words(
+    "take takes cost costs possible safe ok okay true worth necessary allowed legal normal "
+    "free too better easier cheaper"
+)
+_CLAUSE_BREAK = re.compile(
+    r"[,;:.!?]|\b(and|but|or|if|when|so|because|until|once|that|which|who|while)\b",
+    re.IGNORECASE,
+)
+_TOKEN = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|[^\sA-Za-z]")
+
+
+def _introduced_before(text: str, plural: bool) -> bool:
+    """Whether ``text`` (the words before a pronoun) introduces a noun phrase, then a clause break.
+
+    ``plural`` asks for a plural noun in the phrase (``them`` → ``my boots``).
+    """
+    for match in _DETERMINER.finditer(text):
+        rest = text[match.end() :]
+        brk = _CLAUSE_BREAK.search(rest)
+        if brk is None:
+            return False
+        words = [w.lower() for w in re.findall(r"[A-Za-z][\w'-]*", rest[: brk.start()])][:3]
+        if not words:
+            continue
+        if plural and not any(
+            w.endswith("s") and not w.endswith(("ss", "us", "is")) for w in words
+        ):
+            continue
+        return True
+    return False
+
+
+def _unresolved_pronoun(text: str) -> bool:
+    tokens = list(_TOKEN.finditer(text))
+    for n, tok in enumerate(tokens):
+        word = tok.group(0).lower().split("'")[0]
+        after = tokens[n + 1].group(0).lower() if n + 1 < len(tokens) else ""
+        before = tokens[n - 1].group(0).lower() if n else ""
+        if word == "there":  # "how long to ship there?", not "is there a store ..."
+            if before not in _EXISTENTIAL and after not in _EXISTENTIAL:
+                return True
+            continue
+        if word not in _SINGULAR and word not in _PLURAL:
+            continue
+        following = [t.group(0).lower() for t in tokens[n + 1 : n + 4]]
+        if word == "it" and "to" in following and _DUMMY_IT.intersection(following):
+            continue  # "how long does it take to ship to Alaska?"
+        if word in ("this", "that", "these", "those") and after in _TIME_WORDS:
+            continue  # "this weekend": a time, not a reference
+        if word == "that" and before and before.isalpha() and before not in _THAT_POINTS:
+            continue  # a relative or conjunction: "a store that has", "sure that"
+        if not _introduced_before(text[: tok.start()], plural=word in _PLURAL):
+            return True
+    return False
 
 
 def is_standalone(text: str) -> bool:
     """Return whether a question reads as self-contained (no reference to earlier turns).
 
-    Conservative: short questions (under four words) and any pronoun, demonstrative or
-    ellipsis opener count as dependent.
+    A question depends on earlier turns when it is short (under four words), opens with an
+    ellipsis or a correction ("And the boots?", "What about Columbus?", "Actually, ..."),
+    names earlier turns ("the second one", "same again", "anything else"), uses a definite
+    transaction noun with no id ("the refund"), or uses a pronoun or demonstrative that the
+    question itself did not introduce ("Is it in stock?" but not "If I tried my boots on,
+    can I send them back?"). Time phrases ("this weekend", "last month"), existential
+    "there" and "other stores" do not count.
+
+    Example:
+        .. code-block:: python
+
+            is_standalone("Do you price match other stores?")  # True
+            is_standalone("What about the second one?")  # False
     """
     words = re.findall(r"\w+", text)
-    return len(words) >= 4 and _DEPENDENT.search(text) is None
+    if len(words) < 4:
+        return False
+    if _OPENER.search(text) or _BACK_REFERENCE.search(text):
+        return False
+    return not _unresolved_pronoun(text)
 
 
 #: Model/call parameters that never change the answer.
