@@ -11,10 +11,21 @@ with the local SmolLM2, and reports:
 * quality proxies carried over from the component benches' JSON in bench/results
   (answer-string retention, tool recall, fact retention), when those files exist.
 
+Also measured, without the LM:
+
+* the paraphrase trade-off: each workload paraphrase's cosine to its original with the cache's
+  int8 ONNX query embedder and the near-miss verifier's verdict, the paraphrase hits that each
+  cosine threshold would allow, and the QQP false-hit rate that threshold implies (dev curve
+  from bench/results/cache_calibration_onnx.json, test curve from cache_bench.json);
+* fact retention of the history step: the ids of the 46k-token support thread that survive
+  the demo's context budget;
+* tool recall on the workload: the expected tools bound on each miss.
+
 Usage:
-    python bench/e2e_bench.py            # all 64 questions
-    python bench/e2e_bench.py --quick    # first 20 questions
-Writes bench/results/e2e.json (or e2e_quick.json).
+    python bench/e2e_bench.py                      # all 64 questions
+    python bench/e2e_bench.py --quick              # first 20 questions
+    python bench/e2e_bench.py --tool-margin-sweep  # BFCL dev split: recall vs tool_margin
+Writes bench/results/e2e.json (or e2e_quick.json; e2e_tool_margin.json for the sweep).
 """
 
 from __future__ import annotations
@@ -75,14 +86,179 @@ def quality_proxies() -> dict[str, Any]:
     return out
 
 
+THRESHOLDS = (0.93, 0.9, 0.85, 0.8, 0.75, 0.7)
+
+
+def _curve_at(name: str, key: str, threshold: float) -> float | None:
+    data = _read(name)
+    rows = (data or {}).get(key) or []
+    for row in rows:
+        if abs(float(row["threshold"]) - threshold) < 1e-9:
+            return round(float(row["fhr_verified"]), 4)
+    return None
+
+
+def paraphrase_tradeoff(workload: Any) -> dict[str, Any]:
+    """Cosines of the workload's paraphrases and what each threshold would serve and risk."""
+    import numpy as np
+
+    from langchain_tokenopt.cache.verifier import NearMissVerifier
+    from langchain_tokenopt.embeddings import get_default_query_embeddings
+
+    embedder = get_default_query_embeddings()
+    verifier = NearMissVerifier()
+    questions = list(workload.questions)
+    vectors = np.asarray([embedder.embed_query(q.text) for q in questions], dtype=np.float64)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = {q.id: i for i, q in enumerate(questions)}
+    pairs = []
+    for q in questions:
+        if q.kind != "paraphrase" or not q.repeats:
+            continue
+        original = questions[index[q.repeats]]
+        cos = float(vectors[index[q.id]] @ vectors[index[original.id]])
+        verdict = verifier.verify(q.text, original.text, cos)
+        pairs.append(
+            {
+                "id": q.id,
+                "original": original.id,
+                "expect_hit": q.expect_cache_hit,
+                "cosine": round(cos, 3),
+                "verifier": "accept" if verdict.accepted else verdict.reason,
+            }
+        )
+    # Closest earlier question of the same tenant for every question that must miss (ignores
+    # the conversation scope, so it is an upper bound on semantic false hits).
+    risky = []
+    for n, q in enumerate(questions):
+        if q.expect_cache_hit:
+            continue
+        best = (-1.0, "")
+        for earlier in questions[:n]:
+            if earlier.tenant_id != q.tenant_id or earlier.text == q.text:
+                continue
+            cos = float(vectors[n] @ vectors[index[earlier.id]])
+            if cos > best[0] and verifier.verify(q.text, earlier.text, cos).accepted:
+                best = (cos, earlier.id)
+        risky.append((q.id, best))
+    rows = []
+    for t in THRESHOLDS:
+        rows.append(
+            {
+                "threshold": t,
+                "paraphrase_hits": sum(
+                    p["expect_hit"] and p["cosine"] >= t and p["verifier"] == "accept"
+                    for p in pairs
+                ),
+                "paraphrases_expected": sum(p["expect_hit"] for p in pairs),
+                "must_miss_within_reach": sorted(i for i, (c, _) in risky if c >= t),
+                "qqp_dev_fhr_verified": _curve_at("cache_calibration_onnx.json", "dev_curve", t),
+                "qqp_test_fhr_verified": _curve_at("cache_bench.json", "test_curve", t),
+            }
+        )
+    return {"pairs": pairs, "thresholds": rows}
+
+
+def history_retention(workload: Any, budget: int) -> dict[str, Any]:
+    """Ids of the long support thread kept by the context optimizer at ``budget`` tokens."""
+    import re
+
+    from langchain_core.messages import HumanMessage
+
+    from langchain_tokenopt.context import ContextOptimizer
+    from langchain_tokenopt.tokens import TokenCounter
+
+    facts = json.loads((workload.path / "history.json").read_text())["facts"]
+    ids = [v for v in facts.values() if isinstance(v, str) and re.search(r"\d", v)]
+    first = next(
+        q for q in workload.questions if q.conversation_id == workload.history_conversation_id
+    )
+    messages = [*workload.history, HumanMessage(first.text)]
+    present = [i for i in ids if any(i in m.text for m in messages)]
+    counter = TokenCounter("gpt-4o")
+    out = {}
+    for b in sorted({450, 600, 900, budget}):
+        kept = ContextOptimizer(max_tokens=b, counter=counter).invoke(messages)
+        text = "\n".join(m.text for m in kept)
+        out[str(b)] = {
+            "tokens": counter.count_messages(kept),
+            "ids_kept": sum(i in text for i in present),
+            "ids": len(present),
+        }
+    return out
+
+
+def tool_recall(report: Any) -> dict[str, Any]:
+    """Share of the workload's expected tools bound on the misses that need tools."""
+    rows = [r for r in report.misses() if r.question.expected_tools]
+    if not rows:
+        return {"questions": 0}
+    per = [
+        len(set(r.question.expected_tools) & set(r.tools_bound)) / len(r.question.expected_tools)
+        for r in rows
+    ]
+    bound = [len([n for n in r.tools_bound if n != "find_tools"]) for r in report.misses()]
+    return {
+        "questions": len(rows),
+        "recall": round(statistics.fmean(per), 4),
+        "mean_catalog_tools_bound_per_miss": round(statistics.fmean(bound), 2),
+    }
+
+
+def tool_margin_sweep(console: Console) -> int:
+    """BFCL dev split: recall of the selector's top 5 after the graph's margin trim."""
+    sys.path.insert(0, str(REPO / "bench"))
+    import numpy as np
+    from tools_bench import load_bfcl  # the same loader and split as the tools bench
+
+    from langchain_tokenopt.tools import ToolRetriever
+
+    catalog, queries, _ = load_bfcl(REPO.parent / "shared" / "datasets" / "tools")
+    dev = [q for q in queries if not q.test]
+    retriever = ToolRetriever(tools=catalog)
+    ranked = retriever.rank_batch([q.text for q in dev])
+    out: dict[str, Any] = {"split": "BFCL dev", "questions": len(dev), "catalog": len(catalog)}
+    table = Table(title=f"tool_margin on the BFCL dev split ({len(dev)} questions, top 5)")
+    for col in ("margin", "recall", "all gold", "tools bound"):
+        table.add_column(col)
+    for margin in (None, 0.05, 0.1, 0.15, 0.2, 0.3):
+        recall, all_gold, kept = [], [], []
+        for q, result in zip(dev, ranked, strict=True):
+            hits = retriever.hits(result, 5)
+            if margin is not None and hits:
+                hits = [h for h in hits if h[2] or h[1] >= hits[0][1] - margin]
+            names = {h[0].name for h in hits}
+            gold = set(q.gold)
+            recall.append(len(gold & names) / len(gold))
+            all_gold.append(gold <= names)
+            kept.append(len(hits))
+        row = {
+            "recall": round(float(np.mean(recall)), 4),
+            "all_gold": round(float(np.mean(all_gold)), 4),
+            "tools_bound": round(float(np.mean(kept)), 2),
+        }
+        out[str(margin)] = row
+        table.add_row(str(margin), *(str(v) for v in row.values()))
+    console.print(table)
+    path = RESULTS / "e2e_tool_margin.json"
+    path.write_text(json.dumps(out, indent=2))
+    console.print(f"wrote {path.relative_to(REPO)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="first 20 questions only")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument(
+        "--tool-margin-sweep", action="store_true", help="BFCL dev split sweep of tool_margin"
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
+    if args.tool_margin_sweep:
+        return tool_margin_sweep(Console(width=110))
     from langchain_tokenopt.demo import load_workload
-    from langchain_tokenopt.demo.agent_run import run_workload
+    from langchain_tokenopt.demo.agent_run import DEMO_CONTEXT_BUDGET, run_workload
     from langchain_tokenopt.demo.report import estimate_cost, render_report
 
     console = Console(width=110)
@@ -109,6 +285,14 @@ def main(argv: list[str] | None = None) -> int:
     hit_ms = [r.latency_ms for r in hits]
     miss_ms = [r.latency_ms for r in misses]
     cost = estimate_cost(report)
+
+    def step_after(step: str) -> float | None:
+        rows = [r.steps[step][1] for r in misses if step in r.steps]
+        return round(statistics.fmean(rows), 1) if rows else None
+
+    tradeoff = paraphrase_tradeoff(workload)
+    retention = history_retention(workload, DEMO_CONTEXT_BUDGET)
+    tools_quality = tool_recall(report)
     result = {
         "questions": len(report.results),
         "seconds": round(seconds, 1),
@@ -121,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
             "workload_reduction": round(1 - report.mean_tokens_after / report.mean_tokens_before, 4)
             if report.mean_tokens_before
             else None,
+            "miss_path_system_prompt": step_after("compression"),
+            "miss_path_tool_schemas": step_after("tool_selection"),
+            "miss_path_history": step_after("context"),
         },
         "cache": {
             "hit_rate": round(report.hit_rate, 4),
@@ -143,6 +330,12 @@ def main(argv: list[str] | None = None) -> int:
             "saving": cost.saving,
         },
         "quality_proxies": quality_proxies(),
+        "workload_quality": {
+            "tool_recall_on_misses": tools_quality,
+            "history_ids_kept_by_budget": retention,
+            "context_budget": DEMO_CONTEXT_BUDGET,
+        },
+        "paraphrase_tradeoff": tradeoff,
         "goals": GOALS,
         "per_question": [
             {
@@ -187,12 +380,32 @@ def main(argv: list[str] | None = None) -> int:
         if lat["hit_p50"] is None
         else f"p50 {lat['hit_p50']:.1f} ms, p95 {lat['hit_p95']:.1f} ms",
     )
+    kept = retention[str(DEMO_CONTEXT_BUDGET)]
     table.add_row(
         "quality kept",
         GOALS["quality"],
-        "see quality_proxies in the JSON (component benches, test split)",
+        f"workload: expected tools bound on {100 * tools_quality.get('recall', 0):.1f} % of "
+        f"{tools_quality.get('questions', 0)} tool misses; history keeps {kept['ids_kept']} of "
+        f"{kept['ids']} ids at {DEMO_CONTEXT_BUDGET} tokens; component benches: quality_proxies",
     )
     console.print(table)
+    split = Table(title="Per miss, mean tokens sent by part")
+    for col in ("system prompt", "tool schemas", "history", "whole"):
+        split.add_column(col, justify="right")
+    parts = ("miss_path_system_prompt", "miss_path_tool_schemas", "miss_path_history")
+    split.add_row(*[f"{t[k] or 0:,.0f}" for k in parts], f"{t['miss_path_mean_after']:,.0f}")
+    console.print(split)
+    para = Table(title="Paraphrases: cosine threshold trade-off (int8 ONNX embedder + verifier)")
+    for col in ("threshold", "paraphrase hits", "must-miss within reach", "QQP FHR dev / test"):
+        para.add_column(col)
+    for row in tradeoff["thresholds"]:
+        para.add_row(
+            f"{row['threshold']:.2f}",
+            f"{row['paraphrase_hits']} of {row['paraphrases_expected']}",
+            ", ".join(row["must_miss_within_reach"]) or "-",
+            f"{row['qqp_dev_fhr_verified']} / {row['qqp_test_fhr_verified']}",
+        )
+    console.print(para)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / ("e2e_quick.json" if args.quick or args.limit else "e2e.json")
     out.write_text(json.dumps(result, indent=2))

@@ -30,8 +30,25 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from langchain_tokenopt.demo.workload import Workload, WorkloadQuestion
 from langchain_tokenopt.errors import TokenOptConfigError
+from langchain_tokenopt.graph.factory import DEFAULT_TOOL_MARGIN
 
-__all__ = ["DemoReport", "QuestionResult", "build_demo_agent", "run_workload"]
+__all__ = [
+    "DEMO_CONTEXT_BUDGET",
+    "DEMO_MAX_NEW_TOKENS",
+    "DEMO_SYSTEM_BUDGET",
+    "DemoReport",
+    "QuestionResult",
+    "build_demo_agent",
+    "run_workload",
+]
+
+#: Tokens SmolLM2 may generate per answer (greedy); about 0.05-0.1 s each on a CPU core.
+DEMO_MAX_NEW_TOKENS = 16
+#: History budget. On the 46k-token support thread, 600 keeps 9 of its 11 ids (900 keeps 10,
+#: 450 none): ``python bench/e2e_bench.py`` prints this retention.
+DEMO_CONTEXT_BUDGET = 600
+#: System-prompt budget: the forced core module (664 tokens) plus a small relevant module.
+DEMO_SYSTEM_BUDGET = 1000
 
 
 @dataclass(frozen=True)
@@ -113,14 +130,16 @@ def build_demo_agent(
     *,
     cache_path: Path,
     metrics_path: Path | None,
-    max_new_tokens: int = 32,
-    context_budget: int = 900,
-    system_budget: int = 1000,
+    max_new_tokens: int = DEMO_MAX_NEW_TOKENS,
+    context_budget: int = DEMO_CONTEXT_BUDGET,
+    system_budget: int = DEMO_SYSTEM_BUDGET,
+    tool_margin: float | None = DEFAULT_TOOL_MARGIN,
 ) -> tuple[Any, Any]:
     """Build ``(compiled graph, monitor)`` for the workload with the local SmolLM2.
 
     The system prompt is the workload's :class:`~langchain_tokenopt.ModularPrompt` (core
-    module first, cache breakpoint after it), the tools are its 131 schemas.
+    module first, cache breakpoint after it), the tools are its 131 schemas. SmolLM2 decodes
+    greedily and at most ``max_new_tokens`` tokens, which bounds a miss on two CPU cores.
     """
     from langgraph.checkpoint.memory import InMemorySaver
 
@@ -158,6 +177,7 @@ def build_demo_agent(
         monitor=monitor,
         context_budget=context_budget,
         system_budget=system_budget,
+        tool_margin=tool_margin,
         token_model="gpt-4o",
         # The workload's repeats come from other users of the same tenant (policy and
         # product questions), so answers are shared tenant-wide.

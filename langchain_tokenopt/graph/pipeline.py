@@ -34,7 +34,13 @@ from langchain_tokenopt.tokens import TokenCounter, tool_schema_json
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CacheKeyParts", "OptimizerPipeline", "latest_human", "model_identity"]
+__all__ = [
+    "CacheKeyParts",
+    "OptimizerPipeline",
+    "latest_human",
+    "model_identity",
+    "trim_by_margin",
+]
 
 T = TypeVar("T")
 
@@ -80,6 +86,45 @@ def _plain(value: Any) -> bool:
     return False
 
 
+def trim_by_margin(selection: Any, margin: float) -> tuple[list[Any], list[str]]:
+    """Keep the retrieved tools that score within ``margin`` of the best one.
+
+    When retrieval is confident (one tool far ahead) the runners-up are dropped; when scores
+    are close they all stay. Tools named in the query, loaded by ``find_tools``, carried
+    from a recent call, always included (no score) and the ``find_tools`` meta-tool itself
+    are never dropped, so the model can still load what was trimmed.
+
+    Args:
+        selection: A :class:`~langchain_tokenopt.ToolSelection` (``tools``, ``names``,
+            ``scores``, ``forced``, ``loaded``, ``carried``).
+        margin: Largest gap, in fused retrieval score, to the best tool.
+
+    Returns:
+        ``(tools, names)`` in the selection's order.
+
+    Example:
+        .. code-block:: python
+
+            tools, names = trim_by_margin(selector.select(messages), 0.1)
+    """
+    tools, names = list(selection.tools), list(selection.names)
+    scores: dict[str, float] = dict(getattr(selection, "scores", None) or {})
+    if not scores:
+        return tools, names
+    keep_always = {
+        *(getattr(selection, "forced", None) or []),
+        *(getattr(selection, "loaded", None) or []),
+        *(getattr(selection, "carried", None) or []),
+    }
+    floor = max(scores.values()) - margin
+    pairs = [
+        (tool, name)
+        for tool, name in zip(tools, names, strict=True)
+        if name not in scores or name in keep_always or scores[name] >= floor
+    ]
+    return [t for t, _ in pairs], [n for _, n in pairs]
+
+
 @dataclass(frozen=True)
 class CacheKeyParts:
     """The strings a :class:`~langchain_core.caches.BaseCache` is called with for one turn."""
@@ -122,6 +167,8 @@ class OptimizerPipeline:
             :class:`~langchain_tokenopt.ContextOptimizer`) or None.
         monitor: A :class:`~langchain_tokenopt.TokenOptCallbackHandler` or None.
         counter: Token counter for the before/after figures.
+        tool_margin: Trim the selected tools to those within this fused-score gap of the
+            best one (:func:`trim_by_margin`); ``None`` binds the selector's choice as is.
     """
 
     def __init__(
@@ -136,6 +183,7 @@ class OptimizerPipeline:
         context_optimizer: Any,
         monitor: Any,
         counter: TokenCounter,
+        tool_margin: float | None = None,
     ) -> None:
         self.model = model
         self.tools = list(tools)
@@ -146,6 +194,7 @@ class OptimizerPipeline:
         self.context_optimizer = context_optimizer
         self.monitor = monitor
         self.counter = counter
+        self.tool_margin = tool_margin
         self._identity = json.dumps(model_identity(model), sort_keys=True, default=str)
         self._catalog_json = [tool_schema_json(t) for t in self.tools]
         self._catalog_tokens = counter.count_tools(self.tools) if self.tools else 0
@@ -285,6 +334,8 @@ class OptimizerPipeline:
 
         def work() -> tuple[list[Any], list[str]]:
             selection = self.tool_selector.select(list(messages))
+            if self.tool_margin is not None:
+                return trim_by_margin(selection, self.tool_margin)
             return list(selection.tools), list(selection.names)
 
         return self._run(
