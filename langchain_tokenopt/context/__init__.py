@@ -19,6 +19,7 @@ Example:
         validate_history(short)  # never raises on the optimizer's output
 """
 
+from langchain_tokenopt.context._memo import clear_caches
 from langchain_tokenopt.context.classifier import (
     ClassifierWeights,
     MessageClassifier,
@@ -62,6 +63,7 @@ __all__ = [
     "Summarizer",
     "SummaryCache",
     "Unit",
+    "clear_caches",
     "context_hook",
     "find_problems",
     "repair_history",

@@ -124,13 +124,15 @@ def fact_rank(fact: str) -> int:
     """How likely a fact is an identifier later turns need (higher first).
 
     3: mixed letters and digits (``ZFA04Y``, ``gift_card_6847880``) or an e-mail / url;
-    2: dates and money; 1: other numbers and codes.
+    2: dates (time stamps included) and money; 1: other numbers and codes.
     """
+    if _DATE_RE.match(fact):
+        return 2  # before the mixed check: the 'T' of a time stamp is not an identifier
     has_digit = any(c.isdigit() for c in fact)
     has_alpha = any(c.isalpha() for c in fact)
     if "@" in fact or fact.startswith("http") or (has_digit and has_alpha and len(fact) >= 4):
         return 3
-    if _DATE_RE.match(fact) or fact[:1] in "$€£":
+    if fact[:1] in "$€£":
         return 2
     if "_" in fact and has_alpha:
         return 2

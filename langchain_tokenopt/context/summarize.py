@@ -127,6 +127,10 @@ def _line_score(line: str) -> float:
             score += 1.5
     elif line.startswith("Summary") or line.startswith("Facts:"):
         score += 5.0
+    elif line.startswith("Tool "):
+        score += 1.5  # a tool output reduced to its ids: dense, and often not repeated
+    elif line.startswith("Assistant: "):
+        score -= 1.0  # mostly restates tool outputs and the user's words
     if DECISION_RE.search(line):
         score += 1.0
     return score

@@ -58,7 +58,8 @@ class HierarchicalSummary:
         segment_units: Units per leaf segment.
         segment_tokens: Target tokens of each segment summary (and each merged summary).
         fan_in: Summaries merged into one at the next level.
-        share: Fraction of the free budget reserved for the summary.
+        share: Fraction of the free budget reserved for the summary (this default and
+            ``segment_tokens`` were chosen on the tau-bench dev split: facts kept per token).
         max_summary_tokens: Upper bound of the summary.
         min_summary_tokens: Below this much room no summary is written.
         merge_over: Summaries are merged into higher levels while they exceed the room by
@@ -76,9 +77,9 @@ class HierarchicalSummary:
         summarizer: Summarizer | None = None,
         cache: SummaryCache | None = None,
         segment_units: int = 6,
-        segment_tokens: int = 160,
+        segment_tokens: int = 320,
         fan_in: int = 4,
-        share: float = 0.4,
+        share: float = 0.7,
         max_summary_tokens: int = 1000,
         min_summary_tokens: int = 24,
         merge_over: float = 2.0,

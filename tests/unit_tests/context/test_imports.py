@@ -24,6 +24,7 @@ EXPECTED = [
     "Summarizer",
     "SummaryCache",
     "Unit",
+    "clear_caches",
     "context_hook",
     "find_problems",
     "repair_history",
