@@ -204,7 +204,7 @@ class TokenImportanceScorer:
         texts = assemble(seg, kept)
         if counter.count("\n\n".join(t for t in texts if t)) <= budget:
             return texts
-        prose = [i for i in kept if seg.items[i].kind == "sentence"]
+        prose = [i for i in kept if seg.items[i].kind in ("sentence", "fragment")]
         if not prose:
             msg = "nothing prunable (no prose sentences kept)"
             raise CompressionError(msg)

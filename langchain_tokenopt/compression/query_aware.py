@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from langchain_core.runnables import Runnable, RunnableConfig
 
+from langchain_tokenopt.compression.embedding_cache import CachedEncoder
 from langchain_tokenopt.compression.inputs import (
     CompressionJob,
     normalize_input,
@@ -44,6 +45,7 @@ from langchain_tokenopt.compression.inputs import (
 from langchain_tokenopt.compression.ranking import RankingConfig, score_items
 from langchain_tokenopt.compression.records import CompressionResult, DroppedItem
 from langchain_tokenopt.compression.segmentation import Segmentation, assemble, segment
+from langchain_tokenopt.compression.splitting import split_oversized
 from langchain_tokenopt.errors import (
     CompressionError,
     MissingDependencyError,
@@ -57,6 +59,12 @@ logger = logging.getLogger(__name__)
 
 #: How compressed pieces (documents, list entries) are joined in ``CompressionResult.text``.
 PIECE_SEPARATOR = "\n\n"
+#: Prose items above this many tokens (or above the budget) are cut into fragments.
+SPLIT_TRIGGER_TOKENS = 256
+#: Above this many demonstrations the swap step of the fill is skipped (bounded time).
+_MAX_SWAP_BLOCKS = 200
+#: Largest fragment of a cut item, in tokens (or the budget, if smaller).
+FRAGMENT_TOKENS = 128
 
 
 class QueryAwareCompressor(Runnable[Any, CompressionResult]):
@@ -69,7 +77,10 @@ class QueryAwareCompressor(Runnable[Any, CompressionResult]):
         model: Target model name, used to pick the tokenizer (see ``TokenCounter``).
         token_counter: A counter to use instead (e.g. ``TokenCounter(encoding=...)``).
         embeddings: Embedder with ``encode(list[str])`` or a LangChain ``Embeddings``;
-            default: the packaged MiniLM (``LocalEmbeddings``).
+            default: the packaged MiniLM as int8 ONNX (``OnnxEmbeddings``; the torch
+            ``LocalEmbeddings`` when onnxruntime is missing).
+        embedding_cache_size: Item vectors kept per compressor (LRU by exact text), so
+            recurring documents and demonstrations are embedded once; 0 disables it.
         use_embeddings: ``False`` ranks with BM25 and literals only (fastest).
         ranking: Weights of the relevance signals.
         importance: A ``TokenImportanceScorer`` to enable the fine stage (token pruning).
@@ -95,6 +106,7 @@ class QueryAwareCompressor(Runnable[Any, CompressionResult]):
         token_counter: TokenCounter | None = None,
         embeddings: Any = None,
         use_embeddings: bool = True,
+        embedding_cache_size: int = 10_000,
         ranking: RankingConfig | None = None,
         importance: Any = None,
         fine_overshoot: float = 0.25,
@@ -115,6 +127,13 @@ class QueryAwareCompressor(Runnable[Any, CompressionResult]):
         if not isinstance(max_input_chars, int) or max_input_chars < 0:
             msg = f"max_input_chars must be a non-negative int, got {max_input_chars!r}"
             raise TokenOptConfigError(msg)
+        if (
+            not isinstance(embedding_cache_size, int)
+            or isinstance(embedding_cache_size, bool)
+            or embedding_cache_size < 0
+        ):
+            msg = f"embedding_cache_size must be a non-negative int, got {embedding_cache_size!r}"
+            raise TokenOptConfigError(msg)
         if importlib.util.find_spec("bm25s") is None:
             raise MissingDependencyError("bm25s (BM25 ranking)", extra="search")
         if importance is not None and not hasattr(importance, "prune"):
@@ -125,6 +144,8 @@ class QueryAwareCompressor(Runnable[Any, CompressionResult]):
         self.counter = token_counter or get_token_counter(model)
         self.embeddings = embeddings
         self.use_embeddings = use_embeddings
+        self.embedding_cache_size = embedding_cache_size
+        self._encoder: CachedEncoder | None = None
         self.ranking = ranking or RankingConfig()
         self.importance = importance
         self.fine_overshoot = fine_overshoot
@@ -183,9 +204,18 @@ class QueryAwareCompressor(Runnable[Any, CompressionResult]):
                 remaining -= len(piece)
             warnings.append(f"input cut to its first {self.max_input_chars} characters")
         seg = segment(pieces)
+        counts = self.counter.count_batch([item.text for item in seg.items])
+        # Prose items larger than the budget (or than the embedder reads) are cut into
+        # fragments, so one huge sentence never leaves the result empty.
+        seg, counts = split_oversized(
+            seg,
+            counts,
+            trigger=min(budget, SPLIT_TRIGGER_TOKENS),
+            limit=min(budget, FRAGMENT_TOKENS, max(16, budget // 4)),
+            counter=self.counter,
+        )
         items = seg.items
         texts = [item.text for item in items]
-        counts = self.counter.count_batch(texts)
         multi = sum(1 for p in pieces if p) > 1
         groups = [item.source if multi else item.block for item in items]
         embeddings = self._embeddings()
@@ -216,6 +246,13 @@ class QueryAwareCompressor(Runnable[Any, CompressionResult]):
         if after > budget:  # cannot happen after _shrink; kept as a hard guard
             msg = f"internal error: {after} tokens over a budget of {budget}"
             raise RuntimeError(msg)
+        if not text and items:
+            smallest = min(counts)
+            warnings.append(
+                f"nothing fits: the smallest unit that may not be cut (code, JSON, a "
+                f"demonstration or a protected span) has {smallest} tokens, over the "
+                f"budget of {budget}"
+            )
         kept_set = set(kept)
         dropped = [
             DroppedItem(
@@ -254,11 +291,13 @@ class QueryAwareCompressor(Runnable[Any, CompressionResult]):
     def _embeddings(self) -> Any:
         if not self.use_embeddings or self.ranking.dense_weight <= 0:
             return None
-        if self.embeddings is None:
-            from langchain_tokenopt.embeddings import get_default_embeddings
+        if self._encoder is None:
+            if self.embeddings is None:
+                from langchain_tokenopt.embeddings import get_default_query_embeddings
 
-            self.embeddings = get_default_embeddings()
-        return self.embeddings
+                self.embeddings = get_default_query_embeddings()
+            self._encoder = CachedEncoder(self.embeddings, max_entries=self.embedding_cache_size)
+        return self._encoder
 
     def _result(
         self,
@@ -310,8 +349,56 @@ def _select(
         kept.append(i)
         if item.frame is not None:
             open_frames.add(item.frame)
+    kept = _fill_blocks(seg, kept, scores, counts, budget - used)
     kept.sort()
     return _shrink(seg, kept, scores, budget, counter)
+
+
+def _fill_blocks(
+    seg: Segmentation, kept: list[int], scores: np.ndarray, counts: list[int], spare: int
+) -> list[int]:
+    """Keep as many whole demonstrations as fit, the most relevant among equally many.
+
+    Greedy by score can spend the budget on one long demonstration where two shorter ones
+    fit. The demonstrations are re-chosen within the room they and the spare budget leave:
+    first the largest number that fits (the shortest ones), then swaps towards higher scores
+    while the set still fits. The greedy choice stays when it already keeps as many.
+    """
+    blocks = [item.index for item in seg.items if item.kind == "block"]
+    if len(blocks) < 2:
+        return kept
+    chosen = [i for i in kept if seg.items[i].kind == "block"]
+    room = spare + sum(counts[i] + 1 for i in chosen)
+    cost = {i: counts[i] + 1 for i in blocks}
+    best: list[int] = []
+    used = 0
+    for i in sorted(blocks, key=lambda i: (cost[i], -float(scores[i]), i)):
+        if used + cost[i] > room:
+            break
+        best.append(i)
+        used += cost[i]
+    if len(best) <= len(chosen):
+        return kept
+    improved = len(blocks) <= _MAX_SWAP_BLOCKS
+    while improved:
+        improved = False
+        outside = sorted((i for i in blocks if i not in best), key=lambda i: (-float(scores[i]), i))
+        for new in outside:
+            swap = min(
+                (
+                    old
+                    for old in best
+                    if scores[old] < scores[new] and used - cost[old] + cost[new] <= room
+                ),
+                key=lambda old: (float(scores[old]), -old),
+                default=None,
+            )
+            if swap is not None:
+                best[best.index(swap)] = new
+                used += cost[new] - cost[swap]
+                improved = True
+                break
+    return [i for i in kept if seg.items[i].kind != "block"] + best
 
 
 def _shrink(

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from langchain_tokenopt.compression.embedding_cache import encode_texts
 from langchain_tokenopt.compression.protected import literals
 
 __all__ = ["RankingConfig", "score_items"]
@@ -52,6 +53,11 @@ class RankingConfig:
     dense_pool: float | None = None
     """Embed items (best BM25 first) up to this multiple of the budget in tokens; ``None``:
     every item (still capped by ``dense_pool_max_tokens``)."""
+    dense_share: float | None = None
+    """Embed at most this share of the input's tokens (``None``: no such cap). The embedder
+    costs about 130 ms per 1k tokens on one core, so this bounds the compressor's time."""
+    pool_group_weight: float = 0.0
+    """Weight of the parent's (document's) BM25 score in the prior that picks the pool."""
     dense_pool_max_tokens: int = 16_384
     """Hard cap on embedded item tokens, which bounds the time on huge inputs."""
     dense_max_chars: int = 1000
@@ -92,7 +98,10 @@ def score_items(
             bonus += np.fromiter((literal in t for t in texts), dtype=np.float64, count=n)
     dense = np.zeros(n)
     if embeddings is not None and config.dense_weight > 0:
-        dense = _dense(texts, question, lexical + bonus, token_counts, config, embeddings, budget)
+        prior = lexical + bonus
+        if config.pool_group_weight > 0 and question.strip():
+            prior = prior + config.pool_group_weight * _group_bm25(texts, question, groups)
+        dense = _dense(texts, question, prior, token_counts, config, embeddings, budget)
     fused = config.dense_weight * dense + config.bm25_weight * lexical
     if config.neighbor_weight > 0 and n > 1:
         same = np.asarray(groups[1:]) == np.asarray(groups[:-1])
@@ -126,12 +135,19 @@ def _bm25(texts: Sequence[str], question: str) -> np.ndarray:
     return np.asarray(retriever.get_scores(terms), dtype=np.float64)
 
 
-def _encode(embeddings: Any, texts: list[str]) -> np.ndarray:
-    if hasattr(embeddings, "encode"):
-        return np.asarray(embeddings.encode(texts), dtype=np.float64)
-    vectors = np.asarray(embeddings.embed_documents(texts), dtype=np.float64)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(norms == 0, 1, norms)
+def _group_bm25(texts: Sequence[str], question: str, groups: Sequence[int]) -> np.ndarray:
+    """BM25 of each item's whole group (document), scaled to [0, 1], spread over its items."""
+    order = list(dict.fromkeys(groups))
+    if len(order) < 2:
+        return np.zeros(len(texts))
+    joined: dict[int, list[str]] = {g: [] for g in order}
+    for g, t in zip(groups, texts, strict=True):
+        joined[g].append(t)
+    scores = _bm25([" ".join(joined[g]) for g in order], question)
+    if scores.max() > 0:
+        scores = scores / scores.max()
+    by_group = dict(zip(order, scores.tolist(), strict=True))
+    return np.fromiter((by_group[g] for g in groups), dtype=np.float64, count=len(texts))
 
 
 def _dense(
@@ -148,6 +164,8 @@ def _dense(
     limit = config.dense_pool_max_tokens
     if config.dense_pool is not None and budget is not None:
         limit = min(limit, max(1, int(config.dense_pool * budget)))
+    if config.dense_share is not None:
+        limit = min(limit, max(1, int(config.dense_share * sum(token_counts))))
     pool: list[int] = []
     used = 0
     for i in order:
@@ -158,10 +176,10 @@ def _dense(
     pool.sort()
     clipped = [texts[i][: config.dense_max_chars] for i in pool]
     if question.strip():
-        vectors = _encode(embeddings, [question[: config.dense_max_chars], *clipped])
+        vectors = encode_texts(embeddings, [question[: config.dense_max_chars], *clipped])
         query, items = vectors[0], vectors[1:]
     else:
-        items = _encode(embeddings, clipped)
+        items = encode_texts(embeddings, clipped)
         centroid = items.mean(axis=0)
         norm = np.linalg.norm(centroid)
         query = centroid / norm if norm > 0 else centroid

@@ -39,7 +39,9 @@ CompressionMethod = Literal[
 ]
 
 #: What kind of unit an item is.
-ItemKind = Literal["document", "paragraph", "sentence", "json_entry", "json", "code", "block"]
+ItemKind = Literal[
+    "document", "paragraph", "sentence", "fragment", "json_entry", "json", "code", "block"
+]
 
 
 class DroppedItem(BaseModel):

@@ -45,7 +45,7 @@ def test_gold_sentence_ranked_first_and_order_preserved(documents: list[Document
 
 def test_protected_spans_survive_byte_for_byte(documents: list[Document]) -> None:
     source = "\n\n".join(d.page_content for d in documents)
-    result = QueryAwareCompressor(target_tokens=150).invoke(
+    result = QueryAwareCompressor(target_tokens=300).invoke(
         {
             "context": documents,
             "question": "Which report lists key facts, and what is the record id?",
