@@ -60,7 +60,7 @@ from langchain_tokenopt.cache import (  # noqa: E402
 )
 from langchain_tokenopt.embeddings import LocalEmbeddings, OnnxEmbeddings  # noqa: E402
 
-console = Console()
+console = Console(width=160)
 LLM_STRING = (
     '{"id": ["langchain", "chat_models", "openai", "ChatOpenAI"], "kwargs": {"model_name": '
     '"gpt-4o-mini", "temperature": 0.0}, "lc": 1, "type": "constructor"}---[(\'stop\', None)]'
@@ -465,16 +465,26 @@ def run_crossover(sizes: Sequence[int]) -> list[dict[str, float]]:
     return rows
 
 
-def run_scale(n: int) -> dict[str, float]:
-    """Synthetic unit vectors, one scope, LocalBackend: insert rate, search p50/p95, RSS."""
+def run_scale(n: int, *, reopen: bool | None = None) -> dict[str, float]:
+    """Synthetic unit vectors in one scope of a LocalBackend (SQLite + usearch int8 HNSW).
+
+    Loaded with ``LocalBackend.put_many`` in batches of 20k (one transaction and one bulk
+    index add each), then 200 queries (a stored vector plus noise, cosine ~0.93 to it)
+    through ``LocalBackend.search`` (HNSW candidates, rescored with the stored floats,
+    entries read back from SQLite). ``reopen`` (default: n <= 100k) also times a reopen,
+    which rebuilds the index from the file.
+    """
     from langchain_tokenopt.cache.records import CacheEntry
 
     rng = np.random.default_rng(1)
     gc.collect()
     rss0 = rss_mb()
+    scope = "0" * 32
+    out: dict[str, float] = {"entries": n}
     with tempfile.TemporaryDirectory() as tmp:
-        backend = LocalBackend(path=Path(tmp) / "scale.sqlite3", max_entries=None)
-        batch = 10_000
+        path = Path(tmp) / "scale.sqlite3"
+        backend = LocalBackend(path=path, max_entries=None)
+        batch = 20_000
         t0 = time.perf_counter()
         vec_sample = None
         for start in range(0, n, batch):
@@ -484,14 +494,13 @@ def run_scale(n: int) -> dict[str, float]:
             if vec_sample is None:
                 vec_sample = vecs[:200].copy()
             now = time.time()
-            backend._db.execute("BEGIN")  # noqa: SLF001 - one transaction per batch for the bulk load
-            for i in range(k):
-                backend.put(
+            backend.put_many(
+                [
                     CacheEntry(
                         entry_id=hashlib.blake2b(
                             str(start + i).encode(), digest_size=16
                         ).hexdigest(),
-                        scope="0" * 32,
+                        scope=scope,
                         model="m",
                         model_name="m",
                         tenant="t",
@@ -502,29 +511,44 @@ def run_scale(n: int) -> dict[str, float]:
                         expires_at=None,
                         vector=vecs[i].tobytes(),
                     )
-                )
-            backend._db.execute("COMMIT")  # noqa: SLF001
+                    for i in range(k)
+                ]
+            )
+            del vecs
         insert_s = time.perf_counter() - t0
         assert vec_sample is not None
-        queries = vec_sample + rng.normal(scale=0.05, size=vec_sample.shape).astype(np.float32)
+        queries = vec_sample + rng.normal(scale=0.02, size=vec_sample.shape).astype(np.float32)
         times, found = [], 0
         for i, q in enumerate(queries):
             q /= np.linalg.norm(q)
             t1 = time.perf_counter()
-            cand = backend.search("0" * 32, q, now=time.time())
+            cand = backend.search(scope, q, now=time.time())
             times.append((time.perf_counter() - t1) * 1000)
             found += cand is not None and cand.entry.text == f"q{i}"
+        gc.collect()
         rss = rss_mb()
+        out.update(
+            {
+                "insert_per_s": n / insert_s,
+                "insert_s": insert_s,
+                "search_p50_ms": float(np.percentile(times, 50)),
+                "search_p95_ms": float(np.percentile(times, 95)),
+                "top1_recall": found / len(queries),
+                "rss_mb": rss,
+                "rss_growth_mb": rss - rss0,
+                "file_mb": path.stat().st_size / 2**20,
+            }
+        )
         backend.close()
-    return {
-        "entries": n,
-        "insert_per_s": n / insert_s,
-        "search_p50_ms": float(np.percentile(times, 50)),
-        "search_p95_ms": float(np.percentile(times, 95)),
-        "top1_recall": found / len(queries),
-        "rss_mb": rss,
-        "rss_growth_mb": rss - rss0,
-    }
+        del backend
+        gc.collect()
+        if reopen if reopen is not None else n <= 100_000:
+            t2 = time.perf_counter()
+            again = LocalBackend(path=path, max_entries=None)
+            out["reopen_s"] = time.perf_counter() - t2
+            out["reopen_count_ok"] = float(again.count() == n)
+            again.close()
+    return out
 
 
 # ----------------------------------------------------------------------------- main
@@ -582,48 +606,49 @@ def plot_curve(rows: list[dict[str, float]], path: Path, title: str) -> str:
     return str(path)
 
 
-def run_index_scale(n: int) -> dict[str, float]:
-    """Synthetic vectors straight into one scope's index (bulk add): search p50/p95, RSS.
-
-    Skips SQLite so a 1M run fits in minutes on 2 cores; the per-entry insert path is
-    measured by :func:`run_scale`.
-    """
+def run_dtypes(n: int) -> list[dict[str, Any]]:
+    """usearch storage types at the shipped graph settings: add rate, search, recall."""
     from langchain_tokenopt.cache.backends.vector_index import ScopeIndex
 
-    rng = np.random.default_rng(2)
-    gc.collect()
-    rss0 = rss_mb()
-    index = ScopeIndex(dim=384, exact_limit=1)
-    t0 = time.perf_counter()
-    sample = None
-    for start in range(0, n, 100_000):
-        k = min(100_000, n - start)
-        vecs = rng.normal(size=(k, 384)).astype(np.float32)
-        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-        if sample is None:
-            sample = vecs[:200].copy()
-        index.add_many([str(start + i) for i in range(k)], vecs)
-        del vecs
-    build_s = time.perf_counter() - t0
-    assert sample is not None
-    queries = sample + rng.normal(scale=0.02, size=sample.shape).astype(np.float32)
-    times, found = [], 0
-    for i, q in enumerate(queries):
-        q /= np.linalg.norm(q)
-        t1 = time.perf_counter()
-        got = index.top1(q)
-        times.append((time.perf_counter() - t1) * 1000)
-        found += got is not None and got[0] == str(i)
-    rss = rss_mb()
-    return {
-        "entries": n,
-        "bulk_add_per_s": n / build_s,
-        "search_p50_ms": float(np.percentile(times, 50)),
-        "search_p95_ms": float(np.percentile(times, 95)),
-        "top1_recall": found / len(queries),
-        "rss_mb": rss,
-        "rss_growth_mb": rss - rss0,
-    }
+    probe = ScopeIndex(dim=384, exact_limit=1)
+    probe._new_hnsw()  # noqa: SLF001 - loads onnxruntime before usearch (see its docstring)
+    from usearch.index import Index
+
+    rng = np.random.default_rng(3)
+    vecs = rng.normal(size=(n, 384)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    queries = vecs[:200] + rng.normal(scale=0.02, size=(200, 384)).astype(np.float32)
+    rows = []
+    for dtype in ("f32", "f16", "i8"):
+        index = Index(
+            ndim=384,
+            metric="ip",
+            dtype=dtype,
+            connectivity=16,
+            expansion_add=32,
+            expansion_search=64,
+        )
+        t0 = time.perf_counter()
+        index.add(np.arange(n, dtype=np.uint64), vecs)
+        add_s = time.perf_counter() - t0
+        times, found = [], 0
+        for i, q in enumerate(queries):
+            t1 = time.perf_counter()
+            match = index.search(q, 1, threads=1)
+            times.append((time.perf_counter() - t1) * 1000)
+            found += int(match.keys[0]) == i
+        rows.append(
+            {
+                "dtype": dtype,
+                "n": n,
+                "add_per_s": n / add_s,
+                "search_p50_ms": float(np.percentile(times, 50)),
+                "search_p95_ms": float(np.percentile(times, 95)),
+                "top1_recall": found / len(queries),
+                "memory_mb": index.memory_usage / 2**20,
+            }
+        )
+    return rows
 
 
 def scale_section(args: argparse.Namespace, report: dict[str, Any]) -> None:
@@ -640,18 +665,50 @@ def scale_section(args: argparse.Namespace, report: dict[str, Any]) -> None:
             for r in report["crossover"]
         ],
     )
+    report["index_dtypes"] = run_dtypes(5_000 if quick else 20_000)
+    table(
+        "usearch storage type (one scope, synthetic 384-d, shipped graph settings)",
+        ["dtype", "n", "add/s", "search p50", "search p95", "top1 recall", "index MB"],
+        [
+            [
+                r["dtype"],
+                r["n"],
+                r["add_per_s"],
+                r["search_p50_ms"],
+                r["search_p95_ms"],
+                r["top1_recall"],
+                r["memory_mb"],
+            ]
+            for r in report["index_dtypes"]
+        ],
+    )
     report["scale"] = [run_scale(n) for n in sizes]
     table(
-        "scale run, LocalBackend, synthetic 384-d vectors",
-        ["entries", "insert/s", "search p50", "search p95", "top1 recall", "RSS MB"],
+        "scale run, LocalBackend (SQLite + usearch i8 HNSW), synthetic 384-d vectors, ms",
+        [
+            "entries",
+            "insert/s",
+            "load s",
+            "search p50",
+            "search p95",
+            "top1 recall",
+            "RSS MB",
+            "RSS growth MB",
+            "file MB",
+            "reopen s",
+        ],
         [
             [
                 r["entries"],
                 r["insert_per_s"],
+                r["insert_s"],
                 r["search_p50_ms"],
                 r["search_p95_ms"],
                 r["top1_recall"],
                 r["rss_mb"],
+                r["rss_growth_mb"],
+                r["file_mb"],
+                r.get("reopen_s", "not run"),
             ]
             for r in report["scale"]
         ],
@@ -676,13 +733,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="scale-run sizes (default 100000; add 1000000)",
     )
     ap.add_argument("--only-scale", action="store_true", help="run only the scale section")
-    ap.add_argument(
-        "--index-scale",
-        type=int,
-        nargs="*",
-        default=None,
-        help="with --only-scale: bulk index-only sizes (e.g. 1000000)",
-    )
     ap.add_argument("--no-redis", action="store_true")
     ap.add_argument("--no-anchors", action="store_true")
     ap.add_argument("--embedder", choices=["onnx", "torch"], default="onnx")
@@ -723,28 +773,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         return
 
-    if args.only_scale and args.index_scale:
-        report["index_scale"] = [run_index_scale(n) for n in args.index_scale]
-        table(
-            "index-only scale run (usearch HNSW f16, synthetic 384-d, bulk add)",
-            ["entries", "add/s", "search p50", "search p95", "top1 recall", "RSS MB", "RSS growth"],
-            [
-                [
-                    r["entries"],
-                    r["bulk_add_per_s"],
-                    r["search_p50_ms"],
-                    r["search_p95_ms"],
-                    r["top1_recall"],
-                    r["rss_mb"],
-                    r["rss_growth_mb"],
-                ]
-                for r in report["index_scale"]
-            ],
-        )
-        out = results_dir / "cache_bench_index_scale.json"
-        out.write_text(json.dumps(report, indent=1, default=str))
-        console.print(f"wrote {out}")
-        return
     if args.only_scale:
         scale_section(args, report)
         out = results_dir / "cache_bench_scale.json"

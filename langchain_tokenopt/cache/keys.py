@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import re
@@ -47,6 +48,7 @@ __all__ = [
 ]
 
 HistoryPolicy = Literal["always", "standalone"]
+
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
@@ -289,11 +291,13 @@ def _split_llm_string(llm_string: str) -> tuple[Any, Any]:
     return serialized, params
 
 
+@functools.lru_cache(maxsize=256)
 def parse_llm_string(llm_string: str) -> ModelIdentity:
     """Read model identity, tools and temperature out of LangChain's ``llm_string``.
 
     Unparseable strings are kept whole (their digest is the identity), so two different
-    strings never share a scope.
+    strings never share a scope. Memoized (pure; an app has few distinct ``llm_string``
+    values, and parsing one costs more than the rest of an exact-hit lookup).
     """
     serialized, params = _split_llm_string(llm_string)
     if serialized is None and params is None:
@@ -432,6 +436,12 @@ class CacheKey:
     """Digest of tenant + user."""
 
 
+@functools.lru_cache(maxsize=1024)
+def _caller_digests(tenant_id: str | None, user_id: str | None) -> tuple[str, str]:
+    """Return the (tenant, user) digests of a caller (memoized: pure and hot)."""
+    return digest("tenant", tenant_id), digest("user", tenant_id, user_id)
+
+
 def build_key(
     prompt: str,
     llm_string: str,
@@ -462,8 +472,7 @@ def build_key(
             history="",
         )
     model = parse_llm_string(llm_string)
-    tenant = digest("tenant", caller.tenant_id)
-    user = digest("user", caller.tenant_id, caller.user_id)
+    tenant, user = _caller_digests(caller.tenant_id, caller.user_id)
     scope = digest("scope", user, model.model, model.tools, parsed.system, parsed.history)
     query = normalize_text(parsed.query_text)
     exact_text = query if parsed.embeddable and query else normalize_text(prompt)

@@ -93,6 +93,11 @@ def _check_prompt(prompt: object, llm_string: object) -> None:
         raise TypeError(msg)
 
 
+def _zero_counters() -> dict[str, Any]:
+    """Mutable counters behind :meth:`SemanticCache.stats` (a frozen snapshot is built on read)."""
+    return {name: getattr(CacheStats(), name) for name in CacheStats.__dataclass_fields__}
+
+
 def _unit(vector: Sequence[float] | np.ndarray) -> np.ndarray:
     vec = np.asarray(vector, dtype=np.float32).reshape(-1)
     norm = float(np.linalg.norm(vec))
@@ -199,7 +204,7 @@ class SemanticCache(BaseCache):
         self.semantic = bool(semantic)
         self.max_embed_chars = max_embed_chars
         self.history_policy: HistoryPolicy = history_policy
-        self._stats = CacheStats()
+        self._counters: dict[str, Any] = _zero_counters()
         self._lock = threading.Lock()
         self._memo: OrderedDict[str, np.ndarray] = OrderedDict()
 
@@ -247,8 +252,9 @@ class SemanticCache(BaseCache):
 
     def _count(self, **deltas: float) -> None:
         with self._lock:
-            values = {k: getattr(self._stats, k) + v for k, v in deltas.items()}
-            self._stats = replace(self._stats, **values)
+            counters = self._counters
+            for name, delta in deltas.items():
+                counters[name] += delta
 
     def _plan(self, prompt: str, llm_string: str) -> _Plan | CacheLookup:
         _check_prompt(prompt, llm_string)
@@ -482,12 +488,12 @@ class SemanticCache(BaseCache):
     def stats(self) -> CacheStats:
         """Return a snapshot of the counters."""
         with self._lock:
-            return self._stats
+            return CacheStats(**self._counters)
 
     def reset_stats(self) -> None:
         """Zero the counters."""
         with self._lock:
-            self._stats = CacheStats()
+            self._counters = _zero_counters()
 
     def close(self) -> None:
         """Release the backend (file lock, connections)."""

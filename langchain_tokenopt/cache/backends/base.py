@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -45,6 +46,11 @@ class CacheBackend(ABC):
     @abstractmethod
     def put(self, entry: CacheEntry) -> None:
         """Insert or replace an entry (same id replaces), evicting LRU entries over the bound."""
+
+    def put_many(self, entries: Sequence[CacheEntry]) -> None:
+        """Insert or replace many entries (backends override this with a bulk path)."""
+        for entry in entries:
+            self.put(entry)
 
     @abstractmethod
     def touch(self, entry_id: str, *, now: float) -> None:

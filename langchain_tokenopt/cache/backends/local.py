@@ -19,7 +19,7 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -35,6 +35,9 @@ __all__ = ["DEFAULT_EXACT_LIMIT", "LocalBackend"]
 #: Vectors per scope below which exact numpy search is used (see ``vector_index``).
 DEFAULT_EXACT_LIMIT = 5_000
 _SCHEMA_VERSION = 1
+_TOUCH_BATCH = 256
+#: Candidates taken from an HNSW scope and rescored with their float32 vectors.
+_RERANK = 4
 _COLUMNS = (
     "id, scope, model, model_name, tenant, user_key, text, payload, created_at, expires_at, vector"
 )
@@ -60,6 +63,29 @@ def _lock_file(path: Path) -> IO[bytes]:
         )
         raise CacheStorageError(msg) from exc
     return handle
+
+
+_INSERT = (
+    f"INSERT OR REPLACE INTO entries ({_COLUMNS}, last_used)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _row(entry: CacheEntry) -> tuple[Any, ...]:
+    return (
+        entry.entry_id,
+        entry.scope,
+        entry.model,
+        entry.model_name,
+        entry.tenant,
+        entry.user,
+        entry.text,
+        entry.payload,
+        entry.created_at,
+        entry.expires_at,
+        entry.vector,
+        entry.created_at,
+    )
 
 
 class LocalBackend(CacheBackend):
@@ -108,6 +134,9 @@ class LocalBackend(CacheBackend):
         self._dim: int | None = None
         self._puts = 0
         self._n = 0
+        # hits mark entries as used in memory; written in one batch before an eviction,
+        # on close and every _TOUCH_BATCH hits (a crash only loses some LRU recency)
+        self._touched: dict[str, float] = {}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -224,14 +253,28 @@ class LocalBackend(CacheBackend):
         return entry
 
     def search(self, scope: str, vector: np.ndarray, *, now: float) -> Candidate | None:
-        """Return the nearest live entry of ``scope`` (only that scope's vectors are searched)."""
+        """Return the nearest live entry of ``scope`` (only that scope's vectors are searched).
+
+        HNSW scopes return :data:`_RERANK` int8-scored candidates; each is rescored with its
+        stored float32 vector, so the similarity compared with the threshold is exact.
+        """
+        query = np.asarray(vector, dtype=np.float32).reshape(-1)
         with self._lock:
             index = self._indexes.get(scope)
-            found = index.top1(vector) if index is not None else None
-        if found is None:
-            return None
-        entry = self.get(found[0], now=now)
-        return Candidate(entry=entry, similarity=found[1]) if entry is not None else None
+            if index is None:
+                return None
+            approximate = index.approximate
+            found = index.topk(query, _RERANK if approximate else 1)
+        best: Candidate | None = None
+        for entry_id, score in found:
+            entry = self.get(entry_id, now=now)
+            if entry is None:
+                continue
+            if approximate and entry.vector is not None:
+                score = float(np.dot(np.frombuffer(entry.vector, dtype=np.float32), query))
+            if best is None or score > best.similarity:
+                best = Candidate(entry=entry, similarity=score)
+        return best
 
     def count(self) -> int:
         """Return the number of stored entries."""
@@ -246,24 +289,7 @@ class LocalBackend(CacheBackend):
             exists = self._db.execute(
                 "SELECT 1 FROM entries WHERE id = ?", (entry.entry_id,)
             ).fetchone()
-            self._db.execute(
-                f"INSERT OR REPLACE INTO entries ({_COLUMNS}, last_used)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    entry.entry_id,
-                    entry.scope,
-                    entry.model,
-                    entry.model_name,
-                    entry.tenant,
-                    entry.user,
-                    entry.text,
-                    entry.payload,
-                    entry.created_at,
-                    entry.expires_at,
-                    entry.vector,
-                    entry.created_at,
-                ),
-            )
+            self._db.execute(_INSERT, _row(entry))
             old_scope = self._scope_of.pop(entry.entry_id, None)
             if old_scope is not None:
                 self._indexes[old_scope].remove(entry.entry_id)
@@ -276,6 +302,57 @@ class LocalBackend(CacheBackend):
             self._puts += 1
             if self._puts % 1000 == 0:
                 self._purge_expired(entry.created_at)
+            self._evict()
+
+    def put_many(self, entries: Sequence[CacheEntry]) -> None:
+        """Insert or replace many entries in one transaction with bulk index adds.
+
+        The fast path for warming a cache or importing one (the scale bench loads 1M
+        entries this way); per-entry :meth:`put` costs a statement and an index insert each.
+        """
+        if not entries:
+            return
+        fresh: dict[str, CacheEntry] = {}
+        for entry in entries:
+            fresh[entry.entry_id] = entry
+        with self._guard("write to"):
+            ids = list(fresh)
+            known: set[str] = set()
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                known.update(
+                    r[0]
+                    for r in self._db.execute(
+                        f"SELECT id FROM entries WHERE id IN ({marks})", chunk
+                    )
+                )
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(_INSERT, (_row(e) for e in fresh.values()))
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                raise
+            by_scope: dict[str, tuple[list[str], list[bytes]]] = {}
+            for entry in fresh.values():
+                old_scope = self._scope_of.pop(entry.entry_id, None)
+                if old_scope is not None:
+                    self._indexes[old_scope].remove(entry.entry_id)
+                if entry.vector is not None:
+                    scope_ids, blobs = by_scope.setdefault(entry.scope, ([], []))
+                    scope_ids.append(entry.entry_id)
+                    blobs.append(entry.vector)
+            for scope, (scope_ids, blobs) in by_scope.items():
+                matrix = np.frombuffer(b"".join(blobs), dtype=np.float32)
+                matrix = matrix.reshape(len(scope_ids), -1)
+                self._dim = self._dim or int(matrix.shape[1])
+                self._index(scope).add_many(scope_ids, matrix)
+                for entry_id in scope_ids:
+                    self._scope_of[entry_id] = scope
+            self._n += len(fresh) - len(known)
+            self._puts += len(fresh)
             self._evict()
 
     def _purge_expired(self, now: float) -> None:
@@ -293,6 +370,7 @@ class LocalBackend(CacheBackend):
         excess = self._n - self.max_entries
         if excess <= 0:
             return
+        self._flush_touches()
         ids = [
             r[0]
             for r in self._db.execute(
@@ -322,9 +400,19 @@ class LocalBackend(CacheBackend):
         return deleted
 
     def touch(self, entry_id: str, *, now: float) -> None:
-        """Mark an entry as used now (LRU order)."""
+        """Mark an entry as used now (LRU order; written to the file in batches)."""
+        with self._lock:
+            self._touched[entry_id] = now
+            if len(self._touched) >= _TOUCH_BATCH:
+                self._flush_touches()
+
+    def _flush_touches(self) -> None:
+        if not self._touched:
+            return
         with self._guard("write"):
-            self._db.execute("UPDATE entries SET last_used = ? WHERE id = ?", (now, entry_id))
+            rows = [(t, i) for i, t in self._touched.items()]
+            self._touched.clear()
+            self._db.executemany("UPDATE entries SET last_used = ? WHERE id = ?", rows)
 
     def delete(self, entry_id: str) -> bool:
         """Delete one entry; return whether it existed."""
@@ -361,6 +449,8 @@ class LocalBackend(CacheBackend):
     def close(self) -> None:
         """Close the database and release the file lock."""
         with self._lock:
+            with contextlib.suppress(sqlite3.Error, CacheStorageError):
+                self._flush_touches()
             with contextlib.suppress(sqlite3.Error):
                 self._db.close()
             self._lock_handle.close()

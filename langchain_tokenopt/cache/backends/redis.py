@@ -33,12 +33,12 @@ import numpy as np
 
 from langchain_tokenopt.cache.backends.base import CacheBackend
 from langchain_tokenopt.cache.backends.redis_schema import (
-    RETURN_FIELDS,
     TAG_FIELDS,
     as_str,
     entry_mapping,
     filter_query,
-    knn_query,
+    knn_args,
+    knn_fields,
     parse_entry,
 )
 from langchain_tokenopt.cache.records import CacheEntry, Candidate
@@ -85,6 +85,10 @@ class RedisBackend(CacheBackend):
         retry_interval: Seconds to skip Redis after a failure before trying again.
         hnsw_m: HNSW ``M`` parameter.
         hnsw_ef_construction: HNSW ``EF_CONSTRUCTION``.
+        max_concurrency: Async Redis calls in flight at once (also the async pool size).
+            Calls beyond it wait their turn in the event loop, so a burst of thousands of
+            concurrent lookups queues instead of timing out on the pool and being served
+            as misses; each call still has ``socket_timeout`` once it runs.
 
     Raises:
         TokenOptConfigError: an argument is invalid.
@@ -107,6 +111,7 @@ class RedisBackend(CacheBackend):
         retry_interval: float = 1.0,
         hnsw_m: int = 16,
         hnsw_ef_construction: int = 200,
+        max_concurrency: int = 64,
     ) -> None:
         if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
             msg = f"url must be a redis://, rediss:// or unix:// URL, got {url!r}"
@@ -124,8 +129,16 @@ class RedisBackend(CacheBackend):
             if not isinstance(value, int | float) or not value > 0:
                 msg = f"{name} must be a positive number of seconds, got {value!r}"
                 raise TokenOptConfigError(msg)
+        if (
+            isinstance(max_concurrency, bool)
+            or not isinstance(max_concurrency, int)
+            or max_concurrency < 1
+        ):
+            msg = f"max_concurrency must be a positive int, got {max_concurrency!r}"
+            raise TokenOptConfigError(msg)
         redis = _redis()
         self.url = url
+        self.max_concurrency = max_concurrency
         self.prefix = prefix
         self.index_name = f"{prefix}idx"
         self.lru_key = f"{prefix}lru"
@@ -144,6 +157,7 @@ class RedisBackend(CacheBackend):
         self._options = options
         self._aclient: Any = None
         self._aclient_loop: Any = None
+        self._gate: asyncio.Semaphore | None = None
         self._state = threading.Lock()
         self._down_since: float | None = None
         self._retry_at = 0.0
@@ -208,7 +222,13 @@ class RedisBackend(CacheBackend):
 
     async def _arun(self, fn: Callable[[Any], Awaitable[T]]) -> T:
         self._check_up()
-        client = self._async_client()
+        client, gate = self._async_client()
+        async with gate:
+            # an outage noticed while this call queued: fail fast, do not wait a timeout
+            self._check_up()
+            return await self._arun_now(client, fn)
+
+    async def _arun_now(self, client: Any, fn: Callable[[Any], Awaitable[T]]) -> T:
         try:
             if not self._index_ready:
                 await asyncio.to_thread(self._ensure_index)
@@ -229,19 +249,24 @@ class RedisBackend(CacheBackend):
         self._ok()
         return result
 
-    def _async_client(self) -> Any:
+    def _async_client(self) -> tuple[Any, asyncio.Semaphore]:
         loop = asyncio.get_running_loop()
-        if self._aclient is None or self._aclient_loop is not loop:
+        if self._aclient is None or self._gate is None or self._aclient_loop is not loop:
             import redis.asyncio as aredis
 
-            # a bounded pool that waits for a free connection: a burst of concurrent calls
-            # must queue, not fail with "Too many connections" and mark Redis as down
+            # The gate admits max_concurrency calls, each of which then finds a free
+            # connection in a pool of that size at once: a burst queues on the gate (no
+            # timeout) instead of timing out on the pool and marking Redis as down.
             pool = aredis.BlockingConnectionPool.from_url(
-                self.url, max_connections=64, timeout=self.socket_timeout, **self._options
+                self.url,
+                max_connections=self.max_concurrency,
+                timeout=self.socket_timeout,
+                **self._options,
             )
             self._aclient = aredis.Redis(connection_pool=pool)
+            self._gate = asyncio.Semaphore(self.max_concurrency)
             self._aclient_loop = loop
-        return self._aclient
+        return self._aclient, self._gate
 
     def _ensure_index(self) -> None:
         redis = _redis()
@@ -275,24 +300,16 @@ class RedisBackend(CacheBackend):
 
     # ------------------------------------------------------------------ queries (shared)
 
-    def _search_query(self, scope: str) -> Any:
-        from redis.commands.search.query import Query
-
-        return (
-            Query(knn_query(scope))
-            .return_fields(*RETURN_FIELDS)
-            .sort_by("dist")
-            .paging(0, 1)
-            .dialect(2)
-        )
-
-    def _candidate(self, result: Any, *, now: float) -> Candidate | None:
-        for doc in result.docs:
-            fields = {name: getattr(doc, name, "") for name in RETURN_FIELDS}
-            entry = parse_entry(fields, now=now)
-            if entry is not None:
-                return Candidate(entry=entry, similarity=1.0 - float(as_str(fields["dist"])))
-        return None
+    @staticmethod
+    def _candidate(reply: Any, *, now: float) -> Candidate | None:
+        fields = knn_fields(reply)
+        if not fields:
+            return None
+        entry = parse_entry(fields, now=now)
+        if entry is None:
+            return None
+        dist = fields.get(b"dist", fields.get("dist"))
+        return Candidate(entry=entry, similarity=1.0 - float(as_str(dist)))
 
     def _put_pipeline(self, pipe: Any, entry: CacheEntry) -> None:
         key = self._key(entry.entry_id)
@@ -316,12 +333,8 @@ class RedisBackend(CacheBackend):
 
     def search(self, scope: str, vector: np.ndarray, *, now: float) -> Candidate | None:
         """Return the nearest live entry of ``scope`` via a pre-filtered KNN query."""
-        blob = np.asarray(vector, dtype=np.float32).tobytes()
-        query = self._search_query(scope)
-        result = self._run(
-            lambda: self._client.ft(self.index_name).search(query, query_params={"v": blob})
-        )
-        return self._candidate(result, now=now)
+        args = knn_args(self.index_name, scope, np.asarray(vector, dtype=np.float32).tobytes())
+        return self._candidate(self._run(lambda: self._client.execute_command(*args)), now=now)
 
     def put(self, entry: CacheEntry) -> None:
         """Insert or replace an entry; evict LRU entries over ``max_entries``."""
@@ -427,12 +440,9 @@ class RedisBackend(CacheBackend):
 
     async def asearch(self, scope: str, vector: np.ndarray, *, now: float) -> Candidate | None:
         """Async :meth:`search` on the asyncio Redis client."""
-        blob = np.asarray(vector, dtype=np.float32).tobytes()
-        query = self._search_query(scope)
-        result = await self._arun(
-            lambda c: c.ft(self.index_name).search(query, query_params={"v": blob})
-        )
-        return self._candidate(result, now=now)
+        args = knn_args(self.index_name, scope, np.asarray(vector, dtype=np.float32).tobytes())
+        reply = await self._arun(lambda c: c.execute_command(*args))
+        return self._candidate(reply, now=now)
 
     async def aput(self, entry: CacheEntry) -> None:
         """Async :meth:`put` on the asyncio Redis client."""

@@ -21,6 +21,8 @@ __all__ = [
     "as_str",
     "entry_mapping",
     "filter_query",
+    "knn_args",
+    "knn_fields",
     "knn_query",
     "parse_entry",
 ]
@@ -111,3 +113,47 @@ def filter_query(filters: dict[str, str]) -> str:
             raise ValueError(msg)
         parts.append(f"@{field}:{{{value}}}")
     return " ".join(parts) or "*"
+
+
+def knn_args(index_name: str, scope: str, blob: bytes) -> tuple[Any, ...]:
+    """Return the raw ``FT.SEARCH`` arguments of a scoped top-1 KNN query.
+
+    Sent with ``execute_command``: building redis-py ``Query`` objects and its result
+    wrappers costs more than the search itself on a small index.
+    """
+    return (
+        "FT.SEARCH",
+        index_name,
+        knn_query(scope),
+        "PARAMS",
+        2,
+        "v",
+        blob,
+        "RETURN",
+        len(RETURN_FIELDS),
+        *RETURN_FIELDS,
+        "SORTBY",
+        "dist",
+        "LIMIT",
+        0,
+        1,
+        "DIALECT",
+        2,
+    )
+
+
+def knn_fields(reply: Any) -> dict[Any, Any] | None:
+    """Return the fields of the first document of an ``FT.SEARCH`` reply (RESP2 or RESP3)."""
+    if isinstance(reply, dict):
+        results = reply.get(b"results", reply.get("results")) or []
+        if not results:
+            return None
+        first = results[0]
+        fields = first.get(b"extra_attributes", first.get("extra_attributes"))
+        return dict(fields) if fields else None
+    if not isinstance(reply, list | tuple) or len(reply) < 3:
+        return None
+    flat = reply[2]
+    if not isinstance(flat, list | tuple):
+        return None
+    return dict(zip(flat[::2], flat[1::2], strict=False))

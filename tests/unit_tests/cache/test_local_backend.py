@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -150,3 +154,86 @@ def test_write_failure_fails_open(make_cache: Callable[..., SemanticCache]) -> N
     assert cache.lookup(chat_prompt("What is the capital of France?"), llm) is None
     assert cache.stats().errors == 2
     assert sqlite3.sqlite_version
+
+
+def test_lru_recency_of_hits_survives_reopening(
+    tmp_path: Path, embeddings: CountingEmbeddings
+) -> None:
+    # hits are marked used in memory and written in batches; close() writes the rest
+    path, llm = tmp_path / "c.sqlite3", llm_string()
+    prompts = [chat_prompt(f"{w} question") for w in ("alpha", "beta", "gamma", "delta")]
+    cache = SemanticCache(backend=LocalBackend(path=path, max_entries=3), embeddings=embeddings)
+    for p in prompts[:3]:
+        cache.update(p, llm, GEN)
+        time.sleep(0.01)
+    assert cache.lookup(prompts[0], llm) == GEN
+    cache.close()
+    reopened = SemanticCache(backend=LocalBackend(path=path, max_entries=3), embeddings=embeddings)
+    try:
+        reopened.update(prompts[3], llm, GEN)
+        assert reopened.lookup(prompts[1], llm) is None  # beta, not the hit alpha, was LRU
+        assert reopened.lookup(prompts[0], llm) == GEN
+    finally:
+        reopened.close()
+
+
+def test_put_many_bulk_loads_and_searches_exactly(
+    tmp_path: Path, embeddings: CountingEmbeddings
+) -> None:
+    from langchain_tokenopt.cache.records import CacheEntry
+
+    rng = np.random.default_rng(5)
+    vecs = rng.normal(size=(400, 384)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+
+    def entry(i: int, payload: str = "[]", at: float = 1.0) -> CacheEntry:
+        return CacheEntry(
+            entry_id=f"{i:032x}",
+            scope="ab" * 16,
+            model="m",
+            model_name="m",
+            tenant="t",
+            user="u",
+            text=f"q{i}",
+            payload=payload,
+            created_at=at,
+            expires_at=None,
+            vector=vecs[i].tobytes(),
+        )
+
+    backend = LocalBackend(path=tmp_path / "c.sqlite3", max_entries=350, exact_limit=50)
+    try:
+        backend.put_many([entry(i) for i in range(300)])
+        backend.put_many([entry(i, "[1]", 2.0) for i in range(250, 400)])  # 50 replaced
+        assert backend.count() == 350  # 400 distinct ids, bound 350: 50 LRU evicted
+        assert backend.get(f"{0:032x}", now=3.0) is None  # from the older batch
+        index = backend._indexes["ab" * 16]  # type: ignore[attr-defined]
+        assert index.approximate and len(index) == 350
+        query = vecs[399] + rng.normal(scale=0.02, size=384).astype(np.float32)
+        query /= np.linalg.norm(query)
+        cand = backend.search("ab" * 16, query, now=3.0)
+        assert cand is not None and cand.entry.text == "q399" and cand.entry.payload == "[1]"
+        # the similarity compared with the threshold is the exact float32 cosine
+        assert cand.similarity == pytest.approx(float(vecs[399] @ query), abs=1e-6)
+    finally:
+        backend.close()
+
+
+def test_usearch_then_onnx_embedder_in_one_process(tmp_path: Path) -> None:
+    # usearch loads numkong with RTLD_GLOBAL; onnxruntime imported after it segfaulted
+    # (usearch 2.26 + onnxruntime 1.32). A big scope must not kill the process.
+    code = textwrap.dedent(
+        """
+        import numpy as np
+        from langchain_tokenopt.cache.backends.vector_index import ScopeIndex
+        index = ScopeIndex(dim=4, exact_limit=1)
+        index.add_many(["a", "b"], np.eye(4, dtype=np.float32)[:2])
+        from langchain_tokenopt.embeddings import OnnxEmbeddings
+        print(OnnxEmbeddings().encode(["hello"]).shape, index.top1(np.eye(4)[1])[0])
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["(1,", "384)", "b"]
