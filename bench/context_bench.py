@@ -34,6 +34,8 @@ from langchain_core.messages import (
     HumanMessage,
     SystemMessage,
     ToolMessage,
+    messages_from_dict,
+    messages_to_dict,
     trim_messages,
 )
 from rich.console import Console
@@ -49,6 +51,7 @@ from langchain_tokenopt.context import (
     clear_caches,
     find_problems,
 )
+from langchain_tokenopt.context.facts import extract_facts, message_text
 from langchain_tokenopt.errors import BudgetExceededError, ContextError
 from langchain_tokenopt.tokens import TokenCounter
 
@@ -354,6 +357,19 @@ def print_table(title: str, rows: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
+_LABELS = {
+    "ms_p50": "p50 ms",
+    "ms_p95": "p95 ms",
+    "cpu_ms_p50": "p50 cpu",
+    "cpu_ms_p95": "p95 cpu",
+    "first_call_ms_median": "first ms (med)",
+    "first_call_ms_max": "first ms (max)",
+    "first_call_cpu_ms_median": "first cpu (med)",
+    "resumed_call_ms_max": "resumed ms (max)",
+    "resumed_call_cpu_ms_max": "resumed cpu (max)",
+}
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return round(ordered[int(q * (len(ordered) - 1))], 2)
@@ -388,8 +404,10 @@ def replay_latency(
     """Agent-loop latency: the same optimizer called as the thread grows message by message.
 
     The first call is cold: every process-wide memo is cleared and the messages are fresh
-    objects, as after a restart that loads a long thread from a checkpoint. Wall time and
-    CPU time (``time.thread_time``, which excludes waiting for a busy core) are both given.
+    objects, as after a restart that loads a long thread from a checkpoint. The "resumed"
+    call is the next turn of a thread restored from a checkpoint in a running process (all
+    messages deserialized, same optimizer). Wall time and CPU time (``time.thread_time``,
+    which excludes waiting for a busy core) are both given.
     """
     sys_tokens = counter.count_messages(thread[:1])
     total = counter.count_messages(thread)
@@ -408,6 +426,14 @@ def replay_latency(
         optimizer.optimize(prefix)
         wall.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.thread_time() - c0) * 1000)
+    # The next turn of a thread restored from a checkpoint: every message deserialized (new
+    # objects, new strings), the same optimizer, one more message.
+    restored = messages_from_dict(json.loads(json.dumps(messages_to_dict(thread))))
+    restored.append(HumanMessage("Thanks. Anything else I should know?"))
+    t0, c0 = time.perf_counter(), time.thread_time()
+    optimizer.optimize(restored)
+    resume_ms = (time.perf_counter() - t0) * 1000
+    resume_cpu = (time.thread_time() - c0) * 1000
     rest, rest_cpu = (wall[1:], cpu[1:]) if len(wall) > 1 else (wall, cpu)
     return {
         "budget": f"sys+{int(frac * 100)}%",
@@ -415,6 +441,8 @@ def replay_latency(
         "calls": len(wall),
         "first_call_ms": round(wall[0], 2),
         "first_call_cpu_ms": round(cpu[0], 2),
+        "resumed_call_ms": round(resume_ms, 2),
+        "resumed_call_cpu_ms": round(resume_cpu, 2),
         "ms_p50": round(statistics.median(rest), 2),
         "ms_p95": _pct(rest, 0.95),
         "ms_max": round(max(rest), 2),
@@ -422,6 +450,25 @@ def replay_latency(
         "cpu_ms_p95": _pct(rest_cpu, 0.95),
         "wall": wall[1:],
         "cpu": cpu[1:],
+    }
+
+
+def cold_floor(thread: list[BaseMessage], counter: TokenCounter) -> dict[str, Any]:
+    """What any cold call must do at least: tokenize the thread and scan it for facts once."""
+    clear_caches()
+    texts = [message_text(m) for m in thread]
+    c0 = time.thread_time()
+    counter.count_each(thread)
+    tokenize = (time.thread_time() - c0) * 1000
+    c0 = time.thread_time()
+    for text in texts:
+        extract_facts(text)
+    scan = (time.thread_time() - c0) * 1000
+    clear_caches()
+    return {
+        "chars": sum(map(len, texts)),
+        "tokenize_cpu_ms": round(tokenize, 2),
+        "fact_scan_cpu_ms": round(scan, 2),
     }
 
 
@@ -446,6 +493,8 @@ def latency_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "first_call_ms_median": round(statistics.median(first), 2),
                 "first_call_ms_max": round(max(first), 2),
                 "first_call_cpu_ms_median": round(statistics.median(first_cpu), 2),
+                "resumed_call_ms_max": round(max(r["resumed_call_ms"] for r in group), 2),
+                "resumed_call_cpu_ms_max": round(max(r["resumed_call_cpu_ms"] for r in group), 2),
             }
         )
     return out
@@ -557,13 +606,23 @@ def main() -> None:
         ]
     )
     pooled = latency_summary(latency) if latency else []
+    floors = [cold_floor(t["messages"], counter) for t in longs] if latency else []
+    if floors:
+        floor = {k: round(statistics.median(f[k] for f in floors), 2) for k in floors[0]}
+        console.print(
+            f"cold-call floor on the long threads (median): {floor['chars']:.0f} characters; "
+            f"tokenizing every message once {floor['tokenize_cpu_ms']} ms CPU, scanning "
+            f"every message for facts once {floor['fact_scan_cpu_ms']} ms CPU"
+        )
+        report["long_thread_cold_floor"] = floor
     table = Table(
         title="agent-loop latency on long threads: the same optimizer, the thread grows by one "
-        "message per call; first call cold (memos cleared, fresh messages); cpu = thread CPU time"
+        "message per call; first call cold (memos cleared, fresh messages); resumed = next turn "
+        "of a thread deserialized from a checkpoint; cpu = thread CPU time"
     )
     keys = [k for k in (pooled[0] if pooled else {})]
     for col in keys:
-        table.add_column(col)
+        table.add_column(_LABELS.get(col, col))
     for row in pooled:
         table.add_row(*[str(row[k]) for k in keys])
     console.print(table)

@@ -1,18 +1,23 @@
-"""Per-message memoization (token counts, facts, transcript lines).
+"""Per-message memoization (token counts, facts, transcript lines, masked copies).
 
 An agent sends almost the same history every turn, so per-message work is done once. Values
-are keyed by the message object's identity plus its shape (content length, number of tool
-calls), and the entry holds a reference to the message so the identity cannot be reused by
-another object while the entry lives. Bounded (the oldest half is dropped when full).
+are keyed by the message's *content* (type, id, name, text, tool calls / tool-call id), so a
+thread restored from a checkpoint (new message objects, same messages) hits the memos of the
+earlier turns. The content key of a message object is itself remembered by identity (and
+recomputed when the content length changes), so a repeat costs two dictionary reads. Messages
+with block (list) content are keyed by identity only. Bounded: the oldest half is dropped
+when full.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
 from langchain_tokenopt.tokens import REPLY_PRIMING, TokenCounter
 
@@ -24,11 +29,15 @@ __all__ = [
     "count_text",
     "count_texts",
     "memo",
+    "message_key",
 ]
 
 T = TypeVar("T")
 _MAX_ENTRIES = 100_000
-_cache: dict[tuple[Any, ...], tuple[BaseMessage, Any]] = {}
+_cache: dict[tuple[Any, ...], Any] = {}
+_keys: dict[int, tuple[BaseMessage, int, tuple[Any, ...]]] = {}
+_serial = itertools.count()
+_MISSING = object()
 _lock = threading.Lock()
 
 
@@ -37,19 +46,62 @@ def _shape(msg: BaseMessage) -> int:
     return len(content) if type(content) is str else -1
 
 
+def _calls_fingerprint(msg: AIMessage) -> tuple[int, int]:
+    calls = [[c.get("id"), c.get("name"), c.get("args")] for c in msg.tool_calls]
+    calls += [[c.get("id"), c.get("name"), c.get("args")] for c in msg.invalid_tool_calls]
+    text = json.dumps(calls, sort_keys=True, default=str)
+    return len(text), hash(text)
+
+
+def _content_key(msg: BaseMessage) -> tuple[Any, ...]:
+    content = msg.content
+    if type(content) is not str:
+        return ("object", next(_serial))  # block content: this object only
+    key: tuple[Any, ...] = (
+        type(msg).__name__,
+        msg.id,
+        getattr(msg, "name", None),
+        getattr(msg, "role", None),
+        len(content),
+        hash(content),
+    )
+    if isinstance(msg, AIMessage) and (msg.tool_calls or msg.invalid_tool_calls):
+        key += _calls_fingerprint(msg)
+    elif isinstance(msg, ToolMessage):
+        key += (msg.tool_call_id, msg.status)
+    return key
+
+
+def message_key(msg: BaseMessage) -> tuple[Any, ...]:
+    """Return the content key of ``msg`` (equal for equal messages, even across copies)."""
+    shape = _shape(msg)
+    hit = _keys.get(id(msg))  # a dict read is atomic in CPython; no lock on the hot path
+    if hit is not None and hit[0] is msg and hit[1] == shape:
+        return hit[2]
+    key = _content_key(msg)
+    with _lock:
+        _keys[id(msg)] = (msg, shape, key)
+        _bound(_keys)
+    return key
+
+
+def _bound(table: dict[Any, Any]) -> None:
+    if len(table) > _MAX_ENTRIES:  # drop the oldest half (insertion order)
+        for old in list(table)[: _MAX_ENTRIES // 2]:
+            table.pop(old, None)
+
+
 def memo(tag: str, msg: BaseMessage, compute: Callable[[], T]) -> T:
-    """Return ``compute()`` for ``msg``, computed once per message object and tag."""
-    key = (tag, id(msg), _shape(msg))
-    hit = _cache.get(key)  # a dict read is atomic in CPython; no lock on the hot path
-    if hit is not None and hit[0] is msg:
-        value: T = hit[1]
+    """Return ``compute()`` for ``msg``, computed once per message content and tag."""
+    key = (tag, message_key(msg))
+    hit = _cache.get(key, _MISSING)
+    if hit is not _MISSING:
+        value: T = hit
         return value
     value = compute()
     with _lock:
-        _cache[key] = (msg, value)
-        if len(_cache) > _MAX_ENTRIES:  # drop the oldest half (insertion order)
-            for old in list(_cache)[: _MAX_ENTRIES // 2]:
-                _cache.pop(old, None)
+        _cache[key] = value
+        _bound(_cache)
     return value
 
 
@@ -64,19 +116,16 @@ def count_message(counter: TokenCounter, msg: BaseMessage) -> int:
 def count_each(counter: TokenCounter, messages: Sequence[BaseMessage]) -> list[int]:
     """Return ``count_message`` of every message, memoized; new ones counted in one batch."""
     tag = _COUNT_TAGS[counter.encoding_name]
-    out: list[int] = []
-    todo: list[int] = []
-    for i, msg in enumerate(messages):
-        hit = _cache.get((tag, id(msg), _shape(msg)))
-        if hit is not None and hit[0] is msg:
-            out.append(hit[1])
-        else:
-            out.append(-1)
-            todo.append(i)
+    keys = [(tag, message_key(m)) for m in messages]
+    out = [_cache.get(k, -1) for k in keys]
+    todo = [i for i, n in enumerate(out) if n < 0]
     if todo:
         fresh = counter.count_each([messages[i] for i in todo])
-        for i, n in zip(todo, fresh, strict=True):
-            out[i] = memo(tag, messages[i], lambda n=n: n)  # type: ignore[misc]
+        with _lock:
+            for i, n in zip(todo, fresh, strict=True):
+                out[i] = n
+                _cache[keys[i]] = n
+            _bound(_cache)
     return out
 
 
@@ -132,6 +181,7 @@ def clear_caches() -> None:
 
     with _lock:
         _cache.clear()
+        _keys.clear()
         _text_counts.clear()
     for fn in (facts._scan, facts.fact_rank, *summarize.LINE_CACHES, *summary.FIT_CACHES):
         fn.cache_clear()

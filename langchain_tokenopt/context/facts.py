@@ -92,15 +92,9 @@ def extract_facts(text: str, *, limit: int | None = None) -> list[str]:
 
 @lru_cache(maxsize=16_384)
 def _scan(text: str) -> tuple[str, ...]:
-    seen: dict[str, None] = {}
-    for token, key in _SCAN_RE.findall(text):
-        if not token or key:
-            continue  # skipped run, or a JSON key
-        token = token.strip().rstrip(".,;:")
-        if len(token) < 2 or token in _STOP_CODES or token in seen:
-            continue
-        seen[token] = None
-    return tuple(seen)
+    # Skipped runs have an empty group 1; JSON keys a non-empty group 2.
+    found = [t.strip().rstrip(".,;:") for t, key in _SCAN_RE.findall(text) if t and not key]
+    return tuple(t for t in dict.fromkeys(found) if len(t) >= 2 and t not in _STOP_CODES)
 
 
 def _reference_extract_facts(text: str) -> list[str]:

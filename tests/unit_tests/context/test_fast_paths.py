@@ -64,3 +64,30 @@ def test_clear_caches_forgets_memoized_values() -> None:
     assert _cache and _text_counts and _scan.cache_info().currsize
     clear_caches()
     assert not _cache and not _text_counts and _scan.cache_info().currsize == 0
+
+
+def test_memo_is_shared_by_deserialized_copies() -> None:
+    from langchain_core.messages import messages_from_dict, messages_to_dict
+
+    from langchain_tokenopt import ContextOptimizer
+    from langchain_tokenopt.context._memo import memo, message_key
+
+    from .helpers import call
+
+    history = conversation(turns=4, size=30)
+    copies = messages_from_dict(json.loads(json.dumps(messages_to_dict(history))))
+    assert all(a is not b for a, b in zip(history, copies, strict=True))
+    assert [message_key(m) for m in history] == [message_key(m) for m in copies]
+    token = object()
+    assert memo("test-shared", history[3], lambda: token) is token
+    assert memo("test-shared", copies[3], object) is token  # computed once for both
+    # Any change of content, tool-call arguments or tool-call id gives another key.
+    longer = copies[3].model_copy(update={"content": str(copies[3].content) + " "})
+    assert message_key(longer) != message_key(copies[3])
+    one = AIMessage("", tool_calls=[call("c1", reservation_id="AAA111")])
+    two = AIMessage("", tool_calls=[call("c1", reservation_id="BBB222")])
+    assert message_key(one) != message_key(two)
+    other_call = ToolMessage(str(copies[3].content), tool_call_id="zz", name=copies[3].name)
+    assert message_key(other_call) != message_key(copies[3])
+    optimizer = ContextOptimizer(max_tokens=TokenCounter().count_messages(history) // 2)
+    assert optimizer.invoke(copies) == optimizer.invoke(history)
