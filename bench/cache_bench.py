@@ -266,8 +266,13 @@ def ours_shared(
     return lookup, store
 
 
-def run_followups(cache: SemanticCache, records: list[dict[str, str]]) -> dict[str, int]:
-    """Each follow-up cached inside its conversation, then asked standalone and elsewhere."""
+def run_followups(cache: SemanticCache, records: list[dict[str, str]]) -> dict[str, Any]:
+    """Each follow-up cached inside its conversation, then asked standalone and elsewhere.
+
+    With ``history_policy="standalone"`` a follow-up that reads as self-contained is stored
+    without its conversation on purpose; ``other_conversation_hits`` lists those served in
+    another conversation so they can be read (a self-contained question has one answer).
+    """
     convs = [[HumanMessage(r["Main Query"]), AIMessage(r["Main Query Response"])] for r in records]
     for i, r in enumerate(records):
         cache.update(
@@ -275,10 +280,20 @@ def run_followups(cache: SemanticCache, records: list[dict[str, str]]) -> dict[s
         )
         cache.update(prompt_of(r["Main Query"]), LLM_STRING, [Generation(text=f"m{i}")])
     other = standalone = own = 0
+    crossed: list[dict[str, str]] = []
     for i, r in enumerate(records):
         j = (i + 1) % len(records)
         got = cache.lookup(prompt_of(r["Follow-Up Query"], convs[j]), LLM_STRING)
         other += got is not None
+        if got is not None:
+            crossed.append(
+                {
+                    "follow_up": r["Follow-Up Query"],
+                    "own_main_query": r["Main Query"],
+                    "asked_after": records[j]["Main Query"],
+                    "served": got[0].text,
+                }
+            )
         got = cache.lookup(prompt_of(r["Follow-Up Query"]), LLM_STRING)
         standalone += got is not None
         got = cache.lookup(prompt_of(r["Follow-Up Query"], convs[i]), LLM_STRING)
@@ -288,6 +303,7 @@ def run_followups(cache: SemanticCache, records: list[dict[str, str]]) -> dict[s
         "hits_in_other_conversation": other,
         "followup_hits_standalone": standalone,
         "hits_in_own_conversation": own,
+        "other_conversation_hits": crossed,
     }
 
 
@@ -357,6 +373,55 @@ class Switchable(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self.target.embed_query(text)
+
+
+def run_burst(redis_url: str, n: int) -> dict[str, Any]:
+    """``n`` concurrent async calls on a RedisBackend at its defaults (half updates, half lookups).
+
+    The load bench's burst (exact path, as there): before the backend's concurrency gate
+    a 10,000-call burst timed out on the connection pool and was served as misses.
+    """
+    import asyncio
+
+    cache = SemanticCache(backend=RedisBackend(url=redis_url, prefix="burst:"), semantic=False)
+    prompts = [prompt_of(f"burst question {i}") for i in range(n // 2)]
+    latencies: list[float] = []
+
+    async def timed(coro: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return await coro
+        finally:
+            latencies.append((time.perf_counter() - t0) * 1000)
+
+    async def burst() -> float:
+        t0 = time.perf_counter()
+        await asyncio.gather(
+            *(
+                timed(cache.aupdate(p, LLM_STRING, [Generation(text=str(i))]))
+                for i, p in enumerate(prompts)
+            ),
+            *(timed(cache.alookup(p, LLM_STRING)) for p in prompts),
+        )
+        return time.perf_counter() - t0
+
+    wall = asyncio.run(burst())
+    stats = cache.stats()
+    served = sum(
+        cache.lookup(p, LLM_STRING) == [Generation(text=str(i))] for i, p in enumerate(prompts)
+    )
+    cache.clear()
+    cache.close()
+    return {
+        "calls": n,
+        "errors": stats.errors,
+        "lookups_in_burst": n // 2,
+        "burst_hits": stats.hits,
+        "stored_and_served_after": served,
+        "wall_s": wall,
+        "p50_ms": pct(latencies)["p50"],
+        "p95_ms": pct(latencies)["p95"],
+    }
 
 
 # ----------------------------------------------------------------------------- anchors
@@ -733,10 +798,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="scale-run sizes (default 100000; add 1000000)",
     )
     ap.add_argument("--only-scale", action="store_true", help="run only the scale section")
+    ap.add_argument(
+        "--burst",
+        type=int,
+        default=None,
+        help="async calls in the Redis burst (default 10000, 1000 with --quick; 0 skips)",
+    )
     ap.add_argument("--no-redis", action="store_true")
     ap.add_argument("--no-anchors", action="store_true")
     ap.add_argument("--embedder", choices=["onnx", "torch"], default="onnx")
     args = ap.parse_args(argv)
+    if args.burst is None:
+        args.burst = 1000 if args.quick else 10_000
     results_dir = ROOT / "bench" / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     base = OnnxEmbeddings() if args.embedder == "onnx" else LocalEmbeddings(batch_size=64)
@@ -882,11 +955,22 @@ def main(argv: Sequence[str] | None = None) -> None:
             "n": len(paraphrases),
             "recall": gpt_hits / len(paraphrases),
         }
-        cache = SemanticCache(
-            backend=LocalBackend(path=Path(tmp) / "f.sqlite3", max_entries=None), embeddings=emb
+        for policy in ("always", "standalone"):
+            cache = SemanticCache(
+                backend=LocalBackend(path=Path(tmp) / f"f-{policy}.sqlite3", max_entries=None),
+                embeddings=emb,
+                history_policy=policy,  # type: ignore[arg-type]
+            )
+            key = "followups" if policy == "always" else "followups_standalone"
+            report[key] = run_followups(cache, records)
+            cache.close()
+        (
+            results_dir
+            / ("cache_followups_crossed_quick.json" if quick else "cache_followups_crossed.json")
+        ).write_text(
+            json.dumps(report["followups_standalone"].pop("other_conversation_hits"), indent=1)
         )
-        report["followups"] = run_followups(cache, records)
-        cache.close()
+        report["followups"].pop("other_conversation_hits")
 
         # 5. latency, local backend
         lat_emb = OnnxEmbeddings() if args.embedder == "onnx" else LocalEmbeddings()
@@ -916,6 +1000,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 rcache_acc.clear()
                 rcache_acc.close()
                 rcache.close()
+                if args.burst:
+                    report["redis_burst"] = run_burst(server.url, args.burst)
                 if not args.no_anchors:
                     report["anchors"] = run_anchors(server.url, emb, lat_emb, pairs, records)
                     for k, v in report["anchors"].items():
@@ -931,13 +1017,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         [[k, v["recall"], v["fhr"], v["precision"], v["hits"]] for k, v in shared.items()],
     )
     f = report["followups"]
+    fs = report["followups_standalone"]
     fu_rows = [
         [
-            "SemanticCache",
-            f["hits_in_other_conversation"],
-            f["followup_hits_standalone"],
-            f["hits_in_own_conversation"],
+            name,
+            v["hits_in_other_conversation"],
+            v["followup_hits_standalone"],
+            v["hits_in_own_conversation"],
         ]
+        for name, v in (
+            ("SemanticCache (history_policy='always')", f),
+            ("SemanticCache (history_policy='standalone'; crossed hits listed in JSON)", fs),
+        )
     ]
     for k, v in report.get("anchors", {}).items():
         fu_rows.append([k, "n/a (keys on last message)", v["followup_hits"], "n/a"])
@@ -978,6 +1069,23 @@ def main(argv: Sequence[str] | None = None) -> None:
         lat_rows,
     )
 
+    if "redis_burst" in report:
+        b = report["redis_burst"]
+        table(
+            "Redis async burst (defaults: max_concurrency 64, socket_timeout 0.5 s)",
+            ["calls", "errors", "hits in burst", "served after", "wall s", "p50 ms", "p95 ms"],
+            [
+                [
+                    b["calls"],
+                    b["errors"],
+                    f"{b['burst_hits']} / {b['lookups_in_burst']}",
+                    f"{b['stored_and_served_after']} / {b['lookups_in_burst']}",
+                    b["wall_s"],
+                    b["p50_ms"],
+                    b["p95_ms"],
+                ]
+            ],
+        )
     scale_section(args, report)
     out = results_dir / ("cache_bench_quick.json" if quick else "cache_bench.json")
     out.write_text(json.dumps(report, indent=1, default=str))
