@@ -67,7 +67,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_agent(workload: Workload, console: Console, *, limit: int | None) -> None:
     """Ask the questions through the optimized graph with a progress bar, then report."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from langchain_tokenopt.demo.agent_run import run_workload
     from langchain_tokenopt.demo.report import render_report
@@ -81,13 +87,18 @@ def run_agent(workload: Workload, console: Console, *, limit: int | None) -> Non
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=console,
     ) as progress:
-        task = progress.add_task("loading models", total=total)
+        task = progress.add_task("loading models, then q01", total=total)
 
         def tick(result: QuestionResult) -> None:
             state = f"hit ({result.cache_layer})" if result.cache_hit else "miss"
-            progress.update(task, advance=1, description=f"{result.question.id} {state}")
+            progress.update(
+                task,
+                advance=1,
+                description=f"{result.question.id} {state} {result.latency_ms / 1000:.1f} s",
+            )
 
         report = run_workload(workload, limit=limit, metrics_path=metrics, on_result=tick)
     render_report(report, console=console)

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 import time
@@ -33,6 +34,7 @@ from langchain_tokenopt.errors import TokenOptConfigError
 from langchain_tokenopt.graph.factory import DEFAULT_TOOL_MARGIN
 
 __all__ = [
+    "demo_threads",
     "DEMO_CONTEXT_BUDGET",
     "DEMO_MAX_NEW_TOKENS",
     "DEMO_SYSTEM_BUDGET",
@@ -42,8 +44,9 @@ __all__ = [
     "run_workload",
 ]
 
-#: Tokens SmolLM2 may generate per answer (greedy); about 0.05-0.1 s each on a CPU core.
-DEMO_MAX_NEW_TOKENS = 16
+#: Tokens SmolLM2 may generate per answer (greedy). Decoding dominates a miss: on one busy
+#: core a token takes about 0.17 s and a 750-token prompt 1.2 s to read.
+DEMO_MAX_NEW_TOKENS = 12
 #: History budget. On the 46k-token support thread, 600 keeps 9 of its 11 ids (900 keeps 10,
 #: 450 none): ``python bench/e2e_bench.py`` prints this retention.
 DEMO_CONTEXT_BUDGET = 600
@@ -125,6 +128,24 @@ class DemoReport:
         return [r for r in self.results if r.cache_hit]
 
 
+def demo_threads() -> int:
+    """Torch threads for the local model: the cores this process may use that are idle.
+
+    On a shared machine, two torch threads competing with other processes for two cores run
+    SmolLM2 about ten times slower than one thread (16 tokens after a 750-token prompt: 38 s
+    against 3.5 s, measured with load average 7.7), so a busy machine gets one thread.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        load = 0.0
+    return max(1, min(cores, int(cores - load + 0.5)))
+
+
 def build_demo_agent(
     workload: Workload,
     *,
@@ -134,12 +155,14 @@ def build_demo_agent(
     context_budget: int = DEMO_CONTEXT_BUDGET,
     system_budget: int = DEMO_SYSTEM_BUDGET,
     tool_margin: float | None = DEFAULT_TOOL_MARGIN,
+    num_threads: int | None = None,
 ) -> tuple[Any, Any]:
     """Build ``(compiled graph, monitor)`` for the workload with the local SmolLM2.
 
     The system prompt is the workload's :class:`~langchain_tokenopt.ModularPrompt` (core
     module first, cache breakpoint after it), the tools are its 131 schemas. SmolLM2 decodes
-    greedily and at most ``max_new_tokens`` tokens, which bounds a miss on two CPU cores.
+    greedily and at most ``max_new_tokens`` tokens, which bounds a miss on two CPU cores;
+    ``num_threads`` torch threads (default :func:`demo_threads`).
     """
     from langgraph.checkpoint.memory import InMemorySaver
 
@@ -170,7 +193,11 @@ def build_demo_agent(
     store = SQLiteMetricsStore(path=metrics_path) if metrics_path else MemoryMetricsStore()
     monitor = TokenOptCallbackHandler(store=store)
     graph = build_optimized_agent(
-        LocalChatModel(max_new_tokens=max_new_tokens, dtype="bfloat16"),
+        LocalChatModel(
+            max_new_tokens=max_new_tokens,
+            dtype="bfloat16",
+            num_threads=num_threads or demo_threads(),
+        ),
         list(workload.tools),
         system_prompt=prompt,
         cache=SemanticCache(backend=LocalBackend(path=cache_path), history_policy="standalone"),

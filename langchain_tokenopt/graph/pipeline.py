@@ -61,7 +61,16 @@ def model_identity(model: BaseChatModel) -> dict[str, Any]:
     callbacks and the model's own cache are left out; what remains (model name,
     temperature, max tokens ...) is what changes the answer.
     """
-    skip = {"callbacks", "callback_manager", "cache", "verbose", "tags", "metadata", "rate_limiter"}
+    skip = {
+        "callbacks",
+        "callback_manager",
+        "cache",
+        "verbose",
+        "tags",
+        "metadata",
+        "rate_limiter",
+        "num_threads",  # how fast, not what: CPU threads never change the answer
+    }
     settings: dict[str, Any] = {}
     for name in sorted(type(model).model_fields):
         lowered = name.lower()
