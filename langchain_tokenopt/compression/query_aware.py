@@ -3,13 +3,18 @@
 Algorithm:
 
 1. Split the context into items (:mod:`.segmentation`): documents → paragraphs → sentences;
-   code fences and few-shot demonstrations whole; JSON by top-level entries.
-2. Score every item against the question (:mod:`.ranking`): MiniLM cosine fused with BM25,
-   plus the score of its document/paragraph (coarse), plus a bonus for exact literals of
-   the question (ids, UUIDs, numbers, quoted strings).
+   code fences and few-shot demonstrations whole; JSON by top-level entries. Prose items
+   larger than the budget are cut into fragments at clauses, then spaces, never inside a
+   protected span (:mod:`.splitting`), so one huge sentence never empties the result.
+2. Score every item against the question (:mod:`.ranking`): BM25 over every item, the int8
+   MiniLM cosine over a bounded pool of the BM25-best items (every item with
+   ``RankingConfig.thorough()``), plus the score of its document/paragraph (coarse), plus
+   a bonus for exact literals of the question (ids, UUIDs, numbers, quoted strings). Item
+   vectors are cached per exact text, so recurring documents are embedded once.
 3. Keep the best items while they fit ``target_tokens`` (counted with the target model's
-   tokenizer), put them back in their original order, and verify the count: the budget
-   is never exceeded.
+   tokenizer); re-choose few-shot demonstrations so as many whole ones as fit are kept;
+   put everything back in its original order and verify the count: the budget is never
+   exceeded.
 4. Optionally (``importance=``), select a little more than the budget and prune
    low-information words inside kept prose sentences, never touching protected spans,
    with the LM scorer of :mod:`.importance`.
