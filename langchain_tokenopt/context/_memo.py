@@ -3,10 +3,9 @@
 An agent sends almost the same history every turn, so per-message work is done once. Values
 are keyed by the message's *content* (type, id, name, text, tool calls / tool-call id), so a
 thread restored from a checkpoint (new message objects, same messages) hits the memos of the
-earlier turns. The content key of a message object is itself remembered by identity (and
-recomputed when the content length changes), so a repeat costs two dictionary reads. Messages
-with block (list) content are keyed by identity only. Bounded: the oldest half is dropped
-when full.
+earlier turns. Values are also remembered per message *object* (checked by identity and
+content length), so the same object again costs one dictionary read. Messages with block
+(list) content are keyed by identity only. Bounded: the oldest half is dropped when full.
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ T = TypeVar("T")
 _MAX_ENTRIES = 100_000
 _cache: dict[tuple[Any, ...], Any] = {}
 _keys: dict[int, tuple[BaseMessage, int, tuple[Any, ...]]] = {}
+_by_object: dict[tuple[str, int], tuple[BaseMessage, int, Any]] = {}
 _serial = itertools.count()
 _MISSING = object()
 _lock = threading.Lock()
@@ -93,15 +93,18 @@ def _bound(table: dict[Any, Any]) -> None:
 
 def memo(tag: str, msg: BaseMessage, compute: Callable[[], T]) -> T:
     """Return ``compute()`` for ``msg``, computed once per message content and tag."""
+    fast = _by_object.get((tag, id(msg)))  # the same object again: one dict read
+    if fast is not None and fast[0] is msg and fast[1] == _shape(msg):
+        hit: T = fast[2]
+        return hit
     key = (tag, message_key(msg))
-    hit = _cache.get(key, _MISSING)
-    if hit is not _MISSING:
-        value: T = hit
-        return value
-    value = compute()
+    found = _cache.get(key, _MISSING)
+    value: T = compute() if found is _MISSING else found
     with _lock:
         _cache[key] = value
+        _by_object[(tag, id(msg))] = (msg, _shape(msg), value)
         _bound(_cache)
+        _bound(_by_object)
     return value
 
 
@@ -116,16 +119,29 @@ def count_message(counter: TokenCounter, msg: BaseMessage) -> int:
 def count_each(counter: TokenCounter, messages: Sequence[BaseMessage]) -> list[int]:
     """Return ``count_message`` of every message, memoized; new ones counted in one batch."""
     tag = _COUNT_TAGS[counter.encoding_name]
-    keys = [(tag, message_key(m)) for m in messages]
-    out = [_cache.get(k, -1) for k in keys]
-    todo = [i for i, n in enumerate(out) if n < 0]
-    if todo:
-        fresh = counter.count_each([messages[i] for i in todo])
-        with _lock:
-            for i, n in zip(todo, fresh, strict=True):
-                out[i] = n
-                _cache[keys[i]] = n
-            _bound(_cache)
+    out: list[int] = []
+    slow: list[int] = []  # not seen as this object: looked up (or counted) by content
+    get = _by_object.get
+    for i, msg in enumerate(messages):
+        fast = get((tag, id(msg)))
+        if fast is not None and fast[0] is msg and fast[1] == _shape(msg):
+            out.append(fast[2])
+        else:
+            out.append(-1)
+            slow.append(i)
+    if not slow:
+        return out
+    keys = {i: (tag, message_key(messages[i])) for i in slow}
+    todo = [i for i in slow if _cache.get(keys[i], -1) < 0]
+    fresh = dict(zip(todo, counter.count_each([messages[i] for i in todo]), strict=True))
+    with _lock:
+        for i in slow:
+            n = fresh[i] if i in fresh else _cache[keys[i]]
+            out[i] = n
+            _cache[keys[i]] = n
+            _by_object[(tag, id(messages[i]))] = (messages[i], _shape(messages[i]), n)
+        _bound(_cache)
+        _bound(_by_object)
     return out
 
 
@@ -182,6 +198,7 @@ def clear_caches() -> None:
     with _lock:
         _cache.clear()
         _keys.clear()
+        _by_object.clear()
         _text_counts.clear()
     for fn in (facts._scan, facts.fact_rank, *summarize.LINE_CACHES, *summary.FIT_CACHES):
         fn.cache_clear()

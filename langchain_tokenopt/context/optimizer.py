@@ -62,7 +62,7 @@ from langchain_tokenopt.errors import (
     InvalidHistoryError,
     TokenOptConfigError,
 )
-from langchain_tokenopt.tokens import TokenCounter, get_token_counter
+from langchain_tokenopt.tokens import REPLY_PRIMING, TokenCounter, get_token_counter
 
 __all__ = ["ContextOptimizer", "ContextResult"]
 
@@ -206,10 +206,11 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
             logger.warning("repaired an invalid input history: %s", "; ".join(notes))
             steps.extend(f"input repair: {n}" for n in notes)
         rules = _rules_of(items)
-        before = count_messages(self.counter, items)
+        counts = count_each(self.counter, items)
+        before = REPLY_PRIMING + sum(counts) if items else 0
         if before <= self.budget:
             return ContextResult(items, before, before, self.budget, tuple(steps), _ms(start))
-        plan = self._plan(items, units, rules["require_human_first"])
+        plan = self._plan(items, units, counts, rules["require_human_first"])
         for strategy in self.strategies:
             if plan.fits:
                 break
@@ -250,13 +251,17 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
 
     # ------------------------------------------------------------------ helpers
     def _plan(
-        self, items: list[BaseMessage], all_units: list[Unit], require_human_first: bool
+        self,
+        items: list[BaseMessage],
+        all_units: list[Unit],
+        all_counts: list[int],
+        require_human_first: bool,
     ) -> Plan:
         n_system = 0
         while n_system < len(items) and isinstance(items[n_system], SystemMessage):
             n_system += 1
         units = all_units[n_system:]  # each leading system message is a unit of its own
-        counts = count_each(self.counter, items[n_system:])
+        counts = all_counts[n_system:]
         slots: list[Slot] = []
         offset = 0
         for pos, unit in enumerate(units):

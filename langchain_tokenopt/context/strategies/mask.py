@@ -67,8 +67,7 @@ class MaskToolOutputs:
         last_seen: dict[str, int] = {}
         for slot in plan.slots:
             for msg in slot.unit.messages:
-                for fact in message_facts(msg):
-                    last_seen[fact] = slot.position
+                last_seen.update(dict.fromkeys(message_facts(msg), slot.position))
         masked = 0
         for slot in candidates:
             new_messages: list[BaseMessage] = []

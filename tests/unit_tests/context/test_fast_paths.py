@@ -91,3 +91,15 @@ def test_memo_is_shared_by_deserialized_copies() -> None:
     assert message_key(other_call) != message_key(copies[3])
     optimizer = ContextOptimizer(max_tokens=TokenCounter().count_messages(history) // 2)
     assert optimizer.invoke(copies) == optimizer.invoke(history)
+
+
+def test_memo_sees_content_edited_in_place() -> None:
+    from langchain_tokenopt.context._memo import count_each, memo
+
+    msg = HumanMessage("reservation ZFA04Y")
+    assert memo("test-edit", msg, lambda: 1) == 1
+    assert memo("test-edit", msg, lambda: 2) == 1
+    msg.content = "reservation ZFA04Y and HAT170"
+    assert memo("test-edit", msg, lambda: 3) == 3
+    counter = TokenCounter("gpt-4o")
+    assert count_each(counter, [msg]) == [counter.count_message(msg)]
