@@ -72,6 +72,9 @@ class LocalChatModel(BaseChatModel):
     """0 decodes greedily; above 0 samples."""
     num_threads: int | None = Field(default=None, ge=1)
     """torch intra-op threads to set before generating (process-wide); None leaves it."""
+    reuse_prefix: bool = False
+    """Keep the key/value cache of the last prompt and reuse it for the tokens the next prompt
+    shares with it (a stable system prompt is read once, like a provider's prompt cache)."""
 
     @property
     def _llm_type(self) -> str:
@@ -168,7 +171,10 @@ class LocalChatModel(BaseChatModel):
                 import torch
 
                 with _generate_lock, torch.inference_mode():
-                    output["ids"] = model.generate(**gen_kwargs)
+                    if self.reuse_prefix:
+                        output["ids"] = _generate_reusing_prefix(model, gen_kwargs)
+                    else:
+                        output["ids"] = model.generate(**gen_kwargs)
             except BaseException as exc:  # re-raised in the caller's thread
                 errors.append(exc)
                 streamer.on_finalized_text("", stream_end=True)
@@ -207,6 +213,51 @@ class LocalChatModel(BaseChatModel):
                 chunk_position="last",
             )
         )
+
+
+def _transformers_major() -> int:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return int(version("transformers").split(".")[0])
+    except (PackageNotFoundError, ValueError):
+        return 5
+
+
+_TRANSFORMERS_MAJOR = _transformers_major()
+#: Per loaded model: (token ids the cache holds, the cache). Guarded by ``_generate_lock``.
+_PREFIX_CACHES: dict[int, tuple[Any, Any]] = {}
+_MIN_REUSED_TOKENS = 32
+#: transformers 5 names the generation cache ``cache`` (``past_key_values`` before).
+_CACHE_KWARG = "cache" if _TRANSFORMERS_MAJOR >= 5 else "past_key_values"
+
+
+def _generate_reusing_prefix(model: Any, gen_kwargs: dict[str, Any]) -> Any:
+    """``model.generate`` that starts from the cached keys/values of the shared prefix.
+
+    The cache of the previous call is cut back to the longest common prefix of its tokens
+    and this prompt's (at least one prompt token is always computed), then generation runs
+    with it and its cache is kept for the next call. Called under ``_generate_lock``.
+    """
+    input_ids = gen_kwargs["input_ids"]
+    held = _PREFIX_CACHES.pop(id(model), None)
+    kwargs = dict(gen_kwargs)
+    if held is not None:
+        old_ids, cache = held
+        limit = min(int(old_ids.shape[-1]), int(input_ids.shape[-1]) - 1)
+        same = (old_ids[0, :limit] == input_ids[0, :limit]).int()
+        shared = int(same.cumprod(0).sum()) if limit > 0 else 0
+        if shared >= _MIN_REUSED_TOKENS and cache.get_seq_length() >= shared:
+            extra = cache.get_seq_length() - shared
+            if extra:
+                cache.crop(-extra)
+            kwargs[_CACHE_KWARG] = cache
+    result = model.generate(**kwargs, return_dict_in_generate=True)
+    cache = getattr(result, _CACHE_KWARG, None)
+    if cache is not None and hasattr(cache, "crop"):
+        # The cache holds the prompt and all generated tokens but the last one.
+        _PREFIX_CACHES[id(model)] = (result.sequences[:, : cache.get_seq_length()], cache)
+    return result.sequences
 
 
 def _stop_at(text: str, stop: list[str] | None) -> int | None:
