@@ -197,6 +197,8 @@ def build_demo_agent(
             max_new_tokens=max_new_tokens,
             dtype="bfloat16",
             num_threads=num_threads or demo_threads(),
+            # The core module opens every system prompt: read it once, reuse its KV cache.
+            reuse_prefix=True,
         ),
         list(workload.tools),
         system_prompt=prompt,

@@ -69,7 +69,9 @@ def model_identity(model: BaseChatModel) -> dict[str, Any]:
         "tags",
         "metadata",
         "rate_limiter",
-        "num_threads",  # how fast, not what: CPU threads never change the answer
+        # how fast, not what: CPU threads and prefix-cache reuse never change the answer
+        "num_threads",
+        "reuse_prefix",
     }
     settings: dict[str, Any] = {}
     for name in sorted(type(model).model_fields):
