@@ -199,6 +199,20 @@ def recall_at_fhr(rows: list[dict[str, float]], fhr: float, verified: bool) -> d
     return {"threshold": best["threshold"], "recall": best[key_r], "fhr": best[key_f]}
 
 
+def rule_breakdown(
+    pairs: Sequence[tuple[str, str, int]], sims: np.ndarray, verifier: NearMissVerifier
+) -> dict[str, list[int]]:
+    """Verifier verdict (first failing rule) per label, on pairs at the default threshold."""
+    counts: dict[str, list[int]] = {}
+    for (q1, q2, label), sim in zip(pairs, sims, strict=True):
+        if sim < DEFAULT_SIMILARITY_THRESHOLD or normalized(q1) == normalized(q2):
+            continue
+        verdict = verifier.verify(normalized(q2), normalized(q1), float(sim))
+        key = "accepted" if verdict.accepted else verdict.reason.split(":")[0]
+        counts.setdefault(key, [0, 0])[label] += 1
+    return dict(sorted(counts.items()))
+
+
 # ----------------------------------------------------------------------------- protocols
 
 
@@ -841,6 +855,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                 f"  verified {recall_at_fhr(rows, target, True)}"
             )
         report["dev_curve"] = rows
+        report["dev_rules_at_default"] = rule_breakdown(dev, sims, verifier)
+        table(
+            f"dev: verifier verdicts on pairs at cos >= {DEFAULT_SIMILARITY_THRESHOLD}",
+            ["verdict", "duplicates", "non-duplicates"],
+            [[k, v[1], v[0]] for k, v in report["dev_rules_at_default"].items()],
+        )
         (results_dir / f"cache_calibration_{args.embedder}.json").write_text(
             json.dumps(report, indent=1)
         )
