@@ -177,7 +177,7 @@ def history_retention(workload: Any, budget: int) -> dict[str, Any]:
     present = [i for i in ids if any(i in m.text for m in messages)]
     counter = TokenCounter("gpt-4o")
     out = {}
-    for b in sorted({450, 600, 900, budget}):
+    for b in sorted({600, 900, 1200, 1600, budget}):
         kept = ContextOptimizer(max_tokens=b, counter=counter).invoke(messages)
         text = "\n".join(m.text for m in kept)
         out[str(b)] = {
@@ -202,6 +202,43 @@ def tool_recall(report: Any) -> dict[str, Any]:
         "questions": len(rows),
         "recall": round(statistics.fmean(per), 4),
         "mean_catalog_tools_bound_per_miss": round(statistics.fmean(bound), 2),
+    }
+
+
+def workload_tool_trim(workload: Any, margin: float) -> dict[str, Any]:
+    """Expected-tool recall of the selector on the workload's questions, with and without trim.
+
+    Each question is asked alone (no history), so this isolates the selector and the trim.
+    """
+    from langchain_core.messages import HumanMessage
+
+    from langchain_tokenopt.graph.pipeline import trim_by_margin
+    from langchain_tokenopt.tools import ToolSelector
+
+    selector = ToolSelector.from_tools(list(workload.tools))
+    rows = {"top_k": [], "trimmed": []}
+    bound = {"top_k": [], "trimmed": []}
+    for q in workload.questions:
+        if not q.expected_tools or q.kind == "exact_repeat":
+            continue
+        selection = selector.select([HumanMessage(q.text, id=q.id)])
+        for label, names in (
+            ("top_k", list(selection.names)),
+            ("trimmed", trim_by_margin(selection, margin)[1]),
+        ):
+            want = set(q.expected_tools)
+            rows[label].append(len(want & set(names)) / len(want))
+            bound[label].append(len([n for n in names if n != "find_tools"]))
+    return {
+        "margin": margin,
+        "questions": len(rows["top_k"]),
+        **{
+            label: {
+                "recall": round(statistics.fmean(rows[label]), 4),
+                "tools_bound": round(statistics.fmean(bound[label]), 2),
+            }
+            for label in rows
+        },
     }
 
 
@@ -293,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     tradeoff = paraphrase_tradeoff(workload)
     retention = history_retention(workload, DEMO_CONTEXT_BUDGET)
     tools_quality = tool_recall(report)
+    from langchain_tokenopt.graph.factory import DEFAULT_TOOL_MARGIN
+
+    trim = workload_tool_trim(workload, DEFAULT_TOOL_MARGIN)
     result = {
         "questions": len(report.results),
         "seconds": round(seconds, 1),
@@ -332,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         "quality_proxies": quality_proxies(),
         "workload_quality": {
             "tool_recall_on_misses": tools_quality,
+            "selector_alone_top5_vs_trimmed": trim,
             "history_ids_kept_by_budget": retention,
             "context_budget": DEMO_CONTEXT_BUDGET,
         },
@@ -395,6 +436,22 @@ def main(argv: list[str] | None = None) -> int:
     parts = ("miss_path_system_prompt", "miss_path_tool_schemas", "miss_path_history")
     split.add_row(*[f"{t[k] or 0:,.0f}" for k in parts], f"{t['miss_path_mean_after']:,.0f}")
     console.print(split)
+    quality = Table(title="Workload quality proxies")
+    for col in ("proxy", "value"):
+        quality.add_column(col)
+    quality.add_row(
+        f"selector alone: expected-tool recall, top 5 vs trimmed (margin {trim['margin']})",
+        f"{trim['top_k']['recall']:.3f} ({trim['top_k']['tools_bound']} tools) vs "
+        f"{trim['trimmed']['recall']:.3f} ({trim['trimmed']['tools_bound']} tools), "
+        f"{trim['questions']} questions",
+    )
+    quality.add_row(
+        "history: ids of the support thread kept, by budget",
+        ", ".join(
+            f"{b}: {v['ids_kept']}/{v['ids']} ({v['tokens']} tok)" for b, v in retention.items()
+        ),
+    )
+    console.print(quality)
     para = Table(title="Paraphrases: cosine threshold trade-off (int8 ONNX embedder + verifier)")
     for col in ("threshold", "paraphrase hits", "must-miss within reach", "QQP FHR dev / test"):
         para.add_column(col)

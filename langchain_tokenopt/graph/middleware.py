@@ -79,8 +79,8 @@ class TokenOptMiddleware(AgentMiddleware):
         compressor: Any = True,
         context_optimizer: Any = True,
         monitor: Any = False,
-        context_budget: int = 3000,
-        system_budget: int = 1500,
+        context_budget: int = 2000,
+        system_budget: int = 1000,
     ) -> None:
         super().__init__()
         self._settings = {
