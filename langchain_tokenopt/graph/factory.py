@@ -51,7 +51,9 @@ from langgraph.graph import END, START, StateGraph
 from langchain_tokenopt.errors import TokenOptConfigError
 from langchain_tokenopt.graph.defaults import (
     CALLER_KEYS,
+    DEFAULT_TOOL_MARGIN,
     caller_ids,
+    check_tool_margin,
     model_name,
     resolve_cache,
     resolve_compressor,
@@ -73,11 +75,6 @@ from langchain_tokenopt.tokens import TokenCounter
 logger = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_TOOL_MARGIN", "build_optimized_agent"]
-
-#: Fused-score gap to the best retrieved tool within which tools stay bound. On the BFCL dev
-#: split (``python bench/e2e_bench.py --tool-margin-sweep``) it keeps recall@5 at 0.842 of
-#: 0.856 (98.4 %) with 3.7 instead of 5 tools bound; 0.1 would keep 0.811 (94.7 %) with 3.0.
-DEFAULT_TOOL_MARGIN = 0.15
 
 
 def build_optimized_agent(
@@ -153,13 +150,7 @@ def build_optimized_agent(
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             msg = f"{name} must be a positive int, got {value!r}"
             raise TokenOptConfigError(msg)
-    if tool_margin is not None and (
-        isinstance(tool_margin, bool)
-        or not isinstance(tool_margin, int | float)
-        or not 0 <= tool_margin <= 2
-    ):
-        msg = f"tool_margin must be a fused-score gap in [0, 2] or None, got {tool_margin!r}"
-        raise TokenOptConfigError(msg)
+    margin = check_tool_margin(tool_margin)
     if tools is None or isinstance(tools, str | bytes | dict) or not hasattr(tools, "__iter__"):
         msg = f"tools must be a sequence of tools, got {type(tools).__name__}"
         raise TokenOptConfigError(msg)
@@ -179,7 +170,7 @@ def build_optimized_agent(
         context_optimizer=resolve_context_optimizer(context_optimizer, context_budget, counter),
         monitor=resolve_monitor(monitor),
         counter=counter,
-        tool_margin=None if tool_margin is None else float(tool_margin),
+        tool_margin=margin,
     )
     return _AgentGraph(pipeline, model, catalog, model_name(model), scope_keys).build()
 

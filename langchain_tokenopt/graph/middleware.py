@@ -31,7 +31,9 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from langchain_tokenopt.errors import MissingDependencyError
 from langchain_tokenopt.graph.defaults import (
+    DEFAULT_TOOL_MARGIN,
     caller_ids,
+    check_tool_margin,
     model_name,
     resolve_cache,
     resolve_compressor,
@@ -69,6 +71,8 @@ class TokenOptMiddleware(AgentMiddleware):
         monitor: :class:`~langchain_tokenopt.TokenOptCallbackHandler`, ``True`` or ``False``.
         context_budget: History budget of the default context optimizer.
         system_budget: System-prompt budget of the default compressor.
+        tool_margin: Bind only the selected tools within this fused-score gap of the best
+            one (as in ``build_optimized_agent``); ``None`` keeps the selector's top ``k``.
     """
 
     def __init__(
@@ -81,8 +85,10 @@ class TokenOptMiddleware(AgentMiddleware):
         monitor: Any = False,
         context_budget: int = 2000,
         system_budget: int = 1000,
+        tool_margin: float | None = DEFAULT_TOOL_MARGIN,
     ) -> None:
         super().__init__()
+        margin = check_tool_margin(tool_margin)
         self._settings = {
             "cache": resolve_cache(cache),
             "selector": tool_selector,
@@ -91,6 +97,7 @@ class TokenOptMiddleware(AgentMiddleware):
             "monitor": resolve_monitor(monitor),
             "context_budget": context_budget,
             "system_budget": system_budget,
+            "tool_margin": margin,
         }
         self._pipelines: dict[tuple[int, str, tuple[str, ...]], OptimizerPipeline] = {}
         self._lock = threading.Lock()
@@ -118,6 +125,7 @@ class TokenOptMiddleware(AgentMiddleware):
             context_optimizer=resolve_context_optimizer(s["context"], s["context_budget"], counter),
             monitor=s["monitor"],
             counter=counter,
+            tool_margin=s["tool_margin"],
         )
         with self._lock:
             return self._pipelines.setdefault(key, pipeline)

@@ -113,3 +113,11 @@ def test_bad_tool_margin_is_a_clear_error(llm: LocalChatModel) -> None:
     for bad in (-0.1, 3, "0.1", True):
         with pytest.raises(TokenOptConfigError, match="tool_margin"):
             build_optimized_agent(llm, _catalog(), tool_margin=bad)  # type: ignore[arg-type]
+
+
+def test_middleware_checks_tool_margin_the_same_way() -> None:
+    from langchain_tokenopt.graph.middleware import TokenOptMiddleware
+
+    with pytest.raises(TokenOptConfigError, match="tool_margin"):
+        TokenOptMiddleware(cache=False, tool_margin=-1.0)
+    assert TokenOptMiddleware(cache=False, tool_margin=None) is not None
