@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,28 +43,27 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from langchain_tokenopt.embeddings import LocalEmbeddings  # noqa: E402
+from langchain_tokenopt.embeddings import OnnxEmbeddings  # noqa: E402
 from langchain_tokenopt.tokens import TokenCounter  # noqa: E402
 from langchain_tokenopt.tools import QueryClassifier, ToolRetriever  # noqa: E402
 from langchain_tokenopt.tools.classifier import balanced_accuracy  # noqa: E402
 from langchain_tokenopt.tools.index import (  # noqa: E402
+    FusionWeights,
+    QuerySignals,
     ToolIndex,
-    interleave_orders,
-    place_forced,
-    split_intents,
 )
 from langchain_tokenopt.tools.store import EmbeddingStore  # noqa: E402
 
 
-class CachedEmbeddings(LocalEmbeddings):
-    """The packaged MiniLM with every vector persisted (so re-runs skip embedding).
+class CachedEmbeddings(OnnxEmbeddings):
+    """The packaged MiniLM (int8 ONNX, the library default) with every vector persisted.
 
     ``bypass = True`` turns the cache off (used while timing queries).
     """
 
     def __init__(self, store_dir: Path) -> None:
-        super().__init__(batch_size=64, num_threads=1)
-        self.store = EmbeddingStore(store_dir, embedder_id="bench-minilm-v1")
+        super().__init__(num_threads=1)
+        self.store = EmbeddingStore(store_dir, embedder_id="bench-minilm-onnx-int8-v1")
         self.bypass = False
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -161,19 +160,12 @@ def load_metatool(data: Path) -> tuple[list[dict], list[Query], list[Query]]:
 
 
 # ---------------------------------------------------------------------------------------
-# Precomputed components so that weight sweeps are cheap
+# Signals are computed once per query by the library (ToolIndex.signals); every method and
+# weight setting below is the library's own pure ToolIndex.fuse over them.
 
 
-@dataclass
-class Components:
-    dense: list[np.ndarray]  # per query: (texts, n)
-    lexical: list[np.ndarray]  # per query: (texts, n) normalized BM25
-    bm25: list[np.ndarray]  # per query: raw whole-query BM25 (n,)
-    forced: list[tuple[list[int], list[int]]]  # (strong, weak) name mentions
-
-
-def query_vectors(embedder: LocalEmbeddings, queries: list[Query]) -> list[np.ndarray]:
-    texts_per = [[q.text, *split_intents(q.text)] for q in queries]
+def query_vectors(embedder: OnnxEmbeddings, index: ToolIndex, queries: list[Query]) -> list:
+    texts_per = [index.query_texts(q.text, decompose=True) for q in queries]
     flat = [t for ts in texts_per for t in ts]
     vecs = embedder.encode(flat) if flat else np.zeros((0, 384), np.float32)
     out, pos = [], 0
@@ -183,58 +175,37 @@ def query_vectors(embedder: LocalEmbeddings, queries: list[Query]) -> list[np.nd
     return out
 
 
-def components(index: ToolIndex, queries: list[Query], vecs: list[np.ndarray]) -> Components:
-    dense, lexical, bm25, forced = [], [], [], []
-    for q, v in zip(queries, vecs, strict=True):
-        texts = [q.text, *split_intents(q.text)]
-        d = index.dense_scores(v)
-        lex = []
-        for i, t in enumerate(texts):
-            raw = index.bm25_scores(t)
-            if i == 0:
-                bm25.append(raw)
-            top = float(raw.max())
-            lex.append(raw / top if top > 0 else raw)
-        dense.append(d)
-        lexical.append(np.vstack(lex))
-        mentions = index.matcher.find_with_strength(q.text)
-        forced.append(
-            (
-                [index.position[n] for n, strong in mentions if strong],
-                [index.position[n] for n, strong in mentions if not strong],
-            )
-        )
-    return Components(dense, lexical, bm25, forced)
+def signals(index: ToolIndex, queries: list[Query], vecs: list[np.ndarray]) -> list[QuerySignals]:
+    return [index.signals(q.text, v) for q, v in zip(queries, vecs, strict=True)]
 
 
-def rank_fused(c: Components, i: int, w: float, cw: float, names: bool = True) -> np.ndarray:
-    """Mirror of ToolIndex.rank; ``cw < 0`` interleaves the whole query's and clauses' orders."""
-    scores = w * c.dense[i] + (1 - w) * c.lexical[i]
-    fused = scores[0]
-    if cw < 0 and scores.shape[0] > 1:
-        order = interleave_orders([np.argsort(-row, kind="stable") for row in scores])
-    else:
-        if cw > 0 and scores.shape[0] > 1:
-            fused = np.maximum(fused, cw * scores[1:].max(axis=0))
-        order = np.argsort(-fused, kind="stable")
-    if names:
-        strong, weak = c.forced[i]
-        order = place_forced(order, strong=strong, weak=weak)
-    return order
+def whole_only(sig: QuerySignals) -> QuerySignals:
+    """The signals of the whole query alone (no clauses)."""
+    return replace(
+        sig,
+        texts=sig.texts[:1],
+        bm25=sig.bm25[:1],
+        dense=sig.dense[:1],
+        example=None if sig.example is None else sig.example[:1],
+    )
 
 
-def rank_bm25(c: Components, i: int) -> np.ndarray:
-    return np.argsort(-c.bm25[i], kind="stable")
+def rank_fused(index: ToolIndex, sig: QuerySignals, fw: FusionWeights, names: bool = True):
+    return index.fuse(sig if names else replace(sig, mentions=()), fw).order
 
 
-def rank_dense(c: Components, i: int) -> np.ndarray:
-    return np.argsort(-c.dense[i][0], kind="stable")
+def rank_bm25(sig: QuerySignals) -> np.ndarray:
+    return np.argsort(-sig.bm25[0], kind="stable")
 
 
-def rank_rrf(c: Components, i: int, k0: int = 60) -> np.ndarray:
-    n = c.bm25[i].shape[0]
+def rank_dense(sig: QuerySignals) -> np.ndarray:
+    return np.argsort(-sig.dense[0], kind="stable")
+
+
+def rank_rrf(sig: QuerySignals, k0: int = 60) -> np.ndarray:
+    n = sig.bm25.shape[1]
     score = np.zeros(n)
-    for order in (rank_bm25(c, i), rank_dense(c, i)):
+    for order in (rank_bm25(sig), rank_dense(sig)):
         ranks = np.empty(n)
         ranks[order] = np.arange(n)
         score += 1.0 / (k0 + ranks + 1)
@@ -261,7 +232,7 @@ def metrics(orders: list[np.ndarray], queries: list[Query], pos: dict[str, int])
     return res
 
 
-EMBEDDER: list[LocalEmbeddings] = []
+EMBEDDER: list[OnnxEmbeddings] = []
 
 
 def make_retriever(catalog: list[dict], examples: dict | None, cache: Path, **kw) -> ToolRetriever:
@@ -277,25 +248,104 @@ def examples_from(queries: list[Query], keep) -> dict[str, list[str]]:
     return dict(ex)
 
 
-def calibrate(
-    sets: list[tuple[Components, list[Query], dict[str, int]]],
-) -> tuple[float, float, dict]:
-    grid = {}
-    best = (0.6, 0.9)
-    best_score = -1.0
-    for w in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
-        for cw in (0.0, 0.8, 0.9, 1.0, -1.0):
-            vals = []
-            for c, qs, pos in sets:
-                orders = [rank_fused(c, i, w, cw) for i in range(len(qs))]
-                m = metrics(orders, qs, pos)
-                vals.append(m["recall@5"])
-                vals.append(m["all_gold@5"])
-            score = float(np.mean(vals))
-            grid[f"w={w},cw={cw}"] = round(score, 4)
-            if score > best_score:
-                best_score, best = score, (w, cw)
-    return best[0], best[1], grid
+CalSet = tuple[ToolIndex, list[QuerySignals], list[Query], dict[str, int]]
+
+
+def calibrate(sets: list[CalSet], *, examples: bool) -> tuple[FusionWeights, dict]:
+    """Grid search on dev: mean of recall@5 and all-gold@5 over the calibration sets."""
+    grid: dict[str, float] = {}
+    best, best_score = FusionWeights(), -1.0
+    etas = (0.3, 0.5, 0.7, 1.0) if examples else (0.5,)
+    for w in (0.5, 0.6, 0.7, 0.8):
+        for eta in etas:
+            for rel, margin in ((0.0, 0.0), (0.0, 0.1), (0.5, 0.0), (0.5, 0.05), (0.5, 0.1)):
+                fw = FusionWeights(
+                    dense_weight=w, example_weight=eta, clause_relative=rel, clause_margin=margin
+                )
+                vals = []
+                for index, sigs, qs, pos in sets:
+                    m = metrics([rank_fused(index, s, fw) for s in sigs], qs, pos)
+                    vals += [m["recall@5"], m["all_gold@5"]]
+                score = float(np.mean(vals))
+                grid[f"w={w},eta={eta},rel={rel},margin={margin}"] = round(score, 4)
+                if score > best_score:
+                    best_score, best = score, fw
+    return best, grid
+
+
+BASELINES = ("bm25", "dense", "rrf_hybrid")
+
+
+def headline(results: dict) -> list[dict]:
+    """The issue's target rows: best baseline of this run, ours, target, met."""
+    ret = results["retrieval"]
+
+    def best(label: str, key: str) -> str:
+        vals = {m: ret[label][m][key] for m in BASELINES}
+        m = max(vals, key=lambda k: vals[k] or 0.0)
+        return f"{vals[m]} ({m})"
+
+    abst = results["abstention"]
+    base_abst = max(
+        ("bm25_score_threshold", "dense_score_threshold"),
+        key=lambda k: abst[k]["balanced_accuracy"],
+    )
+    ours_abst = abst["classifier_examples_negatives"]["balanced_accuracy"]
+    lat = results["latency_ms"]
+    rows = [
+        ("BFCL recall@5", best("bfcl", "recall@5"), ret["bfcl"]["ours"]["recall@5"], 0.95),
+        ("BFCL all-gold@5", best("bfcl", "all_gold@5"), ret["bfcl"]["ours"]["all_gold@5"], 0.92),
+        (
+            "BFCL all-gold@5, >=2-tool questions",
+            best("bfcl", "all_gold@5_multi"),
+            ret["bfcl"]["ours"]["all_gold@5_multi"],
+            0.8,
+        ),
+        (
+            "MetaTool recall@5",
+            best("metatool_single", "recall@5"),
+            ret["metatool_single"]["ours"]["recall@5"],
+            0.85,
+        ),
+        (
+            "MetaTool two-tool, both in top 5",
+            best("metatool_two_tool", "all_gold@5"),
+            ret["metatool_two_tool"]["ours"]["all_gold@5"],
+            0.6,
+        ),
+        (
+            "abstention balanced accuracy (threshold on dev)",
+            f"{abst[base_abst]['balanced_accuracy']} ({base_abst})",
+            ours_abst,
+            0.9,
+        ),
+    ]
+    out = [
+        {"metric": m, "baseline": b, "ours": o, "target": f">= {t}", "met": o >= t}
+        for m, b, o, t in rows
+    ]
+    share = results["tokens"]["top5_share_of_catalog"]
+    out.append(
+        {
+            "metric": "top-5 schema tokens / catalog",
+            "baseline": "-",
+            "ours": f"{share:.2%}",
+            "target": "<= 1 %",
+            "met": share <= 0.01,
+        }
+    )
+    p50 = lat["ours_invoke"]["p50_ms"]
+    dense_p50, bm25_p50 = lat["dense_only"]["p50_ms"], lat["bm25_only"]["p50_ms"]
+    out.append(
+        {
+            "metric": "query p50 ms (1,287 tools, one thread)",
+            "baseline": f"{dense_p50} (dense), {bm25_p50} (bm25)",
+            "ours": f"{p50} (p95 {lat['ours_invoke']['p95_ms']})",
+            "target": "<= 10",
+            "met": p50 <= 10,
+        }
+    )
+    return out
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -309,9 +359,6 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "tools_bench.json")
     ap.add_argument("--cache", type=Path, default=None, help="tool-vector store (default: temp)")
     args = ap.parse_args()
-    import torch
-
-    torch.set_num_threads(1)
     from rich.console import Console
     from rich.table import Table
 
@@ -339,10 +386,10 @@ def main() -> None:
     # ----------------------------------------------------------- index build time
     t = time.perf_counter()
     cold_dir = Path(tempfile.mkdtemp(prefix="tools_index_cold_"))
-    make_retriever(bfcl_cat, None, cold_dir, embeddings=LocalEmbeddings(num_threads=1))
+    make_retriever(bfcl_cat, None, cold_dir, embeddings=OnnxEmbeddings(num_threads=1))
     index_cold_s = time.perf_counter() - t
     t = time.perf_counter()
-    make_retriever(bfcl_cat, None, cold_dir, embeddings=LocalEmbeddings(num_threads=1))
+    make_retriever(bfcl_cat, None, cold_dir, embeddings=OnnxEmbeddings(num_threads=1))
     index_warm_s = time.perf_counter() - t
     r_cold = make_retriever(bfcl_cat, None, cache / "s")
     console.print(
@@ -368,7 +415,7 @@ def main() -> None:
     mt_test = [q for q in mt_single if q.test]
     multi_test = [q for q in mt_multi if q.test]
     bfcl_devb = dev_b(bfcl_q)
-    mt_devb = dev_b(mt_single, cap=600 if args.quick else 3000)
+    mt_devb = dev_b(mt_single, cap=600 if args.quick else 2000)
     multi_dev = [q for q in mt_multi if not q.test]
     sets = {
         "bfcl_test": bfcl_test,
@@ -378,9 +425,6 @@ def main() -> None:
         "mt_devb": mt_devb,
         "multi_dev": multi_dev,
     }
-    vecs = {name: query_vectors(embedder, qs) for name, qs in sets.items()}
-    console.print(f"query vectors in {time.perf_counter() - t:.1f}s")
-
     # ----------------------------------------------------------- retrievers
     t = time.perf_counter()
     r_bfcl = r_cold
@@ -393,26 +437,29 @@ def main() -> None:
     console.print(f"retrievers built in {time.perf_counter() - t:.1f}s")
     bpos = r_bfcl.index.position
     mpos = r_mt.index.position
+    t = time.perf_counter()
+    vecs = {
+        name: query_vectors(embedder, r_bfcl.index, qs) for name, qs in sets.items()
+    }  # the clause split does not depend on the catalog
+    console.print(f"query vectors in {time.perf_counter() - t:.1f}s")
 
     # ----------------------------------------------------------- calibration on dev
-    def comp(r: ToolRetriever, name: str) -> Components:
-        return components(r.index, sets[name], vecs[name])
+    def comp(r: ToolRetriever, name: str) -> list[QuerySignals]:
+        return signals(r.index, sets[name], vecs[name])
 
     cal_plain = [
-        (comp(r_bfcl, "bfcl_devb"), bfcl_devb, bpos),
-        (comp(r_mt, "mt_devb"), mt_devb, mpos),
-        (comp(r_mt, "multi_dev"), multi_dev, mpos),
+        (r_bfcl.index, comp(r_bfcl, "bfcl_devb"), bfcl_devb, bpos),
+        (r_mt.index, comp(r_mt, "mt_devb"), mt_devb, mpos),
+        (r_mt.index, comp(r_mt, "multi_dev"), multi_dev, mpos),
     ]
-    w_plain, cw_plain, grid_plain = calibrate(cal_plain)
+    fw_plain, grid_plain = calibrate(cal_plain, examples=False)
     cal_ex = [
-        (comp(r_bfcl_a, "bfcl_devb"), bfcl_devb, bpos),
-        (comp(r_mt_a, "mt_devb"), mt_devb, mpos),
-        (comp(r_mt_a, "multi_dev"), multi_dev, mpos),
+        (r_bfcl_a.index, comp(r_bfcl_a, "bfcl_devb"), bfcl_devb, bpos),
+        (r_mt_a.index, comp(r_mt_a, "mt_devb"), mt_devb, mpos),
+        (r_mt_a.index, comp(r_mt_a, "multi_dev"), multi_dev, mpos),
     ]
-    w_ex, cw_ex, grid_ex = calibrate(cal_ex)
-    console.print(
-        f"dev calibration: no examples w={w_plain} cw={cw_plain}; examples w={w_ex} cw={cw_ex}"
-    )
+    fw_ex, grid_ex = calibrate(cal_ex, examples=True)
+    console.print(f"dev calibration: no examples {fw_plain}; examples {fw_ex}")
 
     # ----------------------------------------------------------- test evaluation
     results: dict = {"retrieval": {}}
@@ -425,23 +472,30 @@ def main() -> None:
         qs = sets[name]
         cb = comp(rb, name)
         cx = comp(rx, name)
-        n = len(qs)
+        ib, ix = rb.index, rx.index
+        plain_fw = FusionWeights(dense_weight=0.5, clause_weight=0.0)
         methods = {
-            "bm25": [rank_bm25(cb, i) for i in range(n)],
-            "dense": [rank_dense(cb, i) for i in range(n)],
-            "rrf_hybrid": [rank_rrf(cb, i) for i in range(n)],
-            "fused(w=.5,no names/clauses)": [rank_fused(cb, i, 0.5, 0.0, False) for i in range(n)],
-            "ours_no_examples": [rank_fused(cb, i, w_plain, cw_plain) for i in range(n)],
-            "ours_no_clauses": [rank_fused(cx, i, w_ex, 0.0) for i in range(n)],
-            "ours_no_names": [rank_fused(cx, i, w_ex, cw_ex, False) for i in range(n)],
-            "ours_interleave": [rank_fused(cx, i, w_ex, -1.0) for i in range(n)],
-            "ours_max_clause(cw=.9)": [rank_fused(cx, i, w_ex, 0.9) for i in range(n)],
-            "ours": [rank_fused(cx, i, w_ex, cw_ex) for i in range(n)],
+            "bm25": [rank_bm25(s) for s in cb],
+            "dense": [rank_dense(s) for s in cb],
+            "rrf_hybrid": [rank_rrf(s) for s in cb],
+            "fused(w=.5,no names/clauses)": [rank_fused(ib, s, plain_fw, False) for s in cb],
+            "ours_no_examples": [rank_fused(ib, s, fw_plain) for s in cb],
+            "ours_no_clauses": [rank_fused(ix, whole_only(s), fw_ex) for s in cx],
+            "ours_no_names": [rank_fused(ix, s, fw_ex, False) for s in cx],
+            "ours_interleave": [rank_fused(ix, s, replace(fw_ex, interleave=True)) for s in cx],
+            "ours_max_clause(rel=0,margin=0)": [
+                rank_fused(ix, s, replace(fw_ex, clause_relative=0.0, clause_margin=0.0))
+                for s in cx
+            ],
+            "ours_examples_as_max(eta=1)": [
+                rank_fused(ix, s, replace(fw_ex, example_weight=1.0)) for s in cx
+            ],
+            "ours": [rank_fused(ix, s, fw_ex) for s in cx],
         }
         if label == "bfcl":
             cnp = comp(r_bfcl_noparam, name)
             methods["ours_no_examples_no_params"] = [
-                rank_fused(cnp, i, w_plain, cw_plain) for i in range(n)
+                rank_fused(r_bfcl_noparam.index, s, fw_plain) for s in cnp
             ]
         res = {m: metrics(o, qs, pos) for m, o in methods.items()}
         if label == "bfcl":
@@ -452,7 +506,7 @@ def main() -> None:
                         [methods[m][i] for i in sub], [qs[i] for i in sub], pos
                     )
         results["retrieval"][label] = res
-        table = Table(title=f"{label} (test split, n={n})")
+        table = Table(title=f"{label} (test split, n={len(qs)})")
         for col in ("method", "R@1", "R@3", "R@5", "R@10", "all@5", "all@5 (>=2 gold)"):
             table.add_column(col)
         for m, r in res.items():
@@ -584,8 +638,8 @@ def main() -> None:
     catalog_tokens = counter.count_tools([s.schema for s in r_bfcl.specs])
     cx = comp(r_bfcl_ex, "bfcl_test")
     bound = []
-    for i in range(len(bfcl_test)):
-        top = rank_fused(cx, i, w_ex, cw_ex)[:5]
+    for s in cx:
+        top = rank_fused(r_bfcl_ex.index, s, fw_ex)[:5]
         bound.append(
             sum(per_tool[r_bfcl.names[j]] for j in top) + (catalog_tokens - sum(per_tool.values()))
         )
@@ -602,9 +656,12 @@ def main() -> None:
         bfcl_cat,
         bfcl_ex_all,
         cache / "s",
-        dense_weight=w_ex,
-        clause_weight=cw_ex if cw_ex >= 0 else 0.9,
-        interleave=cw_ex < 0,
+        dense_weight=fw_ex.dense_weight,
+        example_weight=fw_ex.example_weight,
+        clause_weight=fw_ex.clause_weight,
+        clause_relative=fw_ex.clause_relative,
+        clause_margin=fw_ex.clause_margin,
+        interleave=fw_ex.interleave,
     )
     r_lat.invoke("warm up", k=5)
     lat: dict = {}
@@ -632,8 +689,8 @@ def main() -> None:
     results["config"] = {
         "quick": args.quick,
         "calibrated": {
-            "no_examples": {"dense_weight": w_plain, "clause_weight": cw_plain},
-            "examples": {"dense_weight": w_ex, "clause_weight": cw_ex},
+            "no_examples": asdict(fw_plain),
+            "examples": asdict(fw_ex),
         },
         "calibration_grid": {"no_examples": grid_plain, "examples": grid_ex},
         "dedupe_rule": "BFCL: first definition per name in file order " + ",".join(BFCL_FILES),
@@ -642,11 +699,18 @@ def main() -> None:
             "cold_1287_tools": round(index_cold_s, 2),
             "warm": round(index_warm_s, 2),
         },
-        "torch_threads": torch.get_num_threads(),
+        "embedder": "packaged MiniLM, int8 ONNX (docs and queries), 1 thread",
         "cpu_affinity": sorted(os.sched_getaffinity(0)),
         "machine": platform.platform(),
         "seconds": round(time.perf_counter() - t0, 1),
     }
+    results["headline"] = headline(results)
+    table = Table(title="headline (test split; baselines from this run; targets from issue 6)")
+    for col in ("metric", "best baseline", "ours", "target", "met"):
+        table.add_column(col)
+    for row in results["headline"]:
+        table.add_row(*(str(row[c]) for c in ("metric", "baseline", "ours", "target", "met")))
+    console.print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, default=str))
     console.print(f"wrote {args.out} in {results['config']['seconds']}s")

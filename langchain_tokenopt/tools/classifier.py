@@ -190,16 +190,12 @@ class QueryClassifier:
         self.set_negative_examples(negative_examples)
 
     def set_negative_examples(self, queries: Sequence[str]) -> None:
-        """Replace the *no-tool* example queries (embedded once, persisted like tool vectors)."""
+        """Replace the *no-tool* example queries (embedded once with the query embedder)."""
         texts = [q.strip() for q in queries if isinstance(q, str) and q.strip()]
         if not texts or self.retriever.index.doc_vectors is None:
             self._negatives = None
             return
-        index = self.retriever.index
-        if index.embed is None:  # pragma: no cover - doc_vectors implies an embedder
-            self._negatives = None
-            return
-        self._negatives = np.asarray(index.embed(texts), dtype=np.float32)
+        self._negatives = self.retriever.embed_queries(texts)
 
     # ------------------------------------------------------------------ features
     def features(self, query: str, result: RankResult | None) -> np.ndarray:

@@ -4,13 +4,20 @@ Scoring one query (all steps are pure functions of the index and the query vecto
 
 1. **lexical**: BM25 over name, description, parameters and example queries, divided by the
    best score of the query (so it lies in [0, 1]);
-2. **dense**: cosine with the tool's own vector, or with its closest example query when that
-   is higher (examples act as extra tool vectors, as in Tool2Vec);
+2. **dense**: cosine with the tool's own vector, blended with the cosine of its closest
+   example query when that is higher (examples act as extra tool vectors, as in Tool2Vec);
 3. **fusion**: ``dense_weight * dense + (1 - dense_weight) * lexical``;
-4. **multi-intent** (optional): the query is split into clauses; a tool's score is the max of
-   its whole-query score and ``clause_weight`` × its best clause score;
+4. **multi-intent** (optional): the query is split into clauses (sentences, "and then",
+   "also"...) and each clause is scored like the whole query. Each text's scores are taken
+   *relative to its own best tool* (``score - clause_relative * best``), so every intent's
+   top tool competes on an equal footing, and a tool's rank score is the max of its
+   whole-query score and its best clause score minus ``clause_margin`` (clauses are a bit less
+   trusted than the whole query). A clause that matches nothing well (a preamble such as
+   "can you help me with a few things?") gives no tool a lift above the whole query's best;
 5. **names**: tools the query names as identifiers go first; tools named in plain words are
    moved into the top three (see :mod:`~langchain_tokenopt.tools.names`).
+
+All of it is numpy over the whole catalog (no Python loop over tools).
 
 Example:
     .. code-block:: python
@@ -38,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "FusionWeights",
+    "QuerySignals",
+    "blend_examples",
     "RankResult",
     "ToolIndex",
     "interleave_orders",
@@ -53,54 +62,92 @@ _SPLIT = re.compile(
     re.IGNORECASE,
 )
 _MIN_CLAUSE_WORDS = 3
-_MAX_CLAUSES = 4
+_MAX_CLAUSES = 8
+_STRIP = " ,.\"'\n\t"
 
 
 @dataclass(frozen=True)
 class FusionWeights:
     """How lexical and dense scores are fused.
 
-    The defaults are the best pair of a grid search on the dev split (BFCL pooled catalog,
-    MetaTool single- and two-tool queries, no example queries; mean of recall@5 and
-    all-gold@5) run by ``bench/tools_bench.py``. With example queries the same search picks
-    ``dense_weight=0.7, interleave=True``.
+    The defaults come from a grid search on the dev split run by ``bench/tools_bench.py``
+    (BFCL pooled catalog, MetaTool single- and two-tool queries, dev example queries attached;
+    mean of recall@5 and all-gold@5); the bench prints the grid.
 
     Example:
         .. code-block:: python
 
-            FusionWeights(dense_weight=0.6, clause_weight=0.9)
+            FusionWeights(dense_weight=0.6, clause_relative=0.5, clause_margin=0.1)
     """
 
-    dense_weight: float = 0.9
+    dense_weight: float = 0.6
     """Weight of the dense cosine; the BM25 share is ``1 - dense_weight``."""
-    clause_weight: float = 0.9
+    example_weight: float = 0.5
+    """Dense score = ``(1 - example_weight) * tool cosine + example_weight * max(tool
+    cosine, best example-query cosine)``: examples lift a tool without drowning its own text."""
+    clause_weight: float = 1.0
     """Multiplier on per-clause scores when a query is split into intents (0 disables)."""
+    clause_relative: float = 0.5
+    """Share of each text's best score subtracted from its scores before the whole query and
+    its clauses are merged (0: plain max of scores; 1: every text's top tool ties)."""
+    clause_margin: float = 0.1
+    """Handicap of clause scores against whole-query scores in the merge."""
     interleave: bool = False
     """Multi-intent queries: interleave the whole query's and each clause's rankings
-    (round robin) instead of taking the max of the scores."""
+    (round robin) instead of the relative-score merge."""
 
 
 def interleave_orders(orders: Sequence[np.ndarray]) -> np.ndarray:
     """Round-robin merge of several rankings (first item of each, then second...), deduped."""
-    seen: dict[int, None] = {}
+    if not orders:
+        return np.zeros(0, dtype=np.int64)
     length = max(len(o) for o in orders)
-    for pos in range(length):
-        for order in orders:
-            if pos < len(order):
-                seen.setdefault(int(order[pos]), None)
-    return np.asarray(list(seen), dtype=np.int64)
+    grid = np.full((length, len(orders)), -1, dtype=np.int64)
+    for col, order in enumerate(orders):
+        grid[: len(order), col] = order
+    flat = grid.ravel()  # row-major: position 0 of every ranking, then position 1...
+    flat = flat[flat >= 0]
+    _, first = np.unique(flat, return_index=True)
+    return flat[np.sort(first)]
 
 
 def split_intents(query: str) -> list[str]:
-    """Split a multi-intent query into clauses of at least three words (max four).
+    """Split a multi-intent query into clauses of at least three words (max eight).
 
     Returns an empty list when the query has a single clause.
     """
-    parts = [p.strip(" ,.") for p in _SPLIT.split(query)]
+    parts = [p.strip(_STRIP) for p in _SPLIT.split(query)]
     clauses = [p for p in parts if len(p.split()) >= _MIN_CLAUSE_WORDS]
     if len(clauses) < 2:
         return []
     return clauses[:_MAX_CLAUSES]
+
+
+@dataclass(frozen=True)
+class QuerySignals:
+    """What one query measures against every tool, before fusion (one row per text)."""
+
+    texts: tuple[str, ...]
+    """The whole query, then its clauses."""
+    bm25: np.ndarray
+    """Raw BM25 score, ``(len(texts), n_tools)``."""
+    dense: np.ndarray
+    """Cosine with each tool's own vector, ``(len(texts), n_tools)`` (zeros without vectors)."""
+    example: np.ndarray | None
+    """``max(tool cosine, best example cosine)`` per tool, or ``None`` without examples."""
+    has_dense: bool
+    """True when ``dense`` holds real scores."""
+    mentions: tuple[tuple[int, bool], ...]
+    """``(tool index, strong)`` for each tool named in the query."""
+    query_vector: np.ndarray | None = None
+    """The whole query's embedding."""
+
+
+def blend_examples(doc: np.ndarray, example: np.ndarray | None, weight: float) -> np.ndarray:
+    """``(1 - weight) * doc + weight * example`` (``doc`` alone without examples)."""
+    if example is None or weight <= 0:
+        return doc
+    return np.asarray((1.0 - weight) * doc + weight * example, dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -110,7 +157,8 @@ class RankResult:
     order: np.ndarray
     """Tool indices, best first (forced names first)."""
     fused: np.ndarray
-    """Fused score per tool (max over the whole query and its clauses)."""
+    """Fused score per tool (for a multi-intent query: the relative merge of the whole query
+    and its clauses, on the whole query's scale)."""
     dense: np.ndarray
     """Whole-query dense score per tool (zeros without an embedder)."""
     bm25: np.ndarray
@@ -129,25 +177,35 @@ WEAK_MENTION_SLOT = 2
 
 
 def place_forced(order: np.ndarray, *, strong: Sequence[int], weak: Sequence[int]) -> np.ndarray:
-    """Put strongly named tools first, and weakly named ones within the next few places."""
+    """Put strongly named tools first, and weakly named ones within the next few places.
+
+    A weakly named tool keeps its own rank when that is already better than the slot.
+    """
     if not strong and not weak:
         return order
-    named = [*strong, *weak]
-    rest = [int(i) for i in order[~np.isin(order, named)]]
-    out = list(strong)
-    ranks = {int(t): r for r, t in enumerate(order.tolist())} if weak else {}
-    slot = len(out) + WEAK_MENTION_SLOT
-    pending = sorted(weak, key=lambda t: ranks[int(t)])
-    pos = 0
-    while pending or pos < len(rest):
-        if pending and (
-            len(out) >= slot or pos >= len(rest) or ranks[int(pending[0])] <= ranks[rest[pos]]
-        ):
-            out.append(int(pending.pop(0)))
-        else:
-            out.append(rest[pos])
-            pos += 1
-    return np.asarray(out, dtype=order.dtype)
+    named = np.asarray([*strong, *weak], dtype=order.dtype)
+    rest = order[~np.isin(order, named)]
+    if not weak:
+        return np.concatenate([np.asarray(strong, dtype=order.dtype), rest])
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    weak_sorted = sorted(weak, key=lambda t: int(rank[t]))
+    rest_rank = rank[rest]
+    out = [np.asarray(strong, dtype=order.dtype)]
+    slot = len(strong) + WEAK_MENTION_SLOT
+    taken = 0  # items of ``rest`` already placed
+    placed = len(strong)
+    for t in weak_sorted:
+        # rest items ranked better than t go first, but no further than the slot allows
+        better = int(np.searchsorted(rest_rank, rank[t]))
+        upto = max(taken, min(better, taken + max(slot - placed, 0)))
+        out.append(rest[taken:upto])
+        placed += upto - taken
+        taken = upto
+        out.append(np.asarray([t], dtype=order.dtype))
+        placed += 1
+    out.append(rest[taken:])
+    return np.concatenate(out)
 
 
 class ToolIndex:
@@ -236,17 +294,28 @@ class ToolIndex:
             return np.zeros(len(self.specs), dtype=np.float32)
         return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
 
-    def dense_scores(self, vectors: np.ndarray) -> np.ndarray:
-        """Dense score per (query vector, tool): max of tool-vector and example cosines."""
+    def dense_scores(self, vectors: np.ndarray, example_weight: float | None = None) -> np.ndarray:
+        """Dense score per (query vector, tool), blending tool and example cosines.
+
+        ``(1 - example_weight) * tool cosine + example_weight * max(tool, best example)``;
+        ``example_weight`` defaults to the index's :attr:`FusionWeights.example_weight`.
+        """
+        doc, example = self._dense_parts(vectors)
+        eta = self.weights.example_weight if example_weight is None else example_weight
+        return blend_examples(doc, example, eta)
+
+    def _dense_parts(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Tool cosines and best-example cosines (``None`` when no tool has examples)."""
         if self.doc_vectors is None:
-            return np.zeros((vectors.shape[0], len(self.specs)), dtype=np.float32)
+            return np.zeros((vectors.shape[0], len(self.specs)), dtype=np.float32), None
         sims = vectors @ self.doc_vectors.T
-        if self.example_vectors is not None:
-            ex = vectors @ self.example_vectors.T
-            best = np.maximum.reduceat(ex, self._example_starts, axis=1)
-            cols = sims[:, self._example_owners]
-            sims[:, self._example_owners] = np.maximum(cols, best)
-        return sims
+        if self.example_vectors is None:
+            return sims, None
+        ex = vectors @ self.example_vectors.T
+        best = np.maximum.reduceat(ex, self._example_starts, axis=1)
+        example = sims.copy()
+        example[:, self._example_owners] = np.maximum(sims[:, self._example_owners], best)
+        return sims, example
 
     def query_texts(self, query: str, *, decompose: bool) -> list[str]:
         """The texts to embed for a query: the query, then its clauses when decomposing."""
@@ -254,51 +323,69 @@ class ToolIndex:
             return [query, *split_intents(query)]
         return [query]
 
-    def rank(self, query: str, vectors: np.ndarray | None, *, decompose: bool = True) -> RankResult:
-        """Score every tool for ``query`` given the vectors of :meth:`query_texts`."""
+    def signals(
+        self, query: str, vectors: np.ndarray | None, *, decompose: bool = True
+    ) -> QuerySignals:
+        """The raw per-text signals of a query (BM25, dense, name mentions), before fusion."""
         texts = self.query_texts(query, decompose=decompose)
         n = len(self.specs)
-        w = (
-            self.weights.dense_weight
-            if vectors is not None and self.doc_vectors is not None
-            else 0.0
+        raw = np.vstack([self.bm25_scores(t) for t in texts])
+        example = None
+        if vectors is not None and self.doc_vectors is not None:
+            dense, example = self._dense_parts(vectors)
+        else:
+            dense = np.zeros((len(texts), n), dtype=np.float32)
+        mentions = tuple(self.matcher.find_with_strength(query))
+        return QuerySignals(
+            texts=tuple(texts),
+            bm25=raw,
+            dense=dense,
+            example=example,
+            has_dense=vectors is not None and self.doc_vectors is not None,
+            mentions=tuple((self.position[name], strong) for name, strong in mentions),
+            query_vector=None if vectors is None else vectors[0],
         )
-        dense = (
-            self.dense_scores(vectors)
-            if vectors is not None
-            else np.zeros((len(texts), n), dtype=np.float32)
-        )
-        fused = np.zeros(n, dtype=np.float32)
-        whole_bm25 = np.zeros(n, dtype=np.float32)
-        per_text: list[np.ndarray] = []
-        for i, text in enumerate(texts):
-            raw = self.bm25_scores(text)
-            top = float(raw.max()) if n else 0.0
-            lexical = raw / top if top > 0 else raw
-            score = w * dense[i] + (1.0 - w) * lexical
-            per_text.append(score)
-            if i == 0:
-                whole_bm25 = raw
-                fused = score
-            else:
-                fused = np.maximum(fused, self.weights.clause_weight * score)
-        mentions = self.matcher.find_with_strength(query)
-        forced = tuple(self.position[name] for name, _ in mentions)
-        if self.weights.interleave and len(per_text) > 1:
-            base_order = interleave_orders([np.argsort(-row, kind="stable") for row in per_text])
+
+    def fuse(self, signals: QuerySignals, weights: FusionWeights | None = None) -> RankResult:
+        """Fuse a query's signals into scores and an order (pure; ``weights`` default: own)."""
+        wts = weights or self.weights
+        raw = signals.bm25
+        w = wts.dense_weight if signals.has_dense else 0.0
+        top_raw = raw.max(axis=1, keepdims=True)
+        lexical = np.divide(raw, top_raw, out=np.zeros_like(raw), where=top_raw > 0)
+        dense = blend_examples(signals.dense, signals.example, wts.example_weight)
+        scores = (1.0 - w) * lexical
+        if w > 0:
+            scores = scores + w * dense
+        multi = scores.shape[0] > 1 and wts.clause_weight > 0
+        if multi:
+            scores[1:] *= wts.clause_weight
+            best = scores.max(axis=1, keepdims=True)
+            relative = scores - wts.clause_relative * best
+            merged = np.maximum(relative[0], relative[1:].max(axis=0) - wts.clause_margin)
+            # shift back so a tool's score is on the whole query's scale (rank order unchanged)
+            fused = merged + wts.clause_relative * float(best[0, 0])
+        else:
+            fused = scores[0]
+        if wts.interleave and multi:
+            base_order = interleave_orders([np.argsort(-row, kind="stable") for row in scores])
         else:
             base_order = np.argsort(-fused, kind="stable")
         order = place_forced(
             base_order,
-            strong=[self.position[n] for n, s in mentions if s],
-            weak=[self.position[n] for n, s in mentions if not s],
+            strong=[i for i, strong in signals.mentions if strong],
+            weak=[i for i, strong in signals.mentions if not strong],
         )
         return RankResult(
             order=order,
-            fused=fused,
+            fused=np.asarray(fused, dtype=np.float32),
             dense=dense[0],
-            bm25=whole_bm25,
-            forced=forced,
-            clauses=tuple(texts[1:]),
-            query_vector=None if vectors is None else vectors[0],
+            bm25=raw[0],
+            forced=tuple(i for i, _ in signals.mentions),
+            clauses=signals.texts[1:],
+            query_vector=signals.query_vector,
         )
+
+    def rank(self, query: str, vectors: np.ndarray | None, *, decompose: bool = True) -> RankResult:
+        """Score every tool for ``query`` given the vectors of :meth:`query_texts`."""
+        return self.fuse(self.signals(query, vectors, decompose=decompose))

@@ -5,7 +5,8 @@ name's (``get_weather``, ``getWeather``, ``get weather`` all name ``get_weather`
 made of one word (``search``) only count when written verbatim with the same case and at
 least one upper-case letter or digit, so ordinary words don't force tools. A *strong*
 mention writes the name as an identifier (``get_weather``, ``getWeather``); a *weak* one
-uses plain words (``get weather``). For compact
+uses plain words (``get weather``); only names of eight or more letters can be named in
+plain words (so everyday phrases such as "help me" don't force ``help_me``). For compact
 names of eight or more characters, one insertion, deletion or substitution is accepted. The
 part after the last dot (``ChaDri.change_drink`` → ``change_drink``) is an alias when no
 other tool shares it.
@@ -83,6 +84,7 @@ class NameMatcher:
         for alias, owners in alias_owners.items():
             if len(owners) == 1 and alias not in self._compact:
                 self._compact[alias].append(owners[0])
+        self._max_len = max((len(c) for c in self._compact), default=0) + 1
         self._fuzzy: dict[str, set[str]] = defaultdict(set)
         for compact in self._compact:
             if len(compact) >= _FUZZY_MIN:
@@ -99,7 +101,8 @@ class NameMatcher:
 
         A mention is *strong* when the query writes the name as an identifier (``get_weather``,
         ``getWeather``, ``ChaDri.change_drink``, or one of those with one typo); a mention by
-        plain words (``get weather``) is *weak*.
+        plain words (``get weather``) is *weak*, and only counts for names of at least eight
+        letters.
         """
         strong: dict[str, None] = {}
         for raw in _RAW.findall(query):
@@ -121,7 +124,9 @@ class NameMatcher:
             gram = ""
             for n in range(min(_MAX_GRAM, len(words) - start)):
                 gram += words[start + n]
-                if n == 0 and len(words[start]) < 2:
+                if len(gram) > self._max_len:
+                    break
+                if len(gram) < _FUZZY_MIN:
                     continue
                 for name in self._compact.get(gram, ()):
                     weak.setdefault(name, None)

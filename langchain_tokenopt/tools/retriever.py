@@ -73,10 +73,19 @@ class ToolRetriever(BaseRetriever):
         tools: ``BaseTool``s, OpenAI tool dicts or JSON-schema dicts (non-empty, unique names).
         k: Documents returned by default (``invoke(query, k=...)`` overrides).
         examples: Example queries per tool name, indexed with the tool (Tool2Vec-style).
-        embeddings: A LangChain ``Embeddings`` (default: the packaged MiniLM, one thread).
+        embeddings: A LangChain ``Embeddings`` for the tool documents (default: the packaged
+            MiniLM as an int8 ONNX model, one thread; the torch MiniLM when onnxruntime is
+            missing).
+        query_embeddings: The ``Embeddings`` for queries (default: ``embeddings``). Must be
+            the same model as ``embeddings`` (a faster build of it, such as
+            :class:`~langchain_tokenopt.embeddings.OnnxEmbeddings`, is fine).
         dense: Use dense similarity; ``False`` gives BM25 + names only (no torch).
         dense_weight: Share of the dense score in the fusion, in [0, 1].
+        example_weight: Weight of example-query similarity in the dense score, in [0, 1].
         clause_weight: Weight of per-clause scores for multi-intent queries, in [0, 1].
+        clause_relative: Share of each text's best score subtracted before the whole query
+            and its clauses are merged, in [0, 1].
+        clause_margin: Handicap of clause scores against whole-query scores, in [0, 1].
         decompose: Split multi-intent queries into clauses.
         interleave: For multi-intent queries, interleave the whole query's and each clause's
             rankings instead of taking the max of their scores.
@@ -99,9 +108,13 @@ class ToolRetriever(BaseRetriever):
     k: int = 5
     examples: dict[str, list[str]] | None = Field(default=None, repr=False)
     embeddings: Any = Field(default=None, repr=False)
+    query_embeddings: Any = Field(default=None, repr=False)
     dense: bool = True
     dense_weight: float = FusionWeights.dense_weight
+    example_weight: float = FusionWeights.example_weight
     clause_weight: float = FusionWeights.clause_weight
+    clause_relative: float = FusionWeights.clause_relative
+    clause_margin: float = FusionWeights.clause_margin
     decompose: bool = True
     interleave: bool = False
     index_parameters: bool = True
@@ -133,7 +146,10 @@ class ToolRetriever(BaseRetriever):
             raise TokenOptConfigError(msg)
         for label, value in (
             ("dense_weight", self.dense_weight),
+            ("example_weight", self.example_weight),
             ("clause_weight", self.clause_weight),
+            ("clause_relative", self.clause_relative),
+            ("clause_margin", self.clause_margin),
         ):
             if not 0.0 <= float(value) <= 1.0:
                 msg = f"{label} must be in [0, 1], got {value!r}"
@@ -143,9 +159,11 @@ class ToolRetriever(BaseRetriever):
         store = None
         if self.dense:
             if self.embeddings is None:
-                from langchain_tokenopt.embeddings import get_default_embeddings
+                from langchain_tokenopt.embeddings import get_default_query_embeddings
 
-                self.embeddings = get_default_embeddings()
+                self.embeddings = get_default_query_embeddings()
+            if self.query_embeddings is None:
+                self.query_embeddings = self.embeddings
             embed = self._embed_texts
             if self.persist:
                 if self.cache_dir is None:
@@ -157,7 +175,10 @@ class ToolRetriever(BaseRetriever):
                 store = EmbeddingStore(root, embedder_id=_embedder_id(self.embeddings))
         weights = FusionWeights(
             dense_weight=self.dense_weight,
+            example_weight=self.example_weight,
             clause_weight=self.clause_weight,
+            clause_relative=self.clause_relative,
+            clause_margin=self.clause_margin,
             interleave=self.interleave,
         )
         self._index = ToolIndex(
@@ -203,11 +224,26 @@ class ToolRetriever(BaseRetriever):
         return self._index.specs[pos]
 
     # ------------------------------------------------------------------ embedding
-    def _embed_texts(self, texts: list[str]) -> np.ndarray:
-        encode = getattr(self.embeddings, "encode", None)
+    @staticmethod
+    def _encode(embeddings: Any, texts: list[str]) -> np.ndarray:
+        encode = getattr(embeddings, "encode", None)
         if callable(encode):
             return np.asarray(encode(texts), dtype=np.float32)
-        return np.asarray(self.embeddings.embed_documents(texts), dtype=np.float32)
+        return np.asarray(embeddings.embed_documents(texts), dtype=np.float32)
+
+    def _embed_texts(self, texts: list[str]) -> np.ndarray:
+        return self._encode(self.embeddings, texts)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Embed query texts with the query embedder (``(len(texts), d)`` unit vectors).
+
+        Raises:
+            ToolSelectionError: the retriever has no dense side (``dense=False``).
+        """
+        if self.query_embeddings is None:
+            msg = "this retriever has no embedder (dense=False)"
+            raise ToolSelectionError(msg)
+        return self._encode(self.query_embeddings, texts)
 
     def _cached(self, texts: list[str]) -> np.ndarray | None:
         key = tuple(texts)
@@ -228,7 +264,7 @@ class ToolRetriever(BaseRetriever):
             return None
         vectors = self._cached(texts)
         if vectors is None:
-            vectors = self._embed_texts(texts)
+            vectors = self.embed_queries(texts)
             self._remember(texts, vectors)
         return vectors
 
@@ -237,7 +273,7 @@ class ToolRetriever(BaseRetriever):
             return None
         vectors = self._cached(texts)
         if vectors is None:
-            raw = await self.embeddings.aembed_documents(texts)
+            raw = await self.query_embeddings.aembed_documents(texts)
             vectors = np.asarray(raw, dtype=np.float32)
             self._remember(texts, vectors)
         return vectors
@@ -275,7 +311,7 @@ class ToolRetriever(BaseRetriever):
         flat = [t for group in per for t in group]
         vectors = None
         if self._index.doc_vectors is not None and flat:
-            vectors = self._embed_texts(flat)
+            vectors = self.embed_queries(flat)
         out: list[RankResult | None] = []
         pos = 0
         for text, group in zip(texts, per, strict=True):
