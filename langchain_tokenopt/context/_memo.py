@@ -200,5 +200,6 @@ def clear_caches() -> None:
         _keys.clear()
         _by_object.clear()
         _text_counts.clear()
+    summarize.clear_line_facts()
     for fn in (facts._scan, facts.fact_rank, *summarize.LINE_CACHES, *summary.FIT_CACHES):
         fn.cache_clear()

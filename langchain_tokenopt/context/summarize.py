@@ -84,30 +84,61 @@ def render_transcript(messages: Sequence[BaseMessage], *, tool_facts: int = _TOO
     return "\n".join(p for p in parts if p)
 
 
+_MAX_LINES = 65_536
+_line_facts: dict[str, tuple[str, ...]] = {}
+
+
+def line_facts(line: str) -> tuple[str, ...]:
+    """Facts of a transcript line: known from its message when it was rendered, else scanned."""
+    known = _line_facts.get(line)
+    return known if known is not None else tuple(extract_facts(line))
+
+
+def clear_line_facts() -> None:
+    """Forget the remembered line facts."""
+    _line_facts.clear()
+
+
+def _note_facts(line: str, facts: Sequence[str]) -> None:
+    """Remember a line's facts (a subset of its message's facts, which were scanned once)."""
+    _line_facts[line] = tuple(f for f in facts if f in line)
+    if len(_line_facts) > _MAX_LINES:  # drop the oldest half (insertion order)
+        for old in list(_line_facts)[: _MAX_LINES // 2]:
+            _line_facts.pop(old, None)
+
+
 def _render(messages: Sequence[BaseMessage], tool_facts: int) -> str:
     lines: list[str] = []
     for msg in messages:
-        if isinstance(msg, ToolMessage):
-            facts = ranked_facts(message_facts(msg), tool_facts)
-            status = " error" if msg.status == "error" else ""
-            shown = ", ".join(facts) if facts else _first_words(message_text(msg), 12)
-            lines.append(f"Tool {msg.name or 'result'}{status} -> {shown}")
-            continue
-        text = " ".join(message_text(msg, with_calls=False).split())
-        if isinstance(msg, HumanMessage):
-            if text:
-                lines.append(f"User: {text}")
-        elif isinstance(msg, AIMessage):
-            if text:
-                lines.append(f"Assistant: {text}")
-            if msg.tool_calls or msg.invalid_tool_calls:
-                lines.extend(f"Called {c}" for c in tool_call_text(msg).splitlines())
-        elif isinstance(msg, SystemMessage):
-            if text:
-                lines.append(f"Note: {text}")
-        elif text:
-            lines.append(f"{msg.type}: {text}")
+        start = len(lines)
+        _render_one(msg, tool_facts, lines)
+        facts = message_facts(msg)
+        for line in lines[start:]:
+            _note_facts(line, facts)
     return "\n".join(lines)
+
+
+def _render_one(msg: BaseMessage, tool_facts: int, lines: list[str]) -> None:
+    if isinstance(msg, ToolMessage):
+        facts = ranked_facts(message_facts(msg), tool_facts)
+        status = " error" if msg.status == "error" else ""
+        shown = ", ".join(facts) if facts else _first_words(message_text(msg), 12)
+        lines.append(f"Tool {msg.name or 'result'}{status} -> {shown}")
+        return
+    text = " ".join(message_text(msg, with_calls=False).split())
+    if isinstance(msg, HumanMessage):
+        if text:
+            lines.append(f"User: {text}")
+    elif isinstance(msg, AIMessage):
+        if text:
+            lines.append(f"Assistant: {text}")
+        if msg.tool_calls or msg.invalid_tool_calls:
+            lines.extend(f"Called {c}" for c in tool_call_text(msg).splitlines())
+    elif isinstance(msg, SystemMessage):
+        if text:
+            lines.append(f"Note: {text}")
+    elif text:
+        lines.append(f"{msg.type}: {text}")
 
 
 def _first_words(text: str, n: int) -> str:
@@ -117,7 +148,7 @@ def _first_words(text: str, n: int) -> str:
 
 @lru_cache(maxsize=65_536)
 def _line_score(line: str) -> float:
-    facts = len(extract_facts(line, limit=8))
+    facts = len(line_facts(line))
     score = min(facts, 4) * 1.0
     if line.startswith("Called "):
         score += 4.0
@@ -145,15 +176,18 @@ def _shorten(line: str, max_chars: int = 320) -> str:
     if len(line) <= max_chars or line.startswith("Called "):
         return line
     prefix, _, body = line.partition(": ")
+    facts = line_facts(line)
     keep = [
         s
         for s in _SENTENCE_RE.split(body)
-        if extract_facts(s, limit=1) or DECISION_RE.search(s) or PREFERENCE_RE.search(s)
+        if any(f in s for f in facts) or DECISION_RE.search(s) or PREFERENCE_RE.search(s)
     ]
     short = " ".join(keep) or body
     if len(short) > max_chars:
         short = short[: max_chars - 4].rstrip() + " ..."
-    return f"{prefix}: {short}" if body else short
+    out = f"{prefix}: {short}" if body else short
+    _note_facts(out, facts)
+    return out
 
 
 def shrink_lines(text: str, max_tokens: int, counter: TokenCounter) -> str:
@@ -163,9 +197,15 @@ def shrink_lines(text: str, max_tokens: int, counter: TokenCounter) -> str:
     """
     if max_tokens <= 0:
         return ""
-    if count_text(counter, text) <= max_tokens:
+    raw = [line for line in text.splitlines() if line.strip()]
+    # Lines are counted one by one (memoized, reused by every level of the hierarchy); the
+    # whole text is counted only when its lines could fit: a newline merges with at most
+    # one neighbouring token, so the text has at least sum(lines) - len(lines) tokens.
+    if sum(count_texts(counter, raw)) - len(raw) <= max_tokens and (
+        count_text(counter, text) <= max_tokens
+    ):
         return text
-    lines = [_shorten(line) for line in text.splitlines() if line.strip()]
+    lines = [_shorten(line) for line in raw]
     costs = count_texts(counter, lines)
     order = sorted(range(len(lines)), key=lambda i: (-_line_score(lines[i]), -i))
     chosen: set[int] = set()
@@ -190,7 +230,7 @@ def ensure_facts(summary: str, source: str, max_tokens: int, counter: TokenCount
     rest: dict[str, None] = {}
     for line in source.splitlines():
         target = priority if line.startswith(("Called ", "User: ", "Facts:")) else rest
-        for fact in extract_facts(line):
+        for fact in line_facts(line):
             target.setdefault(fact, None)
     facts = [f for f in [*ranked_facts(priority), *ranked_facts(rest)] if f not in summary]
     if not facts:
@@ -206,10 +246,12 @@ def ensure_facts(summary: str, source: str, max_tokens: int, counter: TokenCount
         used += cost
     if not kept:
         return summary
-    return f"{summary}\nFacts: {', '.join(kept)}".strip()
+    line = f"Facts: {', '.join(kept)}"
+    _note_facts(line, kept)
+    return f"{summary}\n{line}".strip()
 
 
-#: Memoized line helpers (cleared by ``_memo.clear_caches``).
+#: Memoized line helpers (cleared by ``_memo.clear_caches``, with ``_line_facts``).
 LINE_CACHES = (_line_score, _shorten)
 
 

@@ -103,3 +103,20 @@ def test_memo_sees_content_edited_in_place() -> None:
     assert memo("test-edit", msg, lambda: 3) == 3
     counter = TokenCounter("gpt-4o")
     assert count_each(counter, [msg]) == [counter.count_message(msg)]
+
+
+def test_transcript_lines_reuse_their_message_facts() -> None:
+    from langchain_tokenopt.context.facts import message_facts
+    from langchain_tokenopt.context.summarize import line_facts, render_transcript
+
+    history = conversation(turns=3, size=20)[1:]
+    transcript = render_transcript(history)
+    every_fact = {f for m in history for f in message_facts(m)}
+    for line in transcript.splitlines():
+        known = line_facts(line)
+        assert all(f in line and f in every_fact for f in known), line
+    called = next(line for line in transcript.splitlines() if line.startswith("Called "))
+    assert "C0" in line_facts(called)
+    tool = next(line for line in transcript.splitlines() if line.startswith("Tool "))
+    assert "get_reservation_details" not in line_facts(tool)  # a tool name is not a fact
+    assert "HAT100" in line_facts(tool)
