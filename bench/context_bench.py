@@ -11,7 +11,13 @@ Budgets: system + 10 / 25 / 50 % of the rest, plus "sys-1" (system alone over bu
 Metrics: invalid histories (orphan results / unanswered calls), starts mid-exchange, system
 kept, newest human kept, fact retention (string args >= 5 chars of the ground-truth actions /
 API requests that are present in the input and still present in the output), tokens saved,
-over budget, typed errors, ms per call.
+over budget, typed errors, ms per call (a new optimizer per call, so no summary is reused).
+
+Agent-loop latency on the long threads (one optimizer, the thread grows by one message per
+call): p50 / p95 of the later calls, the cold first call (process memos cleared, fresh message
+objects), the next turn of a thread restored from a checkpoint (every message deserialized),
+wall and CPU time (``thread_time``, which leaves out waiting for a shared core), and the
+cold-call floor (one tokenizer pass and one fact scan over the thread).
 
 Run: python bench/context_bench.py [--quick] [--data DIR] [--lm N]
 """
