@@ -46,7 +46,7 @@ __all__ = [
 
 #: Tokens SmolLM2 may generate per answer (greedy). Decoding dominates a miss: on one busy
 #: core a token takes about 0.17 s and a 750-token prompt 1.2 s to read.
-DEMO_MAX_NEW_TOKENS = 12
+DEMO_MAX_NEW_TOKENS = 8
 #: History budget. On the 46k-token support thread the context optimizer keeps 10 of its 11
 #: ids at 1,200 tokens and 0-1 at 600-900 (``python bench/e2e_bench.py`` prints this).
 DEMO_CONTEXT_BUDGET = 1200
@@ -167,7 +167,8 @@ def build_demo_agent(
     from langgraph.checkpoint.memory import InMemorySaver
 
     from langchain_tokenopt.cache import LocalBackend, SemanticCache
-    from langchain_tokenopt.compression import ModularPrompt
+    from langchain_tokenopt.compression import ModularPrompt, PromptAssembler
+    from langchain_tokenopt.embeddings import get_default_query_embeddings
     from langchain_tokenopt.graph import build_optimized_agent
     from langchain_tokenopt.llms import LocalChatModel
     from langchain_tokenopt.monitoring import (
@@ -175,6 +176,7 @@ def build_demo_agent(
         SQLiteMetricsStore,
         TokenOptCallbackHandler,
     )
+    from langchain_tokenopt.tokens import TokenCounter
 
     modules = [
         {
@@ -192,6 +194,15 @@ def build_demo_agent(
     )
     store = SQLiteMetricsStore(path=metrics_path) if metrics_path else MemoryMetricsStore()
     monitor = TokenOptCallbackHandler(store=store)
+    counter = TokenCounter("gpt-4o")
+    # Modules are matched with the int8 ONNX MiniLM that the cache and the tool retriever
+    # already load, so the demo never loads the torch sentence-transformers copy.
+    assembler = PromptAssembler(
+        prompt,
+        budget_tokens=system_budget,
+        token_counter=counter,
+        embeddings=get_default_query_embeddings(),
+    )
     graph = build_optimized_agent(
         LocalChatModel(
             max_new_tokens=max_new_tokens,
@@ -202,6 +213,7 @@ def build_demo_agent(
         ),
         list(workload.tools),
         system_prompt=prompt,
+        compressor=assembler,
         cache=SemanticCache(backend=LocalBackend(path=cache_path), history_policy="standalone"),
         monitor=monitor,
         context_budget=context_budget,
@@ -245,6 +257,11 @@ def run_workload(
     graph, monitor = build_demo_agent(
         workload, cache_path=folder / "cache.sqlite", metrics_path=metrics_path, **agent_kwargs
     )
+    from langchain_tokenopt.monitoring import MemoryMetricsStore, TokenOptCallbackHandler
+
+    # This run's own records: the monitor's store may hold earlier runs (the default SQLite
+    # file does), so each question's figures come from a handler that only this run feeds.
+    tap = TokenOptCallbackHandler(store=MemoryMetricsStore())
     questions = list(workload.questions)[: limit or None]
     seeded: set[str] = set()
     results: list[QuestionResult] = []
@@ -261,13 +278,14 @@ def run_workload(
         config = {
             "configurable": {"thread_id": f"{question.tenant_id}/{question.conversation_id}"},
             "metadata": {"tenant_id": question.tenant_id, "user_id": question.user_id},
+            "callbacks": [tap],
         }
-        before_ids = {r.request_id for r in monitor.store.records()} if results else set()
+        before_ids = {r.request_id for r in tap.store.records()}
         t0 = time.perf_counter()
         state = graph.invoke({"messages": messages}, config)
         latency = (time.perf_counter() - t0) * 1000
-        monitor.store.flush()
-        records = [r for r in monitor.store.records() if r.request_id not in before_ids]
+        tap.store.flush()
+        records = [r for r in tap.store.records() if r.request_id not in before_ids]
         result = _result(question, state, records, latency)
         results.append(result)
         if on_result is not None:
