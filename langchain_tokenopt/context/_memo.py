@@ -11,7 +11,6 @@ content length), so the same object again costs one dictionary read. Messages wi
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -47,9 +46,12 @@ def _shape(msg: BaseMessage) -> int:
 
 
 def _calls_fingerprint(msg: AIMessage) -> tuple[int, int]:
-    calls = [[c.get("id"), c.get("name"), c.get("args")] for c in msg.tool_calls]
-    calls += [[c.get("id"), c.get("name"), c.get("args")] for c in msg.invalid_tool_calls]
-    text = json.dumps(calls, sort_keys=True, default=str)
+    # repr is several times cheaper than json.dumps; a different key order only costs a miss.
+    calls: list[tuple[Any, ...]] = [
+        (c.get("id"), c.get("name"), c.get("args")) for c in msg.tool_calls
+    ]
+    calls += [(c.get("id"), c.get("name"), c.get("args")) for c in msg.invalid_tool_calls]
+    text = repr(calls)
     return len(text), hash(text)
 
 
