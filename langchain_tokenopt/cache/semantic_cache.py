@@ -504,31 +504,39 @@ class SemanticCache(BaseCache):
     async def alookup_detailed(
         self, prompt: str, llm_string: str
     ) -> tuple[CacheLookup, list[Generation] | None]:
-        """Async :meth:`lookup_detailed`; embedding runs in a worker thread."""
-        plan = self._plan(prompt, llm_string)
-        if isinstance(plan, CacheLookup):
-            self._record(plan)
-            return plan, None
-        t0 = time.perf_counter()
-        try:
-            found, embed_ms = await self._adrive(self._lookup_flow(plan))
-        except _FAIL_OPEN as exc:
-            return self._finish(exc, 0.0, t0)
-        return self._finish(found, embed_ms, t0)
+        """Async :meth:`lookup_detailed`; embedding runs in a worker thread.
+
+        The call first waits for the backend's admission (a bound on concurrent calls on
+        Redis), so a burst queues instead of overrunning timeouts.
+        """
+        _check_prompt(prompt, llm_string)
+        async with self.backend.admit():
+            plan = self._plan(prompt, llm_string)
+            if isinstance(plan, CacheLookup):
+                self._record(plan)
+                return plan, None
+            t0 = time.perf_counter()
+            try:
+                found, embed_ms = await self._adrive(self._lookup_flow(plan))
+            except _FAIL_OPEN as exc:
+                return self._finish(exc, 0.0, t0)
+            return self._finish(found, embed_ms, t0)
 
     async def alookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
         """Async :meth:`lookup`."""
         return (await self.alookup_detailed(prompt, llm_string))[1]
 
     async def aupdate(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
-        """Async :meth:`update` (native async client on Redis)."""
-        plan = self._plan(prompt, llm_string)
-        if isinstance(plan, CacheLookup):
-            return
-        try:
-            await self._adrive(self._update_flow(plan, dumps_generations(return_val)))
-        except _FAIL_OPEN as exc:
-            self._fail("update", exc)
-            self._count(errors=1)
-            return
-        self._count(updates=1)
+        """Async :meth:`update` (native async client on Redis; admitted like lookups)."""
+        _check_prompt(prompt, llm_string)
+        async with self.backend.admit():
+            plan = self._plan(prompt, llm_string)
+            if isinstance(plan, CacheLookup):
+                return
+            try:
+                await self._adrive(self._update_flow(plan, dumps_generations(return_val)))
+            except _FAIL_OPEN as exc:
+                self._fail("update", exc)
+                self._count(errors=1)
+                return
+            self._count(updates=1)

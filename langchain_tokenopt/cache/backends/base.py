@@ -15,8 +15,10 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -77,6 +79,14 @@ class CacheBackend(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release files, connections and locks."""
+
+    def admit(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """Return what an async cache call holds while it runs (bounds concurrent calls).
+
+        The default admits everyone; a backend with a connection bound returns a
+        semaphore, so a burst queues before doing any work.
+        """
+        return contextlib.nullcontext()
 
     async def aget(self, entry_id: str, *, now: float) -> CacheEntry | None:
         """Async :meth:`get`."""

@@ -158,6 +158,7 @@ class RedisBackend(CacheBackend):
         self._aclient: Any = None
         self._aclient_loop: Any = None
         self._gate: asyncio.Semaphore | None = None
+        self._flow_gate: asyncio.Semaphore | None = None
         self._state = threading.Lock()
         self._down_since: float | None = None
         self._retry_at = 0.0
@@ -222,7 +223,7 @@ class RedisBackend(CacheBackend):
 
     async def _arun(self, fn: Callable[[Any], Awaitable[T]]) -> T:
         self._check_up()
-        client, gate = self._async_client()
+        client, gate, _ = self._async_client()
         async with gate:
             # an outage noticed while this call queued: fail fast, do not wait a timeout
             self._check_up()
@@ -249,9 +250,15 @@ class RedisBackend(CacheBackend):
         self._ok()
         return result
 
-    def _async_client(self) -> tuple[Any, asyncio.Semaphore]:
+    def _async_client(self) -> tuple[Any, asyncio.Semaphore, asyncio.Semaphore]:
+        """Return the async client, the per-call gate and the admission gate of this loop."""
         loop = asyncio.get_running_loop()
-        if self._aclient is None or self._gate is None or self._aclient_loop is not loop:
+        if (
+            self._aclient is None
+            or self._gate is None
+            or self._flow_gate is None
+            or self._aclient_loop is not loop
+        ):
             import redis.asyncio as aredis
 
             # The gate admits max_concurrency calls, each of which then finds a free
@@ -265,8 +272,19 @@ class RedisBackend(CacheBackend):
             )
             self._aclient = aredis.Redis(connection_pool=pool)
             self._gate = asyncio.Semaphore(self.max_concurrency)
+            self._flow_gate = asyncio.Semaphore(self.max_concurrency)
             self._aclient_loop = loop
-        return self._aclient, self._gate
+        return self._aclient, self._gate, self._flow_gate
+
+    def admit(self) -> asyncio.Semaphore:
+        """Admission for one whole async cache call (see :meth:`CacheBackend.admit`).
+
+        At most ``max_concurrency`` calls run their steps at once; the rest wait before
+        doing any work. Without it a burst of thousands of calls starts every call's CPU
+        work (key building, JSON parsing) between the first calls' request and their
+        reply, and those replies overrun ``socket_timeout`` on a busy event loop.
+        """
+        return self._async_client()[2]
 
     def _ensure_index(self) -> None:
         redis = _redis()

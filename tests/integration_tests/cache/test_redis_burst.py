@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+import uuid
 from collections.abc import Callable
 
 import numpy as np
@@ -13,6 +15,7 @@ from langchain_core.outputs import Generation
 
 from langchain_tokenopt.cache import RedisBackend, SemanticCache
 from langchain_tokenopt.cache.backends.redis_schema import knn_args, knn_fields
+from langchain_tokenopt.embeddings import OnnxEmbeddings
 from langchain_tokenopt.errors import TokenOptConfigError
 
 from ...unit_tests.cache.helpers import chat_prompt, llm_string
@@ -96,3 +99,45 @@ def test_knn_reply_parses_in_both_protocols(
         assert knn_fields(client.execute_command(*other)) is None  # another scope: nothing
     finally:
         client.close()
+
+
+class _ConcurrencyProbe(OnnxEmbeddings):
+    """The real int8 MiniLM, recording how many queries it embeds at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.active = 0
+        self.peak = 0
+        self._probe_lock = threading.Lock()
+
+    def embed_query(self, text: str) -> list[float]:
+        with self._probe_lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        try:
+            time.sleep(0.002)  # hold the slot long enough for overlaps to show
+            return super().embed_query(text)
+        finally:
+            with self._probe_lock:
+                self.active -= 1
+
+
+async def test_whole_calls_are_admitted_before_any_work(redis_url: str) -> None:
+    # the admission gate bounds whole cache calls (key building, embedding, Redis), so a
+    # burst does no work for queued calls; without it the embeds of 200 calls overlap
+    probe = _ConcurrencyProbe()
+    backend = RedisBackend(url=redis_url, prefix=f"adm{uuid.uuid4().hex[:6]}:", max_concurrency=2)
+    cache = SemanticCache(backend=backend, embeddings=probe)
+    llm = llm_string()
+    try:
+        await cache.aupdate(chat_prompt("What is the capital of France?"), llm, GEN)
+        probe.peak = 0
+        asks = [chat_prompt(f"What's the capital of France, question {i}?") for i in range(200)]
+        await asyncio.gather(*(cache.alookup(p, llm) for p in asks))
+        stats = cache.stats()
+        assert stats.errors == 0
+        assert stats.lookups == 200
+        assert 1 <= probe.peak <= 2
+    finally:
+        cache.clear()
+        cache.close()
