@@ -47,7 +47,7 @@ __all__ = [
 #: Tokens SmolLM2 may generate per answer (greedy). Decoding dominates a miss: on one busy
 #: core a token takes about 0.17 s and a 750-token prompt 1.2 s to read.
 DEMO_MAX_NEW_TOKENS = 8
-#: History budget. On the 46k-token support thread the context optimizer keeps 10 of its 11
+#: History budget. On the 46k-token support thread the context optimizer keeps 9 of its 11
 #: ids at 1,200 tokens and 0-1 at 600-900 (``python bench/e2e_bench.py`` prints this).
 DEMO_CONTEXT_BUDGET = 1200
 #: System-prompt budget: the forced core module (664 tokens) plus a small relevant module.

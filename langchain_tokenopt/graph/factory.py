@@ -118,7 +118,7 @@ def build_optimized_agent(
             with the default SQLite store.
         context_budget: Token budget of the conversation sent to the model (default
             context optimizer). On the demo's 46k-token support thread 1,200 already keeps
-            10 of its 11 ids (``bench/e2e_bench.py``); 2,000 leaves room for longer threads.
+            9 of its 11 ids (``bench/e2e_bench.py``); 2,000 leaves room for longer threads.
         system_budget: Token budget of the system prompt (default compressor). A
             ``ModularPrompt``'s core modules must fit it.
         token_model: Model name that picks the tokenizer for the figures (defaults to the
