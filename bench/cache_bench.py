@@ -438,6 +438,63 @@ def run_burst(redis_url: str, n: int) -> dict[str, Any]:
     }
 
 
+def pin_server(server: Any, cpu: int | None) -> None:
+    """Move the Redis server to one CPU (as on its own host); ``None`` leaves it as started."""
+    if cpu is not None and server.pid is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(server.pid, {cpu})
+
+
+def latency_only(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    """The latency section alone: local and Redis backends, real int8 embedder."""
+    pairs = load_pairs(args.data, None)
+    lat_emb = OnnxEmbeddings()
+    lat_emb.encode(["warm"])
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = SemanticCache(
+            backend=LocalBackend(path=Path(tmp) / "l.sqlite3", max_entries=None),
+            embeddings=lat_emb,
+        )
+        report["latency_local"] = measure_latency(cache, pairs)
+        cache.close()
+    if not args.no_redis:
+        from langchain_tokenopt.redis_server import RedisServer
+
+        with RedisServer() as server:
+            pin_server(server, args.redis_cpu)
+            rcache = SemanticCache(
+                backend=RedisBackend(url=server.url, prefix="lat:"), embeddings=lat_emb
+            )
+            report["latency_redis"] = measure_latency(rcache, pairs)
+            rcache.clear()
+            rcache.close()
+    report["redis_cpu"] = args.redis_cpu
+
+
+def latency_table(report: dict[str, Any]) -> None:
+    lat_rows = []
+    for backend in ("latency_local", "latency_redis"):
+        for kind, v in report.get(backend, {}).items():
+            lat_rows.append(
+                [
+                    backend.split("_")[1],
+                    kind,
+                    v["total_ms"]["p50"],
+                    v["total_ms"]["p95"],
+                    v["embedding_ms"]["p50"],
+                    v["search_ms"]["p50"],
+                    v["n"],
+                ]
+            )
+    for k, v in report.get("anchors", {}).items():
+        lat = v["lookup_latency_ms"]
+        lat_rows.append([k, "lookup (mixed)", lat["p50"], lat["p95"], "", "", ""])
+    table(
+        "lookup latency (ms)",
+        ["backend", "case", "p50", "p95", "embed p50", "search p50", "n"],
+        lat_rows,
+    )
+
+
 # ----------------------------------------------------------------------------- anchors
 
 
@@ -818,6 +875,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=None,
         help="async calls in the Redis burst (default 10000, 1000 with --quick; 0 skips)",
     )
+    ap.add_argument(
+        "--redis-cpu",
+        type=int,
+        default=None,
+        help="pin the bench's Redis server to this CPU (as on its own host); default: inherit",
+    )
+    ap.add_argument(
+        "--only-latency", action="store_true", help="run only the lookup-latency section"
+    )
     ap.add_argument("--no-redis", action="store_true")
     ap.add_argument("--no-anchors", action="store_true")
     ap.add_argument("--embedder", choices=["onnx", "torch"], default="onnx")
@@ -866,6 +932,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         return
 
+    if args.only_latency:
+        latency_only(args, report)
+        latency_table(report)
+        out = results_dir / "cache_bench_latency.json"
+        out.write_text(json.dumps(report, indent=1, default=str))
+        console.print(f"wrote {out}")
+        return
     if args.only_scale:
         scale_section(args, report)
         out = results_dir / "cache_bench_scale.json"
@@ -1006,6 +1079,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             from langchain_tokenopt.redis_server import RedisServer
 
             with RedisServer() as server:
+                pin_server(server, args.redis_cpu)
                 rcache = SemanticCache(
                     backend=RedisBackend(url=server.url, prefix="bench:"), embeddings=lat_emb
                 )
@@ -1066,28 +1140,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "GPTCache paraphrases recall: "
         f"{report['gptcache_paraphrases']['recall']:.3f} (n={len(paraphrases)})"
     )
-    lat_rows = []
-    for backend in ("latency_local", "latency_redis"):
-        for kind, v in report.get(backend, {}).items():
-            lat_rows.append(
-                [
-                    backend.split("_")[1],
-                    kind,
-                    v["total_ms"]["p50"],
-                    v["total_ms"]["p95"],
-                    v["embedding_ms"]["p50"],
-                    v["search_ms"]["p50"],
-                    v["n"],
-                ]
-            )
-    for k, v in report.get("anchors", {}).items():
-        lat = v["lookup_latency_ms"]
-        lat_rows.append([k, "lookup (mixed)", lat["p50"], lat["p95"], "", "", ""])
-    table(
-        "lookup latency (ms)",
-        ["backend", "case", "p50", "p95", "embed p50", "search p50", "n"],
-        lat_rows,
-    )
+    latency_table(report)
 
     if "redis_burst" in report:
         b = report["redis_burst"]
