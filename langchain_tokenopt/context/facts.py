@@ -32,6 +32,7 @@ __all__ = [
     "message_facts",
     "message_text",
     "missing_facts",
+    "text_facts",
     "tool_call_text",
 ]
 
@@ -207,5 +208,23 @@ def join_texts(messages: Sequence[BaseMessage]) -> str:
 
 
 def message_facts(message: BaseMessage) -> tuple[str, ...]:
-    """Facts of a message's readable text (tool calls included), memoized per message."""
-    return memo("facts", message, lambda: tuple(extract_facts(message_text(message))))
+    """Facts of a message's readable text (tool calls included), memoized per message.
+
+    The text and the tool calls are scanned apart (no fact spans the line break between
+    them), so :func:`text_facts` is a prefix of the work and is reused.
+    """
+    return memo("facts", message, lambda: _message_facts(message))
+
+
+def text_facts(message: BaseMessage) -> tuple[str, ...]:
+    """Facts of a message's text without its tool calls, memoized per message."""
+    return memo(
+        "text-facts", message, lambda: tuple(extract_facts(message_text(message, with_calls=False)))
+    )
+
+
+def _message_facts(message: BaseMessage) -> tuple[str, ...]:
+    if not isinstance(message, AIMessage) or not (message.tool_calls or message.invalid_tool_calls):
+        return text_facts(message)
+    calls = extract_facts(tool_call_text(message))
+    return tuple(dict.fromkeys([*text_facts(message), *calls]))

@@ -48,6 +48,7 @@ from langchain_tokenopt.context.facts import (
     message_facts,
     message_text,
     ranked_facts,
+    text_facts,
     tool_call_text,
 )
 from langchain_tokenopt.errors import TokenOptConfigError
@@ -110,35 +111,37 @@ def _note_facts(line: str, facts: Sequence[str]) -> None:
 def _render(messages: Sequence[BaseMessage], tool_facts: int) -> str:
     lines: list[str] = []
     for msg in messages:
-        start = len(lines)
         _render_one(msg, tool_facts, lines)
-        facts = message_facts(msg)
-        for line in lines[start:]:
-            _note_facts(line, facts)
     return "\n".join(lines)
 
 
 def _render_one(msg: BaseMessage, tool_facts: int, lines: list[str]) -> None:
+    """Append the lines of one message; remember the facts of its text and tool lines."""
     if isinstance(msg, ToolMessage):
         facts = ranked_facts(message_facts(msg), tool_facts)
         status = " error" if msg.status == "error" else ""
         shown = ", ".join(facts) if facts else _first_words(message_text(msg), 12)
-        lines.append(f"Tool {msg.name or 'result'}{status} -> {shown}")
+        line = f"Tool {msg.name or 'result'}{status} -> {shown}"
+        lines.append(line)
+        _line_facts[line] = tuple(facts)
         return
     text = " ".join(message_text(msg, with_calls=False).split())
+    if text:
+        line = f"{_label(msg)}: {text}"
+        lines.append(line)
+        _note_facts(line, text_facts(msg))
+    if isinstance(msg, AIMessage) and (msg.tool_calls or msg.invalid_tool_calls):
+        lines.extend(f"Called {c}" for c in tool_call_text(msg).splitlines())
+
+
+def _label(msg: BaseMessage) -> str:
     if isinstance(msg, HumanMessage):
-        if text:
-            lines.append(f"User: {text}")
-    elif isinstance(msg, AIMessage):
-        if text:
-            lines.append(f"Assistant: {text}")
-        if msg.tool_calls or msg.invalid_tool_calls:
-            lines.extend(f"Called {c}" for c in tool_call_text(msg).splitlines())
-    elif isinstance(msg, SystemMessage):
-        if text:
-            lines.append(f"Note: {text}")
-    elif text:
-        lines.append(f"{msg.type}: {text}")
+        return "User"
+    if isinstance(msg, AIMessage):
+        return "Assistant"
+    if isinstance(msg, SystemMessage):
+        return "Note"
+    return msg.type
 
 
 def _first_words(text: str, n: int) -> str:
@@ -246,9 +249,7 @@ def ensure_facts(summary: str, source: str, max_tokens: int, counter: TokenCount
         used += cost
     if not kept:
         return summary
-    line = f"Facts: {', '.join(kept)}"
-    _note_facts(line, kept)
-    return f"{summary}\n{line}".strip()
+    return f"{summary}\nFacts: {', '.join(kept)}".strip()
 
 
 #: Memoized line helpers (cleared by ``_memo.clear_caches``, with ``_line_facts``).

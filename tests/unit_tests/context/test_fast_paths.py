@@ -120,3 +120,23 @@ def test_transcript_lines_reuse_their_message_facts() -> None:
     tool = next(line for line in transcript.splitlines() if line.startswith("Tool "))
     assert "get_reservation_details" not in line_facts(tool)  # a tool name is not a fact
     assert "HAT100" in line_facts(tool)
+
+
+def test_message_facts_scan_text_and_calls_apart_with_the_same_result() -> None:
+    from langchain_tokenopt.context.facts import (
+        _reference_extract_facts,
+        message_facts,
+        message_text,
+    )
+
+    from .helpers import call
+
+    history = [
+        *conversation(turns=2, size=10),
+        AIMessage(
+            "Booking ZFA04Y for 2024-05-20 at 10:30 AM, $1,234.50.",
+            tool_calls=[call("c7", name="book_reservation", user_id="mia_li_3668")],
+        ),
+    ]
+    for msg in history:
+        assert list(message_facts(msg)) == _reference_extract_facts(message_text(msg))
