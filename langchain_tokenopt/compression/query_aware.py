@@ -259,8 +259,10 @@ class QueryAwareCompressor(Runnable[Any, CompressionResult]):
                 f"budget of {budget}"
             )
         kept_set = set(kept)
+        # Fields are built here from typed values: skip per-item validation (huge inputs
+        # drop hundreds of thousands of items).
         dropped = [
-            DroppedItem(
+            DroppedItem.model_construct(
                 source=item.source,
                 index=item.index,
                 kind=item.kind,
