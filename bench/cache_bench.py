@@ -444,18 +444,24 @@ def pin_server(server: Any, cpu: int | None) -> None:
         os.sched_setaffinity(server.pid, {cpu})
 
 
+def local_latency(emb: Any, pairs: Any, folder: Path) -> dict[str, Any]:
+    """Lookup latency of the embedded backend (a fresh SQLite file in ``folder``)."""
+    cache = SemanticCache(
+        backend=LocalBackend(path=folder / "l.sqlite3", max_entries=None), embeddings=emb
+    )
+    try:
+        return measure_latency(cache, pairs)
+    finally:
+        cache.close()
+
+
 def latency_only(args: argparse.Namespace, report: dict[str, Any]) -> None:
     """The latency section alone: local and Redis backends, real int8 embedder."""
     pairs = load_pairs(args.data, None)
     lat_emb = OnnxEmbeddings()
     lat_emb.encode(["warm"])
     with tempfile.TemporaryDirectory() as tmp:
-        cache = SemanticCache(
-            backend=LocalBackend(path=Path(tmp) / "l.sqlite3", max_entries=None),
-            embeddings=lat_emb,
-        )
-        report["latency_local"] = measure_latency(cache, pairs)
-        cache.close()
+        report["latency_local"] = local_latency(lat_emb, pairs, Path(tmp))
     if not args.no_redis:
         from langchain_tokenopt.redis_server import RedisServer
 
@@ -1068,11 +1074,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         # 5. latency, local backend
         lat_emb = OnnxEmbeddings() if args.embedder == "onnx" else LocalEmbeddings()
         lat_emb.encode(["warm"])
-        cache = SemanticCache(
-            backend=LocalBackend(path=Path(tmp) / "l.sqlite3", max_entries=None), embeddings=lat_emb
-        )
-        report["latency_local"] = measure_latency(cache, pairs)
-        cache.close()
+        report["latency_local"] = local_latency(lat_emb, pairs, Path(tmp))
 
         # 6. Redis backend + anchors
         if not args.no_redis:
