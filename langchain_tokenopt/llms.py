@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
@@ -75,6 +76,10 @@ class LocalChatModel(BaseChatModel):
     reuse_prefix: bool = False
     """Keep the key/value cache of the last prompt and reuse it for the tokens the next prompt
     shares with it (a stable system prompt is read once, like a provider's prompt cache)."""
+    max_sentences: int | None = Field(default=None, ge=1)
+    """End the answer after this many complete sentences (a ``.``, ``!`` or ``?`` followed by
+    whitespace; the mark is kept), so a short ``max_new_tokens`` budget ends on a full
+    sentence instead of mid-word; None runs to ``max_new_tokens`` or the end of the answer."""
 
     @property
     def _llm_type(self) -> str:
@@ -87,6 +92,7 @@ class LocalChatModel(BaseChatModel):
             "dtype": self.dtype,
             "max_new_tokens": self.max_new_tokens,
             "temperature": self.temperature,
+            **({"max_sentences": self.max_sentences} if self.max_sentences else {}),
         }
 
     # ------------------------------------------------------------------ tools
@@ -163,6 +169,12 @@ class LocalChatModel(BaseChatModel):
         }
         if self.temperature > 0:
             gen_kwargs["temperature"] = self.temperature
+        if stop or self.max_sentences:
+            # Halt generation itself (not only the text) once a stop string or the last
+            # allowed sentence end has been generated.
+            gen_kwargs["stopping_criteria"] = _text_stopping_criteria(
+                tokenizer, int(input_ids.shape[-1]), stop, self.max_sentences
+            )
         output: dict[str, Any] = {}
         errors: list[BaseException] = []
 
@@ -188,6 +200,9 @@ class LocalChatModel(BaseChatModel):
                 continue
             text += piece
             cut = _stop_at(text, stop)
+            end = _sentences_end(text, self.max_sentences)
+            if end is not None and (cut is None or end < cut):
+                cut = end
             if cut is not None:
                 piece = piece[: max(0, len(piece) - (len(text) - cut))]
                 stopped = True
@@ -258,6 +273,38 @@ def _generate_reusing_prefix(model: Any, gen_kwargs: dict[str, Any]) -> Any:
         # The cache holds the prompt and all generated tokens but the last one.
         _PREFIX_CACHES[id(model)] = (result.sequences[:, : cache.get_seq_length()], cache)
     return result.sequences
+
+
+_SENTENCE_END = re.compile(r"[.!?](?=\s)")
+
+
+def _sentences_end(text: str, max_sentences: int | None) -> int | None:
+    """Index just after the ``max_sentences``-th sentence end of ``text`` (None: not yet)."""
+    if not max_sentences:
+        return None
+    for n, match in enumerate(_SENTENCE_END.finditer(text), start=1):
+        if n == max_sentences:
+            return match.end()
+    return None
+
+
+def _text_stopping_criteria(
+    tokenizer: Any, prompt_len: int, stop: list[str] | None, max_sentences: int | None
+) -> Any:
+    """A ``StoppingCriteriaList`` that ends generation on a stop string or the last sentence."""
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class _TextStop(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            import torch
+
+            text = tokenizer.decode(input_ids[0, prompt_len:], skip_special_tokens=True)
+            done = _stop_at(text, stop) is not None or (
+                _sentences_end(text, max_sentences) is not None
+            )
+            return torch.full((input_ids.shape[0],), done, dtype=torch.bool)
+
+    return StoppingCriteriaList([_TextStop()])
 
 
 def _stop_at(text: str, stop: list[str] | None) -> int | None:
