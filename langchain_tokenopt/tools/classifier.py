@@ -9,7 +9,13 @@ extra LLM call:
 * ``gap``: dense margin between the first and second tool;
 * ``example``: best cosine to any tool's example query (0 without examples);
 * ``negative``: best cosine to the *no-tool* example queries given (0 without any);
-* ``words``: ``log1p`` of the query's word count.
+* ``words``: ``log1p`` of the query's word count;
+* ``knn``: share of tool-needing queries among the :data:`KNN` labelled queries nearest to
+  this one (the tools' example queries count as tool-needing, the *no-tool* examples as
+  not; 0.5 without any);
+* ``digits``: 1 when the query holds a digit (a value some parameter could take);
+* ``unknown``: share of the query's terms that no tool's indexed text holds;
+* ``coverage``: share of the query's terms that the top-ranked tool's indexed text holds.
 
 A query that names a tool always needs a tool. :meth:`QueryClassifier.fit` calibrates the
 weights and the threshold on labelled queries (the bench does it on the dev split); the
@@ -38,10 +44,27 @@ from langchain_tokenopt.tools.index import RankResult
 from langchain_tokenopt.tools.records import QueryDecision
 from langchain_tokenopt.tools.retriever import ToolRetriever
 
-__all__ = ["FEATURES", "ClassifierWeights", "QueryClassifier"]
+__all__ = ["FEATURES", "KNN", "ClassifierWeights", "QueryClassifier"]
 
 #: Feature names, in the order of :attr:`ClassifierWeights.coef`.
-FEATURES: tuple[str, ...] = ("dense", "bm25", "fused", "gap", "example", "negative", "words")
+FEATURES: tuple[str, ...] = (
+    "dense",
+    "bm25",
+    "fused",
+    "gap",
+    "example",
+    "negative",
+    "words",
+    "knn",
+    "digits",
+    "unknown",
+    "coverage",
+)
+#: Features of weights saved before ``knn``, ``digits``, ``unknown`` and ``coverage`` existed
+#: (such weights still load: the missing features get weight 0).
+_LEGACY_FEATURES = 7
+#: Labelled neighbours read by the ``knn`` feature.
+KNN = 5
 
 
 @dataclass(frozen=True)
@@ -84,11 +107,31 @@ class ClassifierWeights:
 # abstains when the best tool's cosine is below about 0.33: chit-chat and off-topic questions.
 # Fit on your own queries for sharper abstention.
 DEFAULT_WEIGHTS = ClassifierWeights(
-    coef=(1.0631, 0.0, 0.0, 0.0278, 0.0, 0.0, 0.0),
+    coef=(1.0631, 0.0, 0.0, 0.0278, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
     intercept=0.9393,
-    mean=(0.4961, 2.3157, 0.6550, 0.0583, 0.0, 0.0, 2.7662),
-    scale=(0.1428, 0.7815, 0.1395, 0.0727, 1.0, 1.0, 0.8105),
+    mean=(0.4961, 2.3157, 0.6550, 0.0583, 0.0, 0.0, 2.7662, 0.0, 0.0, 0.0, 0.0),
+    scale=(0.1428, 0.7815, 0.1395, 0.0727, 1.0, 1.0, 0.8105, 1.0, 1.0, 1.0, 1.0),
 )
+
+
+def _upgrade(weights: ClassifierWeights, dimension: int) -> ClassifierWeights:
+    """Pad weights fitted on the first seven features (weight 0 for the newer ones)."""
+    n = len(weights.coef)
+    if n not in (_LEGACY_FEATURES, _LEGACY_FEATURES + dimension) or n == len(FEATURES):
+        return weights
+    extra = len(FEATURES) - _LEGACY_FEATURES
+
+    def pad(values: tuple[float, ...], fill: float) -> tuple[float, ...]:
+        return (*values[:_LEGACY_FEATURES], *([fill] * extra), *values[_LEGACY_FEATURES:])
+
+    return ClassifierWeights(
+        coef=pad(weights.coef, 0.0),
+        intercept=weights.intercept,
+        mean=pad(weights.mean, 0.0),
+        scale=pad(weights.scale, 1.0),
+    )
+
+
 DEFAULT_THRESHOLD = 0.4294
 
 
@@ -171,7 +214,7 @@ class QueryClassifier:
         if unknown:
             msg = f"always_include names tools not in the catalog: {unknown}"
             raise TokenOptConfigError(msg)
-        weights = weights or DEFAULT_WEIGHTS
+        weights = _upgrade(weights or DEFAULT_WEIGHTS, retriever.index.dimension)
         sizes = {len(FEATURES), len(FEATURES) + retriever.index.dimension}
         if len(weights.coef) not in sizes or not (
             len(weights.coef) == len(weights.mean) == len(weights.scale)
@@ -188,22 +231,33 @@ class QueryClassifier:
         self.category_ratio = float(category_ratio)
         self.max_categories = max_categories
         self._negatives: np.ndarray | None = None
+        self._labelled: np.ndarray | None = None
+        self._labels = np.zeros(0)
         self.set_negative_examples(negative_examples)
 
     def set_negative_examples(self, queries: Sequence[str]) -> None:
-        """Replace the *no-tool* example queries (embedded once with the query embedder)."""
+        """Replace the *no-tool* example queries (embedded once; features ``negative``, ``knn``)."""
         texts = [q.strip() for q in queries if isinstance(q, str) and q.strip()]
-        if not texts or self.retriever.index.doc_vectors is None:
-            self._negatives = None
-            return
-        self._negatives = self.retriever.embed_queries(texts)
+        index = self.retriever.index
+        self._negatives = None
+        if texts and index.doc_vectors is not None:
+            self._negatives = self.retriever.embed_queries(texts)
+        parts = ((index.example_vectors, 1.0), (self._negatives, 0.0))
+        present = [(v, label) for v, label in parts if v is not None and len(v)]
+        if present:
+            self._labelled = np.vstack([v for v, _ in present])
+            self._labels = np.concatenate([np.full(len(v), label) for v, label in present])
+        else:
+            self._labelled = None
+            self._labels = np.zeros(0)
 
     # ------------------------------------------------------------------ features
     def features(self, query: str, result: RankResult | None) -> np.ndarray:
         """The raw feature vector (:data:`FEATURES` order) of one ranked query."""
         words = math.log1p(len(query.split()))
+        digits = float(any(c.isdigit() for c in query))
         if result is None:
-            return np.asarray([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, words])
+            return np.asarray([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, words, 0.5, digits, 1.0, 0.0])
         dense = np.sort(result.dense)[::-1]
         top_dense = float(dense[0]) if dense.size else 0.0
         gap = float(dense[0] - dense[1]) if dense.size > 1 else top_dense
@@ -212,9 +266,15 @@ class QueryClassifier:
         if self._negatives is not None and qv is not None:
             negative = float((self._negatives @ qv).max())
         example = 0.0
-        examples = self.retriever.index.example_vectors
-        if examples is not None and qv is not None:
-            example = float((examples @ qv).max())
+        index = self.retriever.index
+        if index.example_vectors is not None and qv is not None:
+            example = float((index.example_vectors @ qv).max())
+        knn = 0.5
+        if self._labelled is not None and qv is not None:
+            sims = self._labelled @ qv
+            near = np.argpartition(-sims, min(KNN, len(sims)) - 1)[:KNN]
+            knn = float(self._labels[near].mean())
+        unknown, coverage = index.term_shares(query, int(result.order[0]))
         return np.asarray(
             [
                 top_dense,
@@ -224,6 +284,10 @@ class QueryClassifier:
                 example,
                 negative,
                 words,
+                knn,
+                digits,
+                unknown,
+                coverage,
             ]
         )
 

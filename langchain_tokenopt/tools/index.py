@@ -261,6 +261,7 @@ class ToolIndex:
         except ImportError as exc:
             raise MissingDependencyError("`bm25s`", extra="search") from exc
         corpus = [tokenize(lexical_text(s, with_parameters=index_parameters)) for s in self.specs]
+        self._terms = [frozenset(doc) for doc in corpus]
         self._bm25 = bm25s.BM25()
         self._bm25.index(corpus, show_progress=False)
         self._vocab: dict[str, int] = dict(self._bm25.vocab_dict)
@@ -294,6 +295,21 @@ class ToolIndex:
         if not tokens:
             return np.zeros(len(self.specs), dtype=np.float32)
         return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+
+    def term_shares(self, text: str, tool: int) -> tuple[float, float]:
+        """Lexical fit of ``text`` to the catalog and to one tool.
+
+        Returns:
+            ``(unknown, covered)``: the share of the text's distinct terms that no tool's
+            indexed text holds, and the share that tool ``tool``'s indexed text holds
+            (``(1.0, 0.0)`` for a text without terms).
+        """
+        terms = set(tokenize(text))
+        if not terms:
+            return 1.0, 0.0
+        unknown = sum(t not in self._vocab for t in terms) / len(terms)
+        covered = len(terms & self._terms[tool]) / len(terms)
+        return unknown, covered
 
     def dense_scores(self, vectors: np.ndarray, example_weight: float | None = None) -> np.ndarray:
         """Dense score per (query vector, tool), blending tool and example cosines.
