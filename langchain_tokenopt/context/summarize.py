@@ -63,6 +63,7 @@ __all__ = [
     "SummaryCache",
     "Summarizer",
     "ensure_facts",
+    "render_digest",
     "render_transcript",
     "shrink_lines",
 ]
@@ -83,6 +84,27 @@ def render_transcript(messages: Sequence[BaseMessage], *, tool_facts: int = _TOO
         for m in messages
     ]
     return "\n".join(p for p in parts if p)
+
+
+def render_digest(messages: Sequence[BaseMessage]) -> str:
+    """Render the cheap digest of old messages: the user's lines and the tool calls only.
+
+    Used for history far behind the window (see ``HierarchicalSummary.detail_tokens``): it
+    keeps the user's words and the ids / values the agent acted on (the call arguments)
+    without reading assistant prose or tool outputs.
+    """
+    parts = [memo("digest", m, lambda m=m: _digest_one(m)) for m in messages]  # type: ignore[misc]
+    return "\n".join(p for p in parts if p)
+
+
+def _digest_one(msg: BaseMessage) -> str:
+    if isinstance(msg, HumanMessage):
+        lines: list[str] = []
+        _render_one(msg, _TOOL_FACTS, lines)
+        return "\n".join(lines)
+    if isinstance(msg, AIMessage) and (msg.tool_calls or msg.invalid_tool_calls):
+        return "\n".join(f"Called {c}" for c in tool_call_text(msg).splitlines())
+    return ""
 
 
 _MAX_LINES = 65_536

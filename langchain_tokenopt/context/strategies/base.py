@@ -15,7 +15,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -33,14 +33,17 @@ SUMMARY_ID_PREFIX = "tokenopt-summary-"
 
 @dataclass
 class Slot:
-    """One unit of the history inside a :class:`Plan`."""
+    """One unit of the history inside a :class:`Plan`.
+
+    A strategy may *defer* a rewrite (:meth:`Plan.defer`): the new messages are then built
+    only when :attr:`messages` or :attr:`tokens` is read, so units that end up dropped are
+    never rewritten (a long thread's first call reads only what it keeps).
+    """
 
     unit: Unit
     """The original unit."""
-    messages: list[BaseMessage]
-    """The unit as it will be sent (masked, compressed or truncated copies)."""
-    tokens: int
-    """Tokens of :attr:`messages` (per-message overheads included, no reply priming)."""
+    _messages: list[BaseMessage]
+    _tokens: int
     position: int
     """Index among the non-system units of the input (stable as the history grows)."""
     kept: bool = True
@@ -49,11 +52,45 @@ class Slot:
     """The newest unit and the newest human turn: never dropped."""
     rewritten: bool = False
     """True once the messages differ from the original unit."""
+    _pending: Callable[[], list[BaseMessage]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    _bound: int = 0
+    _plan: Plan | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def messages(self) -> list[BaseMessage]:
+        """The unit as it will be sent (masked, compressed or truncated copies)."""
+        if self._pending is not None:
+            self._materialize()
+        return self._messages
+
+    @property
+    def tokens(self) -> int:
+        """Tokens of :attr:`messages` (per-message overheads included, no reply priming)."""
+        if self._pending is not None:
+            self._materialize()
+        return self._tokens
+
+    @property
+    def pending(self) -> bool:
+        """Whether a deferred rewrite has not been built yet."""
+        return self._pending is not None
 
     @property
     def is_human(self) -> bool:
         """Whether the unit is a human message."""
         return isinstance(self.unit.head, HumanMessage)
+
+    def _materialize(self) -> None:
+        build, plan = self._pending, self._plan
+        assert build is not None and plan is not None
+        self._pending = None
+        messages = build()
+        self._messages = messages
+        self._tokens = plan.count(messages)
+        if self.kept:
+            plan._settle(self)
 
 
 @dataclass
@@ -80,7 +117,13 @@ class Plan:
     def __post_init__(self) -> None:
         self._system_tokens = self.count(self.system)
         self._summary_tokens = self.count(self.summary)
-        self._kept_tokens = sum(s.tokens for s in self.slots if s.kept)
+        self._kept_tokens = 0
+        self._pending_bound = 0
+        self._pending_count = 0
+        for slot in self.slots:
+            slot._plan = self
+            if slot.kept:
+                self._add(slot)
 
     def count(self, messages: Sequence[BaseMessage]) -> int:
         """Tokens of ``messages`` without reply priming (memoized per message)."""
@@ -92,18 +135,34 @@ class Plan:
         return self._system_tokens + self._summary_tokens
 
     @property
+    def base_tokens(self) -> int:
+        """Tokens of everything but the kept slots (system, summary, reply priming)."""
+        return REPLY_PRIMING + self._system_tokens + self._summary_tokens
+
+    @property
     def kept_tokens(self) -> int:
-        """Tokens of the kept slots."""
+        """Tokens of the kept slots (builds any deferred rewrite of a kept slot)."""
+        if self._pending_count:
+            for slot in self.slots:
+                if slot.kept and slot.pending:
+                    slot._materialize()
         return self._kept_tokens
 
     @property
     def total(self) -> int:
         """Tokens of the plan as it would be sent now."""
-        return REPLY_PRIMING + self._system_tokens + self._summary_tokens + self._kept_tokens
+        return self.base_tokens + self.kept_tokens
 
     @property
     def fits(self) -> bool:
-        """Whether the plan is within the budget."""
+        """Whether the plan is within the budget.
+
+        Deferred rewrites are built only when their lower bounds leave the answer open.
+        """
+        if self._pending_count and (
+            self.base_tokens + self._kept_tokens + self._pending_bound > self.budget
+        ):
+            return False
         return self.total <= self.budget
 
     def set_summary(self, messages: list[BaseMessage]) -> None:
@@ -111,29 +170,68 @@ class Plan:
         self.summary = list(messages)
         self._summary_tokens = self.count(self.summary)
 
+    def _add(self, slot: Slot) -> None:
+        if slot.pending:
+            self._pending_bound += slot._bound
+            self._pending_count += 1
+        else:
+            self._kept_tokens += slot._tokens
+
+    def _remove(self, slot: Slot) -> None:
+        if slot.pending:
+            self._pending_bound -= slot._bound
+            self._pending_count -= 1
+        else:
+            self._kept_tokens -= slot._tokens
+
+    def _settle(self, slot: Slot) -> None:
+        """A kept slot's deferred rewrite was built: swap its bound for its tokens."""
+        self._pending_bound -= slot._bound
+        self._pending_count -= 1
+        self._kept_tokens += slot._tokens
+
     def drop(self, slot: Slot) -> None:
         """Drop a slot (protected slots cannot be dropped)."""
         if slot.protected:
             msg = "protected units (newest unit, newest human turn) cannot be dropped"
             raise ValueError(msg)
         if slot.kept:
+            self._remove(slot)
             slot.kept = False
-            self._kept_tokens -= slot.tokens
 
     def restore(self, slot: Slot) -> None:
         """Keep a previously dropped slot again."""
         if not slot.kept:
             slot.kept = True
-            self._kept_tokens += slot.tokens
+            self._add(slot)
 
     def replace(self, slot: Slot, messages: list[BaseMessage]) -> None:
         """Swap a slot's messages for an equivalent rewritten unit."""
-        tokens = self.count(messages)
         if slot.kept:
-            self._kept_tokens += tokens - slot.tokens
-        slot.messages = messages
-        slot.tokens = tokens
+            self._remove(slot)
+        slot._pending = None
+        slot._messages = messages
+        slot._tokens = self.count(messages)
         slot.rewritten = True
+        if slot.kept:
+            self._add(slot)
+
+    def defer(self, slot: Slot, build: Callable[[], list[BaseMessage]], bound: int) -> None:
+        """Rewrite a slot lazily: ``build()`` runs when its messages or tokens are read.
+
+        Args:
+            slot: The slot to rewrite.
+            build: Returns the equivalent rewritten unit.
+            bound: A lower bound of the tokens of ``build()`` (what :attr:`fits` assumes
+                until the rewrite is built).
+        """
+        if slot.kept:
+            self._remove(slot)
+        slot._pending = build
+        slot._bound = bound
+        slot.rewritten = True
+        if slot.kept:
+            self._add(slot)
 
     def render(self) -> list[BaseMessage]:
         """Return the messages to send, in order."""

@@ -13,14 +13,16 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from langchain_core.messages import BaseMessage, ToolMessage
 
-from langchain_tokenopt.context._memo import memo
+from langchain_tokenopt.context._memo import count_text, memo
 from langchain_tokenopt.context.facts import message_facts, message_text, ranked_facts
-from langchain_tokenopt.context.strategies.base import Plan
+from langchain_tokenopt.context.strategies.base import Plan, Slot
 from langchain_tokenopt.errors import TokenOptConfigError
+from langchain_tokenopt.tokens import MESSAGE_OVERHEAD
 
 __all__ = ["MASK_PREFIX", "MaskToolOutputs"]
 
@@ -54,7 +56,12 @@ class MaskToolOutputs:
                 raise TokenOptConfigError(msg)
 
     def apply(self, plan: Plan) -> None:
-        """Mask outputs oldest first, stopping as soon as the plan fits."""
+        """Mask outputs oldest first, stopping as soon as the plan fits.
+
+        Each rewrite is deferred (:meth:`Plan.defer`) with a lower bound of its tokens, so
+        on a long thread only the masked units that stay in the window are ever built, and
+        the later mentions are scanned only down to the oldest unit built.
+        """
         if plan.fits:
             return
         exchanges = [s for s in plan.slots if s.kept and s.unit.kind == "tool_exchange"]
@@ -63,32 +70,49 @@ class MaskToolOutputs:
         ]
         if not candidates:
             return
-        # Last position where each fact is mentioned: what later turns may refer to.
-        last_seen: dict[str, int] = {}
-        for slot in plan.slots:
-            for msg in slot.unit.messages:
-                last_seen.update(dict.fromkeys(message_facts(msg), slot.position))
+        later = _LaterMentions(plan.slots)
         masked = 0
         for slot in candidates:
-            new_messages: list[BaseMessage] = []
-            changed = False
-            for msg in slot.messages:
-                if (
-                    isinstance(msg, ToolMessage)
-                    and plan.count([msg]) >= self.min_tokens
-                    and not message_text(msg).startswith(MASK_PREFIX)
-                ):
-                    new_messages.append(self._masked(msg, last_seen, slot.position, plan))
-                    changed = True
-                else:
-                    new_messages.append(msg)
-            if changed:
-                plan.replace(slot, new_messages)
-                masked += 1
-                if plan.fits:
-                    break
+            targets = [
+                i
+                for i, msg in enumerate(slot.messages)
+                if isinstance(msg, ToolMessage)
+                and plan.count([msg]) >= self.min_tokens
+                and not message_text(msg).startswith(MASK_PREFIX)
+            ]
+            if not targets:
+                continue
+            original = slot.messages
+            bound = plan.count([m for i, m in enumerate(original) if i not in targets])
+            bound += sum(
+                _MIN_MESSAGE_TOKENS + count_text(plan.counter, self._head(original[i], plan))
+                for i in targets
+            )
+            plan.defer(slot, self._builder(original, targets, slot.position, later, plan), bound)
+            masked += 1
+            if plan.fits:
+                break
         if masked:
             plan.notes.append(f"masked the outputs of {masked} old tool exchange(s)")
+
+    def _builder(
+        self,
+        original: list[BaseMessage],
+        targets: list[int],
+        position: int,
+        later: _LaterMentions,
+        plan: Plan,
+    ) -> Callable[[], list[BaseMessage]]:
+        def build() -> list[BaseMessage]:
+            last_seen = later.down_to(position + 1)
+            out = list(original)
+            for i in targets:
+                msg = original[i]
+                assert isinstance(msg, ToolMessage)
+                out[i] = self._masked(msg, last_seen, position, plan)
+            return out
+
+        return build
 
     def _masked(
         self, msg: ToolMessage, last_seen: dict[str, int], position: int, plan: Plan
@@ -106,10 +130,43 @@ class MaskToolOutputs:
             lambda: msg.model_copy(update={"content": self._placeholder(msg, kept, plan)}),
         )
 
-    def _placeholder(self, msg: ToolMessage, kept: tuple[str, ...], plan: Plan) -> str:
+    @staticmethod
+    def _head(msg: BaseMessage, plan: Plan) -> str:
+        assert isinstance(msg, ToolMessage)
         size = plan.count([msg])
-        name = msg.name or "tool"
-        head = f"{MASK_PREFIX}: {name}, {size} tokens"
-        if msg.status == "error":
-            head += ", error"
+        head = f"{MASK_PREFIX}: {msg.name or 'tool'}, {size} tokens"
+        return head + ", error" if msg.status == "error" else head
+
+    def _placeholder(self, msg: ToolMessage, kept: tuple[str, ...], plan: Plan) -> str:
+        head = self._head(msg, plan)
         return f"{head}; ids/values: {', '.join(kept)}]" if kept else f"{head}]"
+
+
+# A message's tokens are at least its overhead plus one for the role; the placeholder's
+# content starts with its head (the head ends in a word and the rest starts with
+# punctuation, so the head's tokens are a lower bound of the content's).
+_MIN_MESSAGE_TOKENS = MESSAGE_OVERHEAD + 1
+
+
+class _LaterMentions:
+    """Last position where each fact is mentioned, scanned lazily from the newest unit down.
+
+    ``down_to(p)`` guarantees every slot at position >= ``p`` has been scanned; scanning
+    further down only adds facts first seen at lower positions, so the answer to "is this
+    fact mentioned after position p" stays exact.
+    """
+
+    def __init__(self, slots: list[Slot]) -> None:
+        self._slots = slots
+        self._next = len(slots) - 1
+        self.last_seen: dict[str, int] = {}
+
+    def down_to(self, position: int) -> dict[str, int]:
+        seen = self.last_seen
+        while self._next >= 0 and self._slots[self._next].position >= position:
+            slot = self._slots[self._next]
+            for msg in reversed(slot.unit.messages):
+                for fact in message_facts(msg):
+                    seen.setdefault(fact, slot.position)
+            self._next -= 1
+        return seen

@@ -34,6 +34,7 @@ from langchain_tokenopt.context.summarize import (
     Summarizer,
     SummaryCache,
     ensure_facts,
+    render_digest,
     render_transcript,
     shrink_lines,
 )
@@ -64,6 +65,11 @@ class HierarchicalSummary:
         min_summary_tokens: Below this much room no summary is written.
         merge_over: Summaries are merged into higher levels while they exceed the room by
             this factor; below it the last fit is extractive (no model call).
+        detail_tokens: Only the newest segments, up to about this many tokens of history,
+            are read in full; older segments summarized extractively are read as a digest
+            (the user's lines and the tool calls with their arguments), so the cost of a
+            call on a long thread stays bounded. ``None`` reads everything in full. Segments
+            given to a model summarizer are always read in full (their summaries are cached).
 
     Example:
         .. code-block:: python
@@ -83,6 +89,7 @@ class HierarchicalSummary:
         max_summary_tokens: int = 1000,
         min_summary_tokens: int = 24,
         merge_over: float = 2.0,
+        detail_tokens: int | None = 6_000,
     ) -> None:
         if summarizer is not None and not isinstance(summarizer, Summarizer):
             msg = "summarizer must implement Summarizer (cache_key and summarize())"
@@ -97,6 +104,16 @@ class HierarchicalSummary:
             if not isinstance(value, int) or value < low:
                 msg = f"HierarchicalSummary.{name} must be an int >= {low}, got {value!r}"
                 raise TokenOptConfigError(msg)
+        if detail_tokens is not None and (
+            isinstance(detail_tokens, bool)
+            or not isinstance(detail_tokens, int)
+            or detail_tokens < 0
+        ):
+            msg = (
+                "HierarchicalSummary.detail_tokens must be an int >= 0 or None, "
+                f"got {detail_tokens!r}"
+            )
+            raise TokenOptConfigError(msg)
         if not isinstance(merge_over, int | float) or merge_over < 1.0:
             msg = f"HierarchicalSummary.merge_over must be >= 1, got {merge_over!r}"
             raise TokenOptConfigError(msg)
@@ -114,13 +131,14 @@ class HierarchicalSummary:
         self.max_summary_tokens = max_summary_tokens
         self.min_summary_tokens = min_summary_tokens
         self.merge_over = float(merge_over)
+        self.detail_tokens = detail_tokens
 
     def apply(self, plan: Plan) -> None:
         """Drop the units before the window and insert their summary."""
         if plan.fits:
             return
         protected = sum(s.tokens for s in plan.slots if s.kept and s.protected)
-        free = plan.budget - (plan.total - plan.kept_tokens) - protected
+        free = plan.budget - plan.base_tokens - protected
         reserve = min(self.max_summary_tokens, int(free * self.share))
         if reserve < self.min_summary_tokens:
             reserve = 0
@@ -177,13 +195,17 @@ class HierarchicalSummary:
         segments: dict[int, list[Slot]] = {}
         for slot in slots:
             segments.setdefault(slot.position // self.segment_units, []).append(slot)
-        transcripts = [
-            render_transcript([m for s in group for m in s.unit.messages])
-            for _, group in sorted(segments.items())
-        ]
+        groups = [group for _, group in sorted(segments.items())]
         # Only complete segments go to the summarizer (a model call, cached for good); the
         # newest, still growing segment gets the extractive summary until it is complete.
-        complete = [len(group) == self.segment_units for _, group in sorted(segments.items())]
+        complete = [len(group) == self.segment_units for group in groups]
+        detailed = self._detailed(groups, complete, plan)
+        transcripts = [
+            (render_transcript if full else render_digest)(
+                [m for s in group for m in s.unit.messages]
+            )
+            for group, full in zip(groups, detailed, strict=True)
+        ]
         summaries = [*previous] + [
             self._cached(text, 0, plan, extractive=not full)
             for text, full in zip(transcripts, complete, strict=True)
@@ -230,6 +252,20 @@ class HierarchicalSummary:
         if count_text(counter, joined) <= room:
             return joined
         return _fit(joined, _quantize(room), counter.encoding_name)
+
+    def _detailed(self, groups: list[list[Slot]], complete: list[bool], plan: Plan) -> list[bool]:
+        """Which segments are read in full: the newest ``detail_tokens`` of history."""
+        if self.detail_tokens is None:
+            return [True] * len(groups)
+        extractive = isinstance(self.summarizer, ExtractiveSummarizer)
+        out = [True] * len(groups)
+        newer = 0  # tokens of the segments newer than the current one
+        for i in range(len(groups) - 1, -1, -1):
+            if newer >= self.detail_tokens and (extractive or not complete[i]):
+                out[i] = False
+            if newer < self.detail_tokens:
+                newer += sum(plan.count(s.unit.messages) for s in groups[i])
+        return out
 
     def _cached(self, text: str, level: int, plan: Plan, *, extractive: bool = False) -> str:
         summarizer = _EXTRACTIVE if extractive else self.summarizer

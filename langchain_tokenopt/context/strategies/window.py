@@ -36,7 +36,7 @@ def window_start(plan: Plan, reserve: int) -> int:
     slots = plan.slots
     if not slots:
         return 0
-    base = plan.total - plan.kept_tokens
+    base = plan.base_tokens
     limit = plan.budget - base - reserve
     protected_before = [0] * (len(slots) + 1)  # protected tokens in slots[:i]
     for i, slot in enumerate(slots):
