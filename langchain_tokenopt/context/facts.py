@@ -24,6 +24,7 @@ from langchain_tokenopt.context._memo import memo
 
 __all__ = [
     "DECISION_RE",
+    "call_facts",
     "fact_rank",
     "ranked_facts",
     "PREFERENCE_RE",
@@ -223,8 +224,12 @@ def text_facts(message: BaseMessage) -> tuple[str, ...]:
     )
 
 
+def call_facts(message: AIMessage) -> tuple[str, ...]:
+    """Facts of a message's tool calls (their rendered arguments), memoized per message."""
+    return memo("call-facts", message, lambda: tuple(extract_facts(tool_call_text(message))))
+
+
 def _message_facts(message: BaseMessage) -> tuple[str, ...]:
     if not isinstance(message, AIMessage) or not (message.tool_calls or message.invalid_tool_calls):
         return text_facts(message)
-    calls = extract_facts(tool_call_text(message))
-    return tuple(dict.fromkeys([*text_facts(message), *calls]))
+    return tuple(dict.fromkeys([*text_facts(message), *call_facts(message)]))

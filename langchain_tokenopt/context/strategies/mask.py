@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from langchain_core.messages import BaseMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
 
 from langchain_tokenopt.context._memo import count_text, memo
-from langchain_tokenopt.context.facts import message_facts, message_text, ranked_facts
+from langchain_tokenopt.context.facts import call_facts, message_facts, message_text, ranked_facts
 from langchain_tokenopt.context.strategies.base import Plan, Slot
 from langchain_tokenopt.errors import TokenOptConfigError
 from langchain_tokenopt.tokens import MESSAGE_OVERHEAD
@@ -153,7 +153,9 @@ class _LaterMentions:
 
     ``down_to(p)`` guarantees every slot at position >= ``p`` has been scanned; scanning
     further down only adds facts first seen at lower positions, so the answer to "is this
-    fact mentioned after position p" stays exact.
+    fact mentioned after position p" stays exact. Tool outputs and tool-call arguments are
+    scanned for facts; prose (user and assistant text) is read as its words, which a fact
+    matches when the prose mentions it (a cheaper read than the fact scan).
     """
 
     def __init__(self, slots: list[Slot]) -> None:
@@ -166,7 +168,29 @@ class _LaterMentions:
         while self._next >= 0 and self._slots[self._next].position >= position:
             slot = self._slots[self._next]
             for msg in reversed(slot.unit.messages):
-                for fact in message_facts(msg):
+                for fact in mentions(msg):
                     seen.setdefault(fact, slot.position)
             self._next -= 1
         return seen
+
+
+_WORD_BREAKS = str.maketrans(dict.fromkeys("\"'`{}[]()<>|*", " "))
+
+
+def mentions(msg: BaseMessage) -> tuple[str, ...]:
+    """Return what a later message can refer back to, memoized per message.
+
+    The facts of tool outputs and tool calls, and the words of prose (stripped of trailing
+    punctuation).
+    """
+    if isinstance(msg, ToolMessage | SystemMessage):
+        return message_facts(msg)
+    return memo("mentions", msg, lambda: _prose_mentions(msg))
+
+
+def _prose_mentions(msg: BaseMessage) -> tuple[str, ...]:
+    words = message_text(msg, with_calls=False).translate(_WORD_BREAKS).split()
+    out = dict.fromkeys(w.rstrip(".,;:!?") for w in words)
+    if isinstance(msg, AIMessage) and (msg.tool_calls or msg.invalid_tool_calls):
+        out.update(dict.fromkeys(call_facts(msg)))
+    return tuple(out)
