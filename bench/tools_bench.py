@@ -46,7 +46,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from langchain_tokenopt.embeddings import LocalEmbeddings, OnnxEmbeddings  # noqa: E402
 from langchain_tokenopt.tokens import TokenCounter  # noqa: E402
 from langchain_tokenopt.tools import QueryClassifier, ToolRetriever  # noqa: E402
-from langchain_tokenopt.tools.classifier import balanced_accuracy  # noqa: E402
+from langchain_tokenopt.tools.classifier import FEATURES, balanced_accuracy  # noqa: E402
 from langchain_tokenopt.tools.index import (  # noqa: E402
     FusionWeights,
     QuerySignals,
@@ -271,6 +271,43 @@ def calibrate(sets: list[CalSet], *, examples: bool) -> tuple[FusionWeights, dic
                 if score > best_score:
                     best_score, best = score, fw
     return best, grid
+
+
+def two_fold_abstention(
+    retriever: ToolRetriever, pos: list[Query], neg_feature: list[Query], neg: list[Query]
+) -> dict:
+    """Held-out balanced accuracy on dev: fit on one half of ``pos + neg``, score the other.
+
+    ``neg_feature`` are the *no-tool* examples the classifier reads (another dev fold).
+    Reported for the first seven features and for all of :data:`FEATURES`.
+    """
+    half = lambda q: (int(hashlib.sha1(q.key.encode()).hexdigest(), 16) // 10) % 2  # noqa: E731
+    out: dict = {}
+    for label, feats in (("first7_features", FEATURES[:7]), ("all_features", FEATURES)):
+        accs = []
+        for h in (0, 1):
+            train = [q for q in pos + neg if half(q) != h]
+            held = [q for q in pos + neg if half(q) == h]
+            clf = QueryClassifier(
+                retriever=retriever, negative_examples=[q.text for q in neg_feature]
+            )
+            clf.fit([q.text for q in train], [bool(q.gold) for q in train], features=feats)
+            pred = clf.probabilities([q.text for q in held]) >= clf.threshold
+            accs.append(balanced_accuracy(pred, np.asarray([bool(q.gold) for q in held])))
+        out[label] = round(float(np.mean(accs)), 4)
+    return out
+
+
+def label_overlap(embedder: OnnxEmbeddings, pos: list[Query], neg: list[Query]) -> dict:
+    """Dev "no tool fits" questions that repeat or paraphrase an answerable dev question."""
+    sims = embedder.encode([q.text for q in neg]) @ embedder.encode([q.text for q in pos]).T
+    best = sims.max(axis=1)
+    texts = {q.text for q in pos}
+    return {
+        "negatives": len(neg),
+        "same_text_as_an_answerable_question": sum(q.text in texts for q in neg),
+        **{f"cosine_ge_{t}": int((best >= t).sum()) for t in (0.95, 0.9, 0.85)},
+    }
 
 
 BASELINES = ("bm25", "dense", "rrf_hybrid")
@@ -600,14 +637,24 @@ def main() -> None:
     y_test = np.asarray([1] * len(pos_test) + [0] * len(neg_test), dtype=bool)
     test_q = [q.text for q in pos_test + neg_test]
 
+    groups = np.asarray([q.group for q in pos_test + neg_test])
+
     def evaluate(clf: QueryClassifier) -> dict:
         decisions = clf.classify_batch(test_q)
         pred = np.asarray([d.needs_tool for d in decisions])
+        by_group = {}
+        for grp in ("non_live", "live", "irrelevance", "live_irrelevance"):
+            sel = groups == grp
+            hit = pred[sel] if grp in ("non_live", "live") else ~pred[sel]
+            by_group[f"{'tpr' if grp in ('non_live', 'live') else 'tnr'}_{grp}"] = round(
+                float(hit.mean()), 4
+            )
         return {
             "balanced_accuracy": round(balanced_accuracy(pred, y_test), 4),
             "tpr_tool_needed": round(float(pred[y_test].mean()), 4),
             "tnr_abstain": round(float((~pred[~y_test]).mean()), 4),
             "threshold": round(clf.threshold, 4),
+            **by_group,
         }
 
     # single-feature baselines, thresholds on dev
@@ -661,6 +708,25 @@ def main() -> None:
         "dev_balanced_accuracy": round(dev_acc, 4),
         "weights": clf_ex.weights.__dict__,
     }
+    old7 = QueryClassifier(retriever=r_bfcl_a, negative_examples=[q.text for q in neg_dev_a])
+    dev_acc = old7.fit(
+        [q.text for q in pos_dev + neg_dev_b],
+        [True] * len(pos_dev) + [False] * len(neg_dev_b),
+        features=FEATURES[:7],
+    )
+    abst["classifier_examples_negatives_first7_features"] = {
+        **evaluate(
+            QueryClassifier(
+                retriever=r_bfcl_ex,
+                weights=old7.weights,
+                threshold=old7.threshold,
+                negative_examples=[q.text for q in neg_dev],
+            )
+        ),
+        "dev_balanced_accuracy": round(dev_acc, 4),
+    }
+    abst["dev_two_fold"] = two_fold_abstention(r_bfcl_a, pos_dev, neg_dev_a, neg_dev_b)
+    abst["dev_label_overlap"] = label_overlap(embedder, [q for q in bfcl_q if not q.test], neg_dev)
     head = QueryClassifier(retriever=r_bfcl_a, negative_examples=[q.text for q in neg_dev_a])
     dev_acc = head.fit(
         [q.text for q in pos_dev + neg_dev_b],
@@ -699,9 +765,17 @@ def main() -> None:
     table.add_column("method")
     table.add_column("balanced acc")
     table.add_column("threshold (dev)")
+    table.add_column("TPR non-live / live, TNR irrelevance / live")
     for m, r in abst.items():
-        table.add_row(m, str(r["balanced_accuracy"]), str(r["threshold"]))
+        if "threshold" not in r:
+            continue
+        per = "/".join(
+            str(r.get(k, "-"))
+            for k in ("tpr_non_live", "tpr_live", "tnr_irrelevance", "tnr_live_irrelevance")
+        )
+        table.add_row(m, str(r["balanced_accuracy"]), str(r["threshold"]), per)
     console.print(table)
+    console.print({k: abst[k] for k in ("dev_two_fold", "dev_label_overlap")})
 
     # ----------------------------------------------------------- tokens
     counter = TokenCounter("gpt-4", encoding="cl100k_base")
