@@ -51,6 +51,7 @@ from langchain_tokenopt.tools.index import (  # noqa: E402
     FusionWeights,
     QuerySignals,
     ToolIndex,
+    blend_examples,
 )
 from langchain_tokenopt.tools.store import EmbeddingStore  # noqa: E402
 
@@ -307,6 +308,39 @@ def label_overlap(embedder: OnnxEmbeddings, pos: list[Query], neg: list[Query]) 
         "negatives": len(neg),
         "same_text_as_an_answerable_question": sum(q.text in texts for q in neg),
         **{f"cosine_ge_{t}": int((best >= t).sum()) for t in (0.95, 0.9, 0.85)},
+    }
+
+
+def multi_intent_diagnostic(
+    index: ToolIndex, sigs: list[QuerySignals], queries: list[Query], pos: dict[str, int], fw
+) -> dict:
+    """Dev questions with >= 2 gold tools: how often each gold tool is the best (or second)
+    tool of the whole query or of one of its clauses, beside all-gold@5 with the merge and
+    with round-robin interleaving. A bound on what any per-clause merge can reach."""
+    top1, top2, n = 0, 0, 0
+    for sig, q in zip(sigs, queries, strict=True):
+        if len(q.gold) < 2:
+            continue
+        n += 1
+        raw = sig.bm25
+        peak = raw.max(axis=1, keepdims=True)
+        lexical = np.divide(raw, peak, out=np.zeros_like(raw), where=peak > 0)
+        dense = blend_examples(sig.dense, sig.example, fw.example_weight)
+        rows = (1 - fw.dense_weight) * lexical + fw.dense_weight * dense
+        rank = np.argsort(np.argsort(-rows, axis=1), axis=1)
+        worst = max(int(rank[:, pos[g]].min()) for g in q.gold)
+        top1 += worst == 0
+        top2 += worst <= 1
+    multi = [(s, q) for s, q in zip(sigs, queries, strict=True) if len(q.gold) >= 2]
+    qs = [q for _, q in multi]
+    merged = metrics([index.fuse(s, fw).order for s, _ in multi], qs, pos)
+    rr = metrics([index.fuse(s, replace(fw, interleave=True)).order for s, _ in multi], qs, pos)
+    return {
+        "n": n,
+        "all_gold@5_merge": merged["all_gold@5"],
+        "all_gold@5_interleave": rr["all_gold@5"],
+        "every_gold_is_top1_of_query_or_a_clause": round(top1 / max(n, 1), 4),
+        "every_gold_in_top2_of_query_or_a_clause": round(top2 / max(n, 1), 4),
     }
 
 
@@ -568,6 +602,8 @@ def main() -> None:
     ]
     fw_ex, grid_ex = calibrate(cal_ex, examples=True)
     console.print(f"dev calibration: no examples {fw_plain}; examples {fw_ex}")
+    multi_dev_diag = multi_intent_diagnostic(r_bfcl_a.index, cal_ex[0][1], bfcl_devb, bpos, fw_ex)
+    console.print({"bfcl dev (fold b) >=2-tool questions": multi_dev_diag})
 
     # ----------------------------------------------------------- test evaluation
     results: dict = {"retrieval": {}}
@@ -842,6 +878,7 @@ def main() -> None:
             "examples": asdict(fw_ex),
         },
         "calibration_grid": {"no_examples": grid_plain, "examples": grid_ex},
+        "bfcl_dev_multi_intent_diagnostic": multi_dev_diag,
         "dedupe_rule": "BFCL: first definition per name in file order " + ",".join(BFCL_FILES),
         "indexed_fields": "name, description, parameter names+descriptions, dev example queries",
         "index_seconds": {
