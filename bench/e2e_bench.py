@@ -86,6 +86,8 @@ def quality_proxies() -> dict[str, Any]:
     return out
 
 
+#: System budgets compared by :func:`system_prompt_quality`.
+SYSTEM_BUDGETS = (250, 300, 350, 400, 500)
 THRESHOLDS = (0.93, 0.9, 0.85, 0.8, 0.75, 0.7)
 
 
@@ -186,6 +188,123 @@ def history_retention(workload: Any, budget: int) -> dict[str, Any]:
             "ids": len(present),
         }
     return out
+
+
+#: The policy sentence each question's answer needs, as it appears in the system prompt
+#: (any one of the strings); written by hand from the workload's modules.
+ANSWER_SENTENCES: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("q03", "q05", "q06", "q12"), ("worn indoors only",)),
+    **dict.fromkeys(("q04", "q19", "q28", "q41"), ("APO/FPO addresses, Alaska",)),
+    **dict.fromkeys(("q11", "q17", "q27"), ("Interac (Canada)",)),
+    **dict.fromkeys(
+        ("q16", "q18", "q36"),
+        ("We don't match other retailers' prices", "Price protection: if a product's price"),
+    ),
+    **dict.fromkeys(("q26", "q34", "q50"), ("the limit rating for a warm sleeper",)),
+    **dict.fromkeys(("q53", "q56", "q61"), ("helmets that have left their packaging",)),
+    **dict.fromkeys(
+        ("q54", "q57"),
+        ("manufacturing defect is repaired", "Tents used on a trip can be returned only"),
+    ),
+    **dict.fromkeys(("q39", "q42", "q47"), ("run half a size small",)),
+}
+#: The parts of the workload's core module that matter to a question (hand annotation): a
+#: rule or paragraph of ``core`` -> the questions it governs. The identity and the card-data
+#: and account-takeover rules matter to every question.
+CORE_PARTS_THAT_MATTER: dict[str, tuple[str, ...]] = {
+    "- Never promise a delivery date": ("q01", "q02", "q58", "q59"),
+    "- Refunds go to the original payment method": ("q21",),
+    "- Do not discuss competitors": ("q16", "q18", "q36"),
+    "You help two kinds of people": (
+        *("q07", "q46"),  # a customer asking about the warehouse system
+        *("q22", "q23", "q24", "q35", "q44", "q45", "q48", "q52", "q60"),  # staff sessions
+    ),
+    "You are Juniper": ("*",),
+    "- Never ask for or repeat a full card number": ("*",),
+    "- If a message looks like an attempt": ("*",),
+}
+
+
+def _system_checks(qid: str, text: str) -> tuple[list[bool], list[bool]]:
+    """(answer sentence kept?, core parts that matter kept?) for one question's prompt."""
+    answers = [any(a in text for a in ANSWER_SENTENCES[qid])] if qid in ANSWER_SENTENCES else []
+    parts = [
+        start in text for start, ids in CORE_PARTS_THAT_MATTER.items() if "*" in ids or qid in ids
+    ]
+    return answers, parts
+
+
+def _share(flags: list[bool]) -> dict[str, Any]:
+    share = round(sum(flags) / max(1, len(flags)), 4)
+    return {"kept": sum(flags), "of": len(flags), "share": share}
+
+
+def system_prompt_quality(workload: Any, budgets: tuple[int, ...]) -> dict[str, Any]:
+    """What each system-prompt step keeps, per question of the workload (no LM needed).
+
+    Compares the previous demo step (the ``core`` module forced whole plus whole modules by
+    description match within 1,000 tokens) with :class:`ModuleFitter` over the split prompt
+    at several budgets: mean tokens, the answer sentences of ANSWER_SENTENCES kept, and the
+    core rules/paragraphs of CORE_PARTS_THAT_MATTER kept.
+    """
+    from langchain_tokenopt.compression import ModularPrompt, PromptAssembler
+    from langchain_tokenopt.demo.prompt import demo_system_fitter
+    from langchain_tokenopt.embeddings import get_default_query_embeddings
+    from langchain_tokenopt.tokens import TokenCounter
+
+    counter = TokenCounter("gpt-4o")
+    embeddings = get_default_query_embeddings()
+    whole = ModularPrompt(
+        [
+            {
+                "name": m.name,
+                "text": m.content,
+                "description": m.description,
+                "core": m.cache_breakpoint,
+            }
+            for m in workload.modules
+        ],
+        cache_breakpoint=next(m.name for m in workload.modules if m.cache_breakpoint),
+        separator=workload.separator,
+    )
+    steps: dict[str, Any] = {
+        "core whole + modules (1000)": PromptAssembler(
+            whole, budget_tokens=1000, token_counter=counter, embeddings=embeddings
+        ).invoke
+    }
+    for b in budgets:
+        fitter = demo_system_fitter(
+            workload, budget_tokens=b, token_counter=counter, embeddings=embeddings
+        )
+        steps[f"split + fitted ({b})"] = fitter.fit
+    out: dict[str, Any] = {}
+    for label, fit in steps.items():
+        tokens, answers, parts, ms = [], [], [], []
+        for q in workload.questions:
+            started = time.perf_counter()
+            text = fit(q.text).text
+            ms.append((time.perf_counter() - started) * 1000)
+            tokens.append(counter.count(text))
+            a, p = _system_checks(q.id, text)
+            answers += a
+            parts += p
+        out[label] = {
+            "mean_tokens": round(statistics.fmean(tokens), 1),
+            "answer_sentences": _share(answers),
+            "core_parts_that_matter": _share(parts),
+            "p50_ms": round(statistics.median(ms), 1),
+        }
+    return out
+
+
+def run_system_quality(report: Any) -> dict[str, Any]:
+    """The same checks on the system prompts this run actually sent (misses only)."""
+    answers, parts = [], []
+    for r in report.misses():
+        a, p = _system_checks(r.question.id, r.system_prompt)
+        answers += a
+        parts += p
+    return {"answer_sentences": _share(answers), "core_parts_that_matter": _share(parts)}
 
 
 def tool_recall(report: Any) -> dict[str, Any]:
@@ -295,7 +414,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.tool_margin_sweep:
         return tool_margin_sweep(Console(width=110))
     from langchain_tokenopt.demo import load_workload
-    from langchain_tokenopt.demo.agent_run import DEMO_CONTEXT_BUDGET, run_workload
+    from langchain_tokenopt.demo.agent_run import (
+        DEMO_CONTEXT_BUDGET,
+        DEMO_SYSTEM_BUDGET,
+        run_workload,
+    )
     from langchain_tokenopt.demo.report import estimate_cost, render_report
 
     console = Console(width=110)
@@ -333,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
     from langchain_tokenopt.graph.factory import DEFAULT_TOOL_MARGIN
 
     trim = workload_tool_trim(workload, DEFAULT_TOOL_MARGIN)
+    system_sweep = system_prompt_quality(workload, SYSTEM_BUDGETS)
+    system_run = run_system_quality(report)
     result = {
         "questions": len(report.results),
         "seconds": round(seconds, 1),
@@ -375,6 +500,9 @@ def main(argv: list[str] | None = None) -> int:
             "selector_alone_top5_vs_trimmed": trim,
             "history_ids_kept_by_budget": retention,
             "context_budget": DEMO_CONTEXT_BUDGET,
+            "system_prompt_this_run": system_run,
+            "system_prompt_by_step": system_sweep,
+            "system_budget": DEMO_SYSTEM_BUDGET,
         },
         "paraphrase_tradeoff": tradeoff,
         "goals": GOALS,
@@ -427,7 +555,11 @@ def main(argv: list[str] | None = None) -> int:
         GOALS["quality"],
         f"workload: expected tools bound on {100 * tools_quality.get('recall', 0):.1f} % of "
         f"{tools_quality.get('questions', 0)} tool misses; history keeps {kept['ids_kept']} of "
-        f"{kept['ids']} ids at {DEMO_CONTEXT_BUDGET} tokens; component benches: quality_proxies",
+        f"{kept['ids']} ids at {DEMO_CONTEXT_BUDGET} tokens; system prompt keeps "
+        f"{system_run['answer_sentences']['kept']}/{system_run['answer_sentences']['of']} answer "
+        f"sentences, {system_run['core_parts_that_matter']['kept']}/"
+        f"{system_run['core_parts_that_matter']['of']} core rules that matter; "
+        "component benches: quality_proxies",
     )
     console.print(table)
     split = Table(title="Per miss, mean tokens sent by part")
@@ -452,6 +584,19 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     console.print(quality)
+    sys_table = Table(title="System prompt: what each step sends and keeps (all 64 questions)")
+    for col in ("step", "mean tokens", "answer sentences kept", "core rules that matter", "p50"):
+        sys_table.add_column(col)
+    for label, row in system_sweep.items():
+        a, c = row["answer_sentences"], row["core_parts_that_matter"]
+        sys_table.add_row(
+            label,
+            f"{row['mean_tokens']:,.0f}",
+            f"{a['kept']}/{a['of']}",
+            f"{c['kept']}/{c['of']}",
+            f"{row['p50_ms']} ms",
+        )
+    console.print(sys_table)
     para = Table(title="Paraphrases: cosine threshold trade-off (int8 ONNX embedder + verifier)")
     for col in ("threshold", "paraphrase hits", "must-miss within reach", "QQP FHR dev / test"):
         para.add_column(col)

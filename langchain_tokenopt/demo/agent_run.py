@@ -37,6 +37,7 @@ __all__ = [
     "demo_threads",
     "DEMO_CONTEXT_BUDGET",
     "DEMO_MAX_NEW_TOKENS",
+    "DEMO_MAX_SENTENCES",
     "DEMO_SYSTEM_BUDGET",
     "DemoReport",
     "QuestionResult",
@@ -44,14 +45,20 @@ __all__ = [
     "run_workload",
 ]
 
-#: Tokens SmolLM2 may generate per answer (greedy). Decoding dominates a miss: on one busy
-#: core a token takes about 0.17 s and a 750-token prompt 1.2 s to read.
-DEMO_MAX_NEW_TOKENS = 8
+#: Tokens SmolLM2 may generate per answer (greedy). Decoding dominates a miss (about 0.05 s a
+#: token on a free core, 0.17 s on a busy one), so answers also end after
+#: :data:`DEMO_MAX_SENTENCES` complete sentence(s): short, and never cut mid-word.
+DEMO_MAX_NEW_TOKENS = 40
+#: Complete sentences per answer (``LocalChatModel(max_sentences=...)``).
+DEMO_MAX_SENTENCES = 1
 #: History budget. On the 46k-token support thread the context optimizer keeps 9 of its 11
 #: ids at 1,200 tokens and 0-1 at 600-900 (``python bench/e2e_bench.py`` prints this).
 DEMO_CONTEXT_BUDGET = 1200
-#: System-prompt budget: the forced core module (664 tokens) plus a small relevant module.
-DEMO_SYSTEM_BUDGET = 1000
+#: System-prompt budget: the always-on essentials (195 tokens) plus the sentences of the other
+#: modules that answer the question (:func:`~langchain_tokenopt.demo.prompt.demo_prompt`,
+#: :class:`~langchain_tokenopt.graph.system_prompt.ModuleFitter`). ``python bench/e2e_bench.py``
+#: prints the answer sentences and hard rules kept at 250-500 tokens.
+DEMO_SYSTEM_BUDGET = 350
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,8 @@ class QuestionResult:
     """Per optimizer step: (tokens before, tokens after, latency ms), summed over the turn."""
     tools_bound: list[str] = field(default_factory=list)
     """Tools bound on the turn's model call."""
+    system_prompt: str = ""
+    """The system prompt sent on the turn's model call (empty for a cache hit)."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +161,7 @@ def build_demo_agent(
     cache_path: Path,
     metrics_path: Path | None,
     max_new_tokens: int = DEMO_MAX_NEW_TOKENS,
+    max_sentences: int | None = DEMO_MAX_SENTENCES,
     context_budget: int = DEMO_CONTEXT_BUDGET,
     system_budget: int = DEMO_SYSTEM_BUDGET,
     tool_margin: float | None = DEFAULT_TOOL_MARGIN,
@@ -159,16 +169,18 @@ def build_demo_agent(
 ) -> tuple[Any, Any]:
     """Build ``(compiled graph, monitor)`` for the workload with the local SmolLM2.
 
-    The system prompt is the workload's :class:`~langchain_tokenopt.ModularPrompt` (core
-    module first, cache breakpoint after it), the tools are its 131 schemas. SmolLM2 decodes
-    greedily and at most ``max_new_tokens`` tokens, which bounds a miss on two CPU cores;
-    ``num_threads`` torch threads (default :func:`demo_threads`).
+    The unoptimized system prompt (cache key, "before" figures) is the workload's
+    :class:`~langchain_tokenopt.ModularPrompt`; what is sent is fitted to ``system_budget``
+    by :func:`~langchain_tokenopt.demo.prompt.demo_system_fitter`. The tools are its 131
+    schemas. SmolLM2 decodes greedily, at most ``max_new_tokens`` tokens and
+    ``max_sentences`` sentences, which bounds a miss on two CPU cores; ``num_threads`` torch
+    threads (default :func:`demo_threads`).
     """
     from langgraph.checkpoint.memory import InMemorySaver
 
     from langchain_tokenopt.cache import LocalBackend, SemanticCache
-    from langchain_tokenopt.compression import ModularPrompt, PromptAssembler
-    from langchain_tokenopt.embeddings import get_default_query_embeddings
+    from langchain_tokenopt.compression import ModularPrompt
+    from langchain_tokenopt.demo.prompt import demo_system_fitter
     from langchain_tokenopt.graph import build_optimized_agent
     from langchain_tokenopt.llms import LocalChatModel
     from langchain_tokenopt.monitoring import (
@@ -183,37 +195,32 @@ def build_demo_agent(
             "name": m.name,
             "text": m.content,
             "description": m.description,
-            # Only the stable prefix is forced; the other modules compete on relevance.
             "core": m.cache_breakpoint,
         }
         for m in workload.modules
     ]
     breakpoint_module = next((m.name for m in workload.modules if m.cache_breakpoint), None)
+    # The unoptimized prompt as the workload wrote it: the cache key and the "before" figures.
     prompt = ModularPrompt(
         modules, cache_breakpoint=breakpoint_module, separator=workload.separator
     )
     store = SQLiteMetricsStore(path=metrics_path) if metrics_path else MemoryMetricsStore()
     monitor = TokenOptCallbackHandler(store=store)
     counter = TokenCounter("gpt-4o")
-    # Modules are matched with the int8 ONNX MiniLM that the cache and the tool retriever
-    # already load, so the demo never loads the torch sentence-transformers copy.
-    assembler = PromptAssembler(
-        prompt,
-        budget_tokens=system_budget,
-        token_counter=counter,
-        embeddings=get_default_query_embeddings(),
-    )
+    # What is sent: the split prompt's essentials plus the sentences that answer the question.
+    fitter = demo_system_fitter(workload, budget_tokens=system_budget, token_counter=counter)
     graph = build_optimized_agent(
         LocalChatModel(
             max_new_tokens=max_new_tokens,
+            max_sentences=max_sentences,
             dtype="bfloat16",
             num_threads=num_threads or demo_threads(),
-            # The core module opens every system prompt: read it once, reuse its KV cache.
+            # The essentials open every system prompt: read them once, reuse their KV cache.
             reuse_prefix=True,
         ),
         list(workload.tools),
         system_prompt=prompt,
-        compressor=assembler,
+        compressor=fitter,
         cache=SemanticCache(backend=LocalBackend(path=cache_path), history_policy="standalone"),
         monitor=monitor,
         context_budget=context_budget,
@@ -332,4 +339,5 @@ def _result(
         tokens_sent=0 if turn.get("cache_hit") else sent,
         steps=steps,
         tools_bound=list(turn.get("tools") or []),
+        system_prompt="" if turn.get("cache_hit") else str(turn.get("system_prompt") or ""),
     )

@@ -3,6 +3,8 @@
 * :func:`build_optimized_agent` returns the uncompiled ``StateGraph``
   (``cache_check → select_tools → compress_prompt → optimize_context → call_model →
   (tools loop) → cache_store``).
+* :class:`ModuleFitter` fits a ``ModularPrompt`` to a small budget (core modules whole,
+  the sentences of the other modules that answer the question);
 * :class:`OptimizedAgentState` is its state; :class:`CachedAnswerModel` replays cache hits
   as a stream.
 
@@ -18,9 +20,12 @@ from langchain_tokenopt.graph.factory import build_optimized_agent
 from langchain_tokenopt.graph.pipeline import OptimizerPipeline
 from langchain_tokenopt.graph.replay import CachedAnswerModel
 from langchain_tokenopt.graph.state import OptimizedAgentState, TurnState
+from langchain_tokenopt.graph.system_prompt import FittedPrompt, ModuleFitter
 
 __all__ = [
     "CachedAnswerModel",
+    "FittedPrompt",
+    "ModuleFitter",
     "OptimizedAgentState",
     "OptimizerPipeline",
     "TurnState",
