@@ -79,6 +79,24 @@ def _p(values: list[float], q: float) -> str:
     return f"{statistics.quantiles(values, n=100, method='inclusive')[int(q) - 1]:,.1f}"
 
 
+#: Sample answers shown by :func:`render_report`: the first misses and hits of the run.
+SAMPLE_MISSES = 4
+SAMPLE_HITS = 2
+
+
+def _render_samples(report: DemoReport, console: Any, table_cls: Any) -> None:
+    rows = report.misses()[:SAMPLE_MISSES] + report.hits()[:SAMPLE_HITS]
+    if not rows:
+        return
+    table = table_cls(title="Sample answers (SmolLM2-135M writes them; a hit replays one)")
+    for col in ("id", "question", "answer", "source"):
+        table.add_column(col)
+    for r in sorted(rows, key=lambda r: r.question.id):
+        source = f"cache ({r.cache_layer})" if r.cache_hit else "model"
+        table.add_row(r.question.id, r.question.text, r.answer, source)
+    console.print(table)
+
+
 def render_report(report: DemoReport, *, console: Any = None) -> None:
     """Print the report's tables with rich.
 
@@ -92,6 +110,7 @@ def render_report(report: DemoReport, *, console: Any = None) -> None:
         raise MissingDependencyError("rich", extra="cli") from exc
     console = console or Console()
     misses = report.misses()
+    _render_samples(report, console, Table)
 
     steps = Table(title=f"Per step, mean over the {len(misses)} cache misses (o200k tokens)")
     for col in ("step", "tokens before", "tokens after", "saved", "p50 ms"):

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+
+from rich.console import Console
 
 from langchain_tokenopt.demo import load_workload
 from langchain_tokenopt.demo.agent_run import demo_threads, run_workload
+from langchain_tokenopt.demo.report import render_report
 
 
 def test_figures_ignore_earlier_runs_in_the_same_metrics_file(tmp_path: Path) -> None:
@@ -24,3 +28,20 @@ def test_figures_ignore_earlier_runs_in_the_same_metrics_file(tmp_path: Path) ->
 
 def test_demo_threads_is_within_the_usable_cores() -> None:
     assert 1 <= demo_threads() <= len(os.sched_getaffinity(0))
+
+
+def test_report_shows_whole_sentence_answers_and_a_replayed_hit(tmp_path: Path) -> None:
+    report = run_workload(load_workload(), limit=6, workdir=tmp_path)
+    hit = report.results[5]
+    assert hit.question.id == "q06" and hit.cache_hit  # exact repeat of q03, same tenant
+    assert hit.answer == report.results[2].answer
+    for r in report.misses():
+        # One complete sentence at most (DEMO_MAX_SENTENCES = 1), never cut after it.
+        ends = [m.end() for m in re.finditer(r"[.!?](?=\s)", r.answer)]
+        assert r.answer.strip() and not ends, r.answer
+        assert r.system_prompt.startswith("You are Juniper")
+    console = Console(record=True, width=200)
+    render_report(report, console=console)
+    out = console.export_text()
+    assert "Sample answers" in out and "cache (exact)" in out
+    assert report.results[0].answer.split("\n")[0][:40] in out
