@@ -100,6 +100,37 @@ def _curve_at(name: str, key: str, threshold: float) -> float | None:
     return None
 
 
+_CONTRACTIONS = {
+    "what's": "what is",
+    "who's": "who is",
+    "where's": "where is",
+    "it's": "it is",
+    "that's": "that is",
+    "i'm": "i am",
+    "i've": "i have",
+    "i'd": "i would",
+    "i'll": "i will",
+    "you're": "you are",
+    "can't": "cannot",
+    "won't": "will not",
+    "don't": "do not",
+    "doesn't": "does not",
+    "didn't": "did not",
+    "isn't": "is not",
+    "aren't": "are not",
+}
+
+
+def canonical(text: str) -> str:
+    """Case, punctuation, whitespace and common contractions folded (a normalised-exact key)."""
+    import re
+
+    low = text.lower().replace("\u2019", "'")
+    for short, long in _CONTRACTIONS.items():
+        low = re.sub(rf"\b{re.escape(short)}", long, low)
+    return " ".join(re.findall(r"[a-z0-9]+", low))
+
+
 def paraphrase_tradeoff(workload: Any) -> dict[str, Any]:
     """Cosines of the workload's paraphrases and what each threshold would serve and risk."""
     import numpy as np
@@ -158,7 +189,35 @@ def paraphrase_tradeoff(workload: Any) -> dict[str, Any]:
                 "qqp_test_fhr_verified": _curve_at("cache_bench.json", "test_curve", t),
             }
         )
-    return {"pairs": pairs, "thresholds": rows}
+    # What a normalised-exact layer (canonical() equal, same tenant) would serve, and whether it
+    # would serve any question that must miss.
+    by_id = {q.id: q for q in questions}
+    normalised = [
+        p["id"]
+        for p in pairs
+        if p["expect_hit"]
+        and canonical(by_id[p["id"]].text) == canonical(by_id[p["original"]].text)
+    ]
+    wrong = [
+        q.id
+        for n, q in enumerate(questions)
+        if not q.expect_cache_hit
+        and q.kind != "exact_repeat"
+        and any(
+            e.tenant_id == q.tenant_id and canonical(e.text) == canonical(q.text)
+            for e in questions[:n]
+        )
+    ]
+    return {
+        "pairs": pairs,
+        "thresholds": rows,
+        "normalised_exact": {
+            "paraphrase_hits": len(normalised),
+            "paraphrases_expected": sum(p["expect_hit"] for p in pairs),
+            "served": normalised,
+            "must_miss_matched_same_tenant_ignoring_conversation": wrong,
+        },
+    }
 
 
 def history_retention(workload: Any, budget: int) -> dict[str, Any]:
@@ -608,6 +667,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['qqp_dev_fhr_verified']} / {row['qqp_test_fhr_verified']}",
         )
     console.print(para)
+    norm = tradeoff["normalised_exact"]
+    console.print(
+        f"Normalised-exact layer (case, punctuation, whitespace, contractions folded): "
+        f"{norm['paraphrase_hits']} of {norm['paraphrases_expected']} paraphrases would hit; "
+        "must-miss questions with the same canonical text in the tenant (conversation "
+        "scope still separates them): "
+        + (", ".join(norm["must_miss_matched_same_tenant_ignoring_conversation"]) or "none")
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / ("e2e_quick.json" if args.quick or args.limit else "e2e.json")
     out.write_text(json.dumps(result, indent=2))
