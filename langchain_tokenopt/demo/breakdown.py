@@ -62,8 +62,9 @@ _SECTION_TITLES: dict[str, str] = {
 }
 #: What each later optimizer of the package targets, per section.
 OPTIMIZER_TARGETS: dict[str, str] = {
-    "system": "PromptAssembler / QueryAwareCompressor: send only the modules the question needs, "
-    "compress the rest; keep the core module as a stable, cacheable prefix",
+    "system": "ModuleFitter (PromptAssembler + QueryAwareCompressor): send the always-on "
+    "essentials (identity, safety rules) as a stable, cacheable prefix, then only the rules and "
+    "policy sentences that answer the question",
     "tools": "ToolSelector: retrieve the handful of tools relevant to the turn instead of "
     "sending the whole catalog",
     "history": "ContextOptimizer: drop or summarise stale tool results and old turns, never "

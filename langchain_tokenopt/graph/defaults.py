@@ -86,7 +86,8 @@ def resolve_compressor(
 ) -> Callable[[Any, str], str] | None:
     """Return ``(system_prompt, question) -> str`` that fits the system prompt, or None.
 
-    ``True`` picks a ``PromptAssembler`` for a ``ModularPrompt`` and a
+    ``True`` picks a :class:`~langchain_tokenopt.graph.system_prompt.ModuleFitter` for a
+    ``ModularPrompt`` (core modules whole, the answering sentences of the others) and a
     ``QueryAwareCompressor`` for a plain string, both with ``budget`` tokens.
     """
     if compressor is False or compressor is None or system_prompt is None:
@@ -99,7 +100,15 @@ def resolve_compressor(
 
     if compressor is True:
         if isinstance(system_prompt, ModularPrompt):
-            compressor = PromptAssembler(system_prompt, budget_tokens=budget, token_counter=counter)
+            from langchain_tokenopt.errors import MissingDependencyError
+            from langchain_tokenopt.graph.system_prompt import ModuleFitter
+
+            try:
+                return ModuleFitter(system_prompt, budget_tokens=budget, token_counter=counter)
+            except MissingDependencyError:  # no bm25s: whole modules only
+                compressor = PromptAssembler(
+                    system_prompt, budget_tokens=budget, token_counter=counter
+                )
         else:
             compressor = QueryAwareCompressor(target_tokens=budget, token_counter=counter)
     if isinstance(compressor, PromptAssembler):

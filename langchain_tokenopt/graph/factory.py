@@ -108,10 +108,13 @@ def build_optimized_agent(
             :class:`~langchain_tokenopt.SemanticCache` (embedded, user cache dir).
         tool_selector: A :class:`~langchain_tokenopt.ToolSelector`; ``True`` builds one over
             ``tools``; ``False`` binds every tool.
-        compressor: How the system prompt is fitted: a ``PromptAssembler`` (for a
+        compressor: How the system prompt is fitted: a
+            :class:`~langchain_tokenopt.graph.ModuleFitter` or a ``PromptAssembler`` (for a
             ``ModularPrompt``), a ``QueryAwareCompressor``, any callable
             ``(system_prompt, question) -> str``; ``True`` picks the default for the prompt
-            type with ``system_budget`` tokens.
+            type with ``system_budget`` tokens (``ModuleFitter`` for a ``ModularPrompt``:
+            core modules whole, then the sentences of the other modules that answer the
+            question).
         context_optimizer: A ``Runnable`` over messages; ``True`` builds
             :class:`~langchain_tokenopt.ContextOptimizer` with ``context_budget`` tokens.
         monitor: A :class:`~langchain_tokenopt.TokenOptCallbackHandler`; ``True`` builds one

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from langchain_core.messages import HumanMessage
 
+from langchain_tokenopt import build_optimized_agent
 from langchain_tokenopt.compression import ModularPrompt
 from langchain_tokenopt.errors import TokenOptConfigError
 from langchain_tokenopt.graph import ModuleFitter
+from langchain_tokenopt.llms import LocalChatModel
+from langchain_tokenopt.monitoring import TokenOptCallbackHandler
 from langchain_tokenopt.tokens import TokenCounter
 
 CORE = "You are the support agent of Acme Outdoor. Never ask for a full card number."
@@ -123,3 +127,27 @@ def test_bad_config_is_refused(
 def test_prompt_must_be_modular(counter: TokenCounter) -> None:
     with pytest.raises(TokenOptConfigError, match="ModularPrompt"):
         ModuleFitter("a plain string", budget_tokens=100, token_counter=counter)  # type: ignore[arg-type]
+
+
+def test_graph_default_fits_a_modular_prompt_with_the_fitter(
+    prompt: ModularPrompt,
+    counter: TokenCounter,
+    llm: LocalChatModel,
+    monitor: TokenOptCallbackHandler,
+) -> None:
+    graph = build_optimized_agent(
+        llm,
+        [],
+        system_prompt=prompt,
+        cache=False,
+        monitor=monitor,
+        system_budget=80,
+        token_model="gpt-4o",
+    ).compile()
+    state = graph.invoke({"messages": [HumanMessage("Can I return a helmet I unboxed?")]})
+    sent = state["turn"]["system_prompt"]
+    assert sent.startswith(CORE) and "Helmets that have left" in sent
+    assert counter.count(sent) <= 80
+    monitor.store.flush()
+    steps = [s for r in monitor.store.records() for s in r.steps if s.step == "compression"]
+    assert steps and steps[0].tokens_after == counter.count(sent) < steps[0].tokens_before
