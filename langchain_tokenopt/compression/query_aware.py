@@ -87,6 +87,10 @@ class QueryAwareCompressor(Runnable[Any, CompressionResult]):
         embedding_cache_size: Item vectors kept per compressor (LRU by exact text), so
             recurring documents and demonstrations are embedded once; 0 disables it.
         use_embeddings: ``False`` ranks with BM25 and literals only (fastest).
+        static_embeddings: Cheap embedder with ``encode(list[str])`` (unit vectors) that
+            scores every item to pick the MiniLM pool; default: the static table distilled
+            from the packaged MiniLM (:mod:`.static_embeddings`, distilled once, about 40 s).
+            ``False`` (or an unavailable table) picks the pool with BM25 alone.
         ranking: Weights of the relevance signals.
         importance: A ``TokenImportanceScorer`` to enable the fine stage (token pruning).
         fine_overshoot: With ``importance``, select this much more than the budget at the
@@ -112,6 +116,7 @@ class QueryAwareCompressor(Runnable[Any, CompressionResult]):
         embeddings: Any = None,
         use_embeddings: bool = True,
         embedding_cache_size: int = 10_000,
+        static_embeddings: Any = None,
         ranking: RankingConfig | None = None,
         importance: Any = None,
         fine_overshoot: float = 0.25,
@@ -151,6 +156,7 @@ class QueryAwareCompressor(Runnable[Any, CompressionResult]):
         self.use_embeddings = use_embeddings
         self.embedding_cache_size = embedding_cache_size
         self._encoder: CachedEncoder | None = None
+        self.static_embeddings = static_embeddings
         self.ranking = ranking or RankingConfig()
         self.importance = importance
         self.fine_overshoot = fine_overshoot
@@ -224,14 +230,19 @@ class QueryAwareCompressor(Runnable[Any, CompressionResult]):
         multi = sum(1 for p in pieces if p) > 1
         groups = [item.source if multi else item.block for item in items]
         embeddings = self._embeddings()
+        static = self._static() if embeddings is not None else None
+        ranking = self.ranking
+        if static is None and ranking.uses_static and ranking.dense_share is not None:
+            ranking = ranking.without_static()
         scores = score_items(
             texts,
             job.question,
             groups=groups,
             token_counts=counts,
-            config=self.ranking,
+            config=ranking,
             embeddings=embeddings,
             budget=budget,
+            static=static,
         )
         coarse_budget = budget
         if self.importance is not None:
@@ -305,6 +316,17 @@ class QueryAwareCompressor(Runnable[Any, CompressionResult]):
                 self.embeddings = get_default_query_embeddings()
             self._encoder = CachedEncoder(self.embeddings, max_entries=self.embedding_cache_size)
         return self._encoder
+
+    def _static(self) -> Any:
+        if self.static_embeddings is False or not self.ranking.uses_static:
+            return None
+        if self.static_embeddings is None:
+            from langchain_tokenopt.compression.static_embeddings import (
+                get_default_static_embeddings,
+            )
+
+            return get_default_static_embeddings()
+        return self.static_embeddings
 
     def _result(
         self,

@@ -1,9 +1,11 @@
 """Relevance of context items to a question: MiniLM similarity fused with BM25.
 
 Scores are pure functions of the texts, so the same input always ranks the same way.
-BM25 (``bm25s``) covers every item; the MiniLM embedder covers the items BM25 and the
-literal matches rank highest, up to a token pool (``None``: all items), each truncated to
-its first ``dense_max_chars`` characters, which bounds the cost on huge inputs.
+BM25 (``bm25s``) and a static embedding table distilled from MiniLM (model2vec,
+:mod:`.static_embeddings`, microseconds per sentence) cover every item; the MiniLM embedder
+covers the items these cheap signals and the literal matches rank highest, up to a token
+pool (``None``: all items), each truncated to its first ``dense_max_chars`` characters,
+which bounds the cost on huge inputs.
 Items that contain an exact literal of the question (UUID, id, number, quoted string)
 get a bonus so ``Key: "…uuid…"`` always finds its entry.
 
@@ -18,9 +20,10 @@ Example:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +34,8 @@ from langchain_tokenopt.errors import TokenOptConfigError
 
 __all__ = ["RankingConfig", "score_items"]
 
+#: Characters of the question the embedder sees.
+_QUESTION_CHARS = 1000
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 
 
@@ -38,10 +43,12 @@ _WORD = re.compile(r"(?u)\b\w\w+\b")
 class RankingConfig:
     """Weights of the relevance signals and the embedder's pool (calibrated on the NQ dev split).
 
-    The default embeds only a bounded pool of items (15 % of the input's tokens, picked by
-    BM25 of the item and of its document, with every document's best item first), which
-    keeps the compressor near 30 ms per 1k input tokens on one core; :meth:`thorough`
-    embeds every item for the best ranking at about 5x the time.
+    The default embeds only a bounded pool of items with MiniLM (15 % of the input's
+    tokens), picked by the static-embedding cosine of the item and of its document plus
+    BM25, which keeps the compressor under 30 ms per 1k input tokens on one core;
+    :meth:`thorough` embeds every item for the best ranking at about 5x the time. Without
+    a static embedder the pool is picked by BM25 of the item and of its document, with
+    every document's best item first (:meth:`lexical_pool`).
 
     Example:
         .. code-block:: python
@@ -67,18 +74,25 @@ class RankingConfig:
     dense_pool: float | None = None
     """Embed items (best BM25 first) up to this multiple of the budget in tokens; ``None``:
     every item (still capped by ``dense_pool_max_tokens``)."""
-    dense_share: float | None = 0.15
+    dense_share: float | None = 0.12
     """Embed at most this share of the input's tokens (``None``: no such cap). The int8
     MiniLM costs 110-160 ms per 1k tokens on one core, so this bounds the compressor's time
-    (about 30 ms per 1k input tokens at 0.15); :meth:`thorough` embeds everything."""
-    pool_group_weight: float = 1.0
+    (under 30 ms per 1k input tokens at 0.12); :meth:`thorough` embeds everything."""
+    static_weight: float = 1.0
+    """Weight of the item's static-embedding cosine in the prior that picks the pool."""
+    static_parent_weight: float = 1.0
+    """Weight of the parent's (document's) static-embedding cosine in that prior."""
+    pool_bm25_weight: float = 0.3
+    """Weight of the item's BM25 score (scaled to [0, 1]) in that prior."""
+    pool_group_weight: float = 0.0
     """Weight of the parent's (document's) BM25 score in the prior that picks the pool."""
-    pool_spread: float = 1.0
+    pool_spread: float = 0.0
     """Added to the pool prior of each parent's best item, so the pool probes many documents."""
     dense_pool_max_tokens: int = 16_384
     """Hard cap on embedded item tokens, which bounds the time on huge inputs."""
-    dense_max_chars: int = 1000
-    """Characters of each item the embedder sees (MiniLM reads 256 word pieces at most)."""
+    dense_max_chars: int = 160
+    """Characters of each item the embedder sees (MiniLM reads 256 word pieces at most); the
+    pool counts only these, so a short clip lets the pool probe more items for the same time."""
     dense_context_chars: int = 0
     """Prefix each item but the first of its parent with this many characters of the
     parent's first item before embedding (the title or subject a later sentence omits)."""
@@ -92,6 +106,9 @@ class RankingConfig:
             "neighbor_weight",
             "pool_group_weight",
             "pool_spread",
+            "static_weight",
+            "static_parent_weight",
+            "pool_bm25_weight",
         ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or value < 0:
@@ -131,11 +148,54 @@ class RankingConfig:
         """
         return cls(
             dense_share=None,
+            dense_max_chars=1000,
             pool_group_weight=0.0,
             pool_spread=0.0,
+            static_weight=0.0,
+            static_parent_weight=0.0,
             parent_weight=0.5,
             dense_context_chars=60,
         )
+
+    @classmethod
+    def lexical_pool(cls) -> RankingConfig:
+        """The bounded pool picked by BM25 alone (used when no static embedder is available).
+
+        Example:
+            .. code-block:: python
+
+                QueryAwareCompressor(target_tokens=300, ranking=RankingConfig.lexical_pool())
+        """
+        return cls().without_static()
+
+    def without_static(self) -> RankingConfig:
+        """Return this config with the pool of :meth:`lexical_pool` (BM25 only).
+
+        That pool is 15 % of the input's tokens, items clipped to 1,000 characters: the
+        calibration before the static embedder.
+
+        Example:
+            .. code-block:: python
+
+                RankingConfig(parent_weight=0.5).without_static().uses_static  # False
+        """
+        if not self.uses_static:
+            return self
+        return replace(
+            self,
+            static_weight=0.0,
+            static_parent_weight=0.0,
+            pool_bm25_weight=1.0,
+            pool_group_weight=1.0,
+            pool_spread=1.0,
+            dense_share=0.15,
+            dense_max_chars=1000,
+        )
+
+    @property
+    def uses_static(self) -> bool:
+        """Whether the pool prior uses the static embedder (with a bounded MiniLM pool)."""
+        return self.static_weight > 0 or self.static_parent_weight > 0
 
 
 def score_items(
@@ -147,6 +207,7 @@ def score_items(
     config: RankingConfig,
     embeddings: Any = None,
     budget: int | None = None,
+    static: Any = None,
 ) -> np.ndarray:
     """Return one relevance score per item (higher is better).
 
@@ -159,6 +220,8 @@ def score_items(
         embeddings: Object with ``encode(list[str]) -> ndarray`` (unit vectors) or a LangChain
             ``Embeddings``; ``None`` uses BM25 and literals only.
         budget: The token budget, which sizes the embedder's pool (``config.dense_pool``).
+        static: Object with ``encode(list[str]) -> ndarray`` (unit or zero vectors) scoring
+            every item cheaply to pick the MiniLM pool; ``None``: the prior uses BM25 only.
     """
     n = len(texts)
     if n == 0:
@@ -172,7 +235,9 @@ def score_items(
             bonus += np.fromiter((literal in t for t in texts), dtype=np.float64, count=n)
     dense = np.zeros(n)
     if embeddings is not None and config.dense_weight > 0:
-        prior = lexical + bonus
+        prior = config.pool_bm25_weight * lexical + bonus
+        if static is not None and config.uses_static and question.strip():
+            prior = prior + _static_prior(texts, question, groups, token_counts, config, static)
         if config.pool_group_weight > 0 and question.strip():
             prior = prior + config.pool_group_weight * _group_bm25(texts, question, groups)
         if config.pool_spread > 0:
@@ -216,6 +281,28 @@ def _bm25(texts: Sequence[str], question: str) -> np.ndarray:
     return np.asarray(retriever.get_scores(terms), dtype=np.float64)
 
 
+def _static_prior(
+    texts: Sequence[str],
+    question: str,
+    groups: Sequence[int],
+    token_counts: Sequence[int],
+    config: RankingConfig,
+    static: Any,
+) -> np.ndarray:
+    """Static-embedding cosine of each item and of its parent (token-weighted item mean)."""
+    vectors = np.asarray(static.encode([question, *texts]), dtype=np.float64)
+    query, items = vectors[0], vectors[1:]
+    item_cos = items @ query
+    order = {g: k for k, g in enumerate(dict.fromkeys(groups))}
+    index = np.fromiter((order[g] for g in groups), dtype=np.int64, count=len(texts))
+    weights = np.asarray(token_counts, dtype=np.float64)[:, None]
+    parents = np.zeros((len(order), items.shape[1]))
+    np.add.at(parents, index, items * weights)
+    norms = np.linalg.norm(parents, axis=1, keepdims=True)
+    parent_cos = (parents / np.where(norms == 0, 1, norms)) @ query
+    return config.static_weight * item_cos + config.static_parent_weight * parent_cos[index]
+
+
 def _group_bm25(texts: Sequence[str], question: str, groups: Sequence[int]) -> np.ndarray:
     """BM25 of each item's whole group (document), scaled to [0, 1], spread over its items."""
     order = list(dict.fromkeys(groups))
@@ -254,7 +341,9 @@ def _dense(
         if used >= limit:
             break
         pool.append(i)
-        used += token_counts[i]
+        # an item is embedded up to its first dense_max_chars characters: count only those
+        share = min(1.0, config.dense_max_chars / max(len(texts[i]), 1))
+        used += math.ceil(token_counts[i] * share)
     pool.sort()
     clipped = [texts[i][: config.dense_max_chars] for i in pool]
     if config.dense_context_chars > 0:
@@ -267,7 +356,7 @@ def _dense(
             for i, text in zip(pool, clipped, strict=True)
         ]
     if question.strip():
-        vectors = encode_texts(embeddings, [question[: config.dense_max_chars], *clipped])
+        vectors = encode_texts(embeddings, [question[:_QUESTION_CHARS], *clipped])
         query, items = vectors[0], vectors[1:]
     else:
         items = encode_texts(embeddings, clipped)
