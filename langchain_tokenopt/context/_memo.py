@@ -59,11 +59,12 @@ def _content_key(msg: BaseMessage) -> tuple[Any, ...]:
     content = msg.content
     if type(content) is not str:
         return ("object", next(_serial))  # block content: this object only
+    fields = msg.__dict__  # plain reads: a missing pydantic attribute raises and is slow
     key: tuple[Any, ...] = (
         type(msg).__name__,
-        msg.id,
-        getattr(msg, "name", None),
-        getattr(msg, "role", None),
+        fields.get("id"),
+        fields.get("name"),
+        fields.get("role"),
         len(content),
         hash(content),
     )
@@ -76,36 +77,45 @@ def _content_key(msg: BaseMessage) -> tuple[Any, ...]:
 
 def message_key(msg: BaseMessage) -> tuple[Any, ...]:
     """Return the content key of ``msg`` (equal for equal messages, even across copies)."""
-    shape = _shape(msg)
-    hit = _keys.get(id(msg))  # a dict read is atomic in CPython; no lock on the hot path
+    content = msg.content
+    shape = len(content) if type(content) is str else -1
+    hit = _keys.get(id(msg))  # dict reads and writes are atomic in CPython: no lock here
     if hit is not None and hit[0] is msg and hit[1] == shape:
         return hit[2]
     key = _content_key(msg)
-    with _lock:
-        _keys[id(msg)] = (msg, shape, key)
+    _keys[id(msg)] = (msg, shape, key)
+    if len(_keys) > _MAX_ENTRIES:
         _bound(_keys)
     return key
 
 
 def _bound(table: dict[Any, Any]) -> None:
-    if len(table) > _MAX_ENTRIES:  # drop the oldest half (insertion order)
-        for old in list(table)[: _MAX_ENTRIES // 2]:
-            table.pop(old, None)
+    with _lock:
+        if len(table) > _MAX_ENTRIES:  # drop the oldest half (insertion order)
+            for old in list(table)[: _MAX_ENTRIES // 2]:
+                table.pop(old, None)
 
 
 def memo(tag: str, msg: BaseMessage, compute: Callable[[], T]) -> T:
     """Return ``compute()`` for ``msg``, computed once per message content and tag."""
-    fast = _by_object.get((tag, id(msg)))  # the same object again: one dict read
-    if fast is not None and fast[0] is msg and fast[1] == _shape(msg):
+    content = msg.content
+    shape = len(content) if type(content) is str else -1
+    slot = (tag, id(msg))
+    fast = _by_object.get(slot)  # the same object again: one dict read
+    if fast is not None and fast[0] is msg and fast[1] == shape:
         hit: T = fast[2]
         return hit
     key = (tag, message_key(msg))
     found = _cache.get(key, _MISSING)
-    value: T = compute() if found is _MISSING else found
-    with _lock:
+    if found is _MISSING:
+        value: T = compute()
         _cache[key] = value
-        _by_object[(tag, id(msg))] = (msg, _shape(msg), value)
-        _bound(_cache)
+        if len(_cache) > _MAX_ENTRIES:
+            _bound(_cache)
+    else:
+        value = found
+    _by_object[slot] = (msg, shape, value)
+    if len(_by_object) > _MAX_ENTRIES:
         _bound(_by_object)
     return value
 
@@ -136,13 +146,14 @@ def count_each(counter: TokenCounter, messages: Sequence[BaseMessage]) -> list[i
     keys = {i: (tag, message_key(messages[i])) for i in slow}
     todo = [i for i in slow if _cache.get(keys[i], -1) < 0]
     fresh = dict(zip(todo, counter.count_each([messages[i] for i in todo]), strict=True))
-    with _lock:
-        for i in slow:
-            n = fresh[i] if i in fresh else _cache[keys[i]]
-            out[i] = n
-            _cache[keys[i]] = n
-            _by_object[(tag, id(messages[i]))] = (messages[i], _shape(messages[i]), n)
+    for i in slow:
+        n = fresh[i] if i in fresh else _cache[keys[i]]
+        out[i] = n
+        _cache[keys[i]] = n
+        _by_object[(tag, id(messages[i]))] = (messages[i], _shape(messages[i]), n)
+    if len(_cache) > _MAX_ENTRIES:
         _bound(_cache)
+    if len(_by_object) > _MAX_ENTRIES:
         _bound(_by_object)
     return out
 

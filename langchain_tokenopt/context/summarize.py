@@ -313,6 +313,8 @@ class ExtractiveSummarizer:
     def summarize(self, text: str, *, max_tokens: int, counter: TokenCounter) -> str:
         """Return the most important lines of ``text`` within ``max_tokens``."""
         body = shrink_lines(text, max(0, max_tokens - 24), counter)
+        if body == text:  # nothing left out, so no fact is missing: the text is its summary
+            return text
         out = ensure_facts(body, text, max_tokens, counter)
         return shrink_lines(out, max_tokens, counter)
 
