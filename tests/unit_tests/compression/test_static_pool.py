@@ -1,0 +1,140 @@
+"""The static (model2vec) table distilled from the packaged MiniLM, and the pool it picks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from langchain_tokenopt._assets import user_cache_dir
+from langchain_tokenopt.compression import QueryAwareCompressor, RankingConfig
+from langchain_tokenopt.compression.static_embeddings import (
+    STATIC_DIMS,
+    StaticEmbeddings,
+    get_default_static_embeddings,
+    static_model_dir,
+)
+from langchain_tokenopt.embeddings import get_default_query_embeddings
+from langchain_tokenopt.errors import TokenOptConfigError
+from langchain_tokenopt.tokens import TokenCounter
+
+from .conftest import TOPICS, _doc_text
+
+# The gold sentence shares no content word with the question: BM25 scores it 0.
+QUESTION = "Which physician came across penicillin?"
+GOLD = (
+    "Alexander Fleming, a Scottish doctor, found the antibiotic mould in 1928 "
+    "at St Mary's Hospital."
+)
+
+
+class RecordingEncoder:
+    """The real default MiniLM embedder, recording every text it is asked to embed."""
+
+    def __init__(self) -> None:
+        self.inner = get_default_query_embeddings()
+        self.seen: list[str] = []
+
+    def encode(self, texts: list[str]) -> Any:
+        self.seen.extend(texts)
+        return self.inner.encode(texts)
+
+
+def _many_documents() -> list[str]:
+    docs = [_doc_text(t, lead, k) for k in range(6) for t, lead in TOPICS]
+    docs.insert(50, GOLD)
+    return docs
+
+
+def test_static_table_is_distilled_locally_and_gives_unit_vectors() -> None:
+    static = get_default_static_embeddings()
+    assert static is not None
+    folder = static_model_dir()
+    assert folder.parent == user_cache_dir() and (folder / "model.safetensors").is_file()
+    texts = [QUESTION, GOLD, "Chess is a board game played on 64 squares.", "", "%%%"]
+    vectors = static.encode(texts)
+    assert vectors.shape == (5, STATIC_DIMS)
+    norms = np.linalg.norm(vectors[:3], axis=1)
+    np.testing.assert_allclose(norms, 1.0, atol=1e-5)
+    assert float(np.linalg.norm(vectors[3])) == 0.0
+    # related (doctor / physician, antibiotic / penicillin) beats unrelated
+    assert float(vectors[1] @ vectors[0]) > float(vectors[2] @ vectors[0]) + 0.1
+    np.testing.assert_array_equal(vectors, StaticEmbeddings(folder).encode(texts))
+    assert static.encode([]).shape == (0, STATIC_DIMS)
+
+
+def test_static_prior_puts_a_paraphrased_answer_into_the_minilm_pool() -> None:
+    docs = _many_documents()
+    counter = TokenCounter()
+    total = counter.count("\n\n".join(docs))
+    recorder = RecordingEncoder()
+    result = QueryAwareCompressor(target_tokens=60, embeddings=recorder).invoke(
+        {"context": docs, "question": QUESTION}
+    )
+    assert "1928" in result.text and result.tokens_after <= 60
+    assert GOLD in recorder.seen
+    items = [t for t in recorder.seen if t != QUESTION]
+    config = RankingConfig()
+    assert all(len(t) <= config.dense_max_chars for t in items)
+    assert sum(counter.count(t) for t in items) <= 0.12 * total + max(map(counter.count, items))
+    # BM25 alone picks the pool from lexical matches: the gold sentence is never embedded
+    lexical = RecordingEncoder()
+    QueryAwareCompressor(target_tokens=60, embeddings=lexical, static_embeddings=False).invoke(
+        {"context": docs, "question": QUESTION}
+    )
+    assert GOLD not in lexical.seen
+    assert len(lexical.seen) > 1
+
+
+def test_default_is_deterministic_and_within_budget() -> None:
+    docs = _many_documents()
+    counter = TokenCounter()
+    for budget in (25, 80, 300):
+        first = QueryAwareCompressor(target_tokens=budget).invoke(
+            {"context": docs, "question": QUESTION}
+        )
+        again = QueryAwareCompressor(target_tokens=budget).invoke(
+            {"context": docs, "question": QUESTION}
+        )
+        assert first.text == again.text
+        assert counter.count(first.text) <= budget
+
+
+def test_custom_static_embedder_is_used() -> None:
+    calls: list[int] = []
+
+    class CountingStatic:
+        def __init__(self) -> None:
+            self.inner = get_default_static_embeddings()
+
+        def encode(self, texts: list[str]) -> Any:
+            calls.append(len(texts))
+            assert self.inner is not None
+            return self.inner.encode(texts)
+
+    docs = _many_documents()
+    QueryAwareCompressor(target_tokens=60, static_embeddings=CountingStatic()).invoke(
+        {"context": docs, "question": QUESTION}
+    )
+    assert calls and calls[0] > len(docs)  # the question and every item, in one call
+    calls.clear()
+    QueryAwareCompressor(
+        target_tokens=60, static_embeddings=CountingStatic(), ranking=RankingConfig.thorough()
+    ).invoke({"context": docs, "question": QUESTION})
+    assert calls == []  # thorough embeds everything with MiniLM: no static prior needed
+
+
+def test_ranking_presets_and_validation() -> None:
+    default = RankingConfig()
+    assert default.uses_static and default.dense_share == 0.12
+    lexical = RankingConfig.lexical_pool()
+    assert not lexical.uses_static
+    assert (lexical.dense_share, lexical.dense_max_chars, lexical.pool_spread) == (0.15, 1000, 1.0)
+    kept = RankingConfig(parent_weight=0.5).without_static()
+    assert kept.parent_weight == 0.5 and not kept.uses_static
+    thorough = RankingConfig.thorough()
+    assert thorough.without_static() is thorough and thorough.dense_share is None
+    for bad in ({"static_weight": -1.0}, {"static_parent_weight": -0.1}, {"pool_bm25_weight": -2}):
+        with pytest.raises(TokenOptConfigError):
+            RankingConfig(**bad)  # type: ignore[arg-type]
