@@ -39,6 +39,7 @@ from langchain_tokenopt.compression.records import (
     DroppedItem,
     ModuleChoice,
 )
+from langchain_tokenopt.compression.static_embeddings import StaticEmbeddings
 
 __all__ = [
     "AssembledPrompt",
@@ -52,6 +53,7 @@ __all__ = [
     "PromptModule",
     "QueryAwareCompressor",
     "RankingConfig",
+    "StaticEmbeddings",
     "TokenImportance",
     "TokenImportanceScorer",
 ]

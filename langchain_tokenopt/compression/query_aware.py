@@ -6,11 +6,13 @@ Algorithm:
    code fences and few-shot demonstrations whole; JSON by top-level entries. Prose items
    larger than the budget are cut into fragments at clauses, then spaces, never inside a
    protected span (:mod:`.splitting`), so one huge sentence never empties the result.
-2. Score every item against the question (:mod:`.ranking`): BM25 over every item, the int8
-   MiniLM cosine over a bounded pool of the BM25-best items (every item with
-   ``RankingConfig.thorough()``), plus the score of its document/paragraph (coarse), plus
-   a bonus for exact literals of the question (ids, UUIDs, numbers, quoted strings). Item
-   vectors are cached per exact text, so recurring documents are embedded once.
+2. Score every item against the question (:mod:`.ranking`): BM25 and a static embedding
+   table distilled from MiniLM (:mod:`.static_embeddings`) over every item, the int8
+   MiniLM cosine over a bounded pool of the items those rank best, clipped to their first
+   160 characters (every item, whole, with ``RankingConfig.thorough()``), plus the score
+   of its document/paragraph (coarse), plus a bonus for exact literals of the question
+   (ids, UUIDs, numbers, quoted strings). Item vectors are cached per exact text, so
+   recurring documents are embedded once.
 3. Keep the best items while they fit ``target_tokens`` (counted with the target model's
    tokenizer); re-choose few-shot demonstrations so as many whole ones as fit are kept;
    put everything back in its original order and verify the count: the budget is never
