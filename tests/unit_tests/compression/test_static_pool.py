@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from langchain_tokenopt.compression.static_embeddings import (
     static_model_dir,
 )
 from langchain_tokenopt.embeddings import get_default_query_embeddings
-from langchain_tokenopt.errors import TokenOptConfigError
+from langchain_tokenopt.errors import MissingDependencyError, TokenOptConfigError
 from langchain_tokenopt.tokens import TokenCounter
 
 from .conftest import TOPICS, _doc_text
@@ -138,3 +139,17 @@ def test_ranking_presets_and_validation() -> None:
     for bad in ({"static_weight": -1.0}, {"static_parent_weight": -0.1}, {"pool_bm25_weight": -2}):
         with pytest.raises(TokenOptConfigError):
             RankingConfig(**bad)  # type: ignore[arg-type]
+
+
+def test_without_model2vec_the_pool_falls_back_to_bm25(monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = static_model_dir()
+    monkeypatch.setitem(sys.modules, "model2vec", None)
+    with pytest.raises(MissingDependencyError, match="embeddings"):
+        StaticEmbeddings(folder).encode(["anything"])
+    docs = _many_documents()
+    payload = {"context": docs, "question": QUESTION}
+    off = QueryAwareCompressor(target_tokens=60, static_embeddings=False).invoke(payload)
+    lexical = QueryAwareCompressor(
+        target_tokens=60, static_embeddings=False, ranking=RankingConfig.lexical_pool()
+    ).invoke(payload)
+    assert off.text == lexical.text and off.tokens_after <= 60
