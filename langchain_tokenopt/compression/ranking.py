@@ -88,6 +88,9 @@ class RankingConfig:
     """Weight of the parent's (document's) BM25 score in the prior that picks the pool."""
     pool_spread: float = 0.0
     """Added to the pool prior of each parent's best item, so the pool probes many documents."""
+    static_max_tokens: int = 65_536
+    """Inputs over this many tokens get static scores only for their BM25-best items up
+    to this many tokens (bounds the time on huge inputs)."""
     dense_pool_max_tokens: int = 16_384
     """Hard cap on embedded item tokens, which bounds the time on huge inputs."""
     dense_max_chars: int = 160
@@ -131,7 +134,7 @@ class RankingConfig:
                 f"got {self.dense_context_chars!r}"
             )
             raise TokenOptConfigError(msg)
-        for name in ("parent_top", "dense_pool_max_tokens", "dense_max_chars"):
+        for name in ("parent_top", "dense_pool_max_tokens", "dense_max_chars", "static_max_tokens"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 msg = f"RankingConfig.{name} must be a positive int, got {value!r}"
@@ -237,7 +240,9 @@ def score_items(
     if embeddings is not None and config.dense_weight > 0:
         prior = config.pool_bm25_weight * lexical + bonus
         if static is not None and config.uses_static and question.strip():
-            prior = prior + _static_prior(texts, question, groups, token_counts, config, static)
+            prior = prior + _static_prior(
+                texts, question, groups, token_counts, config, static, prior
+            )
         if config.pool_group_weight > 0 and question.strip():
             prior = prior + config.pool_group_weight * _group_bm25(texts, question, groups)
         if config.pool_spread > 0:
@@ -288,19 +293,41 @@ def _static_prior(
     token_counts: Sequence[int],
     config: RankingConfig,
     static: Any,
+    base: np.ndarray,
 ) -> np.ndarray:
-    """Static-embedding cosine of each item and of its parent (token-weighted item mean)."""
-    vectors = np.asarray(static.encode([question, *texts]), dtype=np.float64)
+    """Static-embedding cosine of each item and of its parent (token-weighted item mean).
+
+    On inputs over ``config.static_max_tokens`` only the items ``base`` ranks best, up to
+    that many tokens, are embedded (bounded time); the others get the lowest value.
+    """
+    n = len(texts)
+    chosen = list(range(n))
+    if sum(token_counts) > config.static_max_tokens:
+        picked: list[int] = []
+        used = 0
+        for i in sorted(range(n), key=lambda i: (-base[i], i)):
+            if used >= config.static_max_tokens:
+                break
+            picked.append(i)
+            used += token_counts[i]
+        chosen = sorted(picked)
+    vectors = np.asarray(static.encode([question, *(texts[i] for i in chosen)]), dtype=np.float64)
     query, items = vectors[0], vectors[1:]
     item_cos = items @ query
-    order = {g: k for k, g in enumerate(dict.fromkeys(groups))}
-    index = np.fromiter((order[g] for g in groups), dtype=np.int64, count=len(texts))
-    weights = np.asarray(token_counts, dtype=np.float64)[:, None]
+    chosen_groups = [groups[i] for i in chosen]
+    order = {g: k for k, g in enumerate(dict.fromkeys(chosen_groups))}
+    index = np.fromiter((order[g] for g in chosen_groups), dtype=np.int64, count=len(chosen))
+    weights = np.asarray(token_counts, dtype=np.float64)[chosen][:, None]
     parents = np.zeros((len(order), items.shape[1]))
     np.add.at(parents, index, items * weights)
     norms = np.linalg.norm(parents, axis=1, keepdims=True)
     parent_cos = (parents / np.where(norms == 0, 1, norms)) @ query
-    return config.static_weight * item_cos + config.static_parent_weight * parent_cos[index]
+    values = config.static_weight * item_cos + config.static_parent_weight * parent_cos[index]
+    if len(chosen) == n:
+        return values
+    out = np.full(n, float(values.min()) if len(values) else 0.0)
+    out[chosen] = values
+    return out
 
 
 def _group_bm25(texts: Sequence[str], question: str, groups: Sequence[int]) -> np.ndarray:

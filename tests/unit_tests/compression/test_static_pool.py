@@ -153,3 +153,30 @@ def test_without_model2vec_the_pool_falls_back_to_bm25(monkeypatch: pytest.Monke
         target_tokens=60, static_embeddings=False, ranking=RankingConfig.lexical_pool()
     ).invoke(payload)
     assert off.text == lexical.text and off.tokens_after <= 60
+
+
+def test_static_prior_is_bounded_on_large_inputs() -> None:
+    seen: list[str] = []
+
+    class RecordingStatic:
+        def __init__(self) -> None:
+            self.inner = get_default_static_embeddings()
+
+        def encode(self, texts: list[str]) -> Any:
+            seen.extend(texts)
+            assert self.inner is not None
+            return self.inner.encode(texts)
+
+    docs = _many_documents()
+    counter = TokenCounter()
+    ranking = RankingConfig(static_max_tokens=200)
+    result = QueryAwareCompressor(
+        target_tokens=60, static_embeddings=RecordingStatic(), ranking=ranking
+    ).invoke({"context": docs, "question": QUESTION})
+    items = [t for t in seen if t != QUESTION]
+    assert 0 < len(items) < len(docs)  # docs are several sentences each: far more items
+    largest = max(counter.count(t) for t in items)
+    assert sum(counter.count(t) for t in items) <= 200 + largest
+    assert result.tokens_after <= 60 and result.text
+    with pytest.raises(TokenOptConfigError):
+        RankingConfig(static_max_tokens=0)
