@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import math
 import queue
@@ -38,6 +39,10 @@ from langchain_tokenopt.monitoring.summary import GroupKey, Summary, parse_windo
 logger = logging.getLogger(__name__)
 
 __all__ = ["BackgroundWriter", "MemoryMetricsStore", "MetricsStore"]
+
+# Put on the queue by flush(): wakes a writer that is waiting for more records, so the
+# partial batch is written now instead of after the flush interval.
+_WAKE = object()
 
 
 class BackgroundWriter:
@@ -83,7 +88,7 @@ class BackgroundWriter:
         self._on_stop = on_stop
         self._batch_size = batch_size
         self._interval = flush_interval
-        self._queue: queue.Queue[RequestRecord | None] = queue.Queue(maxsize=max_queue)
+        self._queue: queue.Queue[RequestRecord | object | None] = queue.Queue(maxsize=max_queue)
         self._idle = threading.Condition()
         self._pending = 0
         self.written = 0
@@ -118,11 +123,13 @@ class BackgroundWriter:
                 first = self._queue.get(timeout=self._interval)
             except queue.Empty:
                 continue
+            if first is _WAKE:
+                continue
             batch: list[RequestRecord] = []
             if first is None:
                 stop = True
             else:
-                batch.append(first)
+                batch.append(first)  # type: ignore[arg-type]
             deadline = time.monotonic() + self._interval
             while not stop and len(batch) < self._batch_size:
                 # a pending flush() wants what is queued now, not after the interval
@@ -135,10 +142,12 @@ class BackgroundWriter:
                     )
                 except queue.Empty:
                     break
+                if item is _WAKE:
+                    break
                 if item is None:
                     stop = True
                 else:
-                    batch.append(item)
+                    batch.append(item)  # type: ignore[arg-type]
             if batch:
                 try:
                     self._write_batch(batch)
@@ -159,6 +168,12 @@ class BackgroundWriter:
         """Wait until every queued record is written; return ``False`` on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
         self._urgent.set()
+        with self._idle:
+            waiting = self._pending > 0
+        if waiting:
+            # a full queue fills the batch at once: nothing to wake then
+            with contextlib.suppress(queue.Full):
+                self._queue.put_nowait(_WAKE)
         try:
             with self._idle:
                 while self._pending > 0 and self._thread.is_alive():

@@ -180,3 +180,20 @@ def test_decode_cache_is_bounded_and_consistent(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(TokenOptConfigError):
         SQLiteMetricsStore(path=tmp_path / "e.sqlite", decode_cache=-1)
+
+
+def test_flush_does_not_wait_for_the_flush_interval(tmp_path: Path) -> None:
+    # a long interval: the writer waits for more records before writing a partial batch,
+    # and flush() must wake it instead of sleeping out the interval
+    store = SQLiteMetricsStore(path=tmp_path / "m.sqlite", pricer=PRICER, flush_interval=5.0)
+    try:
+        waits = []
+        for i in range(3):
+            store.add(make_record(request_id=f"f{i}", model="m1"))
+            t0 = time.perf_counter()
+            assert store.flush(10)
+            waits.append(time.perf_counter() - t0)
+            assert [r.request_id for r in store.records("1h")][-1] == f"f{i}"
+        assert max(waits) < 1.0, waits
+    finally:
+        store.close()
