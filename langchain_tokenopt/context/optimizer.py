@@ -29,8 +29,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import (
@@ -77,8 +77,6 @@ class ContextResult:
 
     messages: list[BaseMessage]
     """The optimized, validated history."""
-    tokens_before: int
-    """Tokens of the input (reply priming included, tools excluded)."""
     tokens_after: int
     """Tokens of :attr:`messages`."""
     budget: int
@@ -87,6 +85,19 @@ class ContextResult:
     """What was done, in order (empty when the input already fitted)."""
     elapsed_ms: float
     """Wall time of the call."""
+    _before: int | Callable[[], int] = field(repr=False, compare=False)
+
+    @property
+    def tokens_before(self) -> int:
+        """Tokens of the input (reply priming included, tools excluded).
+
+        On a long history the call itself never counts the oldest messages (it only has to
+        know the input is over budget); they are then counted on first access.
+        """
+        if callable(self._before):
+            object.__setattr__(self, "_before", self._before())
+        assert isinstance(self._before, int)
+        return self._before
 
 
 class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
@@ -206,10 +217,15 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
             logger.warning("repaired an invalid input history: %s", "; ".join(notes))
             steps.extend(f"input repair: {n}" for n in notes)
         rules = _rules_of(items)
-        counts = count_each(self.counter, items)
-        before = REPLY_PRIMING + sum(counts) if items else 0
-        if before <= self.budget:
-            return ContextResult(items, before, before, self.budget, tuple(steps), _ms(start))
+        counts = self._count_newest(items)
+        before: int | Callable[[], int]
+        if counts and counts[0] < 0:  # over budget for sure; the oldest are counted on demand
+            counter, originals = self.counter, items
+            before = lambda: count_messages(counter, originals)  # noqa: E731
+        else:
+            before = REPLY_PRIMING + sum(counts) if items else 0
+            if before <= self.budget:
+                return self._result(items, before, before, steps, start)
         plan = self._plan(items, units, counts, rules["require_human_first"])
         for strategy in self.strategies:
             if plan.fits:
@@ -243,13 +259,56 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
         if after > self.budget:
             msg = f"optimized history has {after} tokens for a budget of {self.budget}"
             raise BudgetExceededError(msg)
-        return ContextResult(out, before, after, self.budget, tuple(steps), _ms(start))
+        return self._result(out, before, after, steps, start)
 
     async def aoptimize(self, messages: OptimizerInput) -> ContextResult:
         """Async :meth:`optimize` (runs in a thread)."""
         return await asyncio.to_thread(self.optimize, messages)
 
     # ------------------------------------------------------------------ helpers
+    def _result(
+        self,
+        messages: list[BaseMessage],
+        before: int | Callable[[], int],
+        after: int,
+        steps: list[str],
+        start: float,
+    ) -> ContextResult:
+        return ContextResult(
+            messages=messages,
+            tokens_after=after,
+            budget=self.budget,
+            steps=tuple(steps),
+            elapsed_ms=_ms(start),
+            _before=before,
+        )
+
+    def _count_newest(self, items: list[BaseMessage]) -> list[int]:
+        """Token counts, newest first, until the history is surely over budget.
+
+        Counting stops once the newest messages alone exceed the budget even with every
+        tool output masked to its shortest placeholder; the older ones are left at ``-1``
+        (counted later only if a strategy reads them). Short histories are counted whole.
+        """
+        counts = [-1] * len(items)
+        need = self.budget - REPLY_PRIMING
+        floor = 0  # a lower bound of the newest messages' tokens after masking
+        end = len(items)
+        step = 32
+        while end > 0:
+            lo = max(0, end - step)
+            chunk = count_each(self.counter, items[lo:end])
+            counts[lo:end] = chunk
+            for msg, n in zip(items[lo:end], chunk, strict=True):
+                floor += min(n, _MASKED_FLOOR) if isinstance(msg, ToolMessage) else n
+            end = lo
+            if floor > need:
+                break
+            # Next chunk: about what the rate so far says is still missing, plus a margin.
+            per_message = max(floor, 1) / (len(items) - end)
+            step = int((need - floor) / per_message * 1.1) + 8
+        return counts
+
     def _plan(
         self,
         items: list[BaseMessage],
@@ -266,7 +325,13 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
         offset = 0
         for pos, unit in enumerate(units):
             size = len(unit.messages)
-            slots.append(Slot(unit, list(unit.messages), sum(counts[offset : offset + size]), pos))
+            part = counts[offset : offset + size]
+            known = min(part) >= 0
+            slots.append(
+                Slot(
+                    unit, list(unit.messages), sum(part) if known else 0, pos, _uncounted=not known
+                )
+            )
             offset += size
         if slots:
             slots[-1].protected = True
@@ -316,6 +381,10 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
         if cut is not None:
             plan.replace(newest, cut)
             plan.notes.append("truncated inside the newest unit's tool outputs")
+
+
+# A masked tool output still costs its message overhead and placeholder head (>= 13 tokens).
+_MASKED_FLOOR = 10
 
 
 def _broken(units: list[Unit]) -> bool:

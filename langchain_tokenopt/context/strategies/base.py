@@ -37,7 +37,9 @@ class Slot:
 
     A strategy may *defer* a rewrite (:meth:`Plan.defer`): the new messages are then built
     only when :attr:`messages` or :attr:`tokens` is read, so units that end up dropped are
-    never rewritten (a long thread's first call reads only what it keeps).
+    never rewritten (a long thread's first call reads only what it keeps). Likewise the
+    oldest units of a long history may start *uncounted*: their tokens are counted when
+    :attr:`tokens` is first read.
     """
 
     unit: Unit
@@ -56,6 +58,7 @@ class Slot:
         default=None, repr=False, compare=False
     )
     _bound: int = 0
+    _uncounted: bool = False
     _plan: Plan | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -68,14 +71,14 @@ class Slot:
     @property
     def tokens(self) -> int:
         """Tokens of :attr:`messages` (per-message overheads included, no reply priming)."""
-        if self._pending is not None:
+        if self._pending is not None or self._uncounted:
             self._materialize()
         return self._tokens
 
     @property
     def pending(self) -> bool:
-        """Whether a deferred rewrite has not been built yet."""
-        return self._pending is not None
+        """Whether a deferred rewrite (or the count of the unit) has not been made yet."""
+        return self._pending is not None or self._uncounted
 
     @property
     def is_human(self) -> bool:
@@ -84,11 +87,12 @@ class Slot:
 
     def _materialize(self) -> None:
         build, plan = self._pending, self._plan
-        assert build is not None and plan is not None
+        assert plan is not None
         self._pending = None
-        messages = build()
-        self._messages = messages
-        self._tokens = plan.count(messages)
+        self._uncounted = False
+        if build is not None:
+            self._messages = build()
+        self._tokens = plan.count(self._messages)
         if self.kept:
             plan._settle(self)
 
@@ -210,6 +214,7 @@ class Plan:
         if slot.kept:
             self._remove(slot)
         slot._pending = None
+        slot._uncounted = False
         slot._messages = messages
         slot._tokens = self.count(messages)
         slot.rewritten = True

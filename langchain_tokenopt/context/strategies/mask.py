@@ -73,6 +73,14 @@ class MaskToolOutputs:
         later = _LaterMentions(plan.slots)
         masked = 0
         for slot in candidates:
+            if slot._uncounted:  # far back in a long history: decide only if it is ever read
+                if any(self._maskable(m) for m in slot.messages):
+                    build = self._lazy_builder(slot.messages, slot.position, later, plan)
+                    plan.defer(slot, build, 0)
+                    masked += 1
+                    if plan.fits:
+                        break
+                continue
             targets = [
                 i
                 for i, msg in enumerate(slot.messages)
@@ -94,6 +102,23 @@ class MaskToolOutputs:
                 break
         if masked:
             plan.notes.append(f"masked the outputs of {masked} old tool exchange(s)")
+
+    @staticmethod
+    def _maskable(msg: BaseMessage) -> bool:
+        return isinstance(msg, ToolMessage) and not message_text(msg).startswith(MASK_PREFIX)
+
+    def _lazy_builder(
+        self, original: list[BaseMessage], position: int, later: _LaterMentions, plan: Plan
+    ) -> Callable[[], list[BaseMessage]]:
+        def build() -> list[BaseMessage]:
+            targets = [
+                i
+                for i, msg in enumerate(original)
+                if self._maskable(msg) and plan.count([msg]) >= self.min_tokens
+            ]
+            return self._builder(original, targets, position, later, plan)()
+
+        return build
 
     def _builder(
         self,
