@@ -71,9 +71,9 @@ _STOP_CODES = frozenset({"I", "OK", "ID", "USD", "EST", "AM", "PM", "JSON", "API
 # is '":' when the fact is a JSON key. ``test_fast_fact_scan_matches_the_reference`` keeps
 # the two in step.
 _SCAN_RE = re.compile(
-    r"[A-Z]?[a-z]+(?![\w@+:-]|\.[\w.+@-])"  # a plain word (no fact starts inside it)
+    r"(?:[A-Z]?[a-z]+(?![\w@+:-]|\.[\w.+@-])"  # a plain word (no fact starts inside it)
     r"|\w+(?=\":)"  # a JSON key
-    r"|[^\w.+$€£-]+"  # separators: no fact starts with one
+    r"|[^\w.+$€£-]+)++"  # separators: no fact starts with one; a whole run is one match
     r"|(" + _FACT_RE.pattern + r")(?=(\":)?)"
 )
 _SCAN_CACHE_CHARS = 4096  # longer texts (tool outputs) are memoized per message instead
