@@ -372,6 +372,7 @@ _LABELS = {
     "first_call_ms_median": "first ms (med)",
     "first_call_ms_max": "first ms (max)",
     "first_call_cpu_ms_median": "first cpu (med)",
+    "first_call_cpu_ms_max": "first cpu (max)",
     "resumed_call_ms_max": "resumed ms (max)",
     "resumed_call_cpu_ms_max": "resumed cpu (max)",
 }
@@ -503,6 +504,7 @@ def latency_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "first_call_ms_median": round(statistics.median(first), 2),
                 "first_call_ms_max": round(max(first), 2),
                 "first_call_cpu_ms_median": round(statistics.median(first_cpu), 2),
+                "first_call_cpu_ms_max": round(max(first_cpu), 2),
                 "resumed_call_ms_max": round(max(r["resumed_call_ms"] for r in group), 2),
                 "resumed_call_cpu_ms_max": round(max(r["resumed_call_cpu_ms"] for r in group), 2),
             }
