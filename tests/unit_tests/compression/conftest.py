@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import pytest
 from langchain_core.documents import Document
+
+from langchain_tokenopt.embeddings import get_default_query_embeddings
 
 TOPICS = [
     ("Amazon River", "The Amazon River flows through Brazil, Peru and Colombia."),
@@ -81,3 +84,15 @@ def few_shot() -> str:
             f"The answer is {2 * i + 7}"
         )
     return "\n\n".join(demos) + "\n"
+
+
+class RecordingEncoder:
+    """The real default MiniLM embedder, recording every text it is asked to embed."""
+
+    def __init__(self) -> None:
+        self.inner = get_default_query_embeddings()
+        self.seen: list[str] = []
+
+    def encode(self, texts: list[str]) -> Any:
+        self.seen.extend(texts)
+        return self.inner.encode(texts)

@@ -14,19 +14,9 @@ from langchain_tokenopt.embeddings import get_default_query_embeddings
 from langchain_tokenopt.errors import TokenOptConfigError
 from langchain_tokenopt.tokens import TokenCounter
 
+from .conftest import RecordingEncoder
+
 QUESTION = "When was the Eiffel Tower completed?"
-
-
-class RecordingEncoder:
-    """The real default embedder, recording every text it is asked to embed."""
-
-    def __init__(self) -> None:
-        self.inner = get_default_query_embeddings()
-        self.seen: list[str] = []
-
-    def encode(self, texts: list[str]) -> Any:
-        self.seen.extend(texts)
-        return self.inner.encode(texts)
 
 
 def test_default_embeds_only_a_bounded_pool(documents: list[Document]) -> None:

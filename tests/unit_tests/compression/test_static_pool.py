@@ -16,11 +16,10 @@ from langchain_tokenopt.compression.static_embeddings import (
     get_default_static_embeddings,
     static_model_dir,
 )
-from langchain_tokenopt.embeddings import get_default_query_embeddings
 from langchain_tokenopt.errors import MissingDependencyError, TokenOptConfigError
 from langchain_tokenopt.tokens import TokenCounter
 
-from .conftest import TOPICS, _doc_text
+from .conftest import TOPICS, RecordingEncoder, _doc_text
 
 # The gold sentence shares no content word with the question: BM25 scores it 0.
 QUESTION = "Which physician came across penicillin?"
@@ -28,18 +27,6 @@ GOLD = (
     "Alexander Fleming, a Scottish doctor, found the antibiotic mould in 1928 "
     "at St Mary's Hospital."
 )
-
-
-class RecordingEncoder:
-    """The real default MiniLM embedder, recording every text it is asked to embed."""
-
-    def __init__(self) -> None:
-        self.inner = get_default_query_embeddings()
-        self.seen: list[str] = []
-
-    def encode(self, texts: list[str]) -> Any:
-        self.seen.extend(texts)
-        return self.inner.encode(texts)
 
 
 def _many_documents() -> list[str]:
