@@ -37,7 +37,7 @@ import shutil
 import struct
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -300,30 +300,65 @@ def smollm2_model_dir() -> Path:
     for module in ("torch", "transformers", "gguf"):
         if not has_module(module):
             raise MissingDependencyError(f"`{module}` (needed to load SmolLM2)", extra="lingua")
-    with _interprocess_lock("smollm2"):
-        if (target / "config.json").is_file():
-            return target
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    def convert(tmp: Path) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        logger.info("Converting SmolLM2 GGUF into %s (once)", target)
+        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
+        )
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model = model.to(torch.bfloat16)
+        model.save_pretrained(str(tmp))
+        tok.save_pretrained(str(tmp))
+
+    return build_cached_asset(
+        _SMOLLM2_DIR, marker="config.json", build=convert, what="convert SmolLM2"
+    )
+
+
+def build_cached_asset(name: str, *, marker: str, build: Callable[[Path], None], what: str) -> Path:
+    """Return ``user_cache_dir() / name``, running ``build`` once to make it if missing.
+
+    ``build`` writes into a temporary sibling folder, which is renamed into place only when
+    it succeeded, under an inter-process lock: concurrent processes build once, and a crash
+    never leaves a half-written folder. Hub downloads are switched off while building.
+
+    Args:
+        name: Folder name under :func:`user_cache_dir`.
+        marker: A file inside the folder whose presence means the asset is complete.
+        build: Writes the asset into the folder it is given.
+        what: What the build does, for the log and the error ("convert SmolLM2").
+
+    Raises:
+        AssetError: ``build`` failed.
+
+    Example:
+        .. code-block:: python
+
+            folder = build_cached_asset(
+                "my-table-v1", marker="table.npy", build=write_table, what="build the table"
+            )
+    """
+    target = user_cache_dir() / name
+    if (target / marker).is_file():
+        return target
+    with _interprocess_lock(name):
+        if (target / marker).is_file():
+            return target
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        logger.info("tokenopt: %s into %s (once)", what, target)
         tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
         try:
-            tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-            model = AutoModelForCausalLM.from_pretrained(
-                str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
-            )
-            model.hf_quantizer = None
-            if hasattr(model.config, "quantization_config"):
-                del model.config.quantization_config
-            model = model.to(torch.bfloat16)
-            model.save_pretrained(str(tmp))
-            tok.save_pretrained(str(tmp))
+            build(tmp)
             os.replace(tmp, target)
         except Exception as exc:
             shutil.rmtree(tmp, ignore_errors=True)
-            msg = f"could not convert SmolLM2 into {target}: {exc}"
+            msg = f"could not {what} into {target}: {exc}"
             raise AssetError(msg) from exc
     return target
 

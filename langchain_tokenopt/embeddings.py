@@ -152,77 +152,60 @@ _ONNX_FILE = "model.int8.onnx"
 _MAX_TOKENS = 256
 
 
-def _build_onnx_int8(target: Any) -> None:
-    """Export the packaged MiniLM to ONNX and quantize it to int8 (once, into ``target``)."""
+def _build_onnx_int8(folder: Any) -> None:
+    """Export the packaged MiniLM to ONNX and quantize it to int8, into ``folder``."""
     import shutil
-    import tempfile
     from pathlib import Path
 
-    from langchain_tokenopt._assets import has_module
-
-    for module in ("torch", "transformers", "onnx", "onnxruntime"):
-        if not has_module(module):
-            raise MissingDependencyError(
-                f"`{module}` (to build the int8 embedder)", extra="embeddings"
-            )
-    from langchain_tokenopt._assets import embedding_model_path
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel
 
+    from langchain_tokenopt._assets import embedding_model_path
+
     source = embedding_model_path()
-    target = Path(target)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    try:
-        model = AutoModel.from_pretrained(str(source), attn_implementation="eager").eval()
+    tmp = Path(folder)
+    model = AutoModel.from_pretrained(str(source), attn_implementation="eager").eval()
 
-        class _Wrapper(torch.nn.Module):
-            def __init__(self, inner: Any) -> None:
-                super().__init__()
-                self.inner = inner
+    class _Wrapper(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
 
-            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-                out = self.inner(
-                    input_ids=input_ids,
-                    attention_mask=attention_mask,
-                    token_type_ids=token_type_ids,
-                )
-                return out.last_hidden_state
-
-        # Trace with a padded row: an all-ones mask lets transformers drop the mask from
-        # the traced graph, and padded batches would then attend to padding.
-        ids = torch.ones((2, 8), dtype=torch.long)
-        mask = torch.ones_like(ids)
-        mask[1, 5:] = 0
-        axes = {0: "batch", 1: "sequence"}
-        fp32 = tmp / "model.fp32.onnx"
-        with torch.no_grad():
-            torch.onnx.export(
-                _Wrapper(model),
-                (ids, mask, torch.zeros_like(ids)),
-                str(fp32),
-                input_names=["input_ids", "attention_mask", "token_type_ids"],
-                output_names=["last_hidden_state"],
-                dynamic_axes={
-                    "input_ids": axes,
-                    "attention_mask": axes,
-                    "token_type_ids": axes,
-                    "last_hidden_state": axes,
-                },
-                opset_version=17,
-                dynamo=False,
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            out = self.inner(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                token_type_ids=token_type_ids,
             )
-        quantize_dynamic(str(fp32), str(tmp / _ONNX_FILE), weight_type=QuantType.QInt8)
-        fp32.unlink()
-        shutil.copy(source / "tokenizer.json", tmp / "tokenizer.json")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except Exception:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            return out.last_hidden_state
+
+    # Trace with a padded row: an all-ones mask lets transformers drop the mask from
+    # the traced graph, and padded batches would then attend to padding.
+    ids = torch.ones((2, 8), dtype=torch.long)
+    mask = torch.ones_like(ids)
+    mask[1, 5:] = 0
+    axes = {0: "batch", 1: "sequence"}
+    fp32 = tmp / "model.fp32.onnx"
+    with torch.no_grad():
+        torch.onnx.export(
+            _Wrapper(model),
+            (ids, mask, torch.zeros_like(ids)),
+            str(fp32),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={
+                "input_ids": axes,
+                "attention_mask": axes,
+                "token_type_ids": axes,
+                "last_hidden_state": axes,
+            },
+            opset_version=17,
+            dynamo=False,
+        )
+    quantize_dynamic(str(fp32), str(tmp / _ONNX_FILE), weight_type=QuantType.QInt8)
+    fp32.unlink()
+    shutil.copy(source / "tokenizer.json", tmp / "tokenizer.json")
 
 
 def onnx_int8_model_dir() -> Any:
@@ -231,15 +214,17 @@ def onnx_int8_model_dir() -> Any:
     The build (about 10 s, needs torch + transformers + onnx + onnxruntime) runs under an
     inter-process lock and lands with an atomic rename, so concurrent first calls are safe.
     """
-    from langchain_tokenopt._assets import _interprocess_lock, user_cache_dir
+    from langchain_tokenopt._assets import build_cached_asset, has_module, user_cache_dir
 
-    target = user_cache_dir() / _ONNX_DIR
-    if (target / _ONNX_FILE).is_file() and (target / "tokenizer.json").is_file():
-        return target
-    with _interprocess_lock("minilm-onnx"):
-        if not (target / _ONNX_FILE).is_file():
-            _build_onnx_int8(target)
-    return target
+    if (user_cache_dir() / _ONNX_DIR / _ONNX_FILE).is_file():
+        return user_cache_dir() / _ONNX_DIR
+    for module in ("torch", "transformers", "onnx", "onnxruntime"):
+        if not has_module(module):
+            msg = f"`{module}` (to build the int8 embedder)"
+            raise MissingDependencyError(msg, extra="embeddings")
+    return build_cached_asset(
+        _ONNX_DIR, marker=_ONNX_FILE, build=_build_onnx_int8, what="build the int8 ONNX MiniLM"
+    )
 
 
 class OnnxEmbeddings(Embeddings):

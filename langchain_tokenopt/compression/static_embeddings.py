@@ -25,9 +25,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -35,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from langchain_tokenopt._assets import (
-    _interprocess_lock,
+    build_cached_asset,
     embedding_model_path,
     has_module,
     user_cache_dir,
@@ -69,23 +66,19 @@ def static_model_dir() -> Path:
             msg = f"`{module}` (needed to distill the static embedding table)"
             raise MissingDependencyError(msg, extra="embeddings")
     source = embedding_model_path()
-    with _interprocess_lock("minilm-model2vec"):
-        if (target / "model.safetensors").is_file():
-            return target
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    def distill_into(tmp: Path) -> None:
         from model2vec.distill import distill
 
-        logger.info("Distilling a static embedding table from %s into %s (once)", source, target)
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-        try:
-            model = distill(model_name=str(source), pca_dims=STATIC_DIMS, device="cpu")
-            model.save_pretrained(str(tmp))
-            os.replace(tmp, target)
-        except Exception as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
-            msg = f"could not distill the static embedding table into {target}: {exc}"
-            raise AssetError(msg) from exc
-    return target
+        model = distill(model_name=str(source), pca_dims=STATIC_DIMS, device="cpu")
+        model.save_pretrained(str(tmp))
+
+    return build_cached_asset(
+        _STATIC_DIR,
+        marker="model.safetensors",
+        build=distill_into,
+        what="distill the static embedding table from MiniLM",
+    )
 
 
 class StaticEmbeddings:
