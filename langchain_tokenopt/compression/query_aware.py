@@ -91,7 +91,7 @@ class QueryAwareCompressor(Runnable[Any, CompressionResult]):
         use_embeddings: ``False`` ranks with BM25 and literals only (fastest).
         static_embeddings: Cheap embedder with ``encode(list[str])`` (unit vectors) that
             scores every item to pick the MiniLM pool; default: the static table distilled
-            from the packaged MiniLM (:mod:`.static_embeddings`, distilled once, about 40 s).
+            from the packaged MiniLM (:mod:`.static_embeddings`, distilled once).
             ``False`` (or an unavailable table) picks the pool with BM25 alone.
         ranking: Weights of the relevance signals.
         importance: A ``TokenImportanceScorer`` to enable the fine stage (token pruning).

