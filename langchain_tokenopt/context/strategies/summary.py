@@ -64,7 +64,10 @@ class HierarchicalSummary:
         max_summary_tokens: Upper bound of the summary.
         min_summary_tokens: Below this much room no summary is written.
         merge_over: Summaries are merged into higher levels while they exceed the room by
-            this factor; below it the last fit is extractive (no model call).
+            this factor; below it the last fit is extractive (no model call). Each merge
+            loses facts the final fit could still have kept, so merging starts late (4.0 was
+            chosen on long threads built from the tau-bench dev split: facts kept at
+            system + 10 % went from 0.78 with 2.0 to 0.90).
         detail_tokens: Only the newest segments, up to about this many tokens of history,
             are read in full; older segments summarized extractively are read as a digest
             (the user's lines and the tool calls with their arguments), so the cost of a
@@ -88,7 +91,7 @@ class HierarchicalSummary:
         share: float = 0.7,
         max_summary_tokens: int = 1000,
         min_summary_tokens: int = 24,
-        merge_over: float = 2.0,
+        merge_over: float = 4.0,
         detail_tokens: int | None = 6_000,
     ) -> None:
         if summarizer is not None and not isinstance(summarizer, Summarizer):
