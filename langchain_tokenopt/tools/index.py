@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from langchain_tokenopt.errors import MissingDependencyError
+from langchain_tokenopt.errors import MissingDependencyError, TokenOptConfigError
 from langchain_tokenopt.tools.catalog import dense_text, lexical_text, tokenize
 from langchain_tokenopt.tools.names import NameMatcher
 from langchain_tokenopt.tools.records import ToolSpec
@@ -44,6 +44,7 @@ from langchain_tokenopt.tools.store import EmbeddingStore
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "MAX_CLAUSES",
     "FusionWeights",
     "QuerySignals",
     "blend_examples",
@@ -62,7 +63,10 @@ _SPLIT = re.compile(
     re.IGNORECASE,
 )
 _MIN_CLAUSE_WORDS = 3
-_MAX_CLAUSES = 8
+#: Default cap on the clauses scored per query (each clause costs one embedding). Twelve
+#: rather than eight: long BFCL questions state their last intent after eight sentences of
+#: context (dev split, ``bench/tools_bench.py --dev-ablations``).
+MAX_CLAUSES = 12
 _STRIP = " ,.\"'\n\t"
 
 
@@ -96,6 +100,17 @@ class FusionWeights:
     interleave: bool = False
     """Multi-intent queries: interleave the whole query's and each clause's rankings
     (round robin) instead of the relative-score merge."""
+    max_clauses: int = MAX_CLAUSES
+    """Most clauses of one query that are scored (the first ones; each costs an embedding)."""
+
+    def __post_init__(self) -> None:
+        """Check ``max_clauses``."""
+        if isinstance(self.max_clauses, bool) or not isinstance(self.max_clauses, int):
+            msg = f"max_clauses must be an int >= 2, got {self.max_clauses!r}"
+            raise TokenOptConfigError(msg)
+        if self.max_clauses < 2:
+            msg = f"max_clauses must be an int >= 2, got {self.max_clauses!r}"
+            raise TokenOptConfigError(msg)
 
 
 def interleave_orders(orders: Sequence[np.ndarray]) -> np.ndarray:
@@ -112,8 +127,8 @@ def interleave_orders(orders: Sequence[np.ndarray]) -> np.ndarray:
     return flat[np.sort(first)]
 
 
-def split_intents(query: str) -> list[str]:
-    """Split a multi-intent query into clauses of at least three words (max eight).
+def split_intents(query: str, *, max_clauses: int = MAX_CLAUSES) -> list[str]:
+    """Split a multi-intent query into clauses of at least three words (the first ``max_clauses``).
 
     Returns an empty list when the query has a single clause.
     """
@@ -121,7 +136,7 @@ def split_intents(query: str) -> list[str]:
     clauses = [p for p in parts if len(p.split()) >= _MIN_CLAUSE_WORDS]
     if len(clauses) < 2:
         return []
-    return clauses[:_MAX_CLAUSES]
+    return clauses[:max_clauses]
 
 
 @dataclass(frozen=True)
@@ -337,7 +352,7 @@ class ToolIndex:
     def query_texts(self, query: str, *, decompose: bool) -> list[str]:
         """The texts to embed for a query: the query, then its clauses when decomposing."""
         if decompose and self.weights.clause_weight > 0:
-            return [query, *split_intents(query)]
+            return [query, *split_intents(query, max_clauses=self.weights.max_clauses)]
         return [query]
 
     def signals(

@@ -30,7 +30,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, ValidationError
 
 from langchain_tokenopt.errors import TokenOptConfigError, TokenOptError, ToolSelectionError
 from langchain_tokenopt.tools.catalog import OnDuplicate, build_catalog
-from langchain_tokenopt.tools.index import FusionWeights, RankResult, ToolIndex
+from langchain_tokenopt.tools.index import MAX_CLAUSES, FusionWeights, RankResult, ToolIndex
 from langchain_tokenopt.tools.records import ToolSpec
 from langchain_tokenopt.tools.store import EmbeddingStore
 
@@ -87,6 +87,7 @@ class ToolRetriever(BaseRetriever):
             and its clauses are merged, in [0, 1].
         clause_margin: Handicap of clause scores against whole-query scores, in [0, 1].
         decompose: Split multi-intent queries into clauses.
+        max_clauses: Most clauses of one query that are scored (each costs one embedding).
         interleave: For multi-intent queries, interleave the whole query's and each clause's
             rankings instead of taking the max of their scores.
         index_parameters: Index parameter names and descriptions.
@@ -116,6 +117,7 @@ class ToolRetriever(BaseRetriever):
     clause_relative: float = FusionWeights.clause_relative
     clause_margin: float = FusionWeights.clause_margin
     decompose: bool = True
+    max_clauses: int = MAX_CLAUSES
     interleave: bool = False
     index_parameters: bool = True
     on_duplicate: OnDuplicate = "error"
@@ -180,6 +182,7 @@ class ToolRetriever(BaseRetriever):
             clause_relative=self.clause_relative,
             clause_margin=self.clause_margin,
             interleave=self.interleave,
+            max_clauses=self.max_clauses,
         )
         self._index = ToolIndex(
             specs,

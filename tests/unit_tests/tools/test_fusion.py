@@ -92,7 +92,7 @@ def test_place_forced_and_interleave_are_exact() -> None:
     assert interleave_orders([]).tolist() == []
 
 
-def test_split_intents_up_to_eight_clauses_without_quotes() -> None:
+def test_split_intents_keeps_every_clause_up_to_the_cap_without_quotes() -> None:
     query = (
         '"Can you help me with a few tasks? First, convert 5000 euros to dollars. '
         "Then find the population of turtles in Galapagos. Also book a table for two. "
@@ -101,8 +101,10 @@ def test_split_intents_up_to_eight_clauses_without_quotes() -> None:
         'And then translate hello into French."'
     )
     clauses = split_intents(query)
-    assert len(clauses) == 8
+    assert len(clauses) == 9
     assert clauses[0] == "Can you help me with a few tasks"
+    assert clauses[-1] == "translate hello into French"
+    assert split_intents(query, max_clauses=8) == clauses[:8]
     assert not any(c.startswith(('"', "'")) or c.endswith(('"', "'")) for c in clauses)
     assert split_intents("what's the weather in Oslo?") == []
 
@@ -161,3 +163,36 @@ def test_default_embedder_is_the_int8_onnx_model(retriever: ToolRetriever) -> No
 def test_new_weights_are_validated(catalog: list[Any], field: str) -> None:
     with pytest.raises(TokenOptConfigError, match=field):
         ToolRetriever(tools=catalog, dense=False, **{field: 1.5})
+
+
+_LONG_CONTEXT = (
+    "I had a long week at work. My manager asked for a report. The office was noisy all day. "
+    "The coffee machine broke again. My train was late twice. It rained every single evening. "
+    "My neighbour painted his fence. The cat knocked over a vase. "
+)
+
+
+def test_an_intent_after_eight_sentences_of_context_is_still_scored(
+    store_dir: Path, catalog: list[Any]
+) -> None:
+    query = _LONG_CONTEXT + "Wake me up at 7 am."
+    r = ToolRetriever(tools=catalog, cache_dir=store_dir, k=3)
+    result = r.rank(query)
+    assert result is not None
+    assert result.clauses[-1] == "Wake me up at 7 am"
+    assert names(r.invoke(query))[0] == "set_alarm"
+    # the old cap of eight clauses never scores the request itself
+    capped = ToolRetriever(tools=catalog, cache_dir=store_dir, k=3, max_clauses=8).rank(query)
+    assert capped is not None
+    assert "Wake me up at 7 am" not in capped.clauses
+    assert r.names[int(capped.order[0])] != "set_alarm"
+
+
+@pytest.mark.parametrize("bad", [1, 0, -3, True])
+def test_max_clauses_is_validated(store_dir: Path, catalog: list[Any], bad: Any) -> None:
+    with pytest.raises(TokenOptConfigError, match="max_clauses"):
+        ToolRetriever(tools=catalog, cache_dir=store_dir, max_clauses=bad)
+    with pytest.raises(TokenOptConfigError, match="max_clauses"):
+        FusionWeights(max_clauses=bad)
+    with pytest.raises(ValueError, match="max_clauses"):
+        ToolRetriever(tools=catalog, cache_dir=store_dir, max_clauses=2.5)
