@@ -25,11 +25,14 @@ their gold tools, Tool2Vec-style).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import hashlib
 import json
+import math
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -46,12 +49,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from langchain_tokenopt.embeddings import LocalEmbeddings, OnnxEmbeddings  # noqa: E402
 from langchain_tokenopt.tokens import TokenCounter  # noqa: E402
 from langchain_tokenopt.tools import QueryClassifier, ToolRetriever  # noqa: E402
+from langchain_tokenopt.tools import index as index_module  # noqa: E402
+from langchain_tokenopt.tools.catalog import tokenize  # noqa: E402
 from langchain_tokenopt.tools.classifier import FEATURES, balanced_accuracy  # noqa: E402
+from langchain_tokenopt.tools.classifier import _fit_logistic as fit_logistic  # noqa: E402
 from langchain_tokenopt.tools.index import (  # noqa: E402
     FusionWeights,
     QuerySignals,
     ToolIndex,
     blend_examples,
+    place_forced,
 )
 from langchain_tokenopt.tools.store import EmbeddingStore  # noqa: E402
 
@@ -486,6 +493,279 @@ def compare_embedders(args: argparse.Namespace) -> None:
     console.print(f"wrote {target}")
 
 
+# ---------------------------------------------------------------------------------------
+# Dev-split ablations (``--dev-ablations``): ideas measured on dev before any test run.
+
+#: The clause splitter of the previous session (before ", after that", ", what ...", lines).
+_OLD_SPLIT = re.compile(
+    r"(?:[;?!]|\.(?=\s)|,?\s+and then\s+|,?\s+and also\s+|,?\s+then\s+|,?\s+also\s+|"
+    r",?\s+as well as\s+|,?\s+and\s+(?=(?:please\s+)?[a-z]+\s))",
+    re.IGNORECASE,
+)
+
+
+def old_split_intents(query: str, *, max_clauses: int = index_module.MAX_CLAUSES) -> list[str]:
+    parts = [p.strip(" ,.\"'\n\t") for p in _OLD_SPLIT.split(query)]
+    clauses = [p for p in parts if len(p.split()) >= 3]
+    return clauses[:max_clauses] if len(clauses) >= 2 else []
+
+
+@contextlib.contextmanager
+def clause_splitter(fn):
+    """Swap the library's clause splitter while signals are computed (ablation only)."""
+    old = index_module.split_intents
+    index_module.split_intents = fn
+    try:
+        yield
+    finally:
+        index_module.split_intents = old
+
+
+def text_rows(sig: QuerySignals, fw: FusionWeights) -> np.ndarray:
+    """Fused score of every tool for the whole query and each clause (one row per text)."""
+    raw = sig.bm25
+    peak = raw.max(axis=1, keepdims=True)
+    lexical = np.divide(raw, peak, out=np.zeros_like(raw), where=peak > 0)
+    dense = blend_examples(sig.dense, sig.example, fw.example_weight)
+    return (1 - fw.dense_weight) * lexical + fw.dense_weight * dense
+
+
+def _named_first(order: np.ndarray, sig: QuerySignals) -> np.ndarray:
+    return place_forced(
+        order,
+        strong=[i for i, s in sig.mentions if s],
+        weak=[i for i, s in sig.mentions if not s],
+    )
+
+
+def rank_clause_slots(index: ToolIndex, sig: QuerySignals, fw, tau: float | None = None):
+    """Per-clause slot reservation: the best tool of the query and of every clause first
+    (by fused score; with ``tau``, a tool whose vector has cosine > tau with one already
+    reserved is a near-duplicate and is not reserved), then the merged order."""
+    res = index.fuse(sig, fw)
+    if len(sig.texts) < 2:
+        return res.order
+    tops = dict.fromkeys(int(t) for t in text_rows(sig, fw).argmax(axis=1))
+    vecs = index.doc_vectors
+    picked: list[int] = []
+    for t in sorted(tops, key=lambda t: -res.fused[t]):
+        if tau is not None and vecs is not None and any(vecs[t] @ vecs[p] > tau for p in picked):
+            continue
+        picked.append(t)
+    head = np.asarray(picked, dtype=res.order.dtype)
+    return _named_first(np.concatenate([head, res.order[~np.isin(res.order, head)]]), sig)
+
+
+def rank_namespace_lift(index: ToolIndex, sig: QuerySignals, fw, beta: float = 0.05):
+    """Multi-intent queries: tools sharing a namespace with one of the top 3 get ``+beta``."""
+    res = index.fuse(sig, fw)
+    if len(sig.texts) < 2:
+        return res.order
+    fused = res.fused.copy()
+    spaces = {index.specs[int(t)].namespace for t in res.order[:3]} - {None}
+    for j, spec in enumerate(index.specs):
+        if spec.namespace in spaces and j not in set(res.order[:3].tolist()):
+            fused[j] += beta
+    return _named_first(np.argsort(-fused, kind="stable"), sig)
+
+
+def allocation_bounds(sigs: list[QuerySignals], queries: list[Query], pos, fw) -> dict:
+    """>= 2-tool questions: share where every gold tool is the top tool of the query or of a
+    clause, and share where *some* allocation of 5 slots to the texts' rankings holds every
+    gold tool (sum over gold tools of their best rank + 1 <= 5): a ceiling for any per-clause
+    slot allocation over these rankings."""
+    top1 = alloc = n = 0
+    for sig, q in zip(sigs, queries, strict=True):
+        if len(q.gold) < 2:
+            continue
+        n += 1
+        rank = np.argsort(np.argsort(-text_rows(sig, fw), axis=1), axis=1)
+        best = [int(rank[:, pos[g]].min()) for g in q.gold]
+        top1 += max(best) == 0
+        alloc += sum(b + 1 for b in best) <= 5
+    return {
+        "n": n,
+        "every_gold_top1_of_a_text": round(top1 / max(n, 1), 4),
+        "some_5_slot_allocation_holds_all_gold": round(alloc / max(n, 1), 4),
+    }
+
+
+_NUMBER = re.compile(r"\d")
+
+
+def extra_abstention_features(index: ToolIndex, query: str, result) -> list[float]:
+    """Candidate abstention features (not in the library's classifier)."""
+    fused = np.sort(result.fused)[::-1]
+    dense = np.sort(result.dense)[::-1]
+    n_terms = max(len(set(tokenize(query))), 1)
+    best_bm25 = float(result.bm25.max())
+    fn = index.specs[int(result.order[0])].schema.get("function", {})
+    params = fn.get("parameters") or {}
+    props, required = params.get("properties") or {}, params.get("required") or []
+    fits = []
+    for name in required:
+        sch = props.get(name) or {}
+        if "enum" in sch:
+            fits.append(float(any(str(e).lower() in query.lower() for e in sch["enum"])))
+        elif sch.get("type") in ("integer", "number"):
+            fits.append(float(bool(_NUMBER.search(query))))
+    return [
+        float(fused[0] - fused[4]),
+        float(dense[0] - dense[1:5].mean()),
+        best_bm25 / n_terms,
+        float(np.mean(fits)) if fits else 1.0,
+        math.log1p(len(required)),
+    ]
+
+
+EXTRA_FEATURES = (
+    "fused_margin_top1_top5",
+    "dense_margin_top1_mean2to5",
+    "bm25_max_per_query_term",
+    "argument_fit_of_top_tool",
+    "required_parameters_of_top_tool",
+)
+
+
+def _logistic_cv(x: np.ndarray, y: np.ndarray, half: np.ndarray) -> float:
+    """Two-fold held-out balanced accuracy of a logistic model (threshold on the train half)."""
+    accs = []
+    for h in (0, 1):
+        tr, te = half != h, half == h
+        mean, scale = x[tr].mean(0), x[tr].std(0)
+        scale[scale < 1e-6] = 1.0
+        w, b = fit_logistic((x[tr] - mean) / scale, y[tr])
+        p_tr = 1 / (1 + np.exp(-(((x[tr] - mean) / scale) @ w + b)))
+        levels = np.unique(p_tr)
+        cands = (levels[:-1] + levels[1:]) / 2
+        t = cands[int(np.argmax([balanced_accuracy(p_tr >= c, y[tr] > 0) for c in cands]))]
+        p_te = 1 / (1 + np.exp(-(((x[te] - mean) / scale) @ w + b)))
+        accs.append(balanced_accuracy(p_te >= t, y[te] > 0))
+    return round(float(np.mean(accs)), 4)
+
+
+def dev_ablations(args: argparse.Namespace) -> None:
+    """Dev split only: multi-intent merges and splitters, and abstention features."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    cache = args.cache or Path(tempfile.mkdtemp(prefix="tools_bench_"))
+    embedder = CachedEmbeddings(cache / "vectors")
+    EMBEDDER.append(embedder)
+    rng = np.random.default_rng(0)
+    bfcl_cat, bfcl_q, bfcl_neg = load_bfcl(args.data)
+    mt_cat, mt_single, mt_multi = load_metatool(args.data)
+    fold_a = lambda q: dev_fold(q.key) == 0  # noqa: E731
+    r_bfcl = make_retriever(bfcl_cat, examples_from(bfcl_q, fold_a), cache / "s")
+    r_mt = make_retriever(mt_cat, examples_from(mt_single, fold_a), cache / "s")
+    mt_devb = [q for q in mt_single if not q.test and not fold_a(q)]
+    mt_devb = [mt_devb[i] for i in sorted(rng.choice(len(mt_devb), 2000, replace=False))]
+    sets = {
+        "bfcl_dev_b": (r_bfcl, [q for q in bfcl_q if not q.test and not fold_a(q)]),
+        "bfcl_dev_multi": (r_bfcl, [q for q in bfcl_q if not q.test and len(q.gold) >= 2]),
+        "metatool_dev_b": (r_mt, mt_devb),
+        "metatool_dev_two_tool": (r_mt, [q for q in mt_multi if not q.test]),
+    }
+    fw = FusionWeights()
+    fw8 = replace(fw, max_clauses=8)
+
+    def sigs_with(weights: FusionWeights, splitter=None) -> dict:
+        out = {}
+        for name, (r, qs) in sets.items():
+            saved = r.index.weights
+            r.index.weights = weights
+            try:
+                with clause_splitter(splitter or index_module.split_intents):
+                    out[name] = signals(r.index, qs, query_vectors(embedder, r.index, qs))
+            finally:
+                r.index.weights = saved
+        return out
+
+    variants = {
+        "library splitter, max 12 clauses": sigs_with(fw),
+        "old splitter, max 12 clauses": sigs_with(fw, old_split_intents),
+        "old splitter, max 8 clauses (last session)": sigs_with(fw8, old_split_intents),
+    }
+    base = variants["library splitter, max 12 clauses"]
+    methods = {
+        f"merge, {label}": (sig_set, lambda ix, s: ix.fuse(s, fw).order)
+        for label, sig_set in variants.items()
+    }
+    methods["clause slots (best of query + each clause first)"] = (
+        base,
+        lambda ix, s: rank_clause_slots(ix, s, fw),
+    )
+    methods["clause slots + near-duplicate collapse (cos > 0.8)"] = (
+        base,
+        lambda ix, s: rank_clause_slots(ix, s, fw, tau=0.8),
+    )
+    methods["round robin over query + clauses"] = (
+        base,
+        lambda ix, s: ix.fuse(s, replace(fw, interleave=True)).order,
+    )
+    methods["namespace lift (+0.05, multi-intent)"] = (
+        base,
+        lambda ix, s: rank_namespace_lift(ix, s, fw),
+    )
+    results: dict = {"retrieval": {}, "bounds": {}}
+    table = Table(title="dev split: multi-intent variants (R@5 / all-gold@5; >=2-tool all-gold@5)")
+    table.add_column("method")
+    for name in sets:
+        table.add_column(name)
+    for label, (sig_set, rank) in methods.items():
+        row = {}
+        for name, (r, qs) in sets.items():
+            ix = r.index
+            row[name] = metrics([rank(ix, s) for s in sig_set[name]], qs, ix.position)
+        results["retrieval"][label] = row
+        table.add_row(
+            label,
+            *(
+                f"{m['recall@5']} / {m['all_gold@5']}"
+                + (f"; {m['all_gold@5_multi']} (n={m['n_multi']})" if m["n_multi"] else "")
+                for m in row.values()
+            ),
+        )
+    console.print(table)
+    for label, sig_set in variants.items():
+        r, qs = sets["bfcl_dev_multi"]
+        results["bounds"][label] = allocation_bounds(
+            sig_set["bfcl_dev_multi"], qs, r.index.position, fw
+        )
+    console.print({"bfcl dev >=2-tool ceilings": results["bounds"]})
+
+    # ------------------------------------------------------------- abstention features
+    neg_dev = [q for q in bfcl_neg if not q.test]
+    pos_b = [q for q in bfcl_q if not q.test and not fold_a(q)]
+    neg_b = [q for q in neg_dev if not fold_a(q)]
+    clf = QueryClassifier(
+        retriever=r_bfcl, negative_examples=[q.text for q in neg_dev if fold_a(q)]
+    )
+    labelled = pos_b + neg_b
+    ranked = r_bfcl.rank_batch([q.text for q in labelled])
+    x = np.vstack([clf.features(q.text, res) for q, res in zip(labelled, ranked, strict=True)])
+    extra = np.asarray(
+        [
+            extra_abstention_features(r_bfcl.index, q.text, res)
+            for q, res in zip(labelled, ranked, strict=True)
+        ]
+    )
+    y = np.asarray([1.0] * len(pos_b) + [0.0] * len(neg_b))
+    half = np.asarray(
+        [(int(hashlib.sha1(q.key.encode()).hexdigest(), 16) // 10) % 2 for q in labelled]
+    )
+    abst = {"library features": _logistic_cv(x, y, half)}
+    for j, name in enumerate(EXTRA_FEATURES):
+        abst[f"+ {name}"] = _logistic_cv(np.hstack([x, extra[:, [j]]]), y, half)
+    abst["+ all five"] = _logistic_cv(np.hstack([x, extra]), y, half)
+    results["abstention_dev_two_fold_balanced_accuracy"] = abst
+    console.print({"abstention, dev two-fold balanced accuracy": abst})
+    target = args.out.with_name("tools_bench_dev_ablations.json")
+    target.write_text(json.dumps(results, indent=2))
+    console.print(f"wrote {target}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "tools")
@@ -497,7 +777,15 @@ def main() -> None:
         action="store_true",
         help="only compare torch fp32 / int8 ONNX for tool and query vectors on the dev split",
     )
+    ap.add_argument(
+        "--dev-ablations",
+        action="store_true",
+        help="only run the dev-split ablations (multi-intent merges, abstention features)",
+    )
     args = ap.parse_args()
+    if args.dev_ablations:
+        dev_ablations(args)
+        return
     if args.compare_embedders:
         compare_embedders(args)
         return

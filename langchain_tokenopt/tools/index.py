@@ -7,10 +7,11 @@ Scoring one query (all steps are pure functions of the index and the query vecto
 2. **dense**: cosine with the tool's own vector, blended with the cosine of its closest
    example query when that is higher (examples act as extra tool vectors, as in Tool2Vec);
 3. **fusion**: ``dense_weight * dense + (1 - dense_weight) * lexical``;
-4. **multi-intent** (optional): the query is split into clauses (sentences, "and then",
-   "also"...) and each clause is scored like the whole query. Each text's scores are taken
-   *relative to its own best tool* (``score - clause_relative * best``), so every intent's
-   top tool competes on an equal footing, and a tool's rank score is the max of its
+4. **multi-intent** (optional): the query is split into clauses (sentences, lines, "and
+   then", "also", ", after that", ", finally", a comma before "what / how / can you"...; the
+   first :data:`MAX_CLAUSES`) and each clause is scored like the whole query. Each text's
+   scores are taken *relative to its own best tool* (``score - clause_relative * best``), so
+   every intent's top tool competes on an equal footing, and a tool's rank score is the max of its
    whole-query score and its best clause score minus ``clause_margin`` (clauses are a bit less
    trusted than the whole query). A clause that matches nothing well (a preamble such as
    "can you help me with a few things?") gives no tool a lift above the whole query's best;
@@ -57,9 +58,17 @@ __all__ = [
 
 EmbedFn = Callable[[list[str]], np.ndarray]
 
+#: Words that open a new request after a comma ("..., after that, ...", "..., finally ...").
+_SEQUENCE_MARKS = (
+    r"after that|afterwards|finally|lastly|next|additionally|furthermore|moreover|secondly|"
+    r"thirdly|plus|in addition|besides|subsequently"
+)
 _SPLIT = re.compile(
-    r"(?:[;?!]|\.(?=\s)|,?\s+and then\s+|,?\s+and also\s+|,?\s+then\s+|,?\s+also\s+|"
-    r",?\s+as well as\s+|,?\s+and\s+(?=(?:please\s+)?[a-z]+\s))",
+    r"(?:[;?!]|\.(?=\s)|\n+|,?\s+and then\s+|,?\s+and also\s+|,?\s+then\s+|,?\s+also\s+|"
+    r",?\s+as well as\s+|,\s*(?:and\s+)?(?:" + _SEQUENCE_MARKS + r")\b,?\s*|"
+    r",?\s+and\s+(?=(?:please\s+)?[a-z]+\s)|"
+    # a comma before a new question or request: "what is X, what is Y", "..., can you ..."
+    r",\s+(?=(?:what|how|who|where|when|which|can you|could you|please)\b))",
     re.IGNORECASE,
 )
 _MIN_CLAUSE_WORDS = 3
@@ -67,7 +76,7 @@ _MIN_CLAUSE_WORDS = 3
 #: rather than eight: long BFCL questions state their last intent after eight sentences of
 #: context (dev split, ``bench/tools_bench.py --dev-ablations``).
 MAX_CLAUSES = 12
-_STRIP = " ,.\"'\n\t"
+_STRIP = " ,.\"'\n\t-*•"
 
 
 @dataclass(frozen=True)
@@ -132,7 +141,7 @@ def split_intents(query: str, *, max_clauses: int = MAX_CLAUSES) -> list[str]:
 
     Returns an empty list when the query has a single clause.
     """
-    parts = [p.strip(_STRIP) for p in _SPLIT.split(query)]
+    parts = [p.strip(_STRIP) for p in _SPLIT.split(query) if p]
     clauses = [p for p in parts if len(p.split()) >= _MIN_CLAUSE_WORDS]
     if len(clauses) < 2:
         return []

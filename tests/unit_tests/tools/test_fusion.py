@@ -196,3 +196,57 @@ def test_max_clauses_is_validated(store_dir: Path, catalog: list[Any], bad: Any)
         FusionWeights(max_clauses=bad)
     with pytest.raises(ValueError, match="max_clauses"):
         ToolRetriever(tools=catalog, cache_dir=store_dir, max_clauses=2.5)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (
+            "What is the capital city of Australia, what is the current population of Canada, "
+            "and what is the largest city in Brazil?",
+            [
+                "What is the capital city of Australia",
+                "what is the current population of Canada",
+                "what is the largest city in Brazil",
+            ],
+        ),
+        (
+            "Look up the ATP function in mitochondria, then calculate the driving distance "
+            "to LA, after that, tell me who discovered relativity, and finally, give me the "
+            "price of a Fender guitar",
+            [
+                "Look up the ATP function in mitochondria",
+                "calculate the driving distance to LA",
+                "tell me who discovered relativity",
+                "give me the price of a Fender guitar",
+            ],
+        ),
+        (
+            "Things to do today:\n- book a table for two\n* send an email to Bob",
+            ["Things to do today:", "book a table for two", "send an email to Bob"],
+        ),
+    ],
+)
+def test_split_intents_on_commas_sequence_words_and_lines(query: str, expected: list[str]) -> None:
+    assert split_intents(query) == expected
+
+
+def test_split_intents_leaves_lists_of_nouns_and_places_whole() -> None:
+    assert split_intents("weather in Oslo, Norway") == []
+    assert split_intents("I like red, blue, and green colors") == []
+    assert split_intents("what's the weather in Oslo, and how windy is it there?") == [
+        "what's the weather in Oslo",
+        "how windy is it there",
+    ]
+
+
+def test_comma_separated_questions_each_get_their_tool(store_dir: Path, catalog: list[Any]) -> None:
+    r = ToolRetriever(tools=catalog, cache_dir=store_dir, k=3)
+    query = (
+        "What is the stock price of Apple today, how do you say thank you in Japanese, "
+        "what is the weather like in Rome?"
+    )
+    result = r.rank(query)
+    assert result is not None
+    assert len(result.clauses) == 3
+    assert set(names(r.invoke(query))) == {"get_stock_price", "translate_text", "get_weather"}
