@@ -292,8 +292,30 @@ def main() -> None:
     )
     parser.add_argument("--lingua", type=int, default=10, help="NQ records for LLMLingua (0: skip)")
     parser.add_argument("--lingua-kv", type=int, default=2, help="KV records for LLMLingua")
+    parser.add_argument(
+        "--nq-settings",
+        default="10_random,10_same_topic,20_random,20_same_topic",
+        help="NQ settings to run (comma list of DOCS_DISTRACTORS)",
+    )
+    parser.add_argument("--rates", default="4,10", help="NQ compression rates (comma list)")
+    parser.add_argument("--skip-kv", action="store_true", help="skip the KV-retrieval rows")
+    parser.add_argument("--skip-gsm8k", action="store_true", help="skip the GSM8K row")
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip the whole-doc MiniLM baseline rows"
+    )
+    parser.add_argument(
+        "--ranking",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a RankingConfig field of the default mode (calibration on dev), "
+        "e.g. --ranking probe_share=0",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "compression.json")
     args = parser.parse_args()
+    overrides = {key: _literal(value) for key, value in (o.split("=", 1) for o in args.ranking)}
+    settings = [s.strip() for s in args.nq_settings.split(",") if s.strip()]
+    rates = [float(r) for r in args.rates.split(",") if r.strip()]
     if args.quick:
         args.nq, args.kv, args.gsm8k, args.lingua, args.lingua_kv = 20, 5, 3, 2, 1
         args.nq_thorough = 20
@@ -310,8 +332,10 @@ def main() -> None:
         "args": {k: str(v) for k, v in vars(args).items()},
     }
 
+    default_ranking = RankingConfig(**overrides)
+
     def ours(budget: int) -> QueryAwareCompressor:
-        return QueryAwareCompressor(target_tokens=budget)
+        return QueryAwareCompressor(target_tokens=budget, ranking=default_ranking)
 
     def fast(budget: int) -> QueryAwareCompressor:
         return QueryAwareCompressor(target_tokens=budget, use_embeddings=False)
@@ -340,15 +364,17 @@ def main() -> None:
     nq_cases: dict[str, list[dict[str, Any]]] = {}
     for n_docs in (10, 20):
         for distractors in ("random", "same_topic"):
+            if f"{n_docs}_{distractors}" not in settings:
+                continue
             cases = build_nq(nq, args.split, n_docs, distractors, args.nq, seed=13)
             nq_cases[f"{n_docs}_{distractors}"] = cases
-            for rate in (4.0, 10.0):
+            for rate in rates:
                 modes = [("", ours)]
                 if not args.no_thorough:
                     modes.append((" (thorough)", thorough))
                 if args.fast:
                     modes.append((" (bm25 only)", fast))
-                if distractors == "same_topic":
+                if distractors == "same_topic" and not args.no_baseline:
                     modes.append((" (whole-doc MiniLM)", WholeDocumentBaseline))
                 for label, factory in modes:
                     subset = cases if factory in (ours, fast) else cases[: args.nq_thorough]
@@ -356,6 +382,41 @@ def main() -> None:
                     results[f"nq_{n_docs}docs_{distractors}_{rate:g}x{label.strip()}"] = row
                     _nq_row(table, n_docs, distractors + label, rate, row)
     console.print(table)
+
+    kv_records = {keys: load_kv(args.data, keys, args.split, args.kv) for keys in (75, 140)}
+    if not args.skip_kv:
+        _kv_section(args, ours, kv_records, results, console)
+    prompt = (args.data / "gsm8k" / "prompt_hardest.txt").read_text()
+    with open(args.data / "gsm8k" / "test.jsonl") as fh:
+        gsm = [json.loads(line)["question"] for line in fh]
+    gsm = [q for q in gsm if split_of(q) == args.split][: args.gsm8k]
+    if not args.skip_gsm8k:
+        _gsm8k_section(args, ours, prompt, gsm, results, console)
+
+    if args.lingua > 0:
+        results["side_by_side"] = side_by_side(
+            args,
+            nq_cases,
+            kv_records,
+            prompt,
+            gsm,
+            [("query-aware", ours), ("query-aware thorough", thorough)],
+            console,
+        )
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    console.print(f"wrote {args.out}")
+
+
+def _kv_section(
+    args: argparse.Namespace,
+    ours: Any,
+    kv_records: dict[int, list[dict[str, Any]]],
+    results: dict[str, Any],
+    console: Any,
+) -> None:
+    from rich.table import Table
 
     table = Table(title=f"KV retrieval ({args.split} split) - QueryAwareCompressor")
     for col in (
@@ -370,9 +431,7 @@ def main() -> None:
         "over budget",
     ):
         table.add_column(col)
-    kv_records: dict[int, list[dict[str, Any]]] = {}
     for keys in (75, 140):
-        kv_records[keys] = load_kv(args.data, keys, args.split, args.kv)
         for rate in (2.0, 4.0):
             row = run_kv(ours, kv_records[keys], rate)
             results[f"kv_{keys}keys_{rate:g}x"] = row
@@ -389,10 +448,17 @@ def main() -> None:
             )
     console.print(table)
 
-    prompt = (args.data / "gsm8k" / "prompt_hardest.txt").read_text()
-    with open(args.data / "gsm8k" / "test.jsonl") as fh:
-        gsm = [json.loads(line)["question"] for line in fh]
-    gsm = [q for q in gsm if split_of(q) == args.split][: args.gsm8k]
+
+def _gsm8k_section(
+    args: argparse.Namespace,
+    ours: Any,
+    prompt: str,
+    gsm: list[str],
+    results: dict[str, Any],
+    console: Any,
+) -> None:
+    from rich.table import Table
+
     row = run_gsm8k(ours, prompt, gsm, 5.0)
     results["gsm8k_5x"] = row
     table = Table(title=f"GSM8K 8-shot CoT prompt at 5x ({args.split} split questions)")
@@ -423,20 +489,15 @@ def main() -> None:
     )
     console.print(table)
 
-    if args.lingua > 0:
-        results["side_by_side"] = side_by_side(
-            args,
-            nq_cases,
-            kv_records,
-            prompt,
-            gsm,
-            [("query-aware", ours), ("query-aware thorough", thorough)],
-            console,
-        )
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
-    console.print(f"wrote {args.out}")
+def _literal(value: str) -> Any:
+    """Parse a ``--ranking`` value: a Python literal (number, tuple, None) or a string."""
+    import ast
+
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return value
 
 
 def side_by_side(

@@ -8,11 +8,11 @@ Algorithm:
    protected span (:mod:`.splitting`), so one huge sentence never empties the result.
 2. Score every item against the question (:mod:`.ranking`): BM25 and a static embedding
    table distilled from MiniLM (:mod:`.static_embeddings`) over every item, the int8
-   MiniLM cosine over a bounded pool of the items those rank best, clipped to their first
-   160 characters (every item, whole, with ``RankingConfig.thorough()``), plus the score
-   of its document/paragraph (coarse), plus a bonus for exact literals of the question
-   (ids, UUIDs, numbers, quoted strings). Item vectors are cached per exact text, so
-   recurring documents are embedded once.
+   MiniLM cosine over a bounded pool (one item of each of the documents those rank best,
+   then the best items), clipped to their first 160 characters (every item, whole, with
+   ``RankingConfig.thorough()``), plus the score of its document/paragraph (coarse), plus
+   a bonus for exact literals of the question (ids, UUIDs, numbers, quoted strings). Item
+   vectors are cached per exact text, so recurring documents are embedded once.
 3. Keep the best items while they fit ``target_tokens`` (counted with the target model's
    tokenizer); re-choose few-shot demonstrations so as many whole ones as fit are kept;
    put everything back in its original order and verify the count: the budget is never
