@@ -766,6 +766,72 @@ def dev_ablations(args: argparse.Namespace) -> None:
     console.print(f"wrote {target}")
 
 
+def measure_latency(
+    embedder: CachedEmbeddings,
+    r_lat: ToolRetriever,
+    lat_q: list[str],
+    extra: dict | None = None,
+) -> dict:
+    """Wall and CPU time per query (query-vector cache cleared before each call)."""
+    r_lat.invoke("warm up", k=5)
+    methods = {
+        "ours_invoke": lambda q: r_lat.invoke(q, k=5),
+        **(extra or {}),
+        "bm25_only": lambda q: np.argsort(-r_lat.index.bm25_scores(q))[:5],
+        "dense_only": lambda q: np.argsort(-(embedder.encode([q]) @ r_lat.index.doc_vectors.T)[0])[
+            :5
+        ],
+    }
+    lat: dict = {}
+    for label, fn in methods.items():
+        times, cpu = [], []
+        for q in lat_q:
+            r_lat._query_cache.clear()
+            t = time.perf_counter()
+            c = time.process_time()
+            fn(q)
+            cpu.append((time.process_time() - c) * 1000)
+            times.append((time.perf_counter() - t) * 1000)
+        lat[label] = {
+            "p50_ms": round(percentile(times, 50), 2),
+            "p95_ms": round(percentile(times, 95), 2),
+            "cpu_p50_ms": round(percentile(cpu, 50), 2),
+            "cpu_p95_ms": round(percentile(cpu, 95), 2),
+        }
+    return lat
+
+
+def only_latency(args: argparse.Namespace) -> None:
+    """Latency alone (library default weights = the dev-calibrated ones), beside the previous
+    session's clause splitter capped at 8 clauses, on the first 400 BFCL test questions."""
+    from rich.console import Console
+
+    console = Console()
+    cache = args.cache or Path(tempfile.mkdtemp(prefix="tools_bench_"))
+    embedder = CachedEmbeddings(cache / "vectors")
+    EMBEDDER.append(embedder)
+    bfcl_cat, bfcl_q, _ = load_bfcl(args.data)
+    examples = examples_from(bfcl_q, lambda q: True)
+    r_lat = make_retriever(bfcl_cat, examples, cache / "s")
+    r_old = make_retriever(bfcl_cat, examples, cache / "s", max_clauses=8)
+
+    def old_invoke(q: str) -> None:
+        r_old._query_cache.clear()
+        with clause_splitter(old_split_intents):
+            r_old.invoke(q, k=5)
+
+    with clause_splitter(old_split_intents):
+        r_old.invoke("warm up", k=5)
+    embedder.bypass = True
+    lat_q = [q.text for q in bfcl_q if q.test][:400]
+    lat = measure_latency(embedder, r_lat, lat_q, {"old_splitter_max8_invoke": old_invoke})
+    lat["cpu_affinity"] = sorted(os.sched_getaffinity(0))
+    console.print(lat)
+    target = args.out.with_name("tools_bench_latency.json")
+    target.write_text(json.dumps(lat, indent=2))
+    console.print(f"wrote {target}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "tools")
@@ -782,7 +848,15 @@ def main() -> None:
         action="store_true",
         help="only run the dev-split ablations (multi-intent merges, abstention features)",
     )
+    ap.add_argument(
+        "--only-latency",
+        action="store_true",
+        help="only time queries (default weights, 400 BFCL test questions)",
+    )
     args = ap.parse_args()
+    if args.only_latency:
+        only_latency(args)
+        return
     if args.dev_ablations:
         dev_ablations(args)
         return
@@ -1132,30 +1206,8 @@ def main() -> None:
         clause_margin=fw_ex.clause_margin,
         interleave=fw_ex.interleave,
     )
-    r_lat.invoke("warm up", k=5)
-    lat: dict = {}
     embedder.bypass = True
-    for label, fn in {
-        "ours_invoke": lambda q: r_lat.invoke(q, k=5),
-        "bm25_only": lambda q: np.argsort(-r_lat.index.bm25_scores(q))[:5],
-        "dense_only": lambda q: np.argsort(-(embedder.encode([q]) @ r_lat.index.doc_vectors.T)[0])[
-            :5
-        ],
-    }.items():
-        times, cpu = [], []
-        for q in lat_q:
-            r_lat._query_cache.clear()
-            t = time.perf_counter()
-            c = time.process_time()
-            fn(q)
-            cpu.append((time.process_time() - c) * 1000)
-            times.append((time.perf_counter() - t) * 1000)
-        lat[label] = {
-            "p50_ms": round(percentile(times, 50), 2),
-            "p95_ms": round(percentile(times, 95), 2),
-            "cpu_p50_ms": round(percentile(cpu, 50), 2),
-            "cpu_p95_ms": round(percentile(cpu, 95), 2),
-        }
+    lat = measure_latency(embedder, r_lat, lat_q)
     results["latency_ms"] = lat
     console.print(lat)
 
