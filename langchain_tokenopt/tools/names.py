@@ -33,6 +33,8 @@ _RAW = re.compile(r"[A-Za-z0-9_.\-]+")
 _MAX_GRAM = 6
 _IDENT = re.compile(r"[_.]|[a-z][A-Z]|[A-Za-z][0-9]")
 _FUZZY_MIN = 8
+#: Word runs whose near-name candidates are memoized per matcher (cleared when full).
+_NEAR_CACHE_SIZE = 65_536
 
 
 def _deletions(text: str) -> set[str]:
@@ -85,6 +87,7 @@ class NameMatcher:
             if len(owners) == 1 and alias not in self._compact:
                 self._compact[alias].append(owners[0])
         self._max_len = max((len(c) for c in self._compact), default=0) + 1
+        self._near_cache: dict[str, tuple[str, ...]] = {}
         self._fuzzy: dict[str, set[str]] = defaultdict(set)
         for compact in self._compact:
             if len(compact) >= _FUZZY_MIN:
@@ -138,8 +141,16 @@ class NameMatcher:
         out.extend((name, False) for name in weak if name not in strong)
         return out
 
-    def _near(self, gram: str) -> list[str]:
+    def _near(self, gram: str) -> tuple[str, ...]:
+        """Compact names within one edit of ``gram`` (memoized: queries share word runs)."""
+        hit = self._near_cache.get(gram)
+        if hit is not None:
+            return hit
         candidates: set[str] = set(self._fuzzy.get(gram, ()))
         for d in _deletions(gram):
             candidates |= self._fuzzy.get(d, set())
-        return sorted(c for c in candidates if _within_one_edit(c, gram))
+        found = tuple(sorted(c for c in candidates if _within_one_edit(c, gram)))
+        if len(self._near_cache) >= _NEAR_CACHE_SIZE:
+            self._near_cache.clear()
+        self._near_cache[gram] = found
+        return found

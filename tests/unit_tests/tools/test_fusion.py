@@ -250,3 +250,23 @@ def test_comma_separated_questions_each_get_their_tool(store_dir: Path, catalog:
     assert result is not None
     assert len(result.clauses) == 3
     assert set(names(r.invoke(query))) == {"get_stock_price", "translate_text", "get_weather"}
+
+
+def test_typo_lookups_are_memoized_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import langchain_tokenopt.tools.names as names_module
+
+    monkeypatch.setattr(names_module, "_NEAR_CACHE_SIZE", 3)
+    matcher = NameMatcher(["get_weather_forecast", "send_email_message", "help_me"])
+    queries = [
+        "please call get_wether_forecast for Paris",
+        "send_emal_message to Bob",
+        "get weather forcast in Oslo",
+        "please call get_wether_forecast for Paris",
+    ]
+    first = [matcher.find_with_strength(q) for q in queries]
+    assert first[0] == [("get_weather_forecast", True)]
+    assert first[1] == [("send_email_message", True)]
+    assert first[2] == [("get_weather_forecast", False)]
+    assert first[3] == first[0]
+    assert 0 < len(matcher._near_cache) <= 3
+    assert [matcher.find_with_strength(q) for q in queries] == first
