@@ -358,10 +358,19 @@ class QueryAwareCompressor(Runnable[Any, CompressionResult]):
         )
 
 
+#: Item kinds whose word-for-word repeats :func:`_select` skips.
+_PROSE = frozenset({"sentence", "fragment"})
+
+
 def _select(
     seg: Segmentation, scores: np.ndarray, counts: list[int], budget: int, counter: TokenCounter
 ) -> list[int]:
-    """Greedy by score (ties: reading order), then verify the exact count and shrink."""
+    """Greedy by score (ties: reading order), then verify the exact count and shrink.
+
+    A sentence or fragment that repeats one already kept, word for word, is skipped: the
+    copy would spend budget and add nothing (structured items and documents are kept as
+    they are, since their position or metadata may matter).
+    """
     order = sorted(range(len(seg.items)), key=lambda i: (-float(scores[i]), i))
     frame_cost = [
         counter.count(frame.opening) + counter.count(frame.closing) for frame in seg.frames
@@ -369,8 +378,14 @@ def _select(
     open_frames: set[int] = set()
     used = 0
     kept: list[int] = []
+    said: set[str] = set()
     for i in order:
         item = seg.items[i]
+        if item.kind in _PROSE:
+            words = " ".join(item.text.split())
+            if words in said:
+                continue
+            said.add(words)
         cost = counts[i] + 1
         if item.frame is not None and item.frame not in open_frames:
             cost += frame_cost[item.frame]

@@ -408,47 +408,58 @@ def _dense(
         limit = min(limit, max(1, int(config.dense_pool * budget)))
     if config.dense_share is not None:
         limit = min(limit, max(1, int(config.dense_share * sum(token_counts))))
+    first: dict[int, int] = {}
+    for i, g in enumerate(groups):
+        first.setdefault(g, i)
+    width = config.dense_context_chars
+
+    def embedded(i: int) -> str:
+        """What MiniLM reads for item ``i``: its clip, after its document's opening."""
+        text = texts[i][: config.dense_max_chars]
+        if width <= 0 or first[groups[i]] == i:
+            return text
+        return f"{texts[first[groups[i]]][:width]} … {text}"
+
+    # Items whose embedded text repeats (a policy pasted twice, a boilerplate line in every
+    # record) share one vector: only the first copy costs pool tokens.
     pool: list[int] = []
+    seen: set[str] = set()
     used = 0
 
-    def cost(i: int) -> int:
-        # an item is embedded up to its first dense_max_chars characters: count only those
-        share = min(1.0, config.dense_max_chars / max(len(texts[i]), 1))
-        return math.ceil(token_counts[i] * share)
+    def take(i: int) -> None:
+        nonlocal used
+        pool.append(i)
+        key = embedded(i)
+        if key not in seen:
+            seen.add(key)
+            # an item is embedded up to its first dense_max_chars characters: count only those
+            share = min(1.0, config.dense_max_chars / max(len(texts[i]), 1))
+            used += math.ceil(token_counts[i] * share)
 
     probe_limit = config.probe_share * limit
     for i in probes:
         if used >= probe_limit:
             break
-        pool.append(i)
-        used += cost(i)
+        take(i)
     probed = set(pool)
     for i in order:
         if used >= limit:
             break
         if i not in probed:
-            pool.append(i)
-            used += cost(i)
+            take(i)
     pool.sort()
-    clipped = [texts[i][: config.dense_max_chars] for i in pool]
-    if config.dense_context_chars > 0:
-        first: dict[int, int] = {}
-        for i, g in enumerate(groups):
-            first.setdefault(g, i)
-        width = config.dense_context_chars
-        clipped = [
-            text if first[groups[i]] == i else f"{texts[first[groups[i]]][:width]} … {text}"
-            for i, text in zip(pool, clipped, strict=True)
-        ]
+    keys = [embedded(i) for i in pool]
+    unique = list(dict.fromkeys(keys))
     if question.strip():
-        vectors = encode_texts(embeddings, [question[:_QUESTION_CHARS], *clipped])
-        query, items = vectors[0], vectors[1:]
+        vectors = encode_texts(embeddings, [question[:_QUESTION_CHARS], *unique])
+        query, vecs = vectors[0], vectors[1:]
     else:
-        items = encode_texts(embeddings, clipped)
-        centroid = items.mean(axis=0)
+        vecs = encode_texts(embeddings, unique)
+        centroid = vecs.mean(axis=0)
         norm = np.linalg.norm(centroid)
         query = centroid / norm if norm > 0 else centroid
-    sims = items @ query
+    row = {key: k for k, key in enumerate(unique)}
+    sims = (vecs @ query)[[row[key] for key in keys]]
     dense = np.full(n, float(sims.min()) if len(sims) else 0.0)
     dense[pool] = sims
     return dense

@@ -78,3 +78,31 @@ def test_ranking_config_rejects_out_of_range(bad: dict[str, Any]) -> None:
         RankingConfig(**bad)
     with pytest.raises(TokenOptConfigError):
         QueryAwareCompressor(target_tokens=10, embedding_cache_size=-1)
+
+
+POLICY = [
+    "Tents are returnable within 60 days when unused, with all poles and stakes.",
+    "Footwear is returnable within 60 days when worn indoors only, in the original box.",
+    "Helmets that have left their packaging cannot be returned, even unused.",
+    "Sleeping bags that have been slept in cannot be returned unless defective.",
+    "Bikes are returnable within 30 days with under 50 km on the odometer.",
+    "Stoves are returnable within 60 days when never fuelled or lit.",
+    "Gift cards cannot be returned or exchanged for cash.",
+    "A restocking fee of 15 % applies to opened electronics.",
+]
+
+
+def test_repeated_sentences_are_embedded_once_and_kept_once() -> None:
+    counter = TokenCounter()
+    pasted = " ".join(POLICY * 3)  # the same policy pasted three times
+    question = "Can I send back a climbing helmet I took out of the box?"
+    recorder = RecordingEncoder()
+    result = QueryAwareCompressor(target_tokens=60, embeddings=recorder).invoke(
+        {"context": pasted, "question": question}
+    )
+    items = [t for t in recorder.seen if t != question]
+    assert items and len(items) == len(set(items))  # one vector per distinct text
+    kept = [s for s in POLICY if s in result.text]
+    assert all(result.text.count(s) == 1 for s in kept)  # no copy spends the budget
+    assert POLICY[2] in result.text and len(kept) >= 2
+    assert counter.count(result.text) <= 60
