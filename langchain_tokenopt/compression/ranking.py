@@ -422,14 +422,13 @@ def _dense(
 
     # Items whose embedded text repeats (a policy pasted twice, a boilerplate line in every
     # record) share one vector: only the first copy costs pool tokens.
-    pool: list[int] = []
+    pool: dict[int, str] = {}  # item -> what MiniLM reads for it
     seen: set[str] = set()
     used = 0
 
     def take(i: int) -> None:
         nonlocal used
-        pool.append(i)
-        key = embedded(i)
+        key = pool[i] = embedded(i)
         if key not in seen:
             seen.add(key)
             # an item is embedded up to its first dense_max_chars characters: count only those
@@ -441,14 +440,13 @@ def _dense(
         if used >= probe_limit:
             break
         take(i)
-    probed = set(pool)
     for i in order:
         if used >= limit:
             break
-        if i not in probed:
+        if i not in pool:
             take(i)
-    pool.sort()
-    keys = [embedded(i) for i in pool]
+    members = sorted(pool)
+    keys = [pool[i] for i in members]
     unique = list(dict.fromkeys(keys))
     if question.strip():
         vectors = encode_texts(embeddings, [question[:_QUESTION_CHARS], *unique])
@@ -461,5 +459,5 @@ def _dense(
     row = {key: k for k, key in enumerate(unique)}
     sims = (vecs @ query)[[row[key] for key in keys]]
     dense = np.full(n, float(sims.min()) if len(sims) else 0.0)
-    dense[pool] = sims
+    dense[members] = sims
     return dense

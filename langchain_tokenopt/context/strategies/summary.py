@@ -66,8 +66,7 @@ class HierarchicalSummary:
         merge_over: Summaries are merged into higher levels while they exceed the room by
             this factor; below it the last fit is extractive (no model call). Each merge
             loses facts the final fit could still have kept, so merging starts late (4.0 was
-            chosen on long threads built from the tau-bench dev split: facts kept at
-            system + 10 % went from 0.78 with 2.0 to 0.90).
+            chosen on long threads built from the tau-bench dev split only).
         detail_tokens: Only the newest segments, up to about this many tokens of history,
             are read in full; older segments summarized extractively are read as a digest
             (the user's lines and the tool calls with their arguments), so the cost of a

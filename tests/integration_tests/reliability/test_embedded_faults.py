@@ -17,6 +17,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import IO, cast
 
 import pytest
 
@@ -69,9 +70,9 @@ def _run_and_kill(script: str, path: Path, acked_min: int) -> int:
     )
     last = -1
     try:
-        assert proc.stdout is not None
+        stdout = cast("IO[str]", proc.stdout)  # stdout=PIPE: always set
         deadline = time.monotonic() + 60
-        for line in proc.stdout:
+        for line in stdout:
             last = int(line)
             if last >= acked_min or time.monotonic() > deadline:
                 break

@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import IO, cast
 
 import pytest
 
@@ -92,8 +93,8 @@ def test_four_processes_on_one_local_cache_file_are_refused_by_the_lock(tmp_path
     procs = [_spawn(OPEN_CACHE, path) for _ in range(4)]
     outs = []
     for proc in procs:  # all four answer while the opener still holds the file
-        assert proc.stdout is not None
-        outs.append(proc.stdout.readline().strip())
+        stdout = cast("IO[str]", proc.stdout)  # stdout=PIPE: always set
+        outs.append(stdout.readline().strip())
     for proc in procs:
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err

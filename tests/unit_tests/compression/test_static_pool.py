@@ -104,28 +104,33 @@ def test_default_is_deterministic_and_within_budget() -> None:
         assert counter.count(first.text) <= budget
 
 
+class RecordingStatic:
+    """The real static table, recording each batch of texts it is asked to embed."""
+
+    def __init__(self) -> None:
+        inner = get_default_static_embeddings()
+        assert inner is not None  # `make install` distills it
+        self.inner = inner
+        self.batches: list[list[str]] = []
+
+    def encode(self, texts: list[str]) -> Any:
+        self.batches.append(list(texts))
+        return self.inner.encode(texts)
+
+
 def test_custom_static_embedder_is_used() -> None:
-    calls: list[int] = []
-
-    class CountingStatic:
-        def __init__(self) -> None:
-            self.inner = get_default_static_embeddings()
-
-        def encode(self, texts: list[str]) -> Any:
-            calls.append(len(texts))
-            assert self.inner is not None
-            return self.inner.encode(texts)
-
     docs = _many_documents()
-    QueryAwareCompressor(target_tokens=60, static_embeddings=CountingStatic()).invoke(
+    static = RecordingStatic()
+    QueryAwareCompressor(target_tokens=60, static_embeddings=static).invoke(
         {"context": docs, "question": QUESTION}
     )
+    calls = [len(batch) for batch in static.batches]
     assert calls and calls[0] > len(docs)  # the question and every item, in one call
-    calls.clear()
+    unused = RecordingStatic()
     QueryAwareCompressor(
-        target_tokens=60, static_embeddings=CountingStatic(), ranking=RankingConfig.thorough()
+        target_tokens=60, static_embeddings=unused, ranking=RankingConfig.thorough()
     ).invoke({"context": docs, "question": QUESTION})
-    assert calls == []  # thorough embeds everything with MiniLM: no static prior needed
+    assert unused.batches == []  # thorough embeds everything with MiniLM: no static prior needed
 
 
 def test_ranking_presets_and_validation() -> None:
@@ -158,24 +163,14 @@ def test_without_model2vec_the_pool_falls_back_to_bm25(monkeypatch: pytest.Monke
 
 
 def test_static_prior_is_bounded_on_large_inputs() -> None:
-    seen: list[str] = []
-
-    class RecordingStatic:
-        def __init__(self) -> None:
-            self.inner = get_default_static_embeddings()
-
-        def encode(self, texts: list[str]) -> Any:
-            seen.extend(texts)
-            assert self.inner is not None
-            return self.inner.encode(texts)
-
     docs = _many_documents()
     counter = TokenCounter()
     ranking = RankingConfig(static_max_tokens=200)
+    static = RecordingStatic()
     result = QueryAwareCompressor(
-        target_tokens=60, static_embeddings=RecordingStatic(), ranking=ranking
+        target_tokens=60, static_embeddings=static, ranking=ranking
     ).invoke({"context": docs, "question": QUESTION})
-    items = [t for t in seen if t != QUESTION]
+    items = [t for batch in static.batches for t in batch if t != QUESTION]
     assert 0 < len(items) < len(docs)  # docs are several sentences each: far more items
     largest = max(counter.count(t) for t in items)
     assert sum(counter.count(t) for t in items) <= 200 + largest

@@ -55,11 +55,11 @@ def test_fast_fact_scan_matches_the_reference() -> None:
 
 def test_clear_caches_forgets_memoized_values() -> None:
     from langchain_tokenopt.context._memo import _cache, _text_counts, clear_caches, count_texts
-    from langchain_tokenopt.context.facts import _scan, message_facts
+    from langchain_tokenopt.context.facts import _message_facts, _scan, message_facts
 
     counter = TokenCounter("gpt-4o")
     history = conversation(turns=2)
-    assert message_facts(history[1]) == message_facts(history[1])
+    assert message_facts(history[1]) == _message_facts(history[1])  # memoized = computed
     assert count_texts(counter, ["one line", "one line"]) == [2, 2]
     assert _cache and _text_counts and _scan.cache_info().currsize
     clear_caches()

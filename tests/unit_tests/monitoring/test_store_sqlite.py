@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import IO, cast
 
 import pytest
 
@@ -139,9 +140,9 @@ def test_kill_9_mid_batch_loses_only_unflushed_records(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         text=True,
     )
-    assert proc.stdout is not None
+    stdout = cast("IO[str]", proc.stdout)  # stdout=PIPE: always set
     added = written = 0
-    for line in proc.stdout:
+    for line in stdout:
         parts = line.split()
         added, written = int(parts[1]), int(parts[3])
         if written >= 2000:
