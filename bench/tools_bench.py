@@ -18,8 +18,10 @@ Catalogs:
 
 Methods side by side (same run, same split): plain BM25 (bm25s over the same text), plain
 dense (MiniLM cosine), reciprocal-rank fusion of the two, ours (score fusion + names +
-multi-intent clauses), and ours with example queries (the dev split's queries attached to
-their gold tools, Tool2Vec-style).
+multi-intent clauses, then the learned second stage of ``langchain_tokenopt.tools.rerank``
+with its shipped weights, fitted on dev by ``--dev-ablations``), ``ours_no_rerank`` (the
+first stage alone), and ablations of the first stage (``ours_no_*``), all with example
+queries (the dev split's queries attached to their gold tools, Tool2Vec-style) unless named.
 """
 
 from __future__ import annotations
@@ -59,6 +61,12 @@ from langchain_tokenopt.tools.index import (  # noqa: E402
     ToolIndex,
     blend_examples,
     place_forced,
+)
+from langchain_tokenopt.tools.rerank import (  # noqa: E402
+    RERANK_FEATURES,
+    Reranker,
+    RerankWeights,
+    fit_rerank_weights,
 )
 from langchain_tokenopt.tools.store import EmbeddingStore  # noqa: E402
 
@@ -644,6 +652,83 @@ def _logistic_cv(x: np.ndarray, y: np.ndarray, half: np.ndarray) -> float:
     return round(float(np.mean(accs)), 4)
 
 
+_RERANKERS: dict[tuple[int, int], Reranker] = {}
+
+
+def rank_reranked(index: ToolIndex, sig: QuerySignals, fw, weights: RerankWeights | None = None):
+    """Second stage: the learned reranker over the fused candidates (library default weights)."""
+    key = (id(index), id(weights))
+    if key not in _RERANKERS:
+        _RERANKERS[key] = Reranker(index, weights=weights)
+    return _RERANKERS[key].order(sig, index.fuse(sig, fw), fw)
+
+
+def rerank_rows(index: ToolIndex, sigs: list[QuerySignals], qs: list[Query], fw) -> list[dict]:
+    """Candidate features and labels (gold or not) of each query, for fitting the reranker."""
+    reranker = Reranker(index)
+    rows = []
+    for sig, q in zip(sigs, qs, strict=True):
+        res = index.fuse(sig, fw)
+        cands, feats = reranker.features(sig, res, fw)
+        gold = [index.position[g] for g in q.gold]
+        rows.append(
+            {"q": q, "sig": sig, "index": index, "x": feats, "y": np.isin(cands, gold) * 1.0}
+        )
+    return rows
+
+
+def rerank_two_fold(args: argparse.Namespace, cache: Path, embedder, fw: FusionWeights) -> dict:
+    """Dev two-fold of the learned reranker: queries of one dev fold are ranked by an index
+    holding the other fold's example queries; the model is fitted on one fold's queries and
+    scored on the other's. Also the weights fitted on both folds (the library default)."""
+    rng = np.random.default_rng(1)
+    bfcl_cat, bfcl_q, bfcl_neg = load_bfcl(args.data)
+    mt_cat, mt_single, mt_multi = load_metatool(args.data)
+    retr = {}
+    for fold in (0, 1):
+        keep = lambda q, f=fold: dev_fold(q.key) == f  # noqa: E731
+        retr[("bfcl", fold)] = make_retriever(bfcl_cat, examples_from(bfcl_q, keep), cache / "s")
+        retr[("mt", fold)] = make_retriever(mt_cat, examples_from(mt_single, keep), cache / "s")
+    mt_dev = [q for q in mt_single if not q.test]
+    mt_dev = [mt_dev[i] for i in sorted(rng.choice(len(mt_dev), 3000, replace=False))]
+    groups = {
+        "bfcl": ("bfcl", [q for q in bfcl_q if not q.test]),
+        "metatool_single": ("mt", mt_dev),
+        "metatool_two_tool": ("mt", [q for q in mt_multi if not q.test]),
+    }
+    rows: dict[str, list[dict]] = {}
+    for name, (cat, qs) in groups.items():
+        rows[name] = []
+        for fold in (0, 1):
+            sub = [q for q in qs if dev_fold(q.key) == fold]
+            r = retr[(cat, 1 - fold)]  # examples from the other fold
+            sigs = signals(r.index, sub, query_vectors(embedder, r.index, sub))
+            for row in rerank_rows(r.index, sigs, sub, fw):
+                row["fold"] = fold
+                rows[name].append(row)
+    every = [row for group in rows.values() for row in group]
+    fitted = {
+        h: fit_rerank_weights(
+            [r["x"] for r in every if r["fold"] != h], [r["y"] for r in every if r["fold"] != h]
+        )
+        for h in (0, 1)
+    }
+    out: dict = {"held_out": {}, "fused_merge": {}}
+    for name, group in rows.items():
+        orders = [rank_reranked(r["index"], r["sig"], fw, fitted[r["fold"]]) for r in group]
+        base = [r["index"].fuse(r["sig"], fw).order for r in group]
+        qs = [r["q"] for r in group]
+        pos = group[0]["index"].position
+        out["held_out"][name] = metrics(orders, qs, pos)
+        out["fused_merge"][name] = metrics(base, qs, pos)
+    full = fit_rerank_weights([r["x"] for r in every], [r["y"] for r in every])
+    out["weights_fitted_on_all_dev"] = asdict(full)
+    out["features"] = list(RERANK_FEATURES)
+    out["training_queries"] = {k: len(v) for k, v in rows.items()}
+    out["fold_weights"] = {h: w for h, w in fitted.items()}
+    return out
+
+
 def dev_ablations(args: argparse.Namespace) -> None:
     """Dev split only: multi-intent merges and splitters, and abstention features."""
     from rich.console import Console
@@ -727,7 +812,31 @@ def dev_ablations(args: argparse.Namespace) -> None:
                 for m in row.values()
             ),
         )
+    rer = rerank_two_fold(args, cache, embedder, fw)
+    fold_w = rer.pop("fold_weights")
+    results["rerank_two_fold"] = rer
+    row = {}
+    for name, (r, qs) in sets.items():
+        ix = r.index
+        # a query of fold f is scored by the weights fitted on the other fold (h = f)
+        orders = [
+            rank_reranked(ix, s, fw, fold_w[dev_fold(q.key)])
+            for s, q in zip(base[name], qs, strict=True)
+        ]
+        row[name] = metrics(orders, qs, ix.position)
+    label = "learned reranker (logistic, weights fitted on the other dev fold)"
+    results["retrieval"][label] = row
+    table.add_row(
+        label,
+        *(
+            f"{m['recall@5']} / {m['all_gold@5']}"
+            + (f"; {m['all_gold@5_multi']} (n={m['n_multi']})" if m["n_multi"] else "")
+            for m in row.values()
+        ),
+    )
     console.print(table)
+    console.print({"reranker two-fold (all dev, held out)": rer["held_out"]})
+    console.print({"fused merge on the same queries": rer["fused_merge"]})
     for label, sig_set in variants.items():
         r, qs = sets["bfcl_dev_multi"]
         results["bounds"][label] = allocation_bounds(
@@ -759,6 +868,16 @@ def dev_ablations(args: argparse.Namespace) -> None:
     for j, name in enumerate(EXTRA_FEATURES):
         abst[f"+ {name}"] = _logistic_cv(np.hstack([x, extra[:, [j]]]), y, half)
     abst["+ all five"] = _logistic_cv(np.hstack([x, extra]), y, half)
+    rer_x = []
+    reranker = Reranker(r_bfcl.index, weights=fold_w[1])  # fitted on fold-a queries
+    lab_sigs = signals(r_bfcl.index, labelled, query_vectors(embedder, r_bfcl.index, labelled))
+    for sig in lab_sigs:
+        _, logits = reranker.scores(sig, r_bfcl.index.fuse(sig, fw), fw)
+        top = np.sort(logits)[::-1]
+        rer_x.append([top[0], top[0] - top[1]])
+    rer_arr = np.asarray(rer_x)
+    abst["+ reranker top logit"] = _logistic_cv(np.hstack([x, rer_arr[:, :1]]), y, half)
+    abst["+ reranker top logit and top1-top2 gap"] = _logistic_cv(np.hstack([x, rer_arr]), y, half)
     results["abstention_dev_two_fold_balanced_accuracy"] = abst
     console.print({"abstention, dev two-fold balanced accuracy": abst})
     target = args.out.with_name("tools_bench_dev_ablations.json")
@@ -1000,7 +1119,8 @@ def main() -> None:
             "ours_examples_as_max(eta=1)": [
                 rank_fused(ix, s, replace(fw_ex, example_weight=1.0)) for s in cx
             ],
-            "ours": [rank_fused(ix, s, fw_ex) for s in cx],
+            "ours_no_rerank": [rank_fused(ix, s, fw_ex) for s in cx],
+            "ours": [rank_reranked(ix, s, fw_ex) for s in cx],
         }
         if label == "bfcl":
             cnp = comp(r_bfcl_noparam, name)
@@ -1186,7 +1306,7 @@ def main() -> None:
     cx = comp(r_bfcl_ex, "bfcl_test")
     bound = []
     for s in cx:
-        top = rank_fused(r_bfcl_ex.index, s, fw_ex)[:5]
+        top = rank_reranked(r_bfcl_ex.index, s, fw_ex)[:5]
         bound.append(
             sum(per_tool[r_bfcl.names[j]] for j in top) + (catalog_tokens - sum(per_tool.values()))
         )

@@ -194,6 +194,9 @@ class RankResult:
     """The clauses the query was split into (empty for one intent)."""
     query_vector: np.ndarray | None = None
     """The whole query's embedding (``None`` without an embedder)."""
+    probability: np.ndarray | None = None
+    """The second stage's probability that each tool is needed (0 outside its candidates),
+    or ``None`` when the order was not reranked (see :mod:`~langchain_tokenopt.tools.rerank`)."""
 
 
 #: A tool named only in plain words is moved up to at most this many places below the

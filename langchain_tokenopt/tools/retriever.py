@@ -32,6 +32,7 @@ from langchain_tokenopt.errors import TokenOptConfigError, TokenOptError, ToolSe
 from langchain_tokenopt.tools.catalog import OnDuplicate, build_catalog
 from langchain_tokenopt.tools.index import MAX_CLAUSES, FusionWeights, RankResult, ToolIndex
 from langchain_tokenopt.tools.records import ToolSpec
+from langchain_tokenopt.tools.rerank import Reranker, RerankWeights
 from langchain_tokenopt.tools.store import EmbeddingStore
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,8 @@ __all__ = ["ToolHit", "ToolRetriever"]
 _QUERY_CACHE_SIZE = 512
 
 ToolHit = tuple[ToolSpec, float, bool]
-"""``(tool, fused score, named in the query)``."""
+"""``(tool, score, named in the query)``: the reranker's probability that the tool is needed
+when the ranking was reranked, else the fused score."""
 
 
 def _embedder_id(embeddings: Any) -> str:
@@ -62,8 +64,9 @@ class ToolRetriever(BaseRetriever):
     """Hybrid retriever that returns the tools relevant to a query as ``Document``s.
 
     Each document's ``page_content`` is ``"<name>: <description>"`` and its metadata holds
-    ``name``, ``score`` (fused, higher is better), ``schema`` (OpenAI tool format),
-    ``namespace``, ``forced`` (the query named the tool) and ``rank``.
+    ``name``, ``score`` (higher is better: the second stage's probability that the tool is
+    needed, or the fused score with ``rerank=False`` or without the dense side), ``schema``
+    (OpenAI tool format), ``namespace``, ``forced`` (the query named the tool) and ``rank``.
 
     A tool named in the query (``get_weather``, ``getWeather``, ``get weather``, or with one
     typo) is always returned first, whatever its description. An empty or blank query
@@ -91,6 +94,10 @@ class ToolRetriever(BaseRetriever):
         interleave: For multi-intent queries, interleave the whole query's and each clause's
             rankings instead of taking the max of their scores.
         index_parameters: Index parameter names and descriptions.
+        rerank: Reorder the top fused candidates with the learned second stage
+            (:mod:`~langchain_tokenopt.tools.rerank`; only with the dense side).
+        rerank_weights: The second stage's model (default: fitted on the BFCL and MetaTool
+            dev splits).
         on_duplicate: ``"error"``, ``"first"`` or ``"last"`` for repeated tool names.
         cache_dir: Where tool vectors persist (default: ``user_cache_dir()/tool_embeddings``).
         persist: Persist tool vectors keyed by content hash (only changed tools re-embed).
@@ -120,11 +127,14 @@ class ToolRetriever(BaseRetriever):
     max_clauses: int = MAX_CLAUSES
     interleave: bool = False
     index_parameters: bool = True
+    rerank: bool = True
+    rerank_weights: RerankWeights | None = Field(default=None, repr=False)
     on_duplicate: OnDuplicate = "error"
     cache_dir: Path | str | None = None
     persist: bool = True
 
     _index: ToolIndex = PrivateAttr()
+    _reranker: Reranker | None = PrivateAttr(default=None)
     _query_cache: OrderedDict[tuple[str, ...], np.ndarray] = PrivateAttr(
         default_factory=OrderedDict
     )
@@ -191,6 +201,8 @@ class ToolRetriever(BaseRetriever):
             index_parameters=self.index_parameters,
             weights=weights,
         )
+        if self.rerank and self._index.doc_vectors is not None:
+            self._reranker = Reranker(self._index, weights=self.rerank_weights)
         logger.debug("indexed %d tools (%d texts embedded)", len(specs), self._index.embedded_count)
 
     @classmethod
@@ -290,13 +302,21 @@ class ToolRetriever(BaseRetriever):
         # a tool query is a sentence or two: bound the work on pathological (10 MB) input
         return query[:_MAX_QUERY_CHARS].strip()
 
+    def _rank_text(self, text: str, vectors: np.ndarray | None) -> RankResult:
+        """Fuse the signals of ``text``, then rerank the top candidates (when enabled)."""
+        signals = self._index.signals(text, vectors, decompose=self.decompose)
+        result = self._index.fuse(signals)
+        if self._reranker is None or not signals.has_dense:
+            return result
+        return self._reranker.apply(signals, result)
+
     def rank(self, query: str) -> RankResult | None:
         """Score every tool for ``query`` (``None`` for an empty query)."""
         text = self._check_query(query)
         if not text:
             return None
         texts = self._index.query_texts(text, decompose=self.decompose)
-        return self._index.rank(text, self._query_vectors(texts), decompose=self.decompose)
+        return self._rank_text(text, self._query_vectors(texts))
 
     async def arank(self, query: str) -> RankResult | None:
         """Async :meth:`rank`: the embedding runs off the event loop."""
@@ -305,7 +325,7 @@ class ToolRetriever(BaseRetriever):
             return None
         texts = self._index.query_texts(text, decompose=self.decompose)
         vectors = await self._aquery_vectors(texts)
-        return self._index.rank(text, vectors, decompose=self.decompose)
+        return self._rank_text(text, vectors)
 
     def rank_batch(self, queries: Sequence[str]) -> list[RankResult | None]:
         """Rank many queries, embedding them in one batch (for evaluation and calibration)."""
@@ -323,7 +343,7 @@ class ToolRetriever(BaseRetriever):
                 continue
             chunk = None if vectors is None else vectors[pos : pos + len(group)]
             pos += len(group)
-            out.append(self._index.rank(text, chunk, decompose=self.decompose))
+            out.append(self._rank_text(text, chunk))
         return out
 
     def hits(self, result: RankResult | None, k: int) -> list[ToolHit]:
@@ -331,10 +351,11 @@ class ToolRetriever(BaseRetriever):
         if result is None:
             return []
         forced = set(result.forced)
+        scores = result.fused if result.probability is None else result.probability
         out: list[ToolHit] = []
         for i in result.order[:k]:
             idx = int(i)
-            out.append((self._index.specs[idx], float(result.fused[idx]), idx in forced))
+            out.append((self._index.specs[idx], float(scores[idx]), idx in forced))
         return out
 
     def _resolve_k(self, k: Any) -> int:
