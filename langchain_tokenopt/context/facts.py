@@ -76,6 +76,10 @@ _SCAN_RE = re.compile(
     r"|[^\w.+$€£-]+)++"  # separators: no fact starts with one; a whole run is one match
     r"|(" + _FACT_RE.pattern + r")(?=(\":)?)"
 )
+# Every alternative of ``_FACT_RE`` needs one of these (a digit, "@", "_", two capitals, or a
+# url's scheme): a text without any has no fact, and this one search is far cheaper than
+# the scan (short prose lines often hold none).
+_MAY_HOLD_FACT = re.compile(r"[\d@_]|[A-Z]{2}|http")
 _SCAN_CACHE_CHARS = 4096  # longer texts (tool outputs) are memoized per message instead
 
 
@@ -94,6 +98,8 @@ def extract_facts(text: str, *, limit: int | None = None) -> list[str]:
 
 @lru_cache(maxsize=16_384)
 def _scan(text: str) -> tuple[str, ...]:
+    if not _MAY_HOLD_FACT.search(text):
+        return ()
     # Skipped runs have an empty group 1; JSON keys a non-empty group 2.
     found = [t.strip().rstrip(".,;:") for t, key in _SCAN_RE.findall(text) if t and not key]
     return tuple(t for t in dict.fromkeys(found) if len(t) >= 2 and t not in _STOP_CODES)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
 from langchain_tokenopt.tokens import TokenCounter
@@ -51,6 +53,65 @@ def test_fast_fact_scan_matches_the_reference() -> None:
         assert extract_facts(text, limit=3) == _reference_extract_facts(text)[:3]
     long_text = " ".join(TRICKY) * 200  # over the memoized size: scanned directly
     assert extract_facts(long_text) == _reference_extract_facts(long_text)
+
+
+# Characters every fact alternative is made of, and the ones that end or break a fact.
+_FACT_ALPHABET = 'aZbXe_9 0@.$€£:-/hHtTpPsSmM\n",{}[]é٣'
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=_FACT_ALPHABET, max_size=60))
+def test_fast_fact_scan_matches_the_reference_on_random_text(text: str) -> None:
+    # Covers the cheap pre-check too: a text it rejects must have no fact in the reference.
+    from langchain_tokenopt.context.facts import _reference_extract_facts, extract_facts
+
+    assert extract_facts(text) == _reference_extract_facts(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "I",
+                "WILL",
+                "Would Like",
+                "prefer",
+                "Don't",
+                "never",
+                "yes",
+                "Going to",
+                "booked",
+                "x",
+                "cancelled",
+                "unwilling",
+                "Yesterday",
+                "5",
+                "ID",
+            ]
+        ),
+        max_size=8,
+    ),
+    st.sampled_from(["User: ", "Assistant: ", "Called ", "Tool t -> ", ""]),
+)
+def test_line_score_markers_match_the_case_insensitive_patterns(
+    words: list[str], prefix: str
+) -> None:
+    from langchain_tokenopt.context.facts import DECISION_RE, PREFERENCE_RE
+    from langchain_tokenopt.context.summarize import _line_score, line_facts
+
+    line = prefix + " ".join(words)
+    expected = min(len(line_facts(line)), 4) * 1.0
+    if line.startswith("Called "):
+        expected += 4.0
+    elif line.startswith("User: "):
+        expected += 2.0 + (1.5 if PREFERENCE_RE.search(line) else 0.0)
+    elif line.startswith("Tool "):
+        expected += 1.5
+    elif line.startswith("Assistant: "):
+        expected -= 1.0
+    expected += 1.0 if DECISION_RE.search(line) else 0.0
+    assert _line_score(line) == expected
 
 
 def test_clear_caches_forgets_memoized_values() -> None:
