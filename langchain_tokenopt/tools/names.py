@@ -33,6 +33,8 @@ _RAW = re.compile(r"[A-Za-z0-9_.\-]+")
 _MAX_GRAM = 6
 _IDENT = re.compile(r"[_.]|[a-z][A-Z]|[A-Za-z][0-9]")
 _FUZZY_MIN = 8
+#: Characters at either end of a long name that one edit leaves intact at one end at least.
+_ENDS = 4
 #: Word runs whose near-name candidates are memoized per matcher (cleared when full).
 _NEAR_CACHE_SIZE = 65_536
 
@@ -89,8 +91,15 @@ class NameMatcher:
         self._max_len = max((len(c) for c in self._compact), default=0) + 1
         self._near_cache: dict[str, tuple[str, ...]] = {}
         self._fuzzy: dict[str, set[str]] = defaultdict(set)
+        # A text within one edit of a name of >= _FUZZY_MIN (>= 2 * _ENDS) characters keeps
+        # the name's first or last _ENDS characters (one edit cannot reach both ends), so a
+        # text matching neither end has no near name: an exact filter before any lookup.
+        self._heads: set[str] = set()
+        self._tails: set[str] = set()
         for compact in self._compact:
             if len(compact) >= _FUZZY_MIN:
+                self._heads.add(compact[:_ENDS])
+                self._tails.add(compact[-_ENDS:])
                 self._fuzzy[compact].add(compact)
                 for d in _deletions(compact):
                     self._fuzzy[d].add(compact)
@@ -143,6 +152,8 @@ class NameMatcher:
 
     def _near(self, gram: str) -> tuple[str, ...]:
         """Compact names within one edit of ``gram`` (memoized: queries share word runs)."""
+        if gram[:_ENDS] not in self._heads and gram[-_ENDS:] not in self._tails:
+            return ()
         hit = self._near_cache.get(gram)
         if hit is not None:
             return hit

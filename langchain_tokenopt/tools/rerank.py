@@ -110,8 +110,10 @@ class RerankWeights:
 
     def logits(self, features: np.ndarray) -> np.ndarray:
         """Logit of *needed* for rows of raw features."""
-        z = (features - np.asarray(self.mean)) / np.asarray(self.scale)
-        return np.asarray(z @ np.asarray(self.coef) + self.intercept, dtype=np.float64)
+        # standardize-then-dot folded into one weight vector and bias
+        w = np.asarray(self.coef) / np.asarray(self.scale)
+        b = self.intercept - float(np.asarray(self.mean) @ w)
+        return np.asarray(features @ w + b, dtype=np.float64)
 
 
 def text_scores(signals: QuerySignals, weights: FusionWeights) -> np.ndarray:
@@ -143,12 +145,6 @@ def name_style(name: str) -> tuple[bool, bool, bool, bool]:
     )
 
 
-def _ranks(rows: np.ndarray, cands: np.ndarray) -> np.ndarray:
-    """Rank (0 = best) of each candidate in each row: ``(len(rows), len(cands))``."""
-    vals = rows[:, cands]
-    return np.asarray((rows[:, None, :] > vals[:, :, None]).sum(axis=2))
-
-
 class Reranker:
     """Candidate features and the learned order for one :class:`ToolIndex`.
 
@@ -178,21 +174,42 @@ class Reranker:
         self._param_words = [
             frozenset(w for p, _ in s.parameters for w in name_words(p)) for s in index.specs
         ]
-        self._namespaces = [s.namespace for s in index.specs]
-        self._styles = [name_style(s.name) for s in index.specs]
+        spaces: dict[str, int] = {}
+        self._ns_ids = np.asarray(
+            [
+                -1 if s.namespace is None else spaces.setdefault(s.namespace, len(spaces))
+                for s in index.specs
+            ],
+            dtype=np.int64,
+        )
+        styles: dict[tuple[bool, bool, bool, bool], int] = {}
+        self._style_ids = np.asarray(
+            [styles.setdefault(name_style(s.name), len(styles)) for s in index.specs],
+            dtype=np.int64,
+        )
 
     def candidate_set(self, rows: np.ndarray, result: RankResult) -> np.ndarray:
         """The fused top :attr:`candidates`, then the top tools of each text not yet in it."""
-        head = [int(i) for i in result.order[: self.candidates]]
-        seen = set(head)
+        head = result.order[: self.candidates].tolist()
         k = min(PER_TEXT, rows.shape[1])
-        for row in rows:
-            top = np.argpartition(-row, k - 1)[:k] if k < rows.shape[1] else np.arange(k)
-            for t in top[np.argsort(-row[top], kind="stable")]:
-                if int(t) not in seen:
-                    seen.add(int(t))
-                    head.append(int(t))
+        if k < rows.shape[1]:
+            top = np.argpartition(-rows, k - 1, axis=1)[:, :k]
+        else:
+            top = np.broadcast_to(np.arange(k), (rows.shape[0], k))
+        picked = np.take_along_axis(rows, top, axis=1)
+        top = np.take_along_axis(top, np.argsort(-picked, axis=1, kind="stable"), axis=1)
+        seen = set(head)
+        for t in top.ravel().tolist():
+            if t not in seen:
+                seen.add(t)
+                head.append(t)
         return np.asarray(head, dtype=np.int64)
+
+    def _shared(self, ids: np.ndarray, cands: np.ndarray, others: np.ndarray) -> np.ndarray:
+        """Per candidate: ``(others sharing its id, others)``, never counting itself."""
+        same = ids[others][None, :] == ids[cands][:, None]
+        other = others[None, :] != cands[:, None]
+        return np.stack([(same & other).sum(axis=1), other.sum(axis=1)]).astype(np.float64)
 
     def features(
         self, signals: QuerySignals, result: RankResult, weights: FusionWeights | None = None
@@ -202,82 +219,74 @@ class Reranker:
         rows = text_scores(signals, wts)
         cands = self.candidate_set(rows, result)
         n_c = len(cands)
-        fused = result.fused
-        fused_top = float(fused.max())
-        fused_rank = (fused[None, :] > fused[cands][:, None]).sum(axis=1)
-        ranks = _ranks(rows, cands)
-        tops = rows.max(axis=1)
-        gaps = tops[:, None] - rows[:, cands]
+        n_texts = rows.shape[0]
         raw = signals.bm25[0]
         peak = float(raw.max())
         lexical = raw / peak if peak > 0 else np.zeros_like(raw)
-        lex_rank = (lexical[None, :] > lexical[cands][:, None]).sum(axis=1)
         dense = signals.dense[0]
-        dense_rank = (dense[None, :] > dense[cands][:, None]).sum(axis=1)
-        lift = (
-            signals.example[0, cands] - dense[cands]
-            if signals.example is not None
-            else np.zeros(n_c, dtype=np.float32)
+        # one comparison pass: ranks in the fused order, lexical, dense, then every text
+        scored = np.vstack([result.fused, lexical, dense, rows])
+        vals = scored[:, cands]
+        ascending = np.sort(scored, axis=1)
+        n_tools = scored.shape[1]
+        ranks = np.stack(
+            [
+                n_tools - np.searchsorted(row, v, side="right")
+                for row, v in zip(ascending, vals, strict=True)
+            ]
         )
-        n_texts = rows.shape[0]
+        gaps = rows.max(axis=1)[:, None] - vals[3:]
         if n_texts > 1:
             clause_gap = gaps[1:].min(axis=0)
-            clause_rank = ranks[1:].min(axis=0)
-            clause_top1 = (ranks[1:] == 0).mean(axis=0)
+            clause_rank = ranks[4:].min(axis=0)
+            clause_top1 = (ranks[4:] == 0).mean(axis=0)
         else:
-            clause_gap, clause_rank, clause_top1 = gaps[0], ranks[0], (ranks[0] == 0) * 1.0
-        strong = {i for i, s in signals.mentions if s}
-        weak = {i for i, s in signals.mentions if not s}
-        qwords = set(tokenize(signals.texts[0]))
-        top5 = [int(i) for i in result.order[:5]]
-        top3 = top5[:3]
-        anchors = list(dict.fromkeys(int(a) for a in rows.argmax(axis=1)))
+            clause_gap, clause_rank, clause_top1 = gaps[0], ranks[3], (ranks[3] == 0) * 1.0
         out = np.empty((n_c, len(RERANK_FEATURES)), dtype=np.float64)
-        for r, c in enumerate(cands.tolist()):
-            nw = self._name_words[c]
-            pw = self._param_words[c]
-            ns = self._namespaces[c]
-            out[r, 16] = float(c in strong)
-            out[r, 17] = float(c in weak)
-            out[r, 18] = len(nw & qwords) / len(nw) if nw else 0.0
-            out[r, 19] = len(pw & qwords) / len(pw) if pw else 0.0
-            out[r, 20] = (
-                sum(1 for t in top5 if t != c and self._namespaces[t] == ns)
-                if ns is not None
-                else 0.0
-            )
-            others = [a for a in anchors if a != c]
-            style = self._styles[c]
-            if others:
-                out[r, 21] = (
-                    sum(1 for a in others if self._namespaces[a] == ns) if ns is not None else 0.0
-                )
-                out[r, 22] = max(
-                    len(nw & self._name_words[a]) / max(len(nw | self._name_words[a]), 1)
-                    for a in others
-                )
-                out[r, 23] = sum(self._styles[a] == style for a in others) / len(others)
-            else:
-                out[r, 21:24] = 0.0
-            near = [a for a in top3 if a != c]
-            out[r, 24] = sum(self._styles[a] == style for a in near) / len(near) if near else 0.0
-            out[r, 25] = float(c in anchors)
-        out[:, 0] = fused_top - fused[cands]
-        out[:, 1] = np.log1p(fused_rank)
-        out[:, 2] = rows[0, cands]
+        out[:, 0] = float(result.fused.max()) - vals[0]
+        out[:, 1] = np.log1p(ranks[0])
+        out[:, 2] = vals[3]
         out[:, 3] = gaps[0]
-        out[:, 4] = np.log1p(ranks[0])
-        out[:, 5] = lexical[cands]
-        out[:, 6] = np.log1p(lex_rank)
-        out[:, 7] = dense[cands]
-        out[:, 8] = float(dense.max()) - dense[cands]
-        out[:, 9] = np.log1p(dense_rank)
-        out[:, 10] = lift
+        out[:, 4] = np.log1p(ranks[3])
+        out[:, 5] = vals[1]
+        out[:, 6] = np.log1p(ranks[1])
+        out[:, 7] = vals[2]
+        out[:, 8] = float(dense.max()) - vals[2]
+        out[:, 9] = np.log1p(ranks[2])
+        out[:, 10] = signals.example[0, cands] - vals[2] if signals.example is not None else 0.0
         out[:, 11] = clause_gap
         out[:, 12] = np.log1p(clause_rank)
         out[:, 13] = clause_top1
         out[:, 14] = float(n_texts > 1)
         out[:, 15] = np.log1p(n_texts - 1)
+        strong = {i for i, s in signals.mentions if s}
+        weak = {i for i, s in signals.mentions if not s}
+        cand_list = cands.tolist()
+        out[:, 16] = [c in strong for c in cand_list]
+        out[:, 17] = [c in weak for c in cand_list]
+        qwords = set(tokenize(signals.texts[0]))
+        anchor_list = list(dict.fromkeys(rows.argmax(axis=1).tolist()))
+        anchors = np.asarray(anchor_list, dtype=np.int64)
+        anchor_words = [(a, self._name_words[a]) for a in anchor_list]
+        for r, c in enumerate(cand_list):
+            nw = self._name_words[c]
+            pw = self._param_words[c]
+            out[r, 18] = len(nw & qwords) / len(nw) if nw else 0.0
+            out[r, 19] = len(pw & qwords) / len(pw) if pw else 0.0
+            out[r, 22] = max(
+                (len(nw & aw) / max(len(nw | aw), 1) for a, aw in anchor_words if a != c),
+                default=0.0,
+            )
+        has_space = self._ns_ids[cands] >= 0
+        top5 = result.order[:5]
+        out[:, 20] = self._shared(self._ns_ids, cands, top5)[0] * has_space
+        out[:, 21] = self._shared(self._ns_ids, cands, anchors)[0] * has_space
+        same, count = self._shared(self._style_ids, cands, anchors)
+        out[:, 23] = np.divide(same, count, out=np.zeros(n_c), where=count > 0)
+        same, count = self._shared(self._style_ids, cands, top5[:3])
+        out[:, 24] = np.divide(same, count, out=np.zeros(n_c), where=count > 0)
+        anchor_set = set(anchor_list)
+        out[:, 25] = [c in anchor_set for c in cand_list]
         return cands, out
 
     def scores(
@@ -311,7 +320,9 @@ class Reranker:
         signals: QuerySignals, result: RankResult, cands: np.ndarray, logits: np.ndarray
     ) -> np.ndarray:
         head = cands[np.argsort(-logits, kind="stable")]
-        rest = result.order[~np.isin(result.order, head)]
+        keep = np.ones(len(result.order), dtype=bool)
+        keep[head] = False
+        rest = result.order[keep[result.order]]
         order = np.concatenate([head, rest])
         return place_forced(
             order,

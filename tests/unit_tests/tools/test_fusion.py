@@ -270,3 +270,22 @@ def test_typo_lookups_are_memoized_and_bounded(monkeypatch: pytest.MonkeyPatch) 
     assert first[3] == first[0]
     assert 0 < len(matcher._near_cache) <= 3
     assert [matcher.find_with_strength(q) for q in queries] == first
+
+
+def test_one_edit_at_either_end_of_a_name_is_still_found() -> None:
+    # the end filter skips word runs sharing neither the first nor the last four characters
+    # of any long name; an edit at the very first or last character must still match
+    matcher = NameMatcher(["get_weather_forecast", "send_email_message"])
+    for typo in (
+        "xet_weather_forecast",  # substitution at the start
+        "et_weather_forecast",  # deletion at the start
+        "aget_weather_forecast",  # insertion at the start
+        "get_weather_forecasx",  # substitution at the end
+        "get_weather_forecas",  # deletion at the end
+        "get_weather_forecastt",  # insertion at the end
+    ):
+        assert matcher.find(f"please call {typo} now") == ["get_weather_forecast"], typo
+    assert matcher.find("please call xet_weather_forecasx now") == []  # two edits
+    fresh = NameMatcher(["get_weather_forecast", "send_email_message"])
+    assert fresh.find("nothing here resembles a tool name at all") == []
+    assert not fresh._near_cache  # no word run shares an end with a long name: no lookups
