@@ -23,11 +23,9 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -51,6 +49,7 @@ from langchain_tokenopt.context.facts import (
     text_facts,
     tool_call_text,
 )
+from langchain_tokenopt.context.summary_cache import EXTRACTIVE_NAMESPACE, SummaryCache
 from langchain_tokenopt.errors import TokenOptConfigError
 from langchain_tokenopt.tokens import TokenCounter
 
@@ -315,7 +314,7 @@ class ExtractiveSummarizer:
     @property
     def cache_key(self) -> str:
         """Cache namespace of this summarizer."""
-        return "extractive-v1"
+        return EXTRACTIVE_NAMESPACE
 
     def summarize(self, text: str, *, max_tokens: int, counter: TokenCounter) -> str:
         """Return the most important lines of ``text`` within ``max_tokens``."""
@@ -413,57 +412,3 @@ def _cut_tokens(text: str, max_tokens: int, counter: TokenCounter) -> str:
         else:
             hi = mid - 1
     return " ".join(words[:lo])
-
-
-class SummaryCache:
-    """Thread-safe LRU of summaries keyed by what was summarized.
-
-    Args:
-        max_entries: Entries kept (least recently used evicted).
-
-    Example:
-        .. code-block:: python
-
-            cache = SummaryCache()
-            ContextOptimizer(max_tokens=2000, strategies=[HierarchicalSummary(cache=cache)])
-    """
-
-    def __init__(self, *, max_entries: int = 2048) -> None:
-        if not isinstance(max_entries, int) or max_entries < 1:
-            msg = f"max_entries must be an int >= 1, got {max_entries!r}"
-            raise TokenOptConfigError(msg)
-        self.max_entries = max_entries
-        self._data: OrderedDict[str, str] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        """Lookups answered from the cache."""
-        self.misses = 0
-        """Lookups that had to summarize."""
-
-    @staticmethod
-    def key(namespace: str, level: int, max_tokens: int, text: str) -> str:
-        """Build the cache key of a summary."""
-        digest = hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=16).hexdigest()
-        return f"{namespace}|{level}|{max_tokens}|{digest}"
-
-    def get(self, key: str) -> str | None:
-        """Return a cached summary or ``None``."""
-        with self._lock:
-            value = self._data.get(key)
-            if value is None:
-                self.misses += 1
-                return None
-            self.hits += 1
-            self._data.move_to_end(key)
-            return value
-
-    def put(self, key: str, value: str) -> None:
-        """Store a summary."""
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.max_entries:
-                self._data.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._data)

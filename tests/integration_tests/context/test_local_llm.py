@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.tools import tool
@@ -12,6 +14,7 @@ from langchain_tokenopt.context import (
     HierarchicalSummary,
     MaskToolOutputs,
     SummaryCache,
+    clear_caches,
     context_hook,
     validate_history,
 )
@@ -48,9 +51,11 @@ def test_invoke_stream_usage_and_tools(llm: LocalChatModel) -> None:
     assert isinstance(answer, AIMessage) and answer.text and not answer.tool_calls
 
 
-def test_lm_summaries_keep_ids_and_are_reused_across_turns(llm: LocalChatModel) -> None:
+def test_lm_summaries_keep_ids_and_are_reused_across_turns_and_restarts(
+    llm: LocalChatModel, tmp_path: Path
+) -> None:
     summarizer = ChatModelSummarizer(LocalChatModel(num_threads=2), max_input_tokens=256)
-    cache = SummaryCache()
+    cache = SummaryCache(path=tmp_path / "summaries.sqlite")
     step = HierarchicalSummary(
         summarizer=summarizer, cache=cache, segment_units=8, segment_tokens=24
     )
@@ -86,6 +91,18 @@ def test_lm_summaries_keep_ids_and_are_reused_across_turns(llm: LocalChatModel) 
     calls_second = summarizer.calls
     assert optimize(turn2) == out2
     assert summarizer.calls == calls_second
+    # A restart: nothing memoized in the process, a new summarizer and cache on the same file.
+    clear_caches()
+    restarted = ChatModelSummarizer(LocalChatModel(num_threads=2), max_input_tokens=256)
+    step_after = HierarchicalSummary(
+        summarizer=restarted,
+        cache=SummaryCache(path=tmp_path / "summaries.sqlite"),
+        segment_units=8,
+        segment_tokens=24,
+    )
+    again = ContextOptimizer(max_tokens=budget, strategies=[MaskToolOutputs(), step_after])
+    assert again.invoke(turn2) == out2
+    assert restarted.calls == 0  # every model summary came from the file
 
 
 @pytest.mark.filterwarnings("ignore:create_react_agent has been moved")
