@@ -513,20 +513,35 @@ def latency_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def lm_replay(items: list[dict[str, Any]], counter: TokenCounter, n: int) -> dict[str, Any]:
-    """Replay conversations turn by turn with SmolLM2 summaries; count model calls per turn."""
+    """Replay conversations turn by turn with SmolLM2 summaries; count model calls per turn.
+
+    The summaries go to a ``SummaryCache`` backed by a SQLite file. After each conversation a
+    restart is simulated (process memos cleared, a new summarizer and a new cache on the same
+    file) and the last turn is optimized again: the model calls it needs and its time show
+    what the file saves (without it, every summary of the thread is written again).
+    """
+    import tempfile
+
     from langchain_tokenopt.llms import LocalChatModel
 
-    summarizer = ChatModelSummarizer(LocalChatModel(num_threads=2), max_input_tokens=384)
-    cache = SummaryCache()
-    step = HierarchicalSummary(
-        summarizer=summarizer, cache=cache, segment_units=4, segment_tokens=48
-    )
+    def make_step(path: Path) -> tuple[ChatModelSummarizer, SummaryCache, HierarchicalSummary]:
+        summarizer = ChatModelSummarizer(LocalChatModel(num_threads=2), max_input_tokens=384)
+        cache = SummaryCache(path=path)
+        step = HierarchicalSummary(
+            summarizer=summarizer, cache=cache, segment_units=4, segment_tokens=48
+        )
+        return summarizer, cache, step
+
+    folder = tempfile.TemporaryDirectory()
+    path = Path(folder.name) / "summaries.sqlite"
+    summarizer, cache, step = make_step(path)
     results = []
     for item in items[:n]:
         msgs = item["messages"]
         sys_tokens = counter.count_messages(msgs[:1])
         per_turn = []
         t0 = time.perf_counter()
+        last: tuple[list[BaseMessage], int, list[BaseMessage]] | None = None
         for i, m in enumerate(msgs):
             if not isinstance(m, HumanMessage) or i < 6:
                 continue
@@ -538,6 +553,7 @@ def lm_replay(items: list[dict[str, Any]], counter: TokenCounter, n: int) -> dic
             out = ContextOptimizer(
                 max_tokens=budget, counter=counter, strategies=[MaskToolOutputs(), step]
             ).invoke(prefix)
+            last = (prefix, budget, out)
             per_turn.append(
                 {
                     "messages": len(prefix),
@@ -547,6 +563,22 @@ def lm_replay(items: list[dict[str, Any]], counter: TokenCounter, n: int) -> dic
                     "within_budget": counter.count_messages(out) <= budget,
                 }
             )
+        restart: dict[str, Any] = {}
+        if last is not None:
+            prefix, budget, out = last
+            clear_caches()
+            fresh, fresh_cache, fresh_step = make_step(path)
+            t1 = time.perf_counter()
+            again = ContextOptimizer(
+                max_tokens=budget, counter=counter, strategies=[MaskToolOutputs(), fresh_step]
+            ).invoke([m.model_copy() for m in prefix])
+            restart = {
+                "lm_calls": fresh.calls,
+                "ms": round((time.perf_counter() - t1) * 1000, 1),
+                "summaries_from_file": fresh_cache.hits,
+                "same_output": again == out,
+            }
+            fresh_cache.close()
         results.append(
             {
                 "id": item["id"],
@@ -554,8 +586,11 @@ def lm_replay(items: list[dict[str, Any]], counter: TokenCounter, n: int) -> dic
                 "lm_calls": sum(t["lm_calls"] for t in per_turn),
                 "seconds": round(time.perf_counter() - t0, 1),
                 "per_turn": per_turn,
+                "restart_last_turn": restart,
             }
         )
+    cache.close()
+    folder.cleanup()
     return {"replays": results, "cache_hits": cache.hits, "cache_misses": cache.misses}
 
 
