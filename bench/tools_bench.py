@@ -713,14 +713,38 @@ def rerank_two_fold(args: argparse.Namespace, cache: Path, embedder, fw: FusionW
         )
         for h in (0, 1)
     }
-    out: dict = {"held_out": {}, "fused_merge": {}}
+    # ablation: the same model without the anchor features (columns held at 0 get weight 0)
+    anchor_cols = [i for i, f in enumerate(RERANK_FEATURES) if "anchor" in f or f == "top3_style"]
+
+    def no_anchor(x: np.ndarray) -> np.ndarray:
+        x = x.copy()
+        x[:, anchor_cols] = 0.0
+        return x
+
+    fitted_na = {
+        h: fit_rerank_weights(
+            [no_anchor(r["x"]) for r in every if r["fold"] != h],
+            [r["y"] for r in every if r["fold"] != h],
+        )
+        for h in (0, 1)
+    }
+    out: dict = {"held_out": {}, "held_out_without_anchor_features": {}, "fused_merge": {}}
     for name, group in rows.items():
         orders = [rank_reranked(r["index"], r["sig"], fw, fitted[r["fold"]]) for r in group]
         base = [r["index"].fuse(r["sig"], fw).order for r in group]
+        na = []
+        for r in group:
+            cands, feats = _RERANKERS.setdefault(
+                (id(r["index"]), id(None)), Reranker(r["index"])
+            ).features(r["sig"], r["index"].fuse(r["sig"], fw), fw)
+            logits = fitted_na[r["fold"]].logits(no_anchor(feats))
+            na.append(Reranker._order(r["sig"], r["index"].fuse(r["sig"], fw), cands, logits))
         qs = [r["q"] for r in group]
         pos = group[0]["index"].position
         out["held_out"][name] = metrics(orders, qs, pos)
+        out["held_out_without_anchor_features"][name] = metrics(na, qs, pos)
         out["fused_merge"][name] = metrics(base, qs, pos)
+    out["anchor_features"] = [RERANK_FEATURES[i] for i in anchor_cols]
     full = fit_rerank_weights([r["x"] for r in every], [r["y"] for r in every])
     out["weights_fitted_on_all_dev"] = asdict(full)
     out["features"] = list(RERANK_FEATURES)
@@ -837,6 +861,7 @@ def dev_ablations(args: argparse.Namespace) -> None:
     console.print(table)
     console.print({"reranker two-fold (all dev, held out)": rer["held_out"]})
     console.print({"fused merge on the same queries": rer["fused_merge"]})
+    console.print({"reranker without anchor features": rer["held_out_without_anchor_features"]})
     for label, sig_set in variants.items():
         r, qs = sets["bfcl_dev_multi"]
         results["bounds"][label] = allocation_bounds(

@@ -151,7 +151,10 @@ class Reranker:
     Args:
         index: The tool index whose rankings are reranked.
         weights: Model parameters (default: :data:`DEFAULT_RERANK_WEIGHTS`).
-        candidates: Candidates taken from the top of the fused ranking.
+        candidates: Candidates taken from the top of the fused ranking (a positive int).
+
+    Raises:
+        TokenOptConfigError: ``candidates`` is not a positive int.
 
     Example:
         .. code-block:: python
@@ -167,6 +170,9 @@ class Reranker:
         weights: RerankWeights | None = None,
         candidates: int = CANDIDATES,
     ) -> None:
+        if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
+            msg = f"candidates must be a positive int, got {candidates!r}"
+            raise TokenOptConfigError(msg)
         self.index = index
         self.weights = weights or DEFAULT_RERANK_WEIGHTS
         self.candidates = candidates

@@ -146,6 +146,20 @@ def test_candidates_and_features_shape(store_dir: Path) -> None:
     assert (multi == 1.0).all()  # the query has clauses
 
 
+def test_candidates_is_validated(store_dir: Path) -> None:
+    index = ToolRetriever(tools=CIRCLES, cache_dir=store_dir).index
+    for bad in (0, -3, True, 2.5):
+        with pytest.raises(TokenOptConfigError, match="candidates must be"):
+            Reranker(index, candidates=bad)  # type: ignore[arg-type]
+
+
+def test_one_tool_catalog_is_reranked(store_dir: Path) -> None:
+    retriever = ToolRetriever(tools=CIRCLES[:1], cache_dir=store_dir)
+    docs = retriever.invoke(CIRCLE_QUERY, k=5)
+    assert [d.metadata["name"] for d in docs] == ["circle.calculate_area"]
+    assert 0.0 < docs[0].metadata["score"] < 1.0
+
+
 def test_name_style() -> None:
     assert name_style("museum.get_hours") == name_style("museum.get_waiting_time")
     assert name_style("Restaurants_2_FindRestaurants") != name_style("restaurant.find")
