@@ -184,3 +184,10 @@ def test_weights_are_validated_and_fit_recovers_a_signal() -> None:
         fit_rerank_weights(feats, [np.zeros(8)] * len(feats))
     with pytest.raises(TokenOptConfigError, match="one label array"):
         fit_rerank_weights(feats, labels[:-1])
+
+
+async def test_async_ranking_is_reranked_too(store_dir: Path) -> None:
+    retriever = ToolRetriever(tools=CIRCLES, k=3, cache_dir=store_dir)
+    docs = await retriever.ainvoke(CIRCLE_QUERY)
+    assert [d.metadata["name"] for d in docs] == top(retriever, CIRCLE_QUERY, 3)
+    assert "circle.calculate_area" in [d.metadata["name"] for d in docs]
