@@ -436,7 +436,7 @@ def tool_margin_sweep(console: Console) -> int:
     table = Table(title=f"tool_margin on the BFCL dev split ({len(dev)} questions, top 5)")
     for col in ("margin", "recall", "all gold", "tools bound"):
         table.add_column(col)
-    for margin in (None, 0.05, 0.1, 0.15, 0.2, 0.3):
+    for margin in (None, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9):
         recall, all_gold, kept = [], [], []
         for q, result in zip(dev, ranked, strict=True):
             hits = retriever.hits(result, 5)

@@ -131,9 +131,10 @@ def build_optimized_agent(
             the users of a tenant (right for FAQ-like traffic, wrong where answers hold one
             user's data).
         tool_margin: With the default tool selector, bind only the retrieved tools whose
-            fused score is within this gap of the best one (``find_tools`` stays bound to
-            load the rest); ``None`` binds the selector's top ``k``. The default was chosen
-            on the BFCL dev split (``bench/e2e_bench.py --tool-margin-sweep``).
+            score (the retriever's probability that the tool is needed) is within this gap
+            of the best one (``find_tools`` stays bound to load the rest); ``None`` binds the
+            selector's top ``k``. The default was chosen on the BFCL dev split
+            (``bench/e2e_bench.py --tool-margin-sweep``).
 
     Returns:
         The uncompiled ``StateGraph`` over :class:`OptimizedAgentState`: call

@@ -71,8 +71,8 @@ class TokenOptMiddleware(AgentMiddleware):
         monitor: :class:`~langchain_tokenopt.TokenOptCallbackHandler`, ``True`` or ``False``.
         context_budget: History budget of the default context optimizer.
         system_budget: System-prompt budget of the default compressor.
-        tool_margin: Bind only the selected tools within this fused-score gap of the best
-            one (as in ``build_optimized_agent``); ``None`` keeps the selector's top ``k``.
+        tool_margin: Bind only the selected tools within this retrieval-score gap of the
+            best one (as in ``build_optimized_agent``); ``None`` keeps the selector's top ``k``.
     """
 
     def __init__(

@@ -108,7 +108,8 @@ def trim_by_margin(selection: Any, margin: float) -> tuple[list[Any], list[str]]
     Args:
         selection: A :class:`~langchain_tokenopt.ToolSelection` (``tools``, ``names``,
             ``scores``, ``forced``, ``loaded``, ``carried``).
-        margin: Largest gap, in fused retrieval score, to the best tool.
+        margin: Largest gap, in retrieval score (the retriever's probability that a tool is
+            needed, or the fused score with ``rerank=False``), to the best tool.
 
     Returns:
         ``(tools, names)`` in the selection's order.
@@ -178,7 +179,7 @@ class OptimizerPipeline:
             :class:`~langchain_tokenopt.ContextOptimizer`) or None.
         monitor: A :class:`~langchain_tokenopt.TokenOptCallbackHandler` or None.
         counter: Token counter for the before/after figures.
-        tool_margin: Trim the selected tools to those within this fused-score gap of the
+        tool_margin: Trim the selected tools to those within this retrieval-score gap of the
             best one (:func:`trim_by_margin`); ``None`` binds the selector's choice as is.
     """
 
