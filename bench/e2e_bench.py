@@ -396,10 +396,17 @@ def workload_tool_trim(workload: Any, margin: float) -> dict[str, Any]:
     selector = ToolSelector.from_tools(list(workload.tools))
     rows = {"top_k": [], "trimmed": []}
     bound = {"top_k": [], "trimmed": []}
+    standalone, abstained, right_first = 0, 0, 0  # questions that make sense alone
     for q in workload.questions:
         if not q.expected_tools or q.kind == "exact_repeat":
             continue
         selection = selector.select([HumanMessage(q.text, id=q.id)])
+        if q.kind in ("new", "paraphrase"):
+            standalone += 1
+            if selection.abstained:
+                abstained += 1
+                first = selector.retriever.hits(selector.retriever.rank(q.text), 1)
+                right_first += bool(first) and first[0][0].name in q.expected_tools
         for label, names in (
             ("top_k", list(selection.names)),
             ("trimmed", trim_by_margin(selection, margin)[1]),
@@ -410,6 +417,9 @@ def workload_tool_trim(workload: Any, margin: float) -> dict[str, Any]:
     return {
         "margin": margin,
         "questions": len(rows["top_k"]),
+        "standalone_questions": standalone,
+        "abstained_standalone": abstained,
+        "abstained_with_a_needed_tool_ranked_first": right_first,
         **{
             label: {
                 "recall": round(statistics.fmean(rows[label]), 4),
@@ -635,6 +645,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{trim['top_k']['recall']:.3f} ({trim['top_k']['tools_bound']} tools) vs "
         f"{trim['trimmed']['recall']:.3f} ({trim['trimmed']['tools_bound']} tools), "
         f"{trim['questions']} questions",
+    )
+    quality.add_row(
+        "selector alone: standalone tool questions the classifier says need no tool",
+        f"{trim['abstained_standalone']} of {trim['standalone_questions']} "
+        f"({trim['abstained_with_a_needed_tool_ranked_first']} with a needed tool ranked first; "
+        "find_tools stays bound)",
     )
     quality.add_row(
         "history: ids of the support thread kept, by budget",
