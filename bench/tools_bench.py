@@ -753,6 +753,15 @@ def rerank_two_fold(args: argparse.Namespace, cache: Path, embedder, fw: FusionW
     return out
 
 
+def _dev_cells(row: dict) -> list[str]:
+    """Table cells of one dev row: R@5 / all-gold@5, plus >=2-tool all-gold@5 where present."""
+    return [
+        f"{m['recall@5']} / {m['all_gold@5']}"
+        + (f"; {m['all_gold@5_multi']} (n={m['n_multi']})" if m["n_multi"] else "")
+        for m in row.values()
+    ]
+
+
 def dev_ablations(args: argparse.Namespace) -> None:
     """Dev split only: multi-intent merges and splitters, and abstention features."""
     from rich.console import Console
@@ -828,14 +837,7 @@ def dev_ablations(args: argparse.Namespace) -> None:
             ix = r.index
             row[name] = metrics([rank(ix, s) for s in sig_set[name]], qs, ix.position)
         results["retrieval"][label] = row
-        table.add_row(
-            label,
-            *(
-                f"{m['recall@5']} / {m['all_gold@5']}"
-                + (f"; {m['all_gold@5_multi']} (n={m['n_multi']})" if m["n_multi"] else "")
-                for m in row.values()
-            ),
-        )
+        table.add_row(label, *_dev_cells(row))
     rer = rerank_two_fold(args, cache, embedder, fw)
     fold_w = rer.pop("fold_weights")
     results["rerank_two_fold"] = rer
@@ -850,14 +852,7 @@ def dev_ablations(args: argparse.Namespace) -> None:
         row[name] = metrics(orders, qs, ix.position)
     label = "learned reranker (logistic, weights fitted on the other dev fold)"
     results["retrieval"][label] = row
-    table.add_row(
-        label,
-        *(
-            f"{m['recall@5']} / {m['all_gold@5']}"
-            + (f"; {m['all_gold@5_multi']} (n={m['n_multi']})" if m["n_multi"] else "")
-            for m in row.values()
-        ),
-    )
+    table.add_row(label, *_dev_cells(row))
     console.print(table)
     console.print({"reranker two-fold (all dev, held out)": rer["held_out"]})
     console.print({"fused merge on the same queries": rer["fused_merge"]})
