@@ -32,8 +32,8 @@ from langchain_tokenopt.tools.index import (
     QuerySignals,
     RankResult,
     ToolIndex,
-    blend_examples,
     place_forced,
+    text_scores,
 )
 
 __all__ = [
@@ -102,10 +102,14 @@ class RerankWeights:
     """Feature standard deviations used for standardization."""
 
     def __post_init__(self) -> None:
-        """Check the lengths."""
+        """Check the lengths, and that every value is finite and every scale positive."""
         n = len(RERANK_FEATURES)
         if not len(self.coef) == len(self.mean) == len(self.scale) == n:
             msg = f"RerankWeights need {n} coef/mean/scale values"
+            raise TokenOptConfigError(msg)
+        values = np.asarray([*self.coef, *self.mean, *self.scale, self.intercept], dtype=float)
+        if not np.isfinite(values).all() or min(self.scale) <= 0:
+            msg = "RerankWeights need finite values and a positive scale for every feature"
             raise TokenOptConfigError(msg)
 
     def logits(self, features: np.ndarray) -> np.ndarray:
@@ -114,18 +118,6 @@ class RerankWeights:
         w = np.asarray(self.coef) / np.asarray(self.scale)
         b = self.intercept - float(np.asarray(self.mean) @ w)
         return np.asarray(features @ w + b, dtype=np.float64)
-
-
-def text_scores(signals: QuerySignals, weights: FusionWeights) -> np.ndarray:
-    """Fused score of every tool for the whole query and each clause (one row per text)."""
-    raw = signals.bm25
-    peak = raw.max(axis=1, keepdims=True)
-    lexical = np.divide(raw, peak, out=np.zeros_like(raw), where=peak > 0)
-    if not signals.has_dense:
-        return lexical
-    dense = blend_examples(signals.dense, signals.example, weights.example_weight)
-    w = weights.dense_weight
-    return np.asarray((1.0 - w) * lexical + w * dense, dtype=np.float32)
 
 
 _NUMBERED = re.compile(r"_\d+_")
@@ -222,7 +214,7 @@ class Reranker:
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(candidates, features)``: tool indices and one row of raw features per tool."""
         wts = weights or self.index.weights
-        rows = text_scores(signals, wts)
+        rows = np.asarray(text_scores(signals, wts), dtype=np.float32)
         cands = self.candidate_set(rows, result)
         n_c = len(cands)
         n_texts = rows.shape[0]

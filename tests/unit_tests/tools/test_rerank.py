@@ -168,7 +168,16 @@ def test_name_style() -> None:
 def test_weights_are_validated_and_fit_recovers_a_signal() -> None:
     with pytest.raises(TokenOptConfigError, match="RerankWeights need"):
         RerankWeights(coef=(1.0,), intercept=0.0, mean=(0.0,), scale=(1.0,))
-    assert len(DEFAULT_RERANK_WEIGHTS.coef) == len(RERANK_FEATURES)
+    with pytest.raises(TokenOptConfigError, match="scale"):
+        RerankWeights(
+            coef=DEFAULT_RERANK_WEIGHTS.coef,
+            intercept=0.0,
+            mean=DEFAULT_RERANK_WEIGHTS.mean,
+            scale=(0.0,) * len(RERANK_FEATURES),
+        )
+    # the shipped model gives a finite logit for any finite row
+    rows = np.random.default_rng(1).normal(size=(16, len(RERANK_FEATURES)))
+    assert np.isfinite(DEFAULT_RERANK_WEIGHTS.logits(rows)).all()
     rng = np.random.default_rng(0)
     feats, labels = [], []
     for _ in range(60):
