@@ -54,6 +54,7 @@ __all__ = [
     "interleave_orders",
     "place_forced",
     "split_intents",
+    "text_scores",
 ]
 
 EmbedFn = Callable[[list[str]], np.ndarray]
@@ -173,6 +174,27 @@ def blend_examples(doc: np.ndarray, example: np.ndarray | None, weight: float) -
     if example is None or weight <= 0:
         return doc
     return np.asarray((1.0 - weight) * doc + weight * example, dtype=np.float32)
+
+
+def text_scores(
+    signals: QuerySignals, weights: FusionWeights, *, dense: np.ndarray | None = None
+) -> np.ndarray:
+    """Score of every tool for the whole query and for each clause (one row per text).
+
+    BM25 normalized by each text's best score, blended with the dense similarity (example
+    queries included) by ``weights.dense_weight``; before any clause weighting or merge.
+    ``dense`` is the blended dense matrix when the caller has it already.
+    """
+    raw = signals.bm25
+    top_raw = raw.max(axis=1, keepdims=True)
+    lexical = np.divide(raw, top_raw, out=np.zeros_like(raw), where=top_raw > 0)
+    w = weights.dense_weight if signals.has_dense else 0.0
+    scores = (1.0 - w) * lexical
+    if w > 0:
+        if dense is None:
+            dense = blend_examples(signals.dense, signals.example, weights.example_weight)
+        scores = scores + w * dense
+    return np.asarray(scores)
 
 
 @dataclass(frozen=True)
@@ -394,13 +416,8 @@ class ToolIndex:
         """Fuse a query's signals into scores and an order (pure; ``weights`` default: own)."""
         wts = weights or self.weights
         raw = signals.bm25
-        w = wts.dense_weight if signals.has_dense else 0.0
-        top_raw = raw.max(axis=1, keepdims=True)
-        lexical = np.divide(raw, top_raw, out=np.zeros_like(raw), where=top_raw > 0)
         dense = blend_examples(signals.dense, signals.example, wts.example_weight)
-        scores = (1.0 - w) * lexical
-        if w > 0:
-            scores = scores + w * dense
+        scores = text_scores(signals, wts, dense=dense)
         multi = scores.shape[0] > 1 and wts.clause_weight > 0
         if multi:
             scores[1:] *= wts.clause_weight
