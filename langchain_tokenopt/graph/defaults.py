@@ -35,8 +35,8 @@ __all__ = [
 #: needed) to the best retrieved tool within which tools stay bound. Chosen on the BFCL dev
 #: split (``python bench/e2e_bench.py --tool-margin-sweep``) as the smallest margin that keeps
 #: 98 % of the top 5's recall: 0.848 of 0.864 with 3.8 instead of 5 tools bound; 0.65 would
-#: keep 0.834 (96.5 %) with 3.4. (With ``rerank=False`` scores are fused scores, where the
-#: same rule gives 0.2.)
+#: keep 0.834 (96.5 %) with 3.4. With ``rerank=False`` the scores are fused scores, on another
+#: scale: run the sweep with such a retriever before choosing a margin for it.
 DEFAULT_TOOL_MARGIN = 0.7
 
 
