@@ -1,0 +1,221 @@
+"""Toolshed-style generated example queries for BFCL tool retrieval (issue 6), dev first.
+
+Run from the repo root, pinned to one core:
+
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 taskset -c 1 \\
+        .venv/bin/python bench/tools_generated_examples.py --cache /tmp/tools_gen_examples
+
+Setup (the dev two-fold of ``bench/tools_bench.py --dev-ablations``): the pooled BFCL catalog
+(1,287 tools), questions of dev fold b ranked by the library's default retriever (fused first
+stage + learned second stage, default weights) whose example queries are:
+
+* ``a_fold_a_examples``: the single-tool questions of dev fold a, attached to their gold tool;
+* ``b_fold_a_plus_generated``: those plus ``--per-tool`` questions per tool written by the
+  local SmolLM2-135M-Instruct (:func:`langchain_tokenopt.tools.augment.generate_example_queries`);
+* ``c_generated_only``: the generated questions alone;
+* ``no_examples``: none (reference).
+
+Generation time is measured on the first 20 tools; the whole catalog is generated when the
+estimate is under ``--budget-min`` minutes, else only the tools the dev evaluation needs (gold
+tools of fold-b questions plus every tool ranked in the top 10 of a fold-b question by
+``a_fold_a_examples``; the rule is stored in the JSON). Generated queries persist in
+``<cache>/generated_examples.json`` (never committed). The test split is run once, only when
+(b) beats (a) on dev by at least 0.003 R@5 and the query p50 of (b) stays at most 10 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from tools_bench import (  # noqa: E402
+    EMBEDDER,
+    CachedEmbeddings,
+    Query,
+    dev_fold,
+    examples_from,
+    load_bfcl,
+    make_retriever,
+    measure_latency,
+    metrics,
+)
+
+from langchain_tokenopt.tools.augment import generate_example_queries  # noqa: E402
+
+MIN_GAIN = 0.003
+MAX_P50_MS = 10.0
+
+
+def merge(*parts: dict[str, list[str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for part in parts:
+        for name, queries in part.items():
+            if queries:
+                out[name] = list(dict.fromkeys([*out.get(name, []), *queries]))
+    return out
+
+
+def evaluate(catalog: list[dict], examples: dict, queries: list[Query], cache: Path, known: dict):
+    """Metrics of the default retriever, plus R@5 split by whether the gold tool has a
+    question example in ``known`` (dev: the fold-a examples; test: all dev examples)."""
+    r = make_retriever(catalog, examples or None, cache / "s")
+    orders = [res.order for res in r.rank_batch([q.text for q in queries])]
+    out = metrics(orders, queries, r.index.position)
+    hit = {True: [], False: []}
+    for q, order in zip(queries, orders, strict=True):
+        top = set(order[:5].tolist())
+        for g in q.gold:
+            hit[g in known].append(r.index.position[g] in top)
+    out["recall@5_gold_with_question_example"] = round(float(np.mean(hit[True])), 4)
+    out["recall@5_gold_without_question_example"] = round(float(np.mean(hit[False])), 4)
+    out["gold_pairs_with_without"] = [len(hit[True]), len(hit[False])]
+    return out, r, orders
+
+
+def main() -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "tools")
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/tools_gen_examples"))
+    ap.add_argument(
+        "--out", type=Path, default=ROOT / "bench/results/tools_generated_examples.json"
+    )
+    ap.add_argument("--per-tool", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--budget-min", type=float, default=25.0)
+    ap.add_argument("--latency-queries", type=int, default=300)
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    console = Console()
+    args.cache.mkdir(parents=True, exist_ok=True)
+    gen_path = args.cache / "generated_examples.json"
+    cold = not gen_path.exists()  # timings below are only meaningful on a cold cache
+    EMBEDDER.append(CachedEmbeddings(args.cache / "vectors"))
+    catalog, questions, _ = load_bfcl(args.data)
+    fold_a = lambda q: dev_fold(q.key) == 0  # noqa: E731
+    ex_a = examples_from(questions, fold_a)
+    dev_b = [q for q in questions if not q.test and not fold_a(q)]
+    results: dict = {"setup": __doc__.split("Setup")[1].split("Generated queries")[0].strip()}
+
+    # ------------------------------------------------------------- generation, timed
+    gen_kw = {"per_tool": args.per_tool, "cache_path": gen_path, "batch_size": args.batch_size}
+    from langchain_tokenopt._assets import load_smollm2
+
+    t = time.perf_counter()
+    load_smollm2(dtype="bfloat16")
+    load_s = time.perf_counter() - t
+    probe = catalog[::64][:20]
+    t = time.perf_counter()
+    generate_example_queries(probe, progress=False, **gen_kw)
+    probe_s = time.perf_counter() - t
+    per_tool_s = probe_s / len(probe)
+    estimate_min = per_tool_s * len(catalog) / 60
+    base, r_a, orders_a = evaluate(catalog, ex_a, dev_b, args.cache, ex_a)
+    if estimate_min <= args.budget_min:
+        scope = "all tools of the catalog"
+        targets = catalog
+    else:
+        scope = "gold tools of dev fold-b questions + tools in the top 10 of (a) for them"
+        needed = {g for q in dev_b for g in q.gold}
+        needed |= {r_a.names[int(i)] for o in orders_a for i in o[:10]}
+        targets = [c for c in catalog if c["name"] in needed]
+    t = time.perf_counter()
+    generated = generate_example_queries(targets, **gen_kw)
+    whole_s = time.perf_counter() - t
+    counts = [len(v) for v in generated.values()]
+    results["generation"] = {
+        "model": f"SmolLM2-135M-Instruct (bf16, greedy, batch {args.batch_size}, 1 thread)",
+        "cold_cache": cold,
+        "per_tool_requested": args.per_tool,
+        "model_load_s": round(load_s, 2),
+        "probe_tools": len(probe),
+        "probe_s_per_tool": round(per_tool_s, 3),
+        "estimated_whole_catalog_min": round(estimate_min, 1),
+        "scope": scope,
+        "tools_generated_for": len(targets),
+        "run_s_incl_cached_probe": round(whole_s, 1),
+        "s_per_generated_tool": round(whole_s / max(1, len(targets) - len(probe)), 3),
+        "queries_per_tool_mean": round(float(np.mean(counts)), 2),
+        "tools_with_no_usable_query": int(sum(c == 0 for c in counts)),
+        "sample": {c["name"]: generated[c["name"]] for c in probe[:5]},
+    }
+    console.print(results["generation"])
+
+    # ------------------------------------------------------------- dev fold b
+    configs = {
+        "no_examples": {},
+        "a_fold_a_examples": ex_a,
+        "b_fold_a_plus_generated": merge(ex_a, generated),
+        "c_generated_only": merge(generated),
+    }
+    dev: dict = {}
+    retrievers = {}
+    for label, examples in configs.items():
+        if label == "a_fold_a_examples":
+            dev[label], retrievers[label] = base, r_a
+        else:
+            dev[label], retrievers[label], _ = evaluate(catalog, examples, dev_b, args.cache, ex_a)
+    lat_q = [q.text for q in dev_b][: args.latency_queries]
+    EMBEDDER[0].bypass = True
+    latency = {}
+    for label in ("a_fold_a_examples", "b_fold_a_plus_generated"):
+        lat = measure_latency(EMBEDDER[0], retrievers[label], lat_q)
+        latency[label] = lat["ours_invoke"]
+    EMBEDDER[0].bypass = False
+    results["dev_fold_b"] = dev
+    results["dev_query_latency_ms"] = {**latency, "cpu_affinity": sorted(os.sched_getaffinity(0))}
+    gain = dev["b_fold_a_plus_generated"]["recall@5"] - dev["a_fold_a_examples"]["recall@5"]
+    p50 = latency["b_fold_a_plus_generated"]["p50_ms"]
+    helped = gain >= MIN_GAIN and p50 <= MAX_P50_MS
+    results["decision"] = {
+        "dev_gain_recall@5_b_minus_a": round(gain, 4),
+        "rule": f"test run only if gain >= {MIN_GAIN} and (b) query p50 <= {MAX_P50_MS} ms",
+        "helped": helped,
+    }
+    table = Table(title=f"BFCL dev fold b (n={len(dev_b)}), default retriever")
+    for col in ("examples", "R@1", "R@3", "R@5", "R@10", "all-gold@5", "R@5 gold w/ ex", "w/o"):
+        table.add_column(col)
+    for label, m in dev.items():
+        table.add_row(
+            label,
+            *(str(m[k]) for k in ("recall@1", "recall@3", "recall@5", "recall@10", "all_gold@5")),
+            str(m["recall@5_gold_with_question_example"]),
+            str(m["recall@5_gold_without_question_example"]),
+        )
+    console.print(table)
+    console.print(results["dev_query_latency_ms"])
+    console.print(results["decision"])
+
+    # ------------------------------------------------------------- test (only if it helped)
+    if helped:
+        test_q = [q for q in questions if q.test]
+        ex_dev = examples_from(questions, lambda q: True)
+        test = {}
+        for label, examples in {
+            "dev_examples": ex_dev,
+            "dev_examples_plus_generated": merge(ex_dev, generated),
+        }.items():
+            test[label], _, _ = evaluate(catalog, examples, test_q, args.cache, ex_dev)
+        results["test"] = test
+        console.print({"test": test})
+    args.out.write_text(json.dumps(results, indent=2))
+    console.print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
