@@ -30,6 +30,8 @@ import argparse
 import contextlib
 import csv
 import hashlib
+import importlib.util
+import itertools
 import json
 import math
 import os
@@ -41,6 +43,7 @@ import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +56,11 @@ from langchain_tokenopt.tokens import TokenCounter  # noqa: E402
 from langchain_tokenopt.tools import QueryClassifier, ToolRetriever  # noqa: E402
 from langchain_tokenopt.tools import index as index_module  # noqa: E402
 from langchain_tokenopt.tools.catalog import tokenize  # noqa: E402
-from langchain_tokenopt.tools.classifier import FEATURES, balanced_accuracy  # noqa: E402
+from langchain_tokenopt.tools.classifier import (  # noqa: E402
+    FEATURES,
+    ClassifierWeights,
+    balanced_accuracy,
+)
 from langchain_tokenopt.tools.classifier import _fit_logistic as fit_logistic  # noqa: E402
 from langchain_tokenopt.tools.index import (  # noqa: E402
     FusionWeights,
@@ -905,6 +912,337 @@ def dev_ablations(args: argparse.Namespace) -> None:
     console.print(f"wrote {target}")
 
 
+# ---------------------------------------------------------------------------------------
+# The shipped default classifier (no user fitting): catalog portability (issue 6 follow-up).
+
+#: The default shipped before the portability work (features ``dense`` and ``gap`` only, 11
+#: coefficients: it loads through the classifier's legacy padding).
+PREVIOUS_DEFAULT = (
+    ClassifierWeights(
+        coef=(1.0631, 0.0, 0.0, 0.0278, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+        intercept=0.9393,
+        mean=(0.4961, 2.3157, 0.6550, 0.0583, 0.0, 0.0, 2.7662, 0.0, 0.0, 0.0, 0.0),
+        scale=(0.1428, 0.7815, 0.1395, 0.0727, 1.0, 1.0, 0.8105, 1.0, 1.0, 1.0, 1.0),
+    ),
+    0.4294,
+)
+#: Features of the shipped default, chosen by ``--default-classifier`` (rule in its docstring).
+PORTABLE_FEATURES = ("words", "margin10", "coverage", "bm25_z")
+#: Share of tool-needing dev queries the default must keep, on each dev set.
+PORTABLE_MIN_TPR = 0.95
+#: Candidate pool of the subset search: library features and bench-only statistics.
+PORTABLE_POOL = (
+    "words",
+    "spread",
+    "fused_gap",
+    "gap",
+    "bm25_share_top10",
+    "dense_minus_median",
+    "dense_z",
+    "margin10",
+    "margin5",
+    "coverage",
+    "unknown",
+    "bm25_z",
+    "fused_z",
+    "dense",
+    "fused",
+    "bm25",
+    "dense_mean",
+)
+
+
+def candidate_stats(result) -> dict[str, float]:
+    """Bench-only abstention candidates: statistics of the query's own score distribution."""
+    dense = np.sort(result.dense.astype(np.float64))[::-1]
+    bm25 = np.sort(result.bm25.astype(np.float64))[::-1]
+    fused = np.sort(result.fused.astype(np.float64))[::-1]
+    return {
+        "spread": float(dense.std()),
+        "fused_gap": float(fused[0] - fused[1]),
+        "bm25_share_top10": float(bm25[0] / (bm25[:10].sum() + 1e-9)),
+        "dense_minus_median": float(dense[0] - np.median(dense)),
+        "dense_z": float((dense[0] - dense.mean()) / (dense.std() + 1e-9)),
+        "margin5": float(dense[0] - dense[1:5].mean()),
+        "fused_z": float((fused[0] - fused.mean()) / (fused.std() + 1e-9)),
+        "dense_mean": float(dense.mean()),
+    }
+
+
+def pool_matrix(retriever: ToolRetriever, queries: list[Query]) -> tuple[np.ndarray, np.ndarray]:
+    """:data:`PORTABLE_POOL` features of each query, and whether it names a tool."""
+    clf = QueryClassifier(retriever=retriever)
+    rows, forced = [], []
+    for q, res in zip(queries, retriever.rank_batch([q.text for q in queries]), strict=True):
+        feats = {
+            **dict(zip(FEATURES, clf.features(q.text, res), strict=True)),
+            **candidate_stats(res),
+        }
+        rows.append([feats[f] for f in PORTABLE_POOL])
+        forced.append(bool(res.forced))
+    return np.asarray(rows), np.asarray(forced)
+
+
+def recall_threshold(probs: list[np.ndarray], min_tpr: float) -> float:
+    """Highest threshold keeping ``min_tpr`` of every set (midway between probability levels)."""
+    out = 1.0
+    for p in probs:
+        desc = np.sort(p)[::-1]
+        k = math.ceil(min_tpr * len(desc))
+        below = desc[k] if k < len(desc) else 0.0
+        out = min(out, float(desc[k - 1] + below) / 2)
+    return out
+
+
+#: Repeated two-fold splits of the subset search (salts of the split hash).
+SEARCH_SPLITS = 5
+
+
+def _half(q: Query, salt: int) -> int:
+    return int(hashlib.sha1(f"{salt}:{q.key}".encode()).hexdigest(), 16) % 2
+
+
+def portable_search(
+    mats: dict, halves: list[dict], veto: dict, min_tpr: float, max_size: int = 4
+) -> list[dict]:
+    """Every subset of :data:`PORTABLE_POOL` up to ``max_size`` features, fitted on BFCL dev.
+
+    ``mats[name] = (features, forced)`` for ``bfcl_pos``, ``bfcl_neg`` and the tool-needing
+    MetaTool sets. Per subset: logistic weights on BFCL dev (pos vs neg); threshold = the
+    highest one keeping ``min_tpr`` of every tool-needing set; BFCL balanced accuracy in
+    sample and two-fold held out (fit and threshold on one half of every set, scored on the
+    other half), averaged over the splits in ``halves``; and, for the in-sample fit, the
+    share of ``veto["tool"]`` queries kept and of ``veto["chat"]`` lines abstained on (the
+    made-up long-schema catalog of the unit tests).
+    """
+    positives = [n for n in mats if n != "bfcl_neg"]
+
+    def run(cols: list[int], fit_h: int | None, split: int = 0) -> tuple[float, dict]:
+        def part(name: str, h: int | None, sub: bool = True) -> tuple[np.ndarray, np.ndarray]:
+            x, forced = mats[name]
+            keep = np.ones(len(x), bool) if h is None else halves[split][name] == h
+            return (x[keep][:, cols] if sub else x[keep]), forced[keep]
+
+        xp, _ = part("bfcl_pos", fit_h)
+        xn, _ = part("bfcl_neg", fit_h)
+        x = np.vstack([xp, xn])
+        mean, scale = x.mean(0), x.std(0)
+        scale[scale < 1e-6] = 1.0
+        w, b = fit_logistic((x - mean) / scale, np.r_[np.ones(len(xp)), np.zeros(len(xn))])
+
+        def prob(xs: np.ndarray, forced: np.ndarray) -> np.ndarray:
+            p = 1 / (1 + np.exp(-(((xs[:, cols] - mean) / scale) @ w + b)))
+            return np.where(forced, np.maximum(p, 0.99), p)
+
+        t = recall_threshold([prob(*part(n, fit_h, False)) for n in positives], min_tpr)
+        score_h = None if fit_h is None else 1 - fit_h
+        rates = {n: float((prob(*part(n, score_h, False)) >= t).mean()) for n in mats}
+        tnr = 1 - rates.pop("bfcl_neg")
+        if fit_h is None:
+            rates["long_catalog_tool_kept"] = float((prob(*veto["tool"]) >= t).mean())
+            rates["long_catalog_chat_abstained"] = float((prob(*veto["chat"]) < t).mean())
+        return 0.5 * (rates["bfcl_pos"] + tnr), {**rates, "tnr_bfcl": tnr}
+
+    rows = []
+    for size in range(1, max_size + 1):
+        for subset in itertools.combinations(range(len(PORTABLE_POOL)), size):
+            ba, rates = run(list(subset), None)
+            held = float(
+                np.mean([run(list(subset), h, i)[0] for i in range(len(halves)) for h in (0, 1)])
+            )
+            rows.append(
+                {
+                    "features": [PORTABLE_POOL[i] for i in subset],
+                    "dev_two_fold_balanced_accuracy": round(held, 4),
+                    "dev_balanced_accuracy": round(ba, 4),
+                    **{k: round(v, 4) for k, v in rates.items()},
+                }
+            )
+    rows.sort(key=lambda r: -r["dev_two_fold_balanced_accuracy"])
+    return rows
+
+
+def choose_subset(rows: list[dict], tie: float = 0.002) -> dict:
+    """First subset (two-fold order) passing the veto; fewer features win within ``tie``."""
+    passing = [
+        r
+        for r in rows
+        if r["long_catalog_tool_kept"] == 1.0 and r["long_catalog_chat_abstained"] == 1.0
+    ]
+    top = passing[0]["dev_two_fold_balanced_accuracy"]
+    near = [r for r in passing if r["dev_two_fold_balanced_accuracy"] >= top - tie]
+    return min(near, key=lambda r: len(r["features"]))
+
+
+def long_catalog() -> Any:
+    """The made-up long-schema catalog module of the unit tests (loaded by path)."""
+    path = ROOT / "tests" / "unit_tests" / "tools" / "long_catalog.py"
+    spec = importlib.util.spec_from_file_location("long_catalog", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def fit_portable(
+    r_bfcl: ToolRetriever, r_mt: ToolRetriever, dev: dict[str, list[Query]]
+) -> tuple[ClassifierWeights, float]:
+    """The shipped default's recipe: weights on BFCL dev, then the 3-set recall threshold."""
+    clf = QueryClassifier(retriever=r_bfcl)
+    texts = [q.text for q in dev["bfcl_pos"] + dev["bfcl_neg"]]
+    clf.fit(
+        texts, [bool(q.gold) for q in dev["bfcl_pos"] + dev["bfcl_neg"]], features=PORTABLE_FEATURES
+    )
+    probs = [clf.probabilities([q.text for q in dev["bfcl_pos"]])]
+    mt = QueryClassifier(retriever=r_mt, weights=clf.weights)
+    probs += [mt.probabilities([q.text for q in dev[n]]) for n in ("mt_single", "mt_two_tool")]
+    return clf.weights, recall_threshold(probs, PORTABLE_MIN_TPR)
+
+
+def default_rows(
+    r_bfcl: ToolRetriever,
+    r_mt: ToolRetriever,
+    sets: dict[str, list[Query]],
+    classifiers: dict[str, tuple[ClassifierWeights | None, float | None]],
+) -> dict:
+    """BFCL balanced accuracy / TPR / TNR and MetaTool TPR (single, two-tool) per classifier.
+
+    ``sets`` holds ``bfcl_pos``, ``bfcl_neg``, ``mt_single`` and ``mt_two_tool`` of one split;
+    ``(None, None)`` is the library default.
+    """
+    out = {}
+    for label, (weights, threshold) in classifiers.items():
+        kw = {} if weights is None else {"weights": weights, "threshold": threshold}
+        preds = {}
+        for name, qs in sets.items():
+            clf = QueryClassifier(retriever=r_bfcl if name.startswith("bfcl") else r_mt, **kw)
+            preds[name] = np.asarray(
+                [d.needs_tool for d in clf.classify_batch([q.text for q in qs])]
+            )
+        tpr, tnr = float(preds["bfcl_pos"].mean()), float(1 - preds["bfcl_neg"].mean())
+        out[label] = {
+            "bfcl_balanced_accuracy": round(0.5 * (tpr + tnr), 4),
+            "bfcl_tpr": round(tpr, 4),
+            "bfcl_tnr": round(tnr, 4),
+            "metatool_single_tpr": round(float(preds["mt_single"].mean()), 4),
+            "metatool_two_tool_tpr": round(float(preds["mt_two_tool"].mean()), 4),
+            "threshold": round(clf.threshold, 4),
+            "n": {name: len(qs) for name, qs in sets.items()},
+        }
+    return out
+
+
+def default_table(title: str, rows: dict):
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in (
+        "classifier",
+        "BFCL bal. acc",
+        "BFCL TPR",
+        "BFCL TNR",
+        "MetaTool TPR single",
+        "two-tool",
+    ):
+        table.add_column(col)
+    for label, r in rows.items():
+        table.add_row(
+            label,
+            *(
+                str(r[k])
+                for k in (
+                    "bfcl_balanced_accuracy",
+                    "bfcl_tpr",
+                    "bfcl_tnr",
+                    "metatool_single_tpr",
+                    "metatool_two_tool_tpr",
+                )
+            ),
+        )
+    return table
+
+
+def default_classifier(args: argparse.Namespace) -> None:
+    """The shipped default classifier: dev subset search, refit, old vs new on dev and test.
+
+    Rule, fixed before any test number: among feature subsets (up to 4 of
+    :data:`PORTABLE_POOL`), weights fitted on BFCL dev (all answerable vs all irrelevance
+    questions, the pooled catalog, no example queries), threshold = the highest one that keeps
+    >= 95 % of the tool-needing queries of BFCL dev AND MetaTool dev single-tool (3,000 sampled)
+    AND MetaTool dev two-tool (MetaTool catalog, no examples); pick the subset with the best
+    two-fold held-out BFCL dev balanced accuracy; ship it only if its BFCL dev balanced accuracy
+    is not below the previous default's. Then test is read once.
+    """
+    from rich.console import Console
+
+    console = Console()
+    cache = args.cache or Path(tempfile.mkdtemp(prefix="tools_bench_"))
+    EMBEDDER.append(CachedEmbeddings(cache / "vectors"))
+    bfcl_cat, bfcl_q, bfcl_neg = load_bfcl(args.data)
+    mt_cat, mt_single, mt_multi = load_metatool(args.data)
+    r_bfcl = make_retriever(bfcl_cat, None, cache / "s")
+    r_mt = make_retriever(mt_cat, None, cache / "s")
+    mt_dev = [q for q in mt_single if not q.test]
+    pick = np.random.default_rng(0).choice(len(mt_dev), 3000, replace=False)
+    dev = {
+        "bfcl_pos": [q for q in bfcl_q if not q.test],
+        "bfcl_neg": [q for q in bfcl_neg if not q.test],
+        "mt_single": [mt_dev[i] for i in sorted(pick)],
+        "mt_two_tool": [q for q in mt_multi if not q.test],
+    }
+    test = {
+        "bfcl_pos": [q for q in bfcl_q if q.test],
+        "bfcl_neg": [q for q in bfcl_neg if q.test],
+        "mt_single": [q for q in mt_single if q.test],
+        "mt_two_tool": [q for q in mt_multi if q.test],
+    }
+    t = time.perf_counter()
+    mats = {n: pool_matrix(r_bfcl if n.startswith("bfcl") else r_mt, qs) for n, qs in dev.items()}
+    halves = [
+        {n: np.asarray([_half(q, salt) for q in qs]) for n, qs in dev.items()}
+        for salt in range(SEARCH_SPLITS)
+    ]
+    lc = long_catalog()
+    r_long = make_retriever(lc.LONG_TOOLS, None, cache / "s")
+    as_queries = lambda texts: [Query(x, x, (), False, "long") for x in texts]  # noqa: E731
+    veto = {
+        "tool": pool_matrix(r_long, as_queries(lc.TOOL_QUERIES)),
+        "chat": pool_matrix(r_long, as_queries(lc.CHITCHAT)),
+    }
+    search = portable_search(mats, halves, veto, PORTABLE_MIN_TPR)
+    console.print(f"subset search over {len(search)} subsets in {time.perf_counter() - t:.0f}s")
+    console.print({"top 12 by dev two-fold balanced accuracy": search[:12]})
+    chosen = choose_subset(search)
+    console.print({"chosen by the rule": chosen, "shipped": PORTABLE_FEATURES})
+    weights, threshold = fit_portable(r_bfcl, r_mt, dev)
+    console.print({"refit weights": weights.__dict__, "threshold": round(threshold, 6)})
+    classifiers = {
+        "previous_default": PREVIOUS_DEFAULT,
+        "refit_portable": (weights, threshold),
+        "shipped_default": (None, None),
+    }
+    dev_rows = default_rows(r_bfcl, r_mt, dev, classifiers)
+    console.print(default_table("default classifier, DEV split", dev_rows))
+    test_rows = {} if args.dev_only else default_rows(r_bfcl, r_mt, test, classifiers)
+    if test_rows:
+        console.print(default_table("default classifier, TEST split", test_rows))
+    results = {
+        "rule": default_classifier.__doc__,
+        "chosen_by_the_rule": chosen,
+        "shipped_features": PORTABLE_FEATURES,
+        "search_top": search[:30],
+        "search_size": len(search),
+        "refit": {"weights": weights.__dict__, "threshold": threshold},
+        "dev": dev_rows,
+        "test": test_rows,
+    }
+    suffix = "_dev" if args.dev_only else ""
+    target = args.out.with_name(f"tools_bench_default_classifier{suffix}.json")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(results, indent=2))
+    console.print(f"wrote {target}")
+
+
 def measure_latency(
     embedder: CachedEmbeddings,
     r_lat: ToolRetriever,
@@ -996,7 +1334,16 @@ def main() -> None:
         action="store_true",
         help="only time queries (default weights, 400 BFCL test questions)",
     )
+    ap.add_argument(
+        "--default-classifier",
+        action="store_true",
+        help="only the shipped default classifier: dev subset search, refit, old vs new",
+    )
+    ap.add_argument("--dev-only", action="store_true", help="with --default-classifier: no test")
     args = ap.parse_args()
+    if args.default_classifier:
+        default_classifier(args)
+        return
     if args.only_latency:
         only_latency(args)
         return

@@ -95,7 +95,7 @@ def test_weights_saved_before_the_new_features_still_load(retriever: ToolRetriev
     )
     clf = QueryClassifier(retriever=retriever, weights=legacy)
     assert len(clf.weights.coef) == len(FEATURES)
-    assert clf.weights.coef[7:] == (0.0, 0.0, 0.0, 0.0)
+    assert clf.weights.coef[7:] == (0.0,) * (len(FEATURES) - 7)
     d = clf.classify("weather forecast for Berlin")
     z = (np.asarray([d.features[f] for f in FEATURES[:7]]) - legacy.mean) / legacy.scale
     expected = 1.0 / (1.0 + np.exp(-(z @ np.asarray(legacy.coef) + legacy.intercept)))
@@ -109,4 +109,5 @@ def test_weights_saved_before_the_new_features_still_load(retriever: ToolRetriev
     upgraded = QueryClassifier(retriever=retriever, weights=head).weights
     assert upgraded.uses_embedding
     assert len(upgraded.coef) == len(FEATURES) + 384
-    assert upgraded.coef[7:11] == (0.0,) * 4 and upgraded.coef[11:] == (0.01,) * 384
+    n = len(FEATURES)
+    assert upgraded.coef[7:n] == (0.0,) * (n - 7) and upgraded.coef[n:] == (0.01,) * 384
