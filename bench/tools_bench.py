@@ -296,17 +296,29 @@ def calibrate(sets: list[CalSet], *, examples: bool) -> tuple[FusionWeights, dic
     return best, grid
 
 
+#: Features of the fitted classifier rows: the first 11 of :data:`FEATURES`. The default's
+#: catalog-relative ``margin10`` and ``bm25_z`` lower this classifier's dev two-fold balanced
+#: accuracy (``dev_two_fold`` prints first11 vs all), so these rows keep the 11 they had.
+FITTED_FEATURES = FEATURES[:11]
+
+
 def two_fold_abstention(
     retriever: ToolRetriever, pos: list[Query], neg_feature: list[Query], neg: list[Query]
 ) -> dict:
     """Held-out balanced accuracy on dev: fit on one half of ``pos + neg``, score the other.
 
     ``neg_feature`` are the *no-tool* examples the classifier reads (another dev fold).
-    Reported for the first seven features and for all of :data:`FEATURES`.
+    Reported for the first seven features, for :data:`FITTED_FEATURES` (the fitted rows) and
+    for all of :data:`FEATURES`.
     """
     half = lambda q: (int(hashlib.sha1(q.key.encode()).hexdigest(), 16) // 10) % 2  # noqa: E731
     out: dict = {}
-    for label, feats in (("first7_features", FEATURES[:7]), ("all_features", FEATURES)):
+    variants = (
+        ("first7_features", FEATURES[:7]),
+        ("first11_features", FITTED_FEATURES),
+        ("all_features", FEATURES),
+    )
+    for label, feats in variants:
         accs = []
         for h in (0, 1):
             train = [q for q in pos + neg if half(q) != h]
@@ -1162,6 +1174,54 @@ def default_table(title: str, rows: dict):
     return table
 
 
+def decide_timing(retriever: ToolRetriever, texts: list[str]) -> dict:
+    """Microseconds per query of the default ``decide`` on ranked queries (no embedding call:
+    it reads ``result.dense`` and ``result.query_vector``), and of the arithmetic of the two
+    catalog-relative features alone (a replica of their two lines)."""
+    clf = QueryClassifier(retriever=retriever)
+    results = retriever.rank_batch(texts)
+    pairs = [(q, r) for q, r in zip(texts, results, strict=True) if r is not None]
+    decide, relative = [], []
+    for q, r in pairs:
+        t = time.perf_counter()
+        clf.decide(q, r)
+        decide.append((time.perf_counter() - t) * 1e6)
+        t = time.perf_counter()
+        dense = np.sort(r.dense)[::-1]
+        _ = float(dense[0] - dense[1:10].mean())
+        bm25 = r.bm25.astype(np.float64)
+        sd = bm25.std()
+        _ = float((bm25.max() - bm25.mean()) / sd) if sd > 0 else 0.0
+        relative.append((time.perf_counter() - t) * 1e6)
+    return {
+        "queries": len(pairs),
+        "decide_p50_us": round(percentile(decide, 50), 1),
+        "decide_p95_us": round(percentile(decide, 95), 1),
+        "margin10_bm25_z_replica_p50_us": round(percentile(relative, 50), 1),
+    }
+
+
+def portable_sets(
+    bfcl_q: list[Query], bfcl_neg: list[Query], mt_single: list[Query], mt_multi: list[Query]
+) -> tuple[dict[str, list[Query]], dict[str, list[Query]]]:
+    """Dev and test sets of the default classifier (MetaTool dev single-tool: 3,000 sampled)."""
+    mt_dev = [q for q in mt_single if not q.test]
+    pick = np.random.default_rng(0).choice(len(mt_dev), min(3000, len(mt_dev)), replace=False)
+    dev = {
+        "bfcl_pos": [q for q in bfcl_q if not q.test],
+        "bfcl_neg": [q for q in bfcl_neg if not q.test],
+        "mt_single": [mt_dev[i] for i in sorted(pick)],
+        "mt_two_tool": [q for q in mt_multi if not q.test],
+    }
+    test = {
+        "bfcl_pos": [q for q in bfcl_q if q.test],
+        "bfcl_neg": [q for q in bfcl_neg if q.test],
+        "mt_single": [q for q in mt_single if q.test],
+        "mt_two_tool": [q for q in mt_multi if q.test],
+    }
+    return dev, test
+
+
 def default_classifier(args: argparse.Namespace) -> None:
     """The shipped default classifier: dev subset search, refit, old vs new on dev and test.
 
@@ -1182,20 +1242,7 @@ def default_classifier(args: argparse.Namespace) -> None:
     mt_cat, mt_single, mt_multi = load_metatool(args.data)
     r_bfcl = make_retriever(bfcl_cat, None, cache / "s")
     r_mt = make_retriever(mt_cat, None, cache / "s")
-    mt_dev = [q for q in mt_single if not q.test]
-    pick = np.random.default_rng(0).choice(len(mt_dev), 3000, replace=False)
-    dev = {
-        "bfcl_pos": [q for q in bfcl_q if not q.test],
-        "bfcl_neg": [q for q in bfcl_neg if not q.test],
-        "mt_single": [mt_dev[i] for i in sorted(pick)],
-        "mt_two_tool": [q for q in mt_multi if not q.test],
-    }
-    test = {
-        "bfcl_pos": [q for q in bfcl_q if q.test],
-        "bfcl_neg": [q for q in bfcl_neg if q.test],
-        "mt_single": [q for q in mt_single if q.test],
-        "mt_two_tool": [q for q in mt_multi if q.test],
-    }
+    dev, test = portable_sets(bfcl_q, bfcl_neg, mt_single, mt_multi)
     t = time.perf_counter()
     mats = {n: pool_matrix(r_bfcl if n.startswith("bfcl") else r_mt, qs) for n, qs in dev.items()}
     halves = [
@@ -1216,6 +1263,8 @@ def default_classifier(args: argparse.Namespace) -> None:
     console.print({"chosen by the rule": chosen, "shipped": PORTABLE_FEATURES})
     weights, threshold = fit_portable(r_bfcl, r_mt, dev)
     console.print({"refit weights": weights.__dict__, "threshold": round(threshold, 6)})
+    timing = decide_timing(r_bfcl, [q.text for q in test["bfcl_pos"]][:400])
+    console.print({"classifier cost per query (1,287 tools, ranked once)": timing})
     classifiers = {
         "previous_default": PREVIOUS_DEFAULT,
         "refit_portable": (weights, threshold),
@@ -1233,6 +1282,7 @@ def default_classifier(args: argparse.Namespace) -> None:
         "search_top": search[:30],
         "search_size": len(search),
         "refit": {"weights": weights.__dict__, "threshold": threshold},
+        "timing_us": timing,
         "dev": dev_rows,
         "test": test_rows,
     }
@@ -1575,7 +1625,9 @@ def main() -> None:
         }
     clf_plain = QueryClassifier(retriever=r_bfcl)
     dev_acc = clf_plain.fit(
-        [q.text for q in pos_dev + neg_dev], [True] * len(pos_dev) + [False] * len(neg_dev)
+        [q.text for q in pos_dev + neg_dev],
+        [True] * len(pos_dev) + [False] * len(neg_dev),
+        features=FITTED_FEATURES,
     )
     abst["classifier_no_examples"] = {
         **evaluate(clf_plain),
@@ -1584,7 +1636,9 @@ def main() -> None:
     }
     clf_ex = QueryClassifier(retriever=r_bfcl_a, negative_examples=[q.text for q in neg_dev_a])
     dev_acc = clf_ex.fit(
-        [q.text for q in pos_dev + neg_dev_b], [True] * len(pos_dev) + [False] * len(neg_dev_b)
+        [q.text for q in pos_dev + neg_dev_b],
+        [True] * len(pos_dev) + [False] * len(neg_dev_b),
+        features=FITTED_FEATURES,
     )
     clf_ex_test = QueryClassifier(
         retriever=r_bfcl_ex,
@@ -1620,6 +1674,7 @@ def main() -> None:
     dev_acc = head.fit(
         [q.text for q in pos_dev + neg_dev_b],
         [True] * len(pos_dev) + [False] * len(neg_dev_b),
+        features=FITTED_FEATURES,
         use_embedding=True,
     )
     head_test = QueryClassifier(
@@ -1645,8 +1700,26 @@ def main() -> None:
         "dev_balanced_accuracy": round(dev_acc, 4),
         "weights": portable.weights.__dict__,
     }
-    default_clf = QueryClassifier(retriever=r_bfcl)
-    abst["classifier_shipped_defaults"] = evaluate(default_clf)
+    # the shipped default (no user fitting) beside the previous one, and its dev refit;
+    # MetaTool TPR on its own catalog (no example queries)
+    pdev, ptest = portable_sets(bfcl_q, bfcl_neg, mt_single, mt_multi)
+    p_weights, p_threshold = fit_portable(r_bfcl, r_mt, pdev)
+    defaults = {
+        "classifier_previous_defaults": PREVIOUS_DEFAULT,
+        "classifier_portable_refit": (p_weights, p_threshold),
+        "classifier_shipped_defaults": (None, None),
+    }
+    default_dev = default_rows(r_bfcl, r_mt, pdev, defaults)
+    default_test = default_rows(r_bfcl, r_mt, ptest, defaults)
+    for label, (weights, threshold) in defaults.items():
+        kw = {} if weights is None else {"weights": weights, "threshold": threshold}
+        abst[label] = {
+            **evaluate(QueryClassifier(retriever=r_bfcl, **kw)),
+            "metatool_single_tpr": default_test[label]["metatool_single_tpr"],
+            "metatool_two_tool_tpr": default_test[label]["metatool_two_tool_tpr"],
+            "dev": default_dev[label],
+        }
+    abst["classifier_portable_refit"]["weights"] = p_weights.__dict__
     results["abstention"] = abst
     table = Table(
         title=f"abstention, BFCL test (answerable {len(pos_test)}, irrelevant {len(neg_test)})"
@@ -1665,6 +1738,8 @@ def main() -> None:
         table.add_row(m, str(r["balanced_accuracy"]), str(r["threshold"]), per)
     console.print(table)
     console.print({k: abst[k] for k in ("dev_two_fold", "dev_label_overlap")})
+    console.print(default_table("default classifier (no user fit), DEV split", default_dev))
+    console.print(default_table("default classifier (no user fit), TEST split", default_test))
 
     # ----------------------------------------------------------- tokens
     counter = TokenCounter("gpt-4", encoding="cl100k_base")
