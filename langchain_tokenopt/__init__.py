@@ -45,7 +45,13 @@ if TYPE_CHECKING:
     from langchain_tokenopt.graph import build_optimized_agent
     from langchain_tokenopt.monitoring import RequestRecord, TokenOptCallbackHandler
     from langchain_tokenopt.tokens import TokenCounter
-    from langchain_tokenopt.tools import QueryClassifier, ToolRetriever, ToolSelection, ToolSelector
+    from langchain_tokenopt.tools import (
+        QueryClassifier,
+        ToolRetriever,
+        ToolSelection,
+        ToolSelector,
+        generate_example_queries,
+    )
 
 try:
     __version__ = metadata.version("langchain-tokenopt")
@@ -64,6 +70,7 @@ _EXPORTS: dict[str, str] = {
     "ToolSelector": "langchain_tokenopt.tools",
     "ToolSelection": "langchain_tokenopt.tools",
     "QueryClassifier": "langchain_tokenopt.tools",
+    "generate_example_queries": "langchain_tokenopt.tools",
     # compression/
     "QueryAwareCompressor": "langchain_tokenopt.compression",
     "LLMLinguaCompressor": "langchain_tokenopt.compression",
@@ -115,6 +122,7 @@ __all__ = [
     "__version__",
     "build_optimized_agent",
     "cache_scope",
+    "generate_example_queries",
     "validate_history",
 ]
 
