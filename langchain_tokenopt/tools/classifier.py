@@ -24,7 +24,7 @@ move less than the raw cosine ``dense`` when the catalog's texts are longer or s
 
 A query that names a tool always needs a tool. :meth:`QueryClassifier.fit` calibrates the
 weights and the threshold on labelled queries (the bench does it on the dev split); the
-defaults below came from such a fit on the BFCL dev split.
+defaults below came from a BFCL dev fit over catalog-relative features (see DEFAULT_WEIGHTS).
 
 Example:
     .. code-block:: python
