@@ -49,7 +49,7 @@ from langchain_tokenopt.tools.index import RankResult
 from langchain_tokenopt.tools.records import QueryDecision
 from langchain_tokenopt.tools.retriever import ToolRetriever
 
-__all__ = ["FEATURES", "KNN", "ClassifierWeights", "QueryClassifier"]
+__all__ = ["FEATURES", "FIT_FEATURES", "KNN", "ClassifierWeights", "QueryClassifier"]
 
 #: Feature names, in the order of :attr:`ClassifierWeights.coef`.
 FEATURES: tuple[str, ...] = (
@@ -67,6 +67,12 @@ FEATURES: tuple[str, ...] = (
     "margin10",
     "bm25_z",
 )
+#: What :meth:`QueryClassifier.fit` uses unless told otherwise: every feature but the
+#: catalog-relative ``margin10`` and ``bm25_z``. Those two make the *shipped* default portable
+#: across catalogs, but a model fitted on a catalog's own labelled queries did worse with them
+#: (BFCL dev two-fold balanced accuracy 0.8039 with these 11, 0.7970 with all 13:
+#: ``bench/tools_bench.py``, ``abstention.dev_two_fold`` in its JSON).
+FIT_FEATURES: tuple[str, ...] = FEATURES[:11]
 #: Feature counts of weights saved by earlier versions: the first seven, then up to
 #: ``coverage``. Such weights still load (the missing features get weight 0).
 _LEGACY_FEATURES = (7, 11)
@@ -423,7 +429,7 @@ class QueryClassifier:
         queries: Sequence[str],
         needs_tool: Sequence[bool],
         *,
-        features: Sequence[str] = FEATURES,
+        features: Sequence[str] = FIT_FEATURES,
         min_recall: float | None = None,
         use_embedding: bool = False,
         l2: float = 1e-2,
@@ -433,7 +439,8 @@ class QueryClassifier:
         Args:
             queries: User queries (a dev split; measure on a separate test split).
             needs_tool: ``True`` where a tool is needed.
-            features: Subset of :data:`FEATURES` to use (the others get weight 0).
+            features: Subset of :data:`FEATURES` to use (the others get weight 0); by
+                default :data:`FIT_FEATURES`.
             min_recall: If set, the threshold is the highest one that still keeps this share
                 of tool-needing queries (missing a tool costs more than binding a few);
                 otherwise it maximizes balanced accuracy.

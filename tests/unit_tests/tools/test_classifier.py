@@ -83,6 +83,9 @@ def test_fit_calibrates_on_labelled_queries(retriever: ToolRetriever) -> None:
     acc = clf.fit(tool_queries + chat_queries, [True] * 8 + [False] * 8)
     assert acc >= 0.9
     assert 0.0 < clf.threshold < 1.0
+    # fit() leaves out the catalog-relative features unless asked (FIT_FEATURES).
+    used = [f for f, c in zip(FEATURES, clf.weights.coef, strict=False) if c != 0.0]
+    assert "margin10" not in used and "bm25_z" not in used and "dense" in used
     assert clf.classify("what's the weather in Paris tomorrow?").needs_tool is True
     assert clf.classify("tell me something funny").needs_tool is False
     assert clf.classify("tell me something funny").always_include == ("set_alarm",)
