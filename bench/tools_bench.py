@@ -1406,6 +1406,141 @@ def only_latency(args: argparse.Namespace) -> None:
     console.print(f"wrote {target}")
 
 
+def _fitted_two_fold(
+    retriever: ToolRetriever, pos: list[Query], neg_feature: list[Query], neg: list[Query]
+) -> dict:
+    """:func:`two_fold_abstention`'s procedure for :data:`FITTED_FEATURES` alone, per half."""
+    half = lambda q: (int(hashlib.sha1(q.key.encode()).hexdigest(), 16) // 10) % 2  # noqa: E731
+    accs = []
+    for h in (0, 1):
+        train = [q for q in pos + neg if half(q) != h]
+        held = [q for q in pos + neg if half(q) == h]
+        clf = QueryClassifier(retriever=retriever, negative_examples=[q.text for q in neg_feature])
+        clf.fit([q.text for q in train], [bool(q.gold) for q in train], features=FITTED_FEATURES)
+        pred = clf.probabilities([q.text for q in held]) >= clf.threshold
+        accs.append(round(balanced_accuracy(pred, np.asarray([bool(q.gold) for q in held])), 4))
+    return {"two_fold_balanced_accuracy": round(float(np.mean(accs)), 4), "halves": accs}
+
+
+def abstention_generated(args: argparse.Namespace) -> None:
+    """Fitted abstention classifier (FITTED_FEATURES) with generated example queries.
+
+    Dev two-fold balanced accuracy (the procedure of :func:`two_fold_abstention`: answerable
+    fold-b dev questions + irrelevance fold-b dev, fit on one half and score the other; fold-a
+    irrelevance as the *no-tool* examples) with the retriever's example queries = (a) fold-a dev
+    questions (today's ``classifier_examples_negatives``), (b) fold-a + the two SmolLM2 questions
+    per tool, (c) generated only. Rule, fixed before any test number: adopt (b) only if its dev
+    two-fold balanced accuracy beats (a) by >= 0.01; only then is test read, once, for a row built
+    like ``classifier_examples_negatives`` with the generated questions added to both retrievers
+    (fit: fold-a + generated; test: all dev + generated), beside that row rebuilt in this run.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from langchain_tokenopt._assets import user_cache_dir
+
+    console = Console()
+    cache = args.cache or Path(tempfile.mkdtemp(prefix="tools_bench_"))
+    EMBEDDER.append(CachedEmbeddings(cache / "vectors"))
+    bfcl_cat, bfcl_q, bfcl_neg = load_bfcl(args.data)
+    gen_dir = args.generated or user_cache_dir() / "bench"
+    gen, gen_info = generated_examples(bfcl_cat, gen_dir / "gen_bfcl.json")
+    ex_a = examples_from(bfcl_q, lambda q: dev_fold(q.key) == 0)
+    pos_dev = [q for q in bfcl_q if not q.test and dev_fold(q.key) == 1]
+    neg_dev = [q for q in bfcl_neg if not q.test]
+    neg_dev_a = [q for q in neg_dev if dev_fold(q.key) == 0]
+    neg_dev_b = [q for q in neg_dev if dev_fold(q.key) == 1]
+    variants = {
+        "a_fold_a_dev_questions": ex_a,
+        "b_fold_a_plus_generated": merge_examples(ex_a, gen),
+        "c_generated_only": gen,
+    }
+    dev: dict = {}
+    retrievers: dict[str, ToolRetriever] = {}
+    for label, examples in variants.items():
+        t = time.perf_counter()
+        retrievers[label] = make_retriever(bfcl_cat, examples, cache / "s")
+        dev[label] = {
+            **_fitted_two_fold(retrievers[label], pos_dev, neg_dev_a, neg_dev_b),
+            "example_queries": sum(len(v) for v in examples.values()),
+            "seconds": round(time.perf_counter() - t, 1),
+        }
+        console.print({label: dev[label]})
+    delta = round(
+        dev["b_fold_a_plus_generated"]["two_fold_balanced_accuracy"]
+        - dev["a_fold_a_dev_questions"]["two_fold_balanced_accuracy"],
+        4,
+    )
+    adopted = delta >= 0.01
+    table = Table(title="fitted abstention classifier, BFCL DEV two-fold balanced accuracy")
+    for col in ("retriever examples", "n example queries", "two-fold BA", "halves"):
+        table.add_column(col)
+    for label, row in dev.items():
+        table.add_row(
+            label,
+            str(row["example_queries"]),
+            str(row["two_fold_balanced_accuracy"]),
+            str(row["halves"]),
+        )
+    console.print(table)
+    console.print({"(b) - (a)": delta, "adopted (>= 0.01)": adopted})
+    results: dict = {
+        "rule": abstention_generated.__doc__,
+        "generated": gen_info,
+        "n_dev": {
+            "pos_fold_b": len(pos_dev),
+            "neg_fold_a": len(neg_dev_a),
+            "neg_fold_b": len(neg_dev_b),
+        },
+        "dev_two_fold": dev,
+        "b_minus_a": delta,
+        "adopted": adopted,
+        "test": {},
+    }
+    if adopted:
+        pos_test = [q for q in bfcl_q if q.test]
+        neg_test = [q for q in bfcl_neg if q.test]
+        test_q = [q.text for q in pos_test + neg_test]
+        y_test = np.asarray([1] * len(pos_test) + [0] * len(neg_test), dtype=bool)
+        ex_all = examples_from(bfcl_q, lambda q: True)
+        builds = {
+            "classifier_examples_negatives(rebuilt)": (
+                retrievers["a_fold_a_dev_questions"],
+                ex_all,
+            ),
+            "classifier_examples_negatives_generated": (
+                retrievers["b_fold_a_plus_generated"],
+                merge_examples(ex_all, gen),
+            ),
+        }
+        for label, (r_fit, ex_test) in builds.items():
+            clf = QueryClassifier(retriever=r_fit, negative_examples=[q.text for q in neg_dev_a])
+            dev_acc = clf.fit(
+                [q.text for q in pos_dev + neg_dev_b],
+                [True] * len(pos_dev) + [False] * len(neg_dev_b),
+                features=FITTED_FEATURES,
+            )
+            clf_test = QueryClassifier(
+                retriever=make_retriever(bfcl_cat, ex_test, cache / "s"),
+                weights=clf.weights,
+                threshold=clf.threshold,
+                negative_examples=[q.text for q in neg_dev],
+            )
+            pred = np.asarray([d.needs_tool for d in clf_test.classify_batch(test_q)])
+            results["test"][label] = {
+                "balanced_accuracy": round(balanced_accuracy(pred, y_test), 4),
+                "tpr_tool_needed": round(float(pred[y_test].mean()), 4),
+                "tnr_abstain": round(float((~pred[~y_test]).mean()), 4),
+                "threshold": round(clf.threshold, 4),
+                "dev_balanced_accuracy": round(dev_acc, 4),
+            }
+        console.print({"BFCL TEST": results["test"]})
+    target = args.out.with_name("tools_bench_abstention_generated.json")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(results, indent=2))
+    console.print(f"wrote {target}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "tools")
@@ -1444,7 +1579,15 @@ def main() -> None:
         action="store_true",
         help="skip SmolLM2-generated example queries ('ours' then uses dev questions only)",
     )
+    ap.add_argument(
+        "--abstention-generated",
+        action="store_true",
+        help="only the fitted abstention classifier with generated example queries (dev first)",
+    )
     args = ap.parse_args()
+    if args.abstention_generated:
+        abstention_generated(args)
+        return
     if args.default_classifier:
         default_classifier(args)
         return
