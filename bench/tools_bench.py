@@ -1418,8 +1418,11 @@ def _fitted_two_fold(
         clf = QueryClassifier(retriever=retriever, negative_examples=[q.text for q in neg_feature])
         clf.fit([q.text for q in train], [bool(q.gold) for q in train], features=FITTED_FEATURES)
         pred = clf.probabilities([q.text for q in held]) >= clf.threshold
-        accs.append(round(balanced_accuracy(pred, np.asarray([bool(q.gold) for q in held])), 4))
-    return {"two_fold_balanced_accuracy": round(float(np.mean(accs)), 4), "halves": accs}
+        accs.append(balanced_accuracy(pred, np.asarray([bool(q.gold) for q in held])))
+    return {
+        "two_fold_balanced_accuracy": round(float(np.mean(accs)), 4),
+        "halves": [round(a, 4) for a in accs],
+    }
 
 
 def abstention_generated(args: argparse.Namespace) -> None:
