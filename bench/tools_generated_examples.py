@@ -48,6 +48,7 @@ from tools_bench import (  # noqa: E402
     load_bfcl,
     make_retriever,
     measure_latency,
+    merge_examples,
     metrics,
 )
 
@@ -55,15 +56,6 @@ from langchain_tokenopt.tools.augment import generate_example_queries  # noqa: E
 
 MIN_GAIN = 0.003
 MAX_P50_MS = 10.0
-
-
-def merge(*parts: dict[str, list[str]]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for part in parts:
-        for name, queries in part.items():
-            if queries:
-                out[name] = list(dict.fromkeys([*out.get(name, []), *queries]))
-    return out
 
 
 def evaluate(catalog: list[dict], examples: dict, queries: list[Query], cache: Path, known: dict):
@@ -160,8 +152,8 @@ def main() -> None:
     configs = {
         "no_examples": {},
         "a_fold_a_examples": ex_a,
-        "b_fold_a_plus_generated": merge(ex_a, generated),
-        "c_generated_only": merge(generated),
+        "b_fold_a_plus_generated": merge_examples(ex_a, generated),
+        "c_generated_only": merge_examples(generated),
     }
     dev: dict = {}
     retrievers = {}
@@ -208,7 +200,7 @@ def main() -> None:
         test = {}
         for label, examples in {
             "dev_examples": ex_dev,
-            "dev_examples_plus_generated": merge(ex_dev, generated),
+            "dev_examples_plus_generated": merge_examples(ex_dev, generated),
         }.items():
             test[label], _, _ = evaluate(catalog, examples, test_q, args.cache, ex_dev)
         results["test"] = test

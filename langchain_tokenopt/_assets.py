@@ -51,6 +51,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "SMOLLM2_INSTALL_COMMAND",
+    "atomic_write_bytes",
     "embedding_model_path",
     "ensure_tiktoken_cache",
     "get_encoding",
@@ -111,7 +112,8 @@ def _interprocess_lock(name: str) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _atomic_write_bytes(target: Path, data: bytes) -> None:
+def atomic_write_bytes(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` through a temporary file and a rename (never half-written)."""
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         with os.fdopen(fd, "wb") as out:
@@ -244,7 +246,7 @@ def ensure_tiktoken_cache() -> Path:
                     expected = _TIKTOKEN_SHA256[name]
                     msg = f"offline {name} data has sha256 {digest}, expected {expected}"
                     raise AssetError(msg)
-                _atomic_write_bytes(target, data)
+                atomic_write_bytes(target, data)
     os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(folder))
     return folder
 

@@ -33,13 +33,10 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -180,17 +177,11 @@ def _read_cache(path: Path) -> dict[str, list[str]]:
 
 
 def _write_cache(path: Path, entries: dict[str, list[str]]) -> None:
+    from langchain_tokenopt._assets import atomic_write_bytes
+
     path.parent.mkdir(parents=True, exist_ok=True)
     blob = json.dumps({"format": _CACHE_FORMAT, "entries": entries}, indent=0, sort_keys=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(blob)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, blob.encode("utf-8"))
 
 
 def _runnable_writer(llm: Any) -> BatchWriter:
