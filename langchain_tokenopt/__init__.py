@@ -50,6 +50,7 @@ if TYPE_CHECKING:
         ToolRetriever,
         ToolSelection,
         ToolSelector,
+        agenerate_example_queries,
         generate_example_queries,
     )
 
@@ -70,6 +71,7 @@ _EXPORTS: dict[str, str] = {
     "ToolSelector": "langchain_tokenopt.tools",
     "ToolSelection": "langchain_tokenopt.tools",
     "QueryClassifier": "langchain_tokenopt.tools",
+    "agenerate_example_queries": "langchain_tokenopt.tools",
     "generate_example_queries": "langchain_tokenopt.tools",
     # compression/
     "QueryAwareCompressor": "langchain_tokenopt.compression",
@@ -122,6 +124,7 @@ __all__ = [
     "__version__",
     "build_optimized_agent",
     "cache_scope",
+    "agenerate_example_queries",
     "generate_example_queries",
     "validate_history",
 ]

@@ -10,7 +10,7 @@ Example:
         model = selection.bind(chat_model)  # no tools argument when nothing is selected
 """
 
-from langchain_tokenopt.tools.augment import generate_example_queries
+from langchain_tokenopt.tools.augment import agenerate_example_queries, generate_example_queries
 from langchain_tokenopt.tools.classifier import ClassifierWeights, QueryClassifier
 from langchain_tokenopt.tools.records import (
     QueryDecision,
@@ -30,5 +30,6 @@ __all__ = [
     "ToolSelector",
     "ToolSpec",
     "bind_tools_if_any",
+    "agenerate_example_queries",
     "generate_example_queries",
 ]

@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -48,7 +49,13 @@ from langchain_tokenopt.errors import TokenOptConfigError
 from langchain_tokenopt.tools.catalog import build_catalog
 from langchain_tokenopt.tools.records import ToolSpec
 
-__all__ = ["PROMPT_VERSION", "generate_example_queries", "parse_queries", "query_prompt"]
+__all__ = [
+    "PROMPT_VERSION",
+    "agenerate_example_queries",
+    "generate_example_queries",
+    "parse_queries",
+    "query_prompt",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -323,6 +330,38 @@ def generate_example_queries(
             if bar is not None:
                 bar.close()
     return {s.name: list(stored[keys[s.name]]) for s in specs}
+
+
+async def agenerate_example_queries(
+    tools: Sequence[Any],
+    *,
+    llm: Any = None,
+    per_tool: int = 2,
+    cache_path: Path | str | None = None,
+    progress: bool = True,
+    batch_size: int = 8,
+    model_id: str | None = None,
+) -> dict[str, list[str]]:
+    """Async :func:`generate_example_queries` (the same arguments and result).
+
+    The work runs in a worker thread, so the event loop stays free while the local model
+    writes (CPU-bound) or a remote one answers.
+
+    Example:
+        .. code-block:: python
+
+            examples = await agenerate_example_queries(tools, cache_path="examples.json")
+    """
+    return await asyncio.to_thread(
+        generate_example_queries,
+        tools,
+        llm=llm,
+        per_tool=per_tool,
+        cache_path=cache_path,
+        progress=progress,
+        batch_size=batch_size,
+        model_id=model_id,
+    )
 
 
 def _progress_bar(total: int, *, enabled: bool) -> Any:

@@ -31,6 +31,7 @@ EXPECTED_ALL = [
     "__version__",
     "build_optimized_agent",
     "cache_scope",
+    "agenerate_example_queries",
     "generate_example_queries",
     "validate_history",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from pathlib import Path
@@ -14,7 +15,11 @@ from langchain_core.runnables import RunnableLambda
 from langchain_tokenopt.errors import TokenOptConfigError, ToolSelectionError
 from langchain_tokenopt.llms import LocalChatModel
 from langchain_tokenopt.tools import ToolRetriever
-from langchain_tokenopt.tools.augment import generate_example_queries, parse_queries
+from langchain_tokenopt.tools.augment import (
+    agenerate_example_queries,
+    generate_example_queries,
+    parse_queries,
+)
 
 from .conftest import get_weather, search_flights, send_email
 
@@ -97,6 +102,21 @@ def test_cache_is_reused_and_only_changed_tools_regenerate(tmp_path: Path) -> No
     assert model.calls == 3  # only the changed schema
     assert third["search_flights"] == first["search_flights"]
     assert third["get_weather"]
+
+
+def test_async_variant_writes_the_same_cache(tmp_path: Path) -> None:
+    model = CountingModel()
+    path = tmp_path / "examples.json"
+    coro = agenerate_example_queries(
+        [get_weather], llm=model.runnable, cache_path=path, progress=False
+    )
+    first = asyncio.run(coro)
+    assert model.calls == 1
+    _check(first, ["get_weather"], per_tool=2)
+    again = generate_example_queries(
+        [get_weather], llm=model.runnable, cache_path=path, progress=False
+    )
+    assert model.calls == 1 and again == first  # the sync call reads what the async one wrote
 
 
 def test_corrupt_cache_file_regenerates_with_a_warning(tmp_path: Path) -> None:

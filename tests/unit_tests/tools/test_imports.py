@@ -14,6 +14,7 @@ EXPECTED = [
     "ToolSelector",
     "ToolSpec",
     "bind_tools_if_any",
+    "agenerate_example_queries",
     "generate_example_queries",
 ]
 
