@@ -5,6 +5,19 @@ Run from the repo root, pinned to one core:
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 taskset -c 1 \\
         .venv/bin/python bench/tools_generated_examples.py --cache /tmp/tools_gen_examples
 
+More questions per tool (``--per-tool-compare``, dev fold b, same setup): the existing
+two-per-tool cache (read only, generates nothing) against four per tool written into a new
+file under ``--cache``, and the first two of those four (more questions vs a different
+prompt); result in ``bench/results/tools_generated_examples_per_tool.json``::
+
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 taskset -c 0 \\
+        .venv/bin/python bench/tools_generated_examples.py --per-tool-compare \\
+        --cache /tmp/tools_gen_per_tool
+
+Measured (dev fold b, n=946): four per tool is not adopted. SmolLM2 greedy often repeats a
+question, so "four" gives 2.73 distinct per tool; R@5 0.9413 (two) -> 0.9353 (four), 0.9394
+(first two of four), >=2-tool all-gold@5 0.7701 -> 0.7471; the test split was not read.
+
 Setup (the dev two-fold of ``bench/tools_bench.py --dev-ablations``): the pooled BFCL catalog
 (1,287 tools), questions of dev fold b ranked by the library's default retriever (fused first
 stage + learned second stage, default weights) whose example queries are:
@@ -52,10 +65,15 @@ from tools_bench import (  # noqa: E402
     metrics,
 )
 
-from langchain_tokenopt.tools.augment import generate_example_queries  # noqa: E402
+from langchain_tokenopt.tools.augment import (  # noqa: E402
+    _DEFAULT_MODEL_ID,
+    generate_example_queries,
+)
 
 MIN_GAIN = 0.003
+MIN_GAIN_MULTI = 0.02
 MAX_P50_MS = 10.0
+GEN2_CACHE = Path.home() / ".cache/langchain-tokenopt/bench/gen_bfcl.json"
 
 
 def evaluate(catalog: list[dict], examples: dict, queries: list[Query], cache: Path, known: dict):
@@ -75,6 +93,161 @@ def evaluate(catalog: list[dict], examples: dict, queries: list[Query], cache: P
     return out, r, orders
 
 
+class _NoWriter:
+    """A writer that refuses: reading the two-per-tool cache must generate nothing."""
+
+    def batch(self, prompts: list) -> list:
+        msg = f"{len(prompts)} tools missing from the per_tool=2 cache; refusing to generate"
+        raise RuntimeError(msg)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def per_tool_compare(args: argparse.Namespace) -> None:
+    """Dev fold b: two generated questions per tool (existing cache) vs four (new cache) vs
+    the first two of the four; the test split only when four is adopted (rule in the JSON)."""
+    import torch
+    from rich.console import Console
+    from rich.table import Table
+
+    from langchain_tokenopt._assets import load_smollm2
+
+    torch.set_num_threads(1)
+    console = Console()
+    args.cache.mkdir(parents=True, exist_ok=True)
+    gen4_path = args.cache / "generated_examples_per4.json"
+    if gen4_path.resolve() == args.gen2_cache.resolve():
+        raise SystemExit("the per_tool=4 cache must be a new file")
+    out_path = args.out.with_name("tools_generated_examples_per_tool.json")
+    EMBEDDER.append(CachedEmbeddings(args.cache / "vectors"))
+    catalog, questions, _ = load_bfcl(args.data)
+    fold_a = lambda q: dev_fold(q.key) == 0  # noqa: E731
+    ex_a = examples_from(questions, fold_a)
+    dev_b = [q for q in questions if not q.test and not fold_a(q)]
+    res: dict = {"setup": "BFCL dev fold b, default retriever, fold-a dev questions as examples"}
+
+    sha_before = _sha256(args.gen2_cache)
+    gen2 = generate_example_queries(
+        catalog,
+        per_tool=2,
+        cache_path=args.gen2_cache,
+        llm=_NoWriter(),
+        model_id=_DEFAULT_MODEL_ID,
+        progress=False,
+    )
+    gen_kw = {"per_tool": 4, "cache_path": gen4_path, "batch_size": args.batch_size}
+    cold = not gen4_path.exists()
+    t = time.perf_counter()
+    load_smollm2(dtype="bfloat16")
+    load_s = time.perf_counter() - t
+    probe = catalog[::64][:20]
+    t = time.perf_counter()
+    generate_example_queries(probe, progress=False, **gen_kw)
+    per_tool_s = (time.perf_counter() - t) / len(probe)
+    estimate_min = per_tool_s * len(catalog) / 60
+    console.print({"probe_s_per_tool_per4": round(per_tool_s, 3), "estimate_min": estimate_min})
+    base, r_a, orders_a = evaluate(catalog, ex_a, dev_b, args.cache, ex_a)
+    if estimate_min <= args.budget_min:
+        scope, targets = "all tools of the catalog", catalog
+    else:
+        scope = "gold tools of dev fold-b questions + tools in the top 10 of (a) for them"
+        needed = {g for q in dev_b for g in q.gold}
+        needed |= {r_a.names[int(i)] for o in orders_a for i in o[:10]}
+        targets = [c for c in catalog if c["name"] in needed]
+    t = time.perf_counter()
+    gen4 = generate_example_queries(targets, **gen_kw)
+    run_s = time.perf_counter() - t
+    names = set(gen4)
+    res["generation"] = {
+        "per_tool_2_cache": str(args.gen2_cache),
+        "per_tool_2_cache_sha256_before_after": [sha_before, _sha256(args.gen2_cache)],
+        "per_tool_4_cache": str(gen4_path),
+        "per_tool_4_cold_cache": cold,
+        "model_load_s": round(load_s, 2),
+        "probe_s_per_tool": round(per_tool_s, 3),
+        "estimated_whole_catalog_min": round(estimate_min, 1),
+        "budget_min": args.budget_min,
+        "scope": scope,
+        "tools_generated_for": len(targets),
+        "run_s_incl_cached_probe": round(run_s, 1),
+        "queries_per_tool_mean": {
+            "per2": round(float(np.mean([len(gen2[n]) for n in names])), 2),
+            "per4": round(float(np.mean([len(v) for v in gen4.values()])), 2),
+        },
+        "tools_with_no_usable_query_per4": sum(not v for v in gen4.values()),
+        "sample_per4": {c["name"]: gen4[c["name"]] for c in probe[:3]},
+    }
+    console.print(res["generation"])
+
+    first2 = {n: v[:2] for n, v in gen4.items()}
+    configs = {
+        "per2": merge_examples(ex_a, gen2),
+        "per4": merge_examples(ex_a, gen4),
+        "per4_first2": merge_examples(ex_a, first2),
+    }
+    if len(targets) < len(catalog):  # same tools as per4, for a like-for-like comparison
+        configs["per2_same_tools"] = merge_examples(ex_a, {n: gen2[n] for n in names})
+    dev: dict = {"a_fold_a_examples_only": base}
+    retrievers = {}
+    for label, examples in configs.items():
+        dev[label], retrievers[label], _ = evaluate(catalog, examples, dev_b, args.cache, ex_a)
+    lat_q = [q.text for q in dev_b][: args.latency_queries]
+    EMBEDDER[0].bypass = True
+    latency = {
+        label: measure_latency(EMBEDDER[0], retrievers[label], lat_q)["ours_invoke"]
+        for label in ("per2", "per4")
+    }
+    EMBEDDER[0].bypass = False
+    ref = "per2_same_tools" if "per2_same_tools" in dev else "per2"
+    gain = dev["per4"]["recall@5"] - dev[ref]["recall@5"]
+    gain_multi = dev["per4"]["all_gold@5_multi"] - dev[ref]["all_gold@5_multi"]
+    p50 = latency["per4"]["p50_ms"]
+    adopted = p50 <= MAX_P50_MS and (
+        gain >= MIN_GAIN or (gain_multi >= MIN_GAIN_MULTI and gain >= 0)
+    )
+    res["dev_fold_b"] = dev
+    res["dev_query_latency_ms"] = {
+        **latency,
+        "cpu_affinity": sorted(os.sched_getaffinity(0)),
+        "note": "2-core machine shared with other work: latency inflated",
+    }
+    res["decision"] = {
+        "compared_with": ref,
+        "gain_recall@5": round(gain, 4),
+        "gain_all_gold@5_multi": round(gain_multi, 4),
+        "per4_p50_ms": p50,
+        "rule": f"adopt per_tool=4 if p50 <= {MAX_P50_MS} ms and (R@5 gain >= {MIN_GAIN} "
+        f"or (>=2-tool all-gold@5 gain >= {MIN_GAIN_MULTI} and R@5 gain >= 0))",
+        "adopted": adopted,
+    }
+    out_path.write_text(json.dumps(res, indent=2))
+    table = Table(title=f"BFCL dev fold b (n={len(dev_b)}), default retriever")
+    for col in ("examples", "R@1", "R@3", "R@5", "all-gold@5", ">=2-tool all-gold@5", "p50 ms"):
+        table.add_column(col)
+    for label, m in dev.items():
+        keys = ("recall@1", "recall@3", "recall@5", "all_gold@5", "all_gold@5_multi")
+        p = latency.get(label, {}).get("p50_ms", "")
+        table.add_row(label, *(str(m[k]) for k in keys), str(p))
+    console.print(table)
+    console.print(res["decision"])
+
+    if adopted:
+        test_q = [q for q in questions if q.test]
+        ex_dev = examples_from(questions, lambda q: True)
+        gen4_all = generate_example_queries(catalog, **gen_kw)
+        res["test"] = {
+            label: evaluate(catalog, merge_examples(ex_dev, g), test_q, args.cache, ex_dev)[0]
+            for label, g in (("per2", gen2), ("per4", gen4_all))
+        }
+        console.print({"test": res["test"]})
+    out_path.write_text(json.dumps(res, indent=2))
+    console.print(f"wrote {out_path}")
+
+
 def main() -> None:
     from rich.console import Console
     from rich.table import Table
@@ -89,7 +262,12 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--budget-min", type=float, default=25.0)
     ap.add_argument("--latency-queries", type=int, default=300)
+    ap.add_argument("--per-tool-compare", action="store_true")
+    ap.add_argument("--gen2-cache", type=Path, default=GEN2_CACHE)
     args = ap.parse_args()
+    if args.per_tool_compare:
+        per_tool_compare(args)
+        return
     import torch
 
     torch.set_num_threads(1)
