@@ -6,6 +6,8 @@ Commands:
 * ``tokenopt dashboard [--host 127.0.0.1] [--port 8765] [--token T] [--db PATH]``
 * ``tokenopt demo`` runs the repository's ``examples/demo.py``
 * ``tokenopt bench NAME [ARGS...]`` runs ``bench/NAME_bench.py``
+* ``tokenopt tool-examples TOOLS.json --out EXAMPLES.json [--per-tool 2]`` writes example
+  questions per tool with the local SmolLM2 (for ``ToolRetriever(examples=...)``)
 
 Example:
     .. code-block:: bash
@@ -214,6 +216,47 @@ def bench(
         raise typer.Exit(2)
     sys.argv = [str(path), *ctx.args]
     runpy.run_path(str(path), run_name="__main__")
+
+
+@app.command("tool-examples")
+def tool_examples(
+    tools: Annotated[
+        Path, typer.Argument(help="JSON file: a list of OpenAI tool dicts or JSON schemas.")
+    ],
+    out: Annotated[Path, typer.Option(help="Where to write {tool name: [questions]} as JSON.")],
+    per_tool: Annotated[int, typer.Option(help="Questions per tool, 1 to 8.")] = 2,
+    cache: Annotated[
+        Path | None,
+        typer.Option(help="Cache keyed by schema hash (default: user cache dir)."),
+    ] = None,
+) -> None:
+    """Write example questions per tool with the local SmolLM2 (only changed tools rerun)."""
+    import json
+
+    from langchain_tokenopt._assets import user_cache_dir
+    from langchain_tokenopt.errors import TokenOptError
+    from langchain_tokenopt.tools.augment import generate_example_queries
+
+    try:
+        catalog = json.loads(tools.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]error:[/red] cannot read {tools}: {exc}")
+        raise typer.Exit(2) from exc
+    if not isinstance(catalog, list):
+        console.print(f"[red]error:[/red] {tools} must hold a JSON list of tool schemas")
+        raise typer.Exit(2)
+    try:
+        examples = generate_example_queries(
+            catalog,
+            per_tool=per_tool,
+            cache_path=cache or user_cache_dir() / "tool_examples.json",
+        )
+    except TokenOptError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    out.write_text(json.dumps(examples, indent=2, ensure_ascii=False), encoding="utf-8")
+    written = sum(len(v) for v in examples.values())
+    console.print(f"wrote {written} questions for {len(examples)} tools to {out}")
 
 
 def main() -> None:

@@ -158,3 +158,26 @@ def test_bad_configuration_raises_before_any_generation() -> None:
         generate_example_queries([get_weather], batch_size=0)
     with pytest.raises(ToolSelectionError, match="empty"):
         generate_example_queries([])
+
+
+def test_cli_writes_examples_and_rejects_bad_input(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from langchain_tokenopt.cli import app
+
+    catalog = tmp_path / "tools.json"
+    catalog.write_text(json.dumps([CONVERT]), encoding="utf-8")
+    out = tmp_path / "examples.json"
+    cache = ["--cache", str(tmp_path / "cache.json")]
+    runner = CliRunner()
+    args = ["tool-examples", str(catalog), "--out", str(out), "--per-tool", "1", *cache]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    _check(json.loads(out.read_text("utf-8")), ["convert_currency"], per_tool=1)
+    not_a_list = tmp_path / "bad.json"
+    not_a_list.write_text('{"name": "x"}', encoding="utf-8")
+    result = runner.invoke(app, ["tool-examples", str(not_a_list), "--out", str(out), *cache])
+    assert result.exit_code == 2 and "JSON list" in result.output
+    args = ["tool-examples", str(catalog), "--out", str(out), "--per-tool", "0", *cache]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "per_tool" in result.output
