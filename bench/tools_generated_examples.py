@@ -65,6 +65,7 @@ from tools_bench import (  # noqa: E402
     metrics,
 )
 
+from langchain_tokenopt.tools import ToolRetriever  # noqa: E402
 from langchain_tokenopt.tools.augment import (  # noqa: E402
     _DEFAULT_MODEL_ID,
     generate_example_queries,
@@ -74,6 +75,18 @@ MIN_GAIN = 0.003
 MIN_GAIN_MULTI = 0.02
 MAX_P50_MS = 10.0
 GEN2_CACHE = Path.home() / ".cache/langchain-tokenopt/bench/gen_bfcl.json"
+
+
+def generation_scope(
+    catalog: list[dict], dev_b: list[Query], r_a: ToolRetriever, orders_a: list, *, whole: bool
+) -> tuple[str, list[dict]]:
+    """Which tools to generate for: the whole catalog, or only what the dev evaluation reads."""
+    if whole:
+        return "all tools of the catalog", catalog
+    needed = {g for q in dev_b for g in q.gold}
+    needed |= {r_a.names[int(i)] for o in orders_a for i in o[:10]}
+    scope = "gold tools of dev fold-b questions + tools in the top 10 of (a) for them"
+    return scope, [c for c in catalog if c["name"] in needed]
 
 
 def evaluate(catalog: list[dict], examples: dict, queries: list[Query], cache: Path, known: dict):
@@ -151,13 +164,9 @@ def per_tool_compare(args: argparse.Namespace) -> None:
     estimate_min = per_tool_s * len(catalog) / 60
     console.print({"probe_s_per_tool_per4": round(per_tool_s, 3), "estimate_min": estimate_min})
     base, r_a, orders_a = evaluate(catalog, ex_a, dev_b, args.cache, ex_a)
-    if estimate_min <= args.budget_min:
-        scope, targets = "all tools of the catalog", catalog
-    else:
-        scope = "gold tools of dev fold-b questions + tools in the top 10 of (a) for them"
-        needed = {g for q in dev_b for g in q.gold}
-        needed |= {r_a.names[int(i)] for o in orders_a for i in o[:10]}
-        targets = [c for c in catalog if c["name"] in needed]
+    scope, targets = generation_scope(
+        catalog, dev_b, r_a, orders_a, whole=estimate_min <= args.budget_min
+    )
     t = time.perf_counter()
     gen4 = generate_example_queries(targets, **gen_kw)
     run_s = time.perf_counter() - t
@@ -296,14 +305,9 @@ def main() -> None:
     per_tool_s = probe_s / len(probe)
     estimate_min = per_tool_s * len(catalog) / 60
     base, r_a, orders_a = evaluate(catalog, ex_a, dev_b, args.cache, ex_a)
-    if estimate_min <= args.budget_min:
-        scope = "all tools of the catalog"
-        targets = catalog
-    else:
-        scope = "gold tools of dev fold-b questions + tools in the top 10 of (a) for them"
-        needed = {g for q in dev_b for g in q.gold}
-        needed |= {r_a.names[int(i)] for o in orders_a for i in o[:10]}
-        targets = [c for c in catalog if c["name"] in needed]
+    scope, targets = generation_scope(
+        catalog, dev_b, r_a, orders_a, whole=estimate_min <= args.budget_min
+    )
     t = time.perf_counter()
     generated = generate_example_queries(targets, **gen_kw)
     whole_s = time.perf_counter() - t
