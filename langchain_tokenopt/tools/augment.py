@@ -227,12 +227,14 @@ def _smollm2_writer(max_new_tokens: int, stop_after_lines: int) -> BatchWriter:
             tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False)
             for c in chats
         ]
-        side = tokenizer.padding_side
-        tokenizer.padding_side = "left"
-        try:
-            enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        finally:
-            tokenizer.padding_side = side
+        # Left padding per call: the tokenizer is shared with LocalChatModel (never mutated).
+        enc = tokenizer(
+            texts,
+            return_tensors="pt",
+            padding=True,
+            padding_side="left",
+            add_special_tokens=False,
+        )
         start = int(enc["input_ids"].shape[1])
         with torch.inference_mode():
             ids = model.generate(
