@@ -5,7 +5,8 @@ Run from the repo root, pinned to one core:
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 taskset -c 0 \\
         .venv/bin/python bench/tools_label_audit.py --cache /tmp/tb_cache
 
--> ``bench/results/tools_label_audit.json`` (about 2 minutes with a warm ``--cache``).
+-> ``bench/results/tools_label_audit.json`` (about 10 s with a warm ``--cache``; a cold
+one embeds the catalog first).
 
 The bench pools the function lists of every BFCL file into one catalog of 1,287 tools. BFCL
 wrote its labels against the few functions it gave with each question, so in the pooled
