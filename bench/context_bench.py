@@ -19,7 +19,12 @@ objects), the next turn of a thread restored from a checkpoint (every message de
 wall and CPU time (``thread_time``, which leaves out waiting for a shared core), and the
 cold-call floor (one tokenizer pass and one fact scan over the thread).
 
-Run: python bench/context_bench.py [--quick] [--data DIR] [--lm N]
+``--middleware`` (a separate run, about 45 minutes on one core): LangChain's
+``SummarizationMiddleware`` with the local SmolLM2 as its model, beside ContextOptimizer's
+default and ContextOptimizer with SmolLM2 summaries, on the tau-bench test split and the long
+threads, same metrics -> ``bench/results/context_bench_middleware.json``.
+
+Run: python bench/context_bench.py [--quick] [--data DIR] [--lm N] [--middleware]
 """
 
 from __future__ import annotations
@@ -594,6 +599,91 @@ def lm_replay(items: list[dict[str, Any]], counter: TokenCounter, n: int) -> dic
     return {"replays": results, "cache_hits": cache.hits, "cache_misses": cache.misses}
 
 
+def middleware_methods(
+    counter: TokenCounter,
+) -> dict[str, Callable[[list[BaseMessage], int], list[BaseMessage]]]:
+    """LangChain's own summarization beside ours, every summary written by the local SmolLM2.
+
+    ``SummarizationMiddleware`` (langchain 1.x) works on the agent state's messages, which in
+    ``create_agent`` do not hold the system prompt: it gets the non-system messages and the
+    budget left after the system prompt (``trigger``), keeps the newest messages within that
+    room minus the summary's share (``keep``), and summarizes the older ones (its own prompt;
+    at most the newest 4,000 tokens of them, its default) into one human message. The summary's
+    share is a quarter of the room, 32 to 256 tokens, and is also the model's
+    ``max_new_tokens``; the model reads up to 8,192 tokens. Every count uses the same
+    tokenizer as ours. "ContextOptimizer (SmolLM2 summaries)" uses the model summarizer of
+    ``--lm``.
+    """
+    from langchain.agents.middleware import SummarizationMiddleware
+
+    from langchain_tokenopt.llms import LocalChatModel
+
+    def middleware(msgs: list[BaseMessage], budget: int) -> list[BaseMessage]:
+        system = [m for m in msgs if isinstance(m, SystemMessage)]
+        rest = [m.model_copy() for m in msgs if not isinstance(m, SystemMessage)]
+        room = budget - counter.count_messages(system)
+        share = min(256, max(32, room // 4))
+        step = SummarizationMiddleware(
+            model=LocalChatModel(num_threads=1, max_input_tokens=8192, max_new_tokens=share),
+            trigger=("tokens", room),
+            keep=("tokens", max(1, room - share - 24)),
+            token_counter=counter,
+        )
+        update = step.before_model({"messages": rest}, None)  # type: ignore[arg-type]
+        if update is None:
+            return [*system, *rest]
+        return [*system, *update["messages"][1:]]  # [0] is RemoveMessage(REMOVE_ALL_MESSAGES)
+
+    summarizer = ChatModelSummarizer(LocalChatModel(num_threads=1), max_input_tokens=384)
+
+    def ours_lm(msgs: list[BaseMessage], budget: int) -> list[BaseMessage]:
+        # A new summary cache per call: every row pays for its own summaries (across the turns
+        # of one thread the cache would be reused; see --lm).
+        step = HierarchicalSummary(
+            summarizer=summarizer, cache=SummaryCache(), segment_units=4, segment_tokens=48
+        )
+        return ContextOptimizer(
+            max_tokens=budget, counter=counter, strategies=[MaskToolOutputs(), step]
+        ).invoke(msgs)
+
+    def ours(msgs: list[BaseMessage], budget: int) -> list[BaseMessage]:
+        return ContextOptimizer(max_tokens=budget, counter=counter).invoke(msgs)
+
+    return {
+        "ContextOptimizer (default, no LM)": ours,
+        "ContextOptimizer (SmolLM2 summaries)": ours_lm,
+        "SummarizationMiddleware (SmolLM2)": middleware,
+    }
+
+
+def middleware_run(
+    sets: dict[str, list[dict[str, Any]]],
+    counter: TokenCounter,
+    report: dict[str, Any],
+    *,
+    quick: bool,
+) -> None:
+    """``--middleware``: the tau-bench test split and the long threads, three budgets."""
+    fns = middleware_methods(counter)
+    chosen = [name for name in sets if "test split" in name and "tau" in name]
+    chosen += [name for name in sets if name.startswith("long threads")]
+    for set_name in chosen:
+        items = sets[set_name][:2] if quick else sets[set_name]
+        rows = []
+        for frac in (0.10, 0.25, 0.50):
+            for name, fn in fns.items():
+                if name.startswith("ContextOptimizer (SmolLM2") and set_name.startswith("long"):
+                    continue  # hundreds of segment summaries per 50k-token thread
+                rows.append(measure(name, fn, items, counter, frac))
+                console.print(rows[-1])
+        print_table(f"{set_name}: {len(items)} histories, SmolLM2 summaries", rows)
+        report["sets"][set_name] = {"n": len(items), "rows": rows}
+    name = "context_bench_middleware" + ("_quick" if quick else "")
+    out = ROOT / "bench" / "results" / f"{name}.json"
+    out.write_text(json.dumps(report, indent=2))
+    console.print(f"wrote {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -608,6 +698,12 @@ def main() -> None:
     parser.add_argument("--long-tokens", type=int, default=50_000)
     parser.add_argument(
         "--skip-main", action="store_true", help="only the latency and --lm parts (no tables)"
+    )
+    parser.add_argument(
+        "--middleware",
+        action="store_true",
+        help="only LangChain's SummarizationMiddleware beside ours, SmolLM2 summaries "
+        "(tau-bench test split and the long threads; minutes per set)",
     )
     args = parser.parse_args()
     counter = TokenCounter("gpt-4o")
@@ -632,6 +728,9 @@ def main() -> None:
     }
     fns = methods(counter)
     report: dict[str, Any] = {"command": " ".join(sys.argv), "counter": repr(counter), "sets": {}}
+    if args.middleware:
+        middleware_run(sets, counter, report, quick=args.quick)
+        return
     for set_name, items in sets.items():
         if args.skip_main:
             break
