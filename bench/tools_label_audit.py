@@ -171,7 +171,11 @@ def irrelevance_audit(negatives: list[Query], audit: dict[str, Any]) -> dict[str
 
 
 def classifier_on_audit(
-    cache: Path, questions: list[Query], negatives: list[Query], consensus: dict[str, str]
+    cache: Path,
+    catalog: list[dict],
+    questions: list[Query],
+    negatives: list[Query],
+    consensus: dict[str, str],
 ) -> dict[str, Any]:
     """The headline fitted classifier, refitted without the audited questions, on them."""
     audited = set(consensus)
@@ -180,7 +184,7 @@ def classifier_on_audit(
     neg_a = [q for q in neg_dev if dev_fold(q.key) == 0]
     neg_b = [q for q in neg_dev if dev_fold(q.key) == 1]
     retriever = make_retriever(
-        CATALOG[0], examples_from(questions, lambda q: dev_fold(q.key) == 0), cache / "s"
+        catalog, examples_from(questions, lambda q: dev_fold(q.key) == 0), cache / "s"
     )
     clf = QueryClassifier(retriever=retriever, negative_examples=[q.text for q in neg_a])
     dev_acc = clf.fit(
@@ -209,8 +213,9 @@ def classifier_on_audit(
     return rows
 
 
-def multi_audit(cache: Path, questions: list[Query], audit: dict[str, Any]) -> dict[str, Any]:
-    catalog = CATALOG[0]
+def multi_audit(
+    cache: Path, catalog: list[dict], questions: list[Query], audit: dict[str, Any]
+) -> dict[str, Any]:
     gen, _ = generated_examples(catalog, user_cache_dir() / "bench" / "gen_bfcl.json")
     ex_a = examples_from(questions, lambda q: dev_fold(q.key) == 0)
     retriever = make_retriever(catalog, merge_examples(ex_a, gen), cache / "s")
@@ -244,9 +249,6 @@ def multi_audit(cache: Path, questions: list[Query], audit: dict[str, Any]) -> d
     }
 
 
-CATALOG: list[list[dict]] = []
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "tools")
@@ -257,7 +259,6 @@ def main() -> None:
     args = ap.parse_args()
     EMBEDDER.append(CachedEmbeddings(args.cache / "vectors"))
     catalog, questions, negatives = load_bfcl(args.data)
-    CATALOG.append(catalog)
     irr_file = json.loads((AUDITS / "bfcl_irrelevance_dev_labels.json").read_text("utf-8"))
     multi_file = json.loads((AUDITS / "bfcl_multi_dev_equivalents.json").read_text("utf-8"))
 
@@ -287,9 +288,9 @@ def main() -> None:
             "same, consensus Wilson 95 %": irr["truthful_ceiling_consensus_wilson95"],
         }
     )
-    clf = classifier_on_audit(args.cache, questions, negatives, irr["consensus"])
+    clf = classifier_on_audit(args.cache, catalog, questions, negatives, irr["consensus"])
     console.print({"headline fitted classifier, refitted without the audited questions": clf})
-    multi = multi_audit(args.cache, questions, multi_file)
+    multi = multi_audit(args.cache, catalog, questions, multi_file)
     console.print({"dev fold-b >=2-tool all-gold@5": multi})
     report = {
         "command": " ".join(sys.argv),
