@@ -30,6 +30,7 @@ import os
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,16 +126,19 @@ def best_threshold(scores: np.ndarray, y: np.ndarray) -> float:
     return float(candidates[int(np.argmax(accs))])
 
 
-def fitted(x_dev: np.ndarray, y_dev: np.ndarray, cols: list[int]):
+def fitted(
+    x_dev: np.ndarray, y_dev: np.ndarray, cols: list[int]
+) -> tuple[Callable[[np.ndarray], np.ndarray], dict[str, float]]:
+    """Logistic regression on standardized dev features ``cols``: a scorer and its weights."""
     mean = x_dev.mean(axis=0)
     scale = x_dev.std(axis=0)
     scale[scale < 1e-6] = 1.0
+    coef, intercept = _fit_logistic(((x_dev - mean) / scale)[:, cols], y_dev.astype(np.float64))
 
     def score(x: np.ndarray) -> np.ndarray:
         z = ((x - mean) / scale)[:, cols]
-        return 1.0 / (1.0 + np.exp(-(z @ coef + intercept)))
+        return np.asarray(1.0 / (1.0 + np.exp(-(z @ coef + intercept))))
 
-    coef, intercept = _fit_logistic(((x_dev - mean) / scale)[:, cols], y_dev.astype(np.float64))
     return score, {FEATURES[c]: round(float(w), 4) for c, w in zip(cols, coef, strict=True)}
 
 
