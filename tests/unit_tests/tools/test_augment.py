@@ -21,24 +21,16 @@ from langchain_tokenopt.tools.augment import (
     parse_queries,
 )
 
-from .conftest import get_weather, search_flights, send_email
+from .conftest import get_weather, make_catalog, search_flights, send_email
 
 pytestmark = [pytest.mark.requires_lm, pytest.mark.timeout(300)]
 
-CONVERT = {
-    "type": "function",
-    "function": {
-        "name": "convert_currency",
-        "description": "Convert an amount of money from one currency to another.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "amount": {"type": "number", "description": "Amount to convert"},
-                "to_currency": {"type": "string", "description": "ISO code, e.g. EUR"},
-            },
-        },
-    },
-}
+# The catalog's OpenAI-format tool (conftest), so its schema is written once.
+CONVERT = next(
+    t
+    for t in make_catalog()
+    if isinstance(t, dict) and t.get("function", {}).get("name") == "convert_currency"
+)
 
 
 class CountingModel:
