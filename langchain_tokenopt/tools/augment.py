@@ -202,12 +202,12 @@ def _runnable_writer(llm: Any) -> BatchWriter:
 def _smollm2_writer(max_new_tokens: int, stop_after_lines: int) -> BatchWriter:
     """Greedy, left-padded batched generation with the packaged SmolLM2 (no download)."""
     from langchain_tokenopt._assets import load_smollm2
+    from langchain_tokenopt.llms import _generate_lock, _to_chat
 
     tokenizer, model = load_smollm2(dtype="bfloat16")
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList
 
-    roles = {"system": "system", "human": "user", "ai": "assistant"}
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
     class _Lines(StoppingCriteria):
@@ -222,10 +222,9 @@ def _smollm2_writer(max_new_tokens: int, stop_after_lines: int) -> BatchWriter:
             return torch.tensor(done, dtype=torch.bool)
 
     def write(prompts: list[list[BaseMessage]]) -> list[str]:
-        chats = [[{"role": roles[m.type], "content": m.text} for m in p] for p in prompts]
         texts = [
-            tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False)
-            for c in chats
+            tokenizer.apply_chat_template(_to_chat(p), add_generation_prompt=True, tokenize=False)
+            for p in prompts
         ]
         # Left padding per call: the tokenizer is shared with LocalChatModel (never mutated).
         enc = tokenizer(
@@ -236,7 +235,8 @@ def _smollm2_writer(max_new_tokens: int, stop_after_lines: int) -> BatchWriter:
             add_special_tokens=False,
         )
         start = int(enc["input_ids"].shape[1])
-        with torch.inference_mode():
+        # The model is shared with LocalChatModel: one generation at a time, as there.
+        with _generate_lock, torch.inference_mode():
             ids = model.generate(
                 **enc,
                 max_new_tokens=max_new_tokens,
