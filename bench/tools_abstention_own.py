@@ -114,8 +114,9 @@ def feature_rows(
         clf = QueryClassifier(retriever=retriever)
         texts = [items[i].text for i in rows]
         for i, text, result in zip(rows, texts, retriever.rank_batch(texts), strict=True):
-            x[i] = clf.features(text, result)
-        default_p[rows] = clf.probabilities(texts)
+            decision = clf.decide(text, result)  # the shipped default's decision and features
+            x[i] = [decision.features[f] for f in FEATURES]
+            default_p[i] = decision.probability
     return x, default_p
 
 
