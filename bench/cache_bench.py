@@ -5,6 +5,7 @@ Run from the repository root::
     python bench/cache_bench.py            # full run (test split), ~15-25 min on 2 cores
     python bench/cache_bench.py --quick    # small run, ~3 min
     python bench/cache_bench.py --calibrate  # threshold curve on the DEV split only
+    python bench/cache_bench.py --only-anchors  # ours beside redisvl, langchain-redis, GPTCache
 
 Protocols on ``cache/meancache/test.csv`` (the cache's test split):
 
@@ -22,6 +23,7 @@ recall on QQP positives is optimistic; QQP is non-commercial (internal evaluatio
 from __future__ import annotations
 
 import argparse
+import atexit
 import csv
 import gc
 import hashlib
@@ -30,6 +32,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import sys
 import tarfile
 import tempfile
@@ -504,6 +507,82 @@ def latency_table(report: dict[str, Any]) -> None:
 # ----------------------------------------------------------------------------- anchors
 
 
+class GPTCacheAnchor:
+    """GPTCache set up by its own quick initializer, ``init_similar_cache``, at its defaults.
+
+    That is SQLite + faiss (flat L2), ``SearchDistanceEvaluation`` and ``similarity_threshold``
+    0.8. Only the embedding is ours: GPTCache's default ONNX model would be fetched from a model
+    hub, so it gets the packaged MiniLM through ``switch``, like the other anchors. The
+    threshold in its terms: a hit needs ``4 - L2^2 >= 0.8 * 4``, that is L2^2 <= 0.8, which for
+    MiniLM's unit vectors is cosine >= 0.6 (cosine distance <= 0.4). GPTCache has no scope:
+    every prompt shares one index.
+
+    Its default store keeps 1,000 entries (an in-memory LRU that drops a fifth when full), so
+    a shared index of 9,042 questions keeps only the newest few hundred. ``max_size`` raises
+    that capacity through ``eviction_params`` (``manager_factory``'s own ``max_size`` argument
+    is not read by its default eviction manager).
+    """
+
+    DISTANCE_THRESHOLD = 0.4  # the cosine distance its default threshold allows (see above)
+
+    def __init__(self, switch: Embeddings, folder: Path, max_size: int | None = None) -> None:
+        self.switch = switch
+        self.folder = folder
+        self.max_size = max_size
+        self.generation = 0
+        self.cache: Any = None
+        # GPTCache writes each cache's faiss index in an exit hook; registered first, this one
+        # runs after those hooks (exit hooks run last-in, first-out).
+        atexit.register(shutil.rmtree, folder, True)
+        self.clear()
+
+    def clear(self) -> None:
+        """Start an empty cache (GPTCache has no clear: a new data folder each time)."""
+        from gptcache import Cache
+        from gptcache.adapter.api import init_similar_cache
+        from gptcache.embedding.base import BaseEmbedding
+
+        switch = self.switch
+
+        class _MiniLM(BaseEmbedding):
+            def to_embeddings(self, data: Any, **_: Any) -> np.ndarray:
+                return np.asarray(switch.embed_query(str(data)), dtype=np.float32)
+
+            @property
+            def dimension(self) -> int:
+                return 384
+
+        self.generation += 1
+        self.cache = Cache()
+        data_dir = str(self.folder / f"gptcache-{self.generation}")
+        kwargs: dict[str, Any] = {}
+        if self.max_size is not None:
+            from gptcache.manager import manager_factory
+
+            kwargs["data_manager"] = manager_factory(
+                "sqlite,faiss",
+                data_dir=data_dir,
+                vector_params={"dimension": 384},
+                eviction_params={"max_size": self.max_size},
+            )
+        init_similar_cache(data_dir=data_dir, cache_obj=self.cache, embedding=_MiniLM(), **kwargs)
+
+    def entries(self) -> list[int]:
+        """Ids of the entries the store holds."""
+        return list(self.cache.data_manager.s.get_ids(deleted=False))
+
+    def lookup(self, question: str) -> str | None:
+        from gptcache.adapter.api import get
+
+        got = get(question, cache_obj=self.cache)
+        return None if got is None else str(got)
+
+    def store(self, question: str, answer: str) -> None:
+        from gptcache.adapter.api import put
+
+        put(question, answer, cache_obj=self.cache)
+
+
 def run_anchors(
     redis_url: str,
     emb: Precomputed,
@@ -512,7 +591,7 @@ def run_anchors(
     records: list[dict[str, str]],
     n_latency: int = 300,
 ) -> dict[str, Any]:
-    """redisvl SemanticCache and langchain-redis RedisSemanticCache at their defaults."""
+    """redisvl SemanticCache, langchain-redis RedisSemanticCache and GPTCache at their defaults."""
     from langchain_redis import RedisSemanticCache
     from redisvl.extensions.cache.llm import SemanticCache as RVLCache
     from redisvl.utils.vectorize import CustomTextVectorizer
@@ -525,6 +604,9 @@ def run_anchors(
         embeddings=switch, redis_url=redis_url, name="bench_lcr", prefix="bench_lcr"
     )
     lcr.clear()
+    folder = Path(tempfile.mkdtemp(prefix="bench_gptcache_"))
+    gpt = GPTCacheAnchor(switch, folder)
+    gpt_big = GPTCacheAnchor(switch, folder / "big", max_size=100_000)
     anchors: dict[str, tuple[Callable[[str], str | None], Callable[[str, str], None], Any]] = {
         "redisvl_SemanticCache": (
             lambda q: h[0]["response"] if (h := rvl.check(prompt=q)) else None,
@@ -536,16 +618,22 @@ def run_anchors(
             lambda q, a: lcr.update(q, LLM_STRING, [Generation(text=a)]),
             lcr.clear,
         ),
+        "GPTCache": (gpt.lookup, gpt.store, gpt.clear),
+        "GPTCache_max_size_100000": (gpt_big.lookup, gpt_big.store, gpt_big.clear),
     }
     thresholds = {
         "redisvl_SemanticCache": rvl.distance_threshold,
         "langchain_redis_RedisSemanticCache": 0.2,
+        "GPTCache": GPTCacheAnchor.DISTANCE_THRESHOLD,
+        "GPTCache_max_size_100000": GPTCacheAnchor.DISTANCE_THRESHOLD,
     }
     queries = [p[1] for p in pairs[:n_latency]]
     for name, (lookup, store, clear) in anchors.items():
         switch.target = emb
         res = run_shared(lookup, store, pairs)
         res.pop("wrong_examples")
+        if name.startswith("GPTCache"):  # what its store still holds after the stores
+            res["entries_kept"] = len((gpt if name == "GPTCache" else gpt_big).entries())
         res["distance_threshold"] = thresholds[name]
         switch.target = real
         times = []
@@ -563,6 +651,85 @@ def run_anchors(
         out[name] = res
     rvl.delete()
     return out
+
+
+def anchors_only(args: argparse.Namespace, base: Embeddings, report: dict[str, Any]) -> None:
+    """Ours beside the anchors (redisvl, langchain-redis, GPTCache) on the shared index alone.
+
+    The same pairs, the same precomputed MiniLM vectors for accuracy and the real int8 embedder
+    for lookup latency (the same 300 questions, the same mixed hits and misses). Ours runs at
+    its shipped default on the embedded backend, each anchor at its own default.
+    """
+    from langchain_tokenopt.redis_server import RedisServer
+
+    pairs = load_pairs(args.data, 1000 if args.quick else None)
+    records = load_followups(args.data)
+    texts = [normalized(t) for p in pairs for t in p[:2]]
+    texts += [normalized(r[k]) for r in records for k in ("Main Query", "Follow-Up Query")]
+    emb = Precomputed(base, texts)
+    real = OnnxEmbeddings() if args.embedder == "onnx" else LocalEmbeddings()
+    real.encode(["warm"])
+    switch = Switchable(emb)
+    rows: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = SemanticCache(
+            backend=LocalBackend(path=Path(tmp) / "ours.sqlite3", max_entries=None),
+            embeddings=switch,
+        )
+        lookup, store = ours_shared(cache)
+        res = run_shared(lookup, store, pairs)
+        res.pop("wrong_examples")
+        res["similarity_threshold"] = DEFAULT_SIMILARITY_THRESHOLD
+        switch.target = real
+        times = []
+        for q in [p[1] for p in pairs[:300]]:
+            cache._memo.clear()  # noqa: SLF001 - measure real embedding cost, not the memo
+            t0 = time.perf_counter()
+            lookup(q)
+            times.append((time.perf_counter() - t0) * 1000)
+        res["lookup_latency_ms"] = pct(times)
+        cache.close()
+        switch.target = emb
+        fresh = SemanticCache(
+            backend=LocalBackend(path=Path(tmp) / "fu.sqlite3", max_entries=None),
+            embeddings=switch,
+        )
+        followups = run_followups(fresh, records)
+        fresh.close()
+        res["followup_hits"] = followups["followup_hits_standalone"]
+        res["followup_hits_in_another_conversation"] = followups["hits_in_other_conversation"]
+        rows["ours: SemanticCache (local, shipped default)"] = res
+        with RedisServer() as server:
+            pin_server(server, args.redis_cpu)
+            rows.update(run_anchors(server.url, emb, real, pairs, records))
+    report["pairs"] = len(pairs)
+    report["followups"] = len(records)
+    report["shared_index"] = rows
+    table(
+        f"shared index, {len(pairs)} MeanCache test pairs: ours beside the anchors at their "
+        f"defaults; {len(records)} follow-ups asked without their conversation",
+        [
+            "cache",
+            "recall",
+            "FHR",
+            "precision",
+            "hits",
+            "follow-up hits",
+            "lookup p50 / p95 ms",
+        ],
+        [
+            [
+                k,
+                round(v["recall"], 3),
+                round(v["fhr"], 3),
+                round(v["precision"], 3),
+                v["hits"],
+                v["followup_hits"],
+                f"{v['lookup_latency_ms']['p50']:.2f} / {v['lookup_latency_ms']['p95']:.2f}",
+            ]
+            for k, v in rows.items()
+        ],
+    )
 
 
 # ----------------------------------------------------------------------------- scale
@@ -892,6 +1059,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     ap.add_argument("--no-redis", action="store_true")
     ap.add_argument("--no-anchors", action="store_true")
+    ap.add_argument(
+        "--only-anchors",
+        action="store_true",
+        help="only ours beside redisvl, langchain-redis and GPTCache on the shared index",
+    )
     ap.add_argument("--embedder", choices=["onnx", "torch"], default="onnx")
     args = ap.parse_args(argv)
     if args.burst is None:
@@ -942,6 +1114,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         latency_only(args, report)
         latency_table(report)
         out = results_dir / "cache_bench_latency.json"
+        out.write_text(json.dumps(report, indent=1, default=str))
+        console.print(f"wrote {out}")
+        return
+    if args.only_anchors:
+        anchors_only(args, base, report)
+        out = results_dir / ("cache_anchors_quick.json" if args.quick else "cache_anchors.json")
         out.write_text(json.dumps(report, indent=1, default=str))
         console.print(f"wrote {out}")
         return

@@ -17,11 +17,13 @@ Catalogs:
 * MetaTool: the 199 tools of ``plugin_des.json`` (name + description; no parameters exist).
 
 Methods side by side (same run, same split): plain BM25 (bm25s over the same text), plain
-dense (MiniLM cosine), reciprocal-rank fusion of the two, ours (score fusion + names +
-multi-intent clauses, then the learned second stage of ``langchain_tokenopt.tools.rerank``
-with its shipped weights, fitted on dev by ``--dev-ablations``), ``ours_no_rerank`` (the
-first stage alone), and ablations of the first stage (``ours_no_*``), all with example
-queries (the dev split's queries attached to their gold tools, Tool2Vec-style) unless named.
+dense (MiniLM cosine), reciprocal-rank fusion of the two, langgraph-bigtool's default tool
+retrieval (``langgraph_bigtool``, set up as its README does, see :func:`bigtool_store`), ours
+(score fusion + names + multi-intent clauses, then the learned second stage of
+``langchain_tokenopt.tools.rerank`` with its shipped weights, fitted on dev by
+``--dev-ablations``), ``ours_no_rerank`` (the first stage alone), and ablations of the first
+stage (``ours_no_*``), all with example queries (the dev split's queries attached to their gold
+tools, Tool2Vec-style) unless named.
 """
 
 from __future__ import annotations
@@ -414,7 +416,51 @@ def multi_intent_diagnostic(
     }
 
 
-BASELINES = ("bm25", "dense", "rrf_hybrid")
+BASELINES = ("bm25", "dense", "rrf_hybrid", "langgraph_bigtool")
+
+
+# ---------------------------------------------------------------------------------------
+# langgraph-bigtool side by side. Its agent starts with one tool, ``retrieve_tools``; the
+# model writes a search query, the default retrieval function searches a LangGraph store and
+# the hits are bound from then on (an add-only set). Its README indexes each tool as
+# "name: description" in an ``InMemoryStore`` with an embedding index; we do the same with the
+# packaged MiniLM (the embedder ours uses) and give the user's question as the query, the most
+# favourable query its model could write. The model round trip that writes the query (one
+# extra LLM call per search) is not counted in its latency below.
+BIGTOOL_NAMESPACE = ("tools",)
+
+
+def bigtool_store(catalog: list[dict], embeddings: OnnxEmbeddings) -> Any:
+    """A LangGraph ``InMemoryStore`` holding the catalog the way langgraph-bigtool's README does."""
+    from langgraph.store.base import PutOp
+    from langgraph.store.memory import InMemoryStore
+
+    store = InMemoryStore(index={"embed": embeddings, "dims": 384, "fields": ["description"]})
+    store.batch(
+        [
+            PutOp(
+                BIGTOOL_NAMESPACE,
+                t["name"],
+                {"description": f"{t['name']}: {t.get('description') or ''}"},
+            )
+            for t in catalog
+        ]
+    )
+    return store
+
+
+def bigtool_retrieve(store: Any, limit: int) -> Any:
+    """langgraph-bigtool's own default retrieval function, bound to ``store``."""
+    from langgraph_bigtool.tools import get_default_retrieval_tool
+
+    retrieve, _ = get_default_retrieval_tool(BIGTOOL_NAMESPACE, limit=limit)
+    return lambda query: retrieve(query, store=store)
+
+
+def bigtool_orders(store: Any, queries: list[Query], pos: dict[str, int]) -> list[np.ndarray]:
+    """Its top 10 tool ids per question (enough for every k reported)."""
+    retrieve = bigtool_retrieve(store, max(KS))
+    return [np.asarray([pos[key] for key in retrieve(q.text)], dtype=np.int64) for q in queries]
 
 
 def headline(results: dict) -> list[dict]:
@@ -477,10 +523,14 @@ def headline(results: dict) -> list[dict]:
     )
     p50 = lat["ours_invoke"]["p50_ms"]
     dense_p50, bm25_p50 = lat["dense_only"]["p50_ms"], lat["bm25_only"]["p50_ms"]
+    bigtool_p50 = lat.get("langgraph_bigtool_limit5", {}).get("p50_ms", "-")
     out.append(
         {
             "metric": "query p50 ms (1,287 tools, one thread)",
-            "baseline": f"{dense_p50} (dense), {bm25_p50} (bm25)",
+            "baseline": (
+                f"{dense_p50} (dense), {bm25_p50} (bm25), {bigtool_p50} (langgraph_bigtool, "
+                "search only)"
+            ),
             "ours": (
                 f"{p50} (p95 {lat['ours_invoke']['p95_ms']}; CPU time p50 "
                 f"{lat['ours_invoke']['cpu_p50_ms']})"
@@ -490,6 +540,77 @@ def headline(results: dict) -> list[dict]:
         }
     )
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# LangChain's LLMToolSelectorMiddleware: before every model call it asks a model to pick the
+# tools, sending the system prompt, the last user message and a structured-output schema in
+# which every tool of the catalog is a literal with its description. Its selection quality
+# needs a capable chat model (none runs offline here); its token cost does not.
+@dataclass(frozen=True)
+class _NamedTool:
+    """Just what the middleware's schema builder reads of a tool."""
+
+    name: str
+    description: str
+
+
+def llm_selector_tokens(
+    catalog: list[dict], questions: list[str], counter: TokenCounter, max_tools: int = 5
+) -> dict:
+    """Input tokens of the middleware's extra selection call, per question (mean and max).
+
+    Built with the middleware's own schema builder and system prompt (private helpers of
+    ``langchain.agents.middleware.tool_selection``, read here because the request is only
+    assembled inside ``wrap_model_call``). The schema is counted as its JSON text, the way
+    :meth:`TokenCounter.count_tool` counts a tool schema.
+    """
+    from langchain.agents.middleware import tool_selection as selector
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    tools = [_NamedTool(t["name"], t.get("description") or "") for t in catalog]
+    schema = selector._create_tool_selection_response(tools).json_schema()  # type: ignore[arg-type]
+    schema_tokens = counter.count(json.dumps(schema, ensure_ascii=False))
+    system = selector.LLMToolSelectorMiddleware(max_tools=max_tools).system_prompt
+    system += (
+        "\nIMPORTANT: List the tool names in order of relevance, with the most relevant first. "
+        f"If you exceed the maximum number of tools, only the first {max_tools} will be used."
+    )
+    calls = [
+        schema_tokens + counter.count_messages([SystemMessage(system), HumanMessage(q)])
+        for q in questions
+    ]
+    return {
+        "tools": len(tools),
+        "schema_tokens": schema_tokens,
+        "selection_call_input_tokens_mean": round(float(np.mean(calls)), 1),
+        "selection_call_input_tokens_max": int(max(calls)),
+        "catalog_tool_schema_tokens": counter.count_tools(
+            [{"type": "function", "function": t} for t in catalog]
+        ),
+    }
+
+
+def llm_selector_section(args: argparse.Namespace) -> None:
+    """The middleware's selection-call tokens on both catalogs' test questions (cl100k)."""
+    from rich.console import Console
+
+    console = Console()
+    counter = TokenCounter("gpt-4", encoding="cl100k_base")
+    bfcl_cat, bfcl_q, _ = load_bfcl(args.data)
+    mt_cat, mt_single, _ = load_metatool(args.data)
+    out = {
+        "bfcl": llm_selector_tokens(bfcl_cat, [q.text for q in bfcl_q if q.test], counter),
+        "metatool": llm_selector_tokens(mt_cat, [q.text for q in mt_single if q.test], counter),
+        "note": (
+            "input tokens of LangChain LLMToolSelectorMiddleware's selection call (one extra "
+            "model call before every model call); ours adds no model call"
+        ),
+    }
+    console.print(out)
+    target = args.out.with_name("tools_llm_selector_tokens.json")
+    target.write_text(json.dumps(out, indent=2))
+    console.print(f"wrote {target}")
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -1371,7 +1492,8 @@ def measure_latency(
 def only_latency(args: argparse.Namespace) -> None:
     """Latency alone (library default weights = the dev-calibrated ones) on the first 400 BFCL
     test questions: the headline configuration (dev questions plus the generated ones as
-    example queries, unless ``--no-generated``) beside dev questions only."""
+    example queries, unless ``--no-generated``) beside dev questions only and langgraph-bigtool's
+    default retrieval (the store search alone, at its default limit of 2 and at 5)."""
     from rich.console import Console
 
     console = Console()
@@ -1394,11 +1516,12 @@ def only_latency(args: argparse.Namespace) -> None:
         r_dev.invoke(q, k=5)
 
     r_dev.invoke("warm up", k=5)
+    store = bigtool_store(bfcl_cat, embedder)
     embedder.bypass = True
     lat_q = [q.text for q in bfcl_q if q.test][:400]
-    lat = measure_latency(
-        embedder, r_lat, lat_q, {"dev_examples_only_invoke": dev_examples_only_invoke}
-    )
+    extra = {"dev_examples_only_invoke": dev_examples_only_invoke}
+    extra.update({f"langgraph_bigtool_limit{n}": bigtool_retrieve(store, n) for n in (2, 5)})
+    lat = measure_latency(embedder, r_lat, lat_q, extra)
     lat["cpu_affinity"] = sorted(os.sched_getaffinity(0))
     console.print(lat)
     target = args.out.with_name("tools_bench_latency.json")
@@ -1583,11 +1706,19 @@ def main() -> None:
         help="skip SmolLM2-generated example queries ('ours' then uses dev questions only)",
     )
     ap.add_argument(
+        "--llm-selector",
+        action="store_true",
+        help="only the input tokens of LangChain's LLMToolSelectorMiddleware selection call",
+    )
+    ap.add_argument(
         "--abstention-generated",
         action="store_true",
         help="only the fitted abstention classifier with generated example queries (dev first)",
     )
     args = ap.parse_args()
+    if args.llm_selector:
+        llm_selector_section(args)
+        return
     if args.abstention_generated:
         abstention_generated(args)
         return
@@ -1760,6 +1891,12 @@ def main() -> None:
         console.print(table)
 
     # ----------------------------------------------------------- test evaluation
+    t = time.perf_counter()
+    bigtool_stores = {"bfcl": bigtool_store(bfcl_cat, embedder)}
+    bigtool_stores["metatool_single"] = bigtool_stores["metatool_two_tool"] = bigtool_store(
+        mt_cat, embedder
+    )
+    console.print(f"langgraph-bigtool stores built in {time.perf_counter() - t:.1f}s")
     evals = {
         "bfcl": (r_bfcl, r_bfcl_ex, r_bfcl_gen, "bfcl_test", bpos),
         "metatool_single": (r_mt, r_mt_ex, r_mt_gen, "mt_test", mpos),
@@ -1776,6 +1913,7 @@ def main() -> None:
             "bm25": [rank_bm25(s) for s in cb],
             "dense": [rank_dense(s) for s in cb],
             "rrf_hybrid": [rank_rrf(s) for s in cb],
+            "langgraph_bigtool": bigtool_orders(bigtool_stores[label], qs, pos),
             "fused(w=.5,no names/clauses)": [rank_fused(ib, s, plain_fw, False) for s in cb],
             "ours_no_examples": [rank_fused(ib, s, fw_plain) for s in cb],
             "ours_no_clauses": [rank_fused(ix, whole_only(s), fw_ex) for s in cx],
@@ -1800,10 +1938,22 @@ def main() -> None:
                 rank_fused(r_bfcl_noparam.index, s, fw_plain) for s in cnp
             ]
         res = {m: metrics(o, qs, pos) for m, o in methods.items()}
+        # what langgraph-bigtool binds per search at its default limit of 2
+        res["langgraph_bigtool"]["recall@2"] = round(
+            float(
+                np.mean(
+                    [
+                        sum(pos[g] in o[:2].tolist() for g in q.gold) / len(q.gold)
+                        for o, q in zip(methods["langgraph_bigtool"], qs, strict=True)
+                    ]
+                )
+            ),
+            4,
+        )
         if label == "bfcl":
             for grp in ("non_live", "live"):
                 sub = [i for i, q in enumerate(qs) if q.group == grp]
-                for m in ("bm25", "dense", "rrf_hybrid", "ours"):
+                for m in ("bm25", "dense", "rrf_hybrid", "langgraph_bigtool", "ours"):
                     res[f"{m}[{grp}]"] = metrics(
                         [methods[m][i] for i in sub], [qs[i] for i in sub], pos
                     )
@@ -2028,7 +2178,11 @@ def main() -> None:
         interleave=fw_ex.interleave,
     )
     embedder.bypass = True
-    lat = measure_latency(embedder, r_lat, lat_q)
+    # langgraph-bigtool at its default limit (2 tools per search) and at 5, like ours
+    extra = {
+        f"langgraph_bigtool_limit{n}": bigtool_retrieve(bigtool_stores["bfcl"], n) for n in (2, 5)
+    }
+    lat = measure_latency(embedder, r_lat, lat_q, extra)
     results["latency_ms"] = lat
     console.print(lat)
 
