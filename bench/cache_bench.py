@@ -705,6 +705,12 @@ def anchors_only(args: argparse.Namespace, base: Embeddings, report: dict[str, A
     report["pairs"] = len(pairs)
     report["followups"] = len(records)
     report["shared_index"] = rows
+    name = "cache_anchors_quick.png" if args.quick else "cache_anchors.png"
+    report["plot"] = plot_anchors(
+        rows,
+        ROOT / "bench" / "results" / name,
+        f"shared index, {len(pairs)} MeanCache test pairs: each cache at its default",
+    )
     table(
         f"shared index, {len(pairs)} MeanCache test pairs: ours beside the anchors at their "
         f"defaults; {len(records)} follow-ups asked without their conversation",
@@ -912,6 +918,36 @@ def plot_curve(rows: list[dict[str, float]], path: Path, title: str) -> str:
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    return str(path)
+
+
+def plot_anchors(rows: dict[str, Any], path: Path, title: str) -> str:
+    """Recall against false-hit rate on the shared index: one point per cache."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for name, v in rows.items():
+        ours = name.startswith("ours")
+        ax.scatter(v["fhr"] * 100, v["recall"], s=60 if ours else 40, marker="*" if ours else "o")
+        ax.annotate(
+            name.split(" (")[0],
+            (v["fhr"] * 100, v["recall"]),
+            textcoords="offset points",
+            xytext=(6, 4),
+            fontsize=8,
+        )
+    ax.set_xlabel("false-hit rate on non-duplicates (%)")
+    ax.set_ylabel("recall on duplicates (the right entry served)")
+    ax.set_xlim(0, 70)
+    ax.set_ylim(-0.02, 1.0)
+    ax.grid(alpha=0.3)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
     return str(path)
 
 
