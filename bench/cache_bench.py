@@ -878,6 +878,11 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
     console.print(t)
 
 
+def _shown(path: Path) -> str:
+    """A written file's path as recorded in the JSON: relative to the repository."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def plot_curve(rows: list[dict[str, float]], path: Path, title: str) -> str:
     try:
         import matplotlib
@@ -898,7 +903,7 @@ def plot_curve(rows: list[dict[str, float]], path: Path, title: str) -> str:
         )
         out = path.with_suffix(".html")
         fig.write_html(str(out))
-        return str(out)
+        return _shown(out)
     fig, ax = plt.subplots(figsize=(6, 4.5))
     ax.plot(
         [r["fhr"] * 100 for r in rows], [r["recall"] for r in rows], "o-", ms=3, label="cosine only"
@@ -918,7 +923,7 @@ def plot_curve(rows: list[dict[str, float]], path: Path, title: str) -> str:
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    return str(path)
+    return _shown(path)
 
 
 def plot_anchors(rows: dict[str, Any], path: Path, title: str) -> str:
@@ -948,7 +953,7 @@ def plot_anchors(rows: dict[str, Any], path: Path, title: str) -> str:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-    return str(path)
+    return _shown(path)
 
 
 def run_dtypes(n: int) -> list[dict[str, Any]]:
