@@ -560,26 +560,26 @@ def llm_selector_tokens(
 ) -> dict:
     """Input tokens of the middleware's extra selection call, per question (mean and max).
 
-    Built with the middleware's own schema builder and system prompt (private helpers of
-    ``langchain.agents.middleware.tool_selection``, read here because the request is only
-    assembled inside ``wrap_model_call``). The schema is counted as its JSON text, the way
-    :meth:`TokenCounter.count_tool` counts a tool schema.
+    Built by the middleware's own request preparation and schema builder (private helpers of
+    ``langchain.agents.middleware.tool_selection``, called here because the request is only
+    assembled inside ``wrap_model_call``; no model is called). The schema is counted as its
+    JSON text, the way :meth:`TokenCounter.count_tool` counts a tool schema.
     """
     from langchain.agents.middleware import tool_selection as selector
+    from langchain.agents.middleware.types import ModelRequest
     from langchain_core.messages import HumanMessage, SystemMessage
 
     tools = [_NamedTool(t["name"], t.get("description") or "") for t in catalog]
     schema = selector._create_tool_selection_response(tools).json_schema()  # type: ignore[arg-type]
     schema_tokens = counter.count(json.dumps(schema, ensure_ascii=False))
-    system = selector.LLMToolSelectorMiddleware(max_tools=max_tools).system_prompt
-    system += (
-        "\nIMPORTANT: List the tool names in order of relevance, with the most relevant first. "
-        f"If you exceed the maximum number of tools, only the first {max_tools} will be used."
-    )
-    calls = [
-        schema_tokens + counter.count_messages([SystemMessage(system), HumanMessage(q)])
-        for q in questions
-    ]
+    middleware = selector.LLMToolSelectorMiddleware(max_tools=max_tools)
+    calls = []
+    for q in questions:
+        request = ModelRequest(model=None, messages=[HumanMessage(q)], tools=tools)  # type: ignore[arg-type]
+        prepared = middleware._prepare_selection_request(request)
+        assert prepared is not None
+        message = SystemMessage(prepared.system_message)
+        calls.append(schema_tokens + counter.count_messages([message, prepared.last_user_message]))
     return {
         "tools": len(tools),
         "schema_tokens": schema_tokens,
