@@ -457,6 +457,20 @@ def bigtool_retrieve(store: Any, limit: int) -> Any:
     return lambda query: retrieve(query, store=store)
 
 
+def bigtool_latency_methods(store: Any) -> dict[str, Any]:
+    """langgraph-bigtool's retrieval at its default limit (2 tools per search) and at 5."""
+    return {f"langgraph_bigtool_limit{n}": bigtool_retrieve(store, n) for n in (2, 5)}
+
+
+def recall_at(orders: list[np.ndarray], queries: list[Query], pos: dict[str, int], k: int) -> float:
+    """Mean share of each question's gold tools in the top ``k``."""
+    hits = [
+        sum(pos[g] in order[:k].tolist() for g in q.gold) / len(q.gold)
+        for order, q in zip(orders, queries, strict=True)
+    ]
+    return round(float(np.mean(hits)), 4)
+
+
 def bigtool_orders(store: Any, queries: list[Query], pos: dict[str, int]) -> list[np.ndarray]:
     """Its top 10 tool ids per question (enough for every k reported)."""
     retrieve = bigtool_retrieve(store, max(KS))
@@ -1519,8 +1533,7 @@ def only_latency(args: argparse.Namespace) -> None:
     store = bigtool_store(bfcl_cat, embedder)
     embedder.bypass = True
     lat_q = [q.text for q in bfcl_q if q.test][:400]
-    extra = {"dev_examples_only_invoke": dev_examples_only_invoke}
-    extra.update({f"langgraph_bigtool_limit{n}": bigtool_retrieve(store, n) for n in (2, 5)})
+    extra = {"dev_examples_only_invoke": dev_examples_only_invoke, **bigtool_latency_methods(store)}
     lat = measure_latency(embedder, r_lat, lat_q, extra)
     lat["cpu_affinity"] = sorted(os.sched_getaffinity(0))
     console.print(lat)
@@ -1939,17 +1952,7 @@ def main() -> None:
             ]
         res = {m: metrics(o, qs, pos) for m, o in methods.items()}
         # what langgraph-bigtool binds per search at its default limit of 2
-        res["langgraph_bigtool"]["recall@2"] = round(
-            float(
-                np.mean(
-                    [
-                        sum(pos[g] in o[:2].tolist() for g in q.gold) / len(q.gold)
-                        for o, q in zip(methods["langgraph_bigtool"], qs, strict=True)
-                    ]
-                )
-            ),
-            4,
-        )
+        res["langgraph_bigtool"]["recall@2"] = recall_at(methods["langgraph_bigtool"], qs, pos, 2)
         if label == "bfcl":
             for grp in ("non_live", "live"):
                 sub = [i for i, q in enumerate(qs) if q.group == grp]
@@ -2178,11 +2181,7 @@ def main() -> None:
         interleave=fw_ex.interleave,
     )
     embedder.bypass = True
-    # langgraph-bigtool at its default limit (2 tools per search) and at 5, like ours
-    extra = {
-        f"langgraph_bigtool_limit{n}": bigtool_retrieve(bigtool_stores["bfcl"], n) for n in (2, 5)
-    }
-    lat = measure_latency(embedder, r_lat, lat_q, extra)
+    lat = measure_latency(embedder, r_lat, lat_q, bigtool_latency_methods(bigtool_stores["bfcl"]))
     results["latency_ms"] = lat
     console.print(lat)
 
