@@ -82,7 +82,7 @@ def test_knn_reply_parses_in_both_protocols(
     llm = llm_string()
     cache.update(chat_prompt("What is the capital of France?"), llm, GEN)
     backend = cache.backend
-    assert isinstance(backend, RedisBackend)
+    assert isinstance(backend, RedisBackend) and backend.url == redis_url
     key = cache.entry_id(chat_prompt("What is the capital of France?"), llm)
     entry = backend.get(key, now=time.time())
     assert entry is not None and entry.vector is not None
