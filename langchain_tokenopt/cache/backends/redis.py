@@ -82,6 +82,10 @@ class RedisBackend(CacheBackend):
         dim: Vector dimension (384 for the packaged MiniLM).
         max_entries: Bound on entries, least recently used evicted (``None``: no bound).
         socket_timeout: Seconds before a Redis call counts as failed (fail open).
+        connect_timeout: Seconds to open a new connection. A refused connection (Redis
+            down) fails at once whatever this is; the wait is for a handshake that is only
+            slow, e.g. a burst opening a whole pool on a loaded host, which would otherwise
+            mark a healthy Redis as down.
         retry_interval: Seconds to skip Redis after a failure before trying again.
         hnsw_m: HNSW ``M`` parameter.
         hnsw_ef_construction: HNSW ``EF_CONSTRUCTION``.
@@ -108,6 +112,7 @@ class RedisBackend(CacheBackend):
         dim: int = 384,
         max_entries: int | None = 1_000_000,
         socket_timeout: float = 0.5,
+        connect_timeout: float = 2.0,
         retry_interval: float = 1.0,
         hnsw_m: int = 16,
         hnsw_ef_construction: int = 200,
@@ -125,8 +130,12 @@ class RedisBackend(CacheBackend):
         if max_entries is not None and (not isinstance(max_entries, int) or max_entries < 1):
             msg = f"max_entries must be a positive int or None, got {max_entries!r}"
             raise TokenOptConfigError(msg)
-        for name, value in (("socket_timeout", socket_timeout), ("retry_interval", retry_interval)):
-            if not isinstance(value, int | float) or not value > 0:
+        for name, value in (
+            ("socket_timeout", socket_timeout),
+            ("connect_timeout", connect_timeout),
+            ("retry_interval", retry_interval),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 msg = f"{name} must be a positive number of seconds, got {value!r}"
                 raise TokenOptConfigError(msg)
         if (
@@ -145,12 +154,13 @@ class RedisBackend(CacheBackend):
         self.dim = dim
         self.max_entries = max_entries
         self.socket_timeout = float(socket_timeout)
+        self.connect_timeout = float(connect_timeout)
         self.retry_interval = float(retry_interval)
         self.hnsw_m = hnsw_m
         self.hnsw_ef_construction = hnsw_ef_construction
         options = {
             "socket_timeout": self.socket_timeout,
-            "socket_connect_timeout": self.socket_timeout,
+            "socket_connect_timeout": self.connect_timeout,
             "health_check_interval": 0,
         }
         self._client = redis.Redis.from_url(url, **options)

@@ -135,6 +135,9 @@ def test_bad_config_is_refused() -> None:
         RedisBackend(url="redis://localhost:1/0", prefix="a{b}")
     with pytest.raises(TokenOptConfigError):
         RedisBackend(url="redis://localhost:1/0", socket_timeout=0)
+    for bad in (0, -1.0, float("nan"), True, "2"):
+        with pytest.raises(TokenOptConfigError, match="connect_timeout"):
+            RedisBackend(url="redis://localhost:1/0", connect_timeout=bad)  # type: ignore[arg-type]
 
 
 def test_redis_down_fails_open_with_one_warning(

@@ -148,7 +148,7 @@ async def test_paused_server_lookups_time_out_as_misses(
         # while the backend is marked down, further lookups skip Redis entirely
         t0 = time.perf_counter()
         assert cache.lookup(prompt, LLM) is None
-        assert time.perf_counter() - t0 < 0.05
+        assert time.perf_counter() - t0 < TIMEOUT / 2
     finally:
         persistent_redis.resume()
     assert _wait_until(lambda: cache.lookup(prompt, LLM) == answer("yes"))
