@@ -10,7 +10,7 @@ STAMP := $(VENV)/.tokenopt-installed
 PIP_INSTALL := $(PY) -m pip install --disable-pip-version-check -q
 TEST_CMD := $(PY) -m pytest tests -q -p no:cacheprovider --timeout=900 -W ignore::DeprecationWarning
 
-.PHONY: install install-lm install-browser demo test lint format typecheck bench clean
+.PHONY: install install-lm install-browser install-lexicon demo test lint format typecheck bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,10 +31,18 @@ install-lm:
 install-browser:
 	@bash scripts/install_browser.sh
 
+## WordNet from Debian (wordnet-base), the cache verifier's synonyms and antonyms (needs root or
+## sudo). Without it the verifier runs stricter: every changed content word is unexplained.
+install-lexicon:
+	@test -f /usr/share/wordnet/data.noun || { \
+		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wordnet-base; \
+	} || echo "WordNet not installed: the cache verifier runs without a lexicon (stricter)"
+
 demo: install
 	$(PY) examples/demo.py
 
-test: install install-browser
+test: install install-browser install-lexicon
 	$(TEST_CMD)
 
 lint: install

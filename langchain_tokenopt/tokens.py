@@ -7,9 +7,10 @@ Encodings by model family:
 
 * ``o200k_base``: gpt-4o, gpt-4.1, gpt-4.5, gpt-5, o1 / o3 / o4 and chatgpt-4o families.
 * ``cl100k_base``: gpt-4 (non-o), gpt-4-turbo, gpt-3.5, text-embedding-3 / ada-002.
-* anything else (Claude, Llama, Gemini, Mistral, local models): ``o200k_base`` as a documented
-  stand-in. Their own tokenizers differ: expect counts within roughly ±15 % for English prose
-  (more for code and non-Latin scripts). Pass ``encoding=`` to force one.
+* anything else (Claude, Llama, Gemini, Mistral, local models, unknown names): ``o200k_base``
+  as a documented stand-in, with one logged warning per model name. Their own tokenizers
+  differ: expect counts within roughly ±15 % for English prose (more for code and non-Latin
+  scripts). Pass ``encoding=`` to force one.
 
 Message formula (OpenAI's published chat-format accounting, extended to tool calls)::
 
@@ -37,6 +38,7 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
@@ -57,6 +59,8 @@ __all__ = [
     "get_token_counter",
 ]
 
+logger = logging.getLogger(__name__)
+
 EncodingName = Literal["o200k_base", "cl100k_base"]
 
 #: Tokens added per message by the chat format (``<|start|>role ... <|end|>``).
@@ -76,6 +80,16 @@ _O200K = re.compile(r"^(gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|o1|o3|o4|chatgpt-4o|gpt-o
 _CL100K = re.compile(r"^(gpt-4|gpt-3\.5|gpt-35|text-embedding-3|text-embedding-ada)")
 
 
+def _known_encoding(model: str) -> EncodingName | None:
+    """The encoding of an OpenAI model family, or ``None`` for any other model."""
+    name = model.strip().lower().rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    if _O200K.match(name):
+        return "o200k_base"
+    if _CL100K.match(name):
+        return "cl100k_base"
+    return None
+
+
 def encoding_for_model(model: str | None) -> EncodingName:
     """Return the encoding name used to count tokens for ``model``.
 
@@ -85,12 +99,18 @@ def encoding_for_model(model: str | None) -> EncodingName:
     """
     if not model:
         return DEFAULT_ENCODING
-    name = model.strip().lower().rsplit("/", 1)[-1].rsplit(":", 1)[-1]
-    if _O200K.match(name):
-        return "o200k_base"
-    if _CL100K.match(name):
-        return "cl100k_base"
-    return DEFAULT_ENCODING
+    return _known_encoding(model) or DEFAULT_ENCODING
+
+
+@cache
+def _warn_stand_in(model: str) -> None:
+    """Log, once per model name and process, that its tokens are counted with a stand-in."""
+    logger.warning(
+        "TokenCounter: no tokenizer is known for model %r; counting with %s as a stand-in"
+        " (expect within roughly 15%% for English prose). Pass encoding= to choose one.",
+        model,
+        DEFAULT_ENCODING,
+    )
 
 
 class TokenCounter:
@@ -99,6 +119,11 @@ class TokenCounter:
     Uses ``quicktok`` (exact against tiktoken, several times faster) when it is installed
     and ``tiktoken`` otherwise; both come with the ``tokenizers`` extra. Instances are
     cheap; :func:`get_token_counter` returns a shared one per encoding.
+
+    A ``model`` outside the OpenAI families (Claude, Llama, a local model, a typo such as
+    ``"no-such-model"``) is counted with ``o200k_base`` as a stand-in, and the first
+    counter built for that model name logs one warning saying so. Pass ``encoding=`` to
+    choose the encoding yourself (no warning).
 
     Args:
         model: Model name used to pick the encoding (see :func:`encoding_for_model`).
@@ -117,6 +142,8 @@ class TokenCounter:
             msg = f"model must be a string or None, got {type(model).__name__}"
             raise TokenOptConfigError(msg)
         name = encoding or encoding_for_model(model)
+        if encoding is None and model and _known_encoding(model) is None:
+            _warn_stand_in(model)
         if name not in ("o200k_base", "cl100k_base"):
             msg = f"encoding must be 'o200k_base' or 'cl100k_base', got {name!r}"
             raise TokenOptConfigError(msg)

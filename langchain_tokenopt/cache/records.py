@@ -109,6 +109,9 @@ class CacheStats:
     """Total time spent in the backend during lookups."""
     lookups: int = field(default=0)
     """All lookups, whatever their outcome."""
+    rejections_by_reason: dict[str, int] = field(default_factory=dict)
+    """Verifier rejections per reason code (``"antonym"``, ``"number"``, ``"roles"`` ...;
+    see :data:`~langchain_tokenopt.cache.verifier.REJECTION_CODES`)."""
 
     @property
     def hits(self) -> int:

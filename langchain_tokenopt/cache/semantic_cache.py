@@ -59,7 +59,7 @@ from langchain_tokenopt.cache.records import (
 )
 from langchain_tokenopt.cache.scope import current_caller_scope
 from langchain_tokenopt.cache.serialization import dumps_generations, loads_generations
-from langchain_tokenopt.cache.verifier import HitVerifier, NearMissVerifier
+from langchain_tokenopt.cache.verifier import HitVerifier, NearMissVerifier, reason_code
 from langchain_tokenopt.errors import BackendUnavailableError, CacheError, TokenOptConfigError
 
 __all__ = ["DEFAULT_SIMILARITY_THRESHOLD", "SemanticCache"]
@@ -96,6 +96,15 @@ def _check_prompt(prompt: object, llm_string: object) -> None:
 def _zero_counters() -> dict[str, Any]:
     """Mutable counters behind :meth:`SemanticCache.stats` (a frozen snapshot is built on read)."""
     return {name: getattr(CacheStats(), name) for name in CacheStats.__dataclass_fields__}
+
+
+def _check_ttl(ttl: Any) -> float | None:
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0:
+        msg = f"ttl must be a positive number of seconds or None, got {ttl!r}"
+        raise TokenOptConfigError(msg)
+    return float(ttl)
 
 
 def _unit(vector: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -313,6 +322,11 @@ class SemanticCache(BaseCache):
             embedding_ms=result.embedding_ms,
             search_ms=result.search_ms,
         )
+        if result.outcome == "rejected":
+            code = reason_code(result.reason)
+            with self._lock:
+                by_reason = self._counters["rejections_by_reason"]
+                by_reason[code] = by_reason.get(code, 0) + 1
 
     def _fail(self, action: str, exc: Exception) -> CacheLookup:
         if isinstance(exc, BackendUnavailableError):
@@ -321,8 +335,11 @@ class SemanticCache(BaseCache):
             logger.warning("cache %s failed, passing through: %s", action, exc)
         return CacheLookup(outcome="error", reason=str(exc))
 
-    def _entry(self, key: CacheKey, payload: str, vector: np.ndarray | None) -> CacheEntry:
+    def _entry(
+        self, key: CacheKey, payload: str, vector: np.ndarray | None, ttl: float | None
+    ) -> CacheEntry:
         now = time.time()
+        lifetime = self.ttl if ttl is None else ttl
         return CacheEntry(
             entry_id=key.entry_id,
             scope=key.scope,
@@ -333,7 +350,7 @@ class SemanticCache(BaseCache):
             text=key.query_text,
             payload=payload,
             created_at=now,
-            expires_at=None if self.ttl is None else now + self.ttl,
+            expires_at=None if lifetime is None else now + lifetime,
             vector=None if vector is None else vector.astype(np.float32).tobytes(),
         )
 
@@ -352,9 +369,11 @@ class SemanticCache(BaseCache):
             yield ("touch", found[0].hit.entry_id)
         return found
 
-    def _update_flow(self, plan: _Plan, payload: str) -> Generator[_Op, Any, None]:
+    def _update_flow(
+        self, plan: _Plan, payload: str, ttl: float | None
+    ) -> Generator[_Op, Any, None]:
         vector = (yield ("embed", plan.key.query_text)) if plan.semantic else None
-        yield ("put", self._entry(plan.key, payload, vector))
+        yield ("put", self._entry(plan.key, payload, vector, ttl))
 
     def _step(self, op: _Op) -> Any:
         kind = op[0]
@@ -443,13 +462,30 @@ class SemanticCache(BaseCache):
         """Return cached generations for the prompt, or ``None`` on a miss."""
         return self.lookup_detailed(prompt, llm_string)[1]
 
-    def update(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
-        """Store generations for the prompt (dropped with a warning if the backend fails)."""
+    def update(
+        self,
+        prompt: str,
+        llm_string: str,
+        return_val: RETURN_VAL_TYPE,
+        *,
+        ttl: float | None = None,
+    ) -> None:
+        """Store generations for the prompt (dropped with a warning if the backend fails).
+
+        Args:
+            prompt: The prompt, as LangChain passes it.
+            llm_string: The model identity, as LangChain passes it.
+            return_val: The generations to store.
+            ttl: Lifetime of this entry in seconds (default: the cache's ``ttl``); the
+                optimized agent passes the smallest lifetime of the cacheable tools a turn
+                used.
+        """
+        ttl = _check_ttl(ttl)
         plan = self._plan(prompt, llm_string)
         if isinstance(plan, CacheLookup):
             return
         try:
-            self._drive(self._update_flow(plan, dumps_generations(return_val)))
+            self._drive(self._update_flow(plan, dumps_generations(return_val), ttl))
         except _FAIL_OPEN as exc:
             self._fail("update", exc)
             self._count(errors=1)
@@ -488,7 +524,9 @@ class SemanticCache(BaseCache):
     def stats(self) -> CacheStats:
         """Return a snapshot of the counters."""
         with self._lock:
-            return CacheStats(**self._counters)
+            counters = dict(self._counters)
+            counters["rejections_by_reason"] = dict(counters["rejections_by_reason"])
+            return CacheStats(**counters)
 
     def reset_stats(self) -> None:
         """Zero the counters."""
@@ -526,15 +564,23 @@ class SemanticCache(BaseCache):
         """Async :meth:`lookup`."""
         return (await self.alookup_detailed(prompt, llm_string))[1]
 
-    async def aupdate(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
+    async def aupdate(
+        self,
+        prompt: str,
+        llm_string: str,
+        return_val: RETURN_VAL_TYPE,
+        *,
+        ttl: float | None = None,
+    ) -> None:
         """Async :meth:`update` (native async client on Redis; admitted like lookups)."""
         _check_prompt(prompt, llm_string)
+        ttl = _check_ttl(ttl)
         async with self.backend.admit():
             plan = self._plan(prompt, llm_string)
             if isinstance(plan, CacheLookup):
                 return
             try:
-                await self._adrive(self._update_flow(plan, dumps_generations(return_val)))
+                await self._adrive(self._update_flow(plan, dumps_generations(return_val), ttl))
             except _FAIL_OPEN as exc:
                 self._fail("update", exc)
                 self._count(errors=1)

@@ -338,7 +338,10 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
         human = [s for s in slots if isinstance(s.unit.head, HumanMessage)]
         query = ""
         if human:
-            human[-1].protected = True
+            # The newest human turn and everything after it (the tool loop the next call
+            # continues) stay verbatim: the next step reads these results.
+            for slot in slots[human[-1].position :]:
+                slot.protected = True
             query = human[-1].unit.head.text
         # Summaries written on earlier turns (state rewritten with RemoveMessage) are ours to
         # fold into the next summary or drop; real system messages are always kept.
@@ -373,11 +376,50 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
             plan.notes.append(f"dropped {dropped} low-importance unit(s)")
 
     def _truncate_newest(self, plan: Plan) -> None:
-        newest = plan.slots[-1] if plan.slots else None
-        if newest is None or not newest.kept:
+        """Cut inside the current tool loop's results: the older ones first, the newest last.
+
+        A cut result keeps its head and tail, and the marker lists the identifiers of the
+        cut part. The older results of the loop share the room the newest unit leaves, in
+        proportion to their sizes; only if that is not enough is the newest unit cut too.
+        """
+        loop = [
+            s
+            for s in plan.slots
+            if s.kept and s.protected and s.unit.kind == "tool_exchange" and s.tokens > 0
+        ]
+        newest = plan.slots[-1]
+        older = [s for s in loop if s is not newest]
+        human = max((s.position for s in plan.slots if s.is_human and s.kept), default=-1)
+        # what the last resort may drop: the loop's units between the human turn and the
+        # newest unit (tool exchanges and the assistant's words), oldest first
+        between = [
+            s
+            for s in plan.slots
+            if s.kept and s.protected and s.position > human and s is not newest
+        ]
+        if older:
+            size = sum(s.tokens for s in older)
+            room = plan.budget - (plan.total - size)
+            if room > 0:
+                for slot in older:
+                    share = room * slot.tokens // size
+                    cut = truncate_tool_results(slot.messages, share, plan.counter, keep_facts=True)
+                    if cut is not None:
+                        plan.replace(slot, cut)
+                plan.notes.append("truncated inside the current tool loop's older outputs")
+        dropped = 0
+        for slot in between:  # last resort: the loop's oldest units, whole
+            if plan.fits:
+                break
+            slot.protected = False
+            plan.drop(slot)
+            dropped += 1
+        if dropped:
+            plan.notes.append(f"dropped {dropped} older unit(s) of the current tool loop")
+        if plan.fits or newest not in loop:
             return
         allowed = plan.budget - (plan.total - newest.tokens)
-        cut = truncate_tool_results(newest.messages, allowed, plan.counter)
+        cut = truncate_tool_results(newest.messages, allowed, plan.counter, keep_facts=True)
         if cut is not None:
             plan.replace(newest, cut)
             plan.notes.append("truncated inside the newest unit's tool outputs")

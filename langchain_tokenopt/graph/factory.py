@@ -13,11 +13,13 @@ Follow one user turn through the graph::
 
 * ``cache_check`` looks the *unoptimized* request up in the response cache (tenant/user from
   ``config["metadata"]``); a hit is replayed as a token stream and ends the turn.
-* ``select_tools`` binds only the relevant tools, once per user turn (stable in the loop).
+* ``select_tools`` binds the thread's tool working set (``tool_working_set`` in the state):
+  the tools the task needs join it, and it stays bound through the loop and later turns.
 * ``compress_prompt`` fits the system prompt to the question (modules or compression).
 * ``optimize_context`` fits the conversation into the budget (kept in ``model_input``; the
   full history stays in ``messages``).
-* ``call_model`` calls the model; ``cache_store`` stores the final answer.
+* ``call_model`` calls the model; ``cache_store`` stores the final answer, unless the turn
+  called a tool that is not declared cacheable (``cacheable_tools``).
 
 Each node has a sync and an async form, reports tokens before/after and latency to the
 monitor, and fails open (see :mod:`langchain_tokenopt.graph.pipeline`).
@@ -37,7 +39,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from langchain_core.caches import BaseCache
@@ -71,6 +73,7 @@ from langchain_tokenopt.graph.pipeline import (
 from langchain_tokenopt.graph.replay import CachedAnswerModel
 from langchain_tokenopt.graph.state import OptimizedAgentState, TurnState
 from langchain_tokenopt.tokens import TokenCounter
+from langchain_tokenopt.tools.working_set import WORKING_SET_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +95,7 @@ def build_optimized_agent(
     token_model: str | None = None,
     cache_scope_by: Sequence[Literal["tenant_id", "user_id"]] = ("tenant_id", "user_id"),
     tool_margin: float | None = DEFAULT_TOOL_MARGIN,
+    cacheable_tools: Mapping[str, float] | None = None,
 ) -> StateGraph:
     """Build an agent graph with cache, tool selection, compression and context steps.
 
@@ -135,6 +139,10 @@ def build_optimized_agent(
             of the best one (``find_tools`` stays bound to load the rest); ``None`` binds the
             selector's top ``k``. The default was chosen on the BFCL dev split
             (``bench/e2e_bench.py --tool-margin-sweep``).
+        cacheable_tools: ``{tool name: lifetime in seconds}`` of read-only tools whose
+            results may be served again for that long (a tool's ``cache_ttl`` metadata
+            declares it too). A turn that called any other tool is never stored in the
+            response cache, so a booking is never replayed without booking.
 
     Returns:
         The uncompiled ``StateGraph`` over :class:`OptimizedAgentState`: call
@@ -175,6 +183,7 @@ def build_optimized_agent(
         monitor=resolve_monitor(monitor),
         counter=counter,
         tool_margin=margin,
+        cacheable_tools=cacheable_tools,
     )
     return _AgentGraph(pipeline, model, catalog, model_name(model), scope_keys).build()
 
@@ -292,11 +301,16 @@ class _AgentGraph:
             # A new pass through the tool loop is a new model request.
             turn["request_id"] = uuid.uuid4().hex
         recorder = self.pipeline.recorder(turn.get("request_id") or uuid.uuid4().hex, config)
-        tools, names = self.pipeline.select_tools(list(state.get("messages") or []), recorder)
-        for tool in tools:
+        choice = self.pipeline.select_tools(
+            list(state.get("messages") or []), recorder, state.get(WORKING_SET_KEY)
+        )
+        for tool in choice.tools:
             self.by_name.setdefault(tool_name(tool), tool)
-        turn["tools"] = names
-        return {"turn": turn}
+        turn["tools"] = choice.names
+        update: dict[str, Any] = {"turn": turn}
+        if choice.working_set is not None:
+            update[WORKING_SET_KEY] = choice.working_set
+        return update
 
     # ------------------------------------------------------------------ compress_prompt
     def compress_prompt(self, state: OptimizedAgentState, config: RunnableConfig) -> dict[str, Any]:
@@ -355,7 +369,8 @@ class _AgentGraph:
         prompt, llm_string = turn.get("cache_prompt"), turn.get("cache_llm_string")
         if isinstance(last, AIMessage) and prompt and llm_string and not turn.get("cache_hit"):
             scope = self._cache_scope(config)
-            self.pipeline.store(CacheKeyParts(prompt, llm_string), last, scope)
+            messages = list(state.get("messages") or [])
+            self.pipeline.store(CacheKeyParts(prompt, llm_string), last, scope, messages)
         return {}
 
     # ------------------------------------------------------------------ wiring

@@ -24,12 +24,15 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NotRequired
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.tools import BaseTool
+from langgraph.types import Command
 
-from langchain_tokenopt.errors import MissingDependencyError
+from langchain_tokenopt.errors import MissingDependencyError, TokenOptConfigError
 from langchain_tokenopt.graph.defaults import (
     DEFAULT_TOOL_MARGIN,
     caller_ids,
@@ -44,22 +47,48 @@ from langchain_tokenopt.graph.defaults import (
 )
 from langchain_tokenopt.graph.pipeline import CacheKeyParts, OptimizerPipeline
 from langchain_tokenopt.tokens import TokenCounter
+from langchain_tokenopt.tools.selector import make_find_tools_tool
+from langchain_tokenopt.tools.working_set import WORKING_SET_KEY
 
 try:
-    from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
+    from langchain.agents.middleware import (
+        AgentMiddleware,
+        AgentState,
+        ExtendedModelResponse,
+        ModelRequest,
+        ModelResponse,
+    )
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingDependencyError("langchain (create_agent middleware)", extra="agents") from exc
 
-__all__ = ["TokenOptMiddleware"]
-
-# (pipeline, cached answer or None, optimized request, cache key of the turn, tenant scope)
-_Prepared = tuple[
-    OptimizerPipeline, AIMessage | None, ModelRequest, CacheKeyParts | None, dict[str, str]
-]
+__all__ = ["TokenOptMiddleware", "TokenOptState"]
 
 
-class TokenOptMiddleware(AgentMiddleware):
+class TokenOptState(AgentState):
+    """The agent state with the thread's tool working set (kept across turns and restarts)."""
+
+    tool_working_set: NotRequired[dict[str, Any]]
+    """See :class:`~langchain_tokenopt.tools.working_set.ToolWorkingSet`."""
+
+
+@dataclass
+class _Prepared:
+    """One model call, ready to run (or answered from the cache)."""
+
+    pipeline: OptimizerPipeline
+    hit: AIMessage | None
+    request: ModelRequest
+    key: CacheKeyParts | None
+    scope: dict[str, str]
+    working_set: Any = None
+
+
+class TokenOptMiddleware(AgentMiddleware[TokenOptState, Any, Any]):
     """Optimize every model call of a ``create_agent`` agent (see the module docstring).
+
+    The thread's tool working set lives in the agent state (``tool_working_set``), so it
+    survives checkpoints; the ``find_tools`` meta-tool is registered with the agent, and the
+    tools it loads join the working set.
 
     Args:
         cache: ``BaseCache``, ``True`` (default :class:`~langchain_tokenopt.SemanticCache`)
@@ -73,7 +102,12 @@ class TokenOptMiddleware(AgentMiddleware):
         system_budget: System-prompt budget of the default compressor.
         tool_margin: Bind only the selected tools within this retrieval-score gap of the
             best one (as in ``build_optimized_agent``); ``None`` keeps the selector's top ``k``.
+        cacheable_tools: ``{tool name: lifetime in seconds}`` of read-only tools whose turns
+            may be stored (as in ``build_optimized_agent``); a turn that called any other
+            tool is never stored.
     """
+
+    state_schema = TokenOptState
 
     def __init__(
         self,
@@ -86,9 +120,13 @@ class TokenOptMiddleware(AgentMiddleware):
         context_budget: int = 2000,
         system_budget: int = 1000,
         tool_margin: float | None = DEFAULT_TOOL_MARGIN,
+        cacheable_tools: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__()
         margin = check_tool_margin(tool_margin)
+        if cacheable_tools is not None and not isinstance(cacheable_tools, Mapping):
+            msg = f"cacheable_tools must map tool names to seconds, got {cacheable_tools!r}"
+            raise TokenOptConfigError(msg)
         self._settings = {
             "cache": resolve_cache(cache),
             "selector": tool_selector,
@@ -98,18 +136,43 @@ class TokenOptMiddleware(AgentMiddleware):
             "context_budget": context_budget,
             "system_budget": system_budget,
             "tool_margin": margin,
+            "cacheable_tools": cacheable_tools,
         }
         self._pipelines: dict[tuple[int, str, tuple[str, ...]], OptimizerPipeline] = {}
+        self._latest: OptimizerPipeline | None = None
         self._lock = threading.Lock()
+        self._find_tool = make_find_tools_tool(self._find_tools, self._afind_tools)
+        # The meta-tool is registered with the agent, so its tool node runs it.
+        selects = tool_selector is not False and tool_selector is not None
+        self.tools: list[BaseTool] = [self._find_tool] if selects else []
+
+    # ------------------------------------------------------------------ find_tools
+    def _find_selector(self) -> Any:
+        with self._lock:
+            pipeline = self._latest
+        return None if pipeline is None else pipeline.tool_selector
+
+    def _find_tools(self, query: str) -> str:
+        selector = self._find_selector()
+        if selector is None or not hasattr(selector, "find_tools_tool"):
+            return "No tool catalog is available to search."
+        return str(selector.find_tools_tool.invoke({"query": query}))
+
+    async def _afind_tools(self, query: str) -> str:
+        selector = self._find_selector()
+        if selector is None or not hasattr(selector, "find_tools_tool"):
+            return "No tool catalog is available to search."
+        return str(await selector.find_tools_tool.ainvoke({"query": query}))
 
     # ------------------------------------------------------------------ pipeline per model
     def _pipeline(self, request: ModelRequest) -> OptimizerPipeline:
         system = _system_of(request)
-        tools = list(request.tools or [])
+        tools = [t for t in request.tools or [] if t is not self._find_tool]
         key = (id(request.model), system, tuple(sorted(tool_name(t) for t in tools)))
         with self._lock:
             found = self._pipelines.get(key)
             if found is not None:
+                self._latest = found
                 return found
         s = self._settings
         counter = TokenCounter(model_name(request.model))
@@ -126,16 +189,13 @@ class TokenOptMiddleware(AgentMiddleware):
             monitor=s["monitor"],
             counter=counter,
             tool_margin=s["tool_margin"],
+            cacheable_tools=s["cacheable_tools"],
         )
         with self._lock:
-            return self._pipelines.setdefault(key, pipeline)
+            self._latest = self._pipelines.setdefault(key, pipeline)
+            return self._latest
 
-    def _prepare(
-        self,
-        request: ModelRequest,
-    ) -> tuple[
-        OptimizerPipeline, AIMessage | None, ModelRequest, CacheKeyParts | None, dict[str, str]
-    ]:
+    def _prepare(self, request: ModelRequest) -> _Prepared:
         pipeline = self._pipeline(request)
         config = _current_config()
         scope = caller_ids(config)
@@ -147,58 +207,66 @@ class TokenOptMiddleware(AgentMiddleware):
             key = pipeline.cache_key(turn)
             answer, _layer = pipeline.lookup(turn, recorder, scope)
             if answer is not None:
-                return pipeline, answer.model_copy(update={"id": None}), request, None, scope
+                hit = answer.model_copy(update={"id": None})
+                return _Prepared(pipeline, hit, request, None, scope)
         elif turn is not None:
             key = pipeline.cache_key(turn)
-        registered = {tool_name(t) for t in request.tools or []}
+        registered = {tool_name(t): t for t in request.tools or []}
         overrides: dict[str, Any] = {}
+        working_set: Any = None
         if pipeline.tool_selector is not None:
-            tools, _names = pipeline.select_tools(messages, recorder)
-            overrides["tools"] = [t for t in tools if tool_name(t) in registered]
+            state = request.state if isinstance(request.state, dict) else {}
+            choice = pipeline.select_tools(messages, recorder, state.get(WORKING_SET_KEY))
+            overrides["tools"] = [registered[n] for n in choice.names if n in registered]
+            working_set = choice.working_set
         human = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
         question = human.text if human is not None else ""
         if pipeline.prompt_compressor is not None:
             overrides["system_message"] = SystemMessage(pipeline.system_text(question, recorder))
         if pipeline.context_optimizer is not None:
             overrides["messages"] = pipeline.history(messages, recorder)
-        return pipeline, None, request.override(**overrides), key, scope
+        optimized = request.override(**overrides)
+        return _Prepared(pipeline, None, optimized, key, scope, working_set)
 
     @staticmethod
-    def _finish(
-        pipeline: OptimizerPipeline,
-        response: Any,
-        key: CacheKeyParts | None,
-        scope: dict[str, str],
-    ) -> Any:
-        result = getattr(response, "result", None)
-        message = result[-1] if result else response
-        if key is not None and isinstance(message, AIMessage) and not message.tool_calls:
-            pipeline.store(key, message, scope)
-        return response
+    def _finish(prepared: _Prepared, original: ModelRequest, response: Any) -> Any:
+        """Store a final answer (when its tools allow it) and keep the working set."""
+        inner = response.model_response if isinstance(response, ExtendedModelResponse) else response
+        result = getattr(inner, "result", None)
+        message = result[-1] if result else inner
+        if prepared.key is not None and isinstance(message, AIMessage) and not message.tool_calls:
+            messages = list(original.messages)
+            prepared.pipeline.store(prepared.key, message, prepared.scope, messages)
+        if prepared.working_set is None or isinstance(response, ExtendedModelResponse):
+            return response  # an inner middleware's own command is left as it is
+        if isinstance(response, AIMessage):
+            response = ModelResponse(result=[response])
+        update = {WORKING_SET_KEY: prepared.working_set}
+        return ExtendedModelResponse(model_response=response, command=Command(update=update))
 
     # ------------------------------------------------------------------ middleware hooks
     def wrap_model_call(
         self,
         request: ModelRequest,
         handler: Callable[[ModelRequest], ModelResponse],
-    ) -> ModelResponse | AIMessage:
+    ) -> ModelResponse | AIMessage | ExtendedModelResponse:
         """Cache check, optimize the request, call the model, store the answer."""
-        pipeline, hit, optimized, key, scope = self._prepare(request)
-        if hit is not None:
-            return hit
-        return self._finish(pipeline, handler(optimized), key, scope)
+        prepared = self._prepare(request)
+        if prepared.hit is not None:
+            return prepared.hit
+        return self._finish(prepared, request, handler(prepared.request))
 
     async def awrap_model_call(
         self,
         request: ModelRequest,
         handler: Callable[[ModelRequest], Awaitable[ModelResponse]],
-    ) -> ModelResponse | AIMessage:
+    ) -> ModelResponse | AIMessage | ExtendedModelResponse:
         """Async form: the CPU-bound steps run in a worker thread."""
-        pipeline, hit, optimized, key, scope = await asyncio.to_thread(self._prepare, request)
-        if hit is not None:
-            return hit
-        response = await handler(optimized)
-        return await asyncio.to_thread(self._finish, pipeline, response, key, scope)
+        prepared = await asyncio.to_thread(self._prepare, request)
+        if prepared.hit is not None:
+            return prepared.hit
+        response = await handler(prepared.request)
+        return await asyncio.to_thread(self._finish, prepared, request, response)
 
 
 def _current_config() -> dict[str, Any]:

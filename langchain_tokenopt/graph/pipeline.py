@@ -27,16 +27,19 @@ from langchain_core.load import dumps
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration
 
+from langchain_tokenopt.cache.tool_policy import cacheable_ttls, turn_store_decision
 from langchain_tokenopt.graph.defaults import tool_name
 from langchain_tokenopt.monitoring.handler import REQUEST_ID_KEY, find_handlers
 from langchain_tokenopt.monitoring.records import StepEvent, StepName
 from langchain_tokenopt.tokens import TokenCounter, tool_schema_json
+from langchain_tokenopt.tools.selector import ToolSelector
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "CacheKeyParts",
     "OptimizerPipeline",
+    "ToolChoice",
     "latest_human",
     "model_identity",
     "trim_by_margin",
@@ -138,6 +141,18 @@ def trim_by_margin(selection: Any, margin: float) -> tuple[list[Any], list[str]]
 
 
 @dataclass(frozen=True)
+class ToolChoice:
+    """The tools bound to one model call and the thread's working set after it."""
+
+    tools: list[Any]
+    """The tool objects to bind (what the user passed, plus ``find_tools``)."""
+    names: list[str]
+    """Their names, in the same order."""
+    working_set: Any = None
+    """The working set to keep in the agent state (``None`` when no selector keeps one)."""
+
+
+@dataclass(frozen=True)
 class CacheKeyParts:
     """The strings a :class:`~langchain_core.caches.BaseCache` is called with for one turn."""
 
@@ -181,6 +196,9 @@ class OptimizerPipeline:
         counter: Token counter for the before/after figures.
         tool_margin: Trim the selected tools to those within this retrieval-score gap of the
             best one (:func:`trim_by_margin`); ``None`` binds the selector's choice as is.
+        cacheable_tools: ``{tool name: lifetime in seconds}`` of tools whose turns may be
+            stored (also read from a tool's ``cache_ttl`` metadata); other tool-using
+            turns are never stored.
     """
 
     def __init__(
@@ -196,6 +214,7 @@ class OptimizerPipeline:
         monitor: Any,
         counter: TokenCounter,
         tool_margin: float | None = None,
+        cacheable_tools: Mapping[str, float] | None = None,
     ) -> None:
         self.model = model
         self.tools = list(tools)
@@ -207,6 +226,7 @@ class OptimizerPipeline:
         self.monitor = monitor
         self.counter = counter
         self.tool_margin = tool_margin
+        self.cacheable_ttls = cacheable_ttls(self.tools, cacheable_tools)
         self._identity = json.dumps(model_identity(model), sort_keys=True, default=str)
         self._catalog_json = [tool_schema_json(t) for t in self.tools]
         self._catalog_tokens = counter.count_tools(self.tools) if self.tools else 0
@@ -323,32 +343,73 @@ class OptimizerPipeline:
         )
         return answer, (_layer(found["layer"]) if answer is not None else None)
 
-    def store(self, key: CacheKeyParts, answer: AIMessage, scope: Mapping[str, Any]) -> None:
-        """Store the turn's final answer; failures are logged, never raised."""
+    def store(
+        self,
+        key: CacheKeyParts,
+        answer: AIMessage,
+        scope: Mapping[str, Any],
+        messages: Sequence[BaseMessage] = (),
+    ) -> bool:
+        """Store the turn's final answer when its tools allow it; never raises.
+
+        ``messages`` is the conversation the answer ends: a turn that called a tool not
+        declared cacheable is not stored, and one that called only cacheable tools is stored
+        with the smallest of their lifetimes (:mod:`~langchain_tokenopt.cache.tool_policy`).
+        A cache that cannot give one entry its own lifetime (not a ``SemanticCache``) stores
+        only turns without tool calls. Returns whether the answer was stored.
+        """
         if self.cache is None:
-            return
+            return False
+        decision = turn_store_decision(messages, self.cacheable_ttls)
+        if not decision.store:
+            logger.debug("tokenopt cache store skipped: %s", decision.reason)
+            return False
         try:
+            generations = [ChatGeneration(message=answer)]
             with _scoped(scope):
-                self.cache.update(key.prompt, key.llm_string, [ChatGeneration(message=answer)])
+                if decision.ttl is None:
+                    self.cache.update(key.prompt, key.llm_string, generations)
+                elif _takes_ttl(self.cache):
+                    self.cache.update(key.prompt, key.llm_string, generations, ttl=decision.ttl)
+                else:
+                    logger.debug("tokenopt cache store skipped: the cache has no per-entry TTL")
+                    return False
         except Exception as exc:  # noqa: BLE001 - fail open
             logger.warning("tokenopt cache store failed (%s)", type(exc).__name__)
+            return False
+        return True
 
     # ------------------------------------------------------------------ tools
     def select_tools(
-        self, messages: Sequence[BaseMessage], recorder: StepRecorder
-    ) -> tuple[list[Any], list[str]]:
-        """Return ``(tools to bind, their names)`` for this turn."""
-        if not self.tools and self.tool_selector is None:
-            return [], []
-        if self.tool_selector is None:
-            return list(self.tools), [tool_name(t) for t in self.tools]
-        everything = (list(self.tools), [tool_name(t) for t in self.tools])
+        self,
+        messages: Sequence[BaseMessage],
+        recorder: StepRecorder,
+        working_set: Any = None,
+    ) -> ToolChoice:
+        """Choose the tools of this model call and the thread's next working set.
 
-        def work() -> tuple[list[Any], list[str]]:
-            selection = self.tool_selector.select(list(messages))
+        ``working_set`` is the value kept in the agent state (``None`` on a fresh thread or
+        an old checkpoint); the returned :class:`ToolChoice` carries the one to keep.
+        """
+        if not self.tools and self.tool_selector is None:
+            return ToolChoice([], [], working_set)
+        if self.tool_selector is None:
+            return ToolChoice(list(self.tools), [tool_name(t) for t in self.tools], working_set)
+        everything = ToolChoice(list(self.tools), [tool_name(t) for t in self.tools], working_set)
+        selector = self.tool_selector
+
+        def work() -> ToolChoice:
+            if isinstance(selector, ToolSelector):
+                selection = selector.select(
+                    list(messages), working_set=working_set, margin=self.tool_margin
+                )
+                return ToolChoice(
+                    list(selection.tools), list(selection.names), selection.working_set
+                )
+            selection = selector.select(list(messages))
             if self.tool_margin is not None:
-                return trim_by_margin(selection, self.tool_margin)
-            return list(selection.tools), list(selection.names)
+                return ToolChoice(*trim_by_margin(selection, self.tool_margin), working_set)
+            return ToolChoice(list(selection.tools), list(selection.names), working_set)
 
         return self._run(
             recorder,
@@ -356,8 +417,8 @@ class OptimizerPipeline:
             self._catalog_tokens,
             work,
             everything,
-            lambda v: self.counter.count_tools(v[0]) if v[0] else 0,
-            tools_bound=lambda v: len(v[0]),
+            lambda v: self.counter.count_tools(v.tools) if v.tools else 0,
+            tools_bound=lambda v: len(v.tools),
             tools_catalog=len(self.tools),
         )
 
@@ -395,6 +456,13 @@ class OptimizerPipeline:
             items,
             self.counter.count_messages,
         )
+
+
+def _takes_ttl(cache: Any) -> bool:
+    """Whether ``cache.update`` accepts a per-entry ``ttl`` (our ``SemanticCache`` does)."""
+    from langchain_tokenopt.cache import SemanticCache
+
+    return isinstance(cache, SemanticCache)
 
 
 def _layer(value: Any) -> Any:

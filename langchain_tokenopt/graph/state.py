@@ -3,7 +3,8 @@
 ``messages`` is the full conversation (LangGraph's ``add_messages`` reducer), never rewritten
 by the optimizers. Each model call gets an optimized *view* instead, kept in
 ``model_input``; ``turn`` carries what must stay stable inside one user turn (the cache key,
-the tool selection) and the id that ties step reports to the monitoring record.
+the tool selection) and the id that ties step reports to the monitoring record;
+``tool_working_set`` holds the tools bound in the thread, so they stay bound across turns.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class TurnState(TypedDict, total=False):
     """The (possibly compressed) system prompt sent with this request."""
     steps: list[dict[str, Any]]
     """Step reports of the current request: step, tokens before/after, latency, error."""
+    calls: int
+    """Model calls made in this turn so far."""
 
 
 class OptimizedAgentState(TypedDict, total=False):
@@ -46,3 +49,7 @@ class OptimizedAgentState(TypedDict, total=False):
     """The optimized history sent to the model on the latest call (overwritten each call)."""
     turn: TurnState
     """Per-turn bookkeeping (see :class:`TurnState`)."""
+    tool_working_set: dict[str, Any]
+    """The thread's tool working set (see
+    :class:`~langchain_tokenopt.tools.working_set.ToolWorkingSet`): the tools bound so far,
+    kept across turns, checkpoints and restarts."""

@@ -137,6 +137,7 @@ class TokenOptCallbackHandler(BaseCallbackHandler):
         self._lock = threading.Lock()
         self._runs: dict[UUID, _Run] = {}
         self._pending: dict[str, _Pending] = {}
+        self._reported: set[tuple[str, type[BaseException]]] = set()
 
     # -- step reporting API (called by graph nodes) --------------------------------------
     def record_step(self, request_id: str, event: StepEvent) -> None:
@@ -284,15 +285,15 @@ class TokenOptCallbackHandler(BaseCallbackHandler):
         """Finish the request: usage, cache hit, latency; queue the record."""
         try:
             self._finish(run_id, response=response, error=None)
-        except Exception:
-            logger.exception("tokenopt monitoring: could not record run %s", run_id)
+        except Exception as exc:
+            self._report("could not record a model call", exc)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         """Record a failed model call with its exception type."""
         try:
             self._finish(run_id, response=None, error=error)
-        except Exception:
-            logger.exception("tokenopt monitoring: could not record run %s", run_id)
+        except Exception as exc:
+            self._report("could not record a failed model call", exc)
 
     # -- internals -----------------------------------------------------------------------
     def _start(
@@ -383,8 +384,23 @@ class TokenOptCallbackHandler(BaseCallbackHandler):
     def _emit(self, record: RequestRecord) -> None:
         try:
             self.store.add(record)
-        except Exception:
-            logger.exception("tokenopt monitoring: store rejected a record")
+        except Exception as exc:
+            self._report("the store rejected a record", exc)
+
+    def _report(self, what: str, exc: Exception) -> None:
+        """Log a monitoring failure: one warning per kind of failure, tracebacks at debug."""
+        key = (what, type(exc))
+        with self._lock:
+            first = key not in self._reported
+            self._reported.add(key)
+        if first:
+            logger.warning(
+                "tokenopt monitoring: %s (%s: %s); the request went through unrecorded",
+                what,
+                type(exc).__name__,
+                exc,
+            )
+        logger.debug("tokenopt monitoring: %s", what, exc_info=exc)
 
 
 def _str_or_none(value: Any) -> str | None:

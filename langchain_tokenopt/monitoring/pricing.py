@@ -246,7 +246,9 @@ class Pricer:
         overrides: Price table keyed by model name or ``"provider:model"``; wins over
             ``genai-prices``.
         use_genai_prices: Look models up in ``genai-prices``' bundled data (extra
-            ``monitoring``). With ``False`` only ``overrides`` are priced.
+            ``monitoring``). With ``False`` only ``overrides`` are priced. Without the
+            extra installed, the first lookup logs one warning naming it and the pricer
+            goes on with ``overrides`` only.
 
     Example:
         .. code-block:: python
@@ -296,8 +298,9 @@ class Pricer:
             return None, "unpriced"
         try:
             from genai_prices import Usage, calc_price
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise MissingDependencyError("genai-prices", extra="monitoring") from exc
+        except ImportError:
+            self._genai_missing()
+            return None, "unpriced"
         provider_id = _PROVIDER_ALIASES.get(provider or "", provider)
         for pid in (provider_id, None) if provider_id else (None,):
             try:
@@ -308,6 +311,18 @@ class Pricer:
             except Exception:  # pricing must never break monitoring
                 logger.debug("genai-prices failed for %s/%s", pid, model, exc_info=True)
         return None, "unpriced"
+
+    def _genai_missing(self) -> None:
+        """Price from ``overrides`` only from now on, saying so once (not per record)."""
+        with self._lock:
+            if not self._use_genai:
+                return
+            self._use_genai = False
+        logger.warning(
+            "tokenopt monitoring: %s; costs are left unpriced except for models in"
+            " Pricer(overrides=...)",
+            MissingDependencyError("genai-prices", extra="monitoring"),
+        )
 
     def price(self, record: RequestRecord) -> CostBreakdown:
         """Price one record (see :func:`price_record`)."""

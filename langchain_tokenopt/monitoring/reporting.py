@@ -174,5 +174,11 @@ def measure_step(
                     tools_catalog=timing.tools_catalog,
                 ),
             )
-        except Exception:
-            logger.exception("tokenopt monitoring: could not report step %s", step)
+        except Exception as exc:  # monitoring must never break the step it measures
+            logger.warning(
+                "tokenopt monitoring: could not report step %s (%s: %s)",
+                step,
+                type(exc).__name__,
+                exc,
+            )
+            logger.debug("tokenopt monitoring: step report failed", exc_info=exc)

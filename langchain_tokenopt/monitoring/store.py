@@ -3,7 +3,9 @@
 Every store takes records with :meth:`MetricsStore.add`, which only appends to a queue
 and returns at once: a daemon writer thread prices the records and writes them in
 batches, so the request path never waits on disk or network. A full queue drops the
-record and counts it (``dropped``) rather than block.
+record and counts it (``dropped``) rather than block. A batch the store refuses (a locked
+or corrupt file, Redis down or not Redis) is dropped and counted (``failed``), with one
+warning naming the cause per outage and one more when writes succeed again.
 
 Example:
     .. code-block:: python
@@ -45,6 +47,11 @@ __all__ = ["BackgroundWriter", "MemoryMetricsStore", "MetricsStore"]
 _WAKE = object()
 
 
+def _describe_error(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"writing records failed ({type(exc).__name__}: {text})"
+
+
 class BackgroundWriter:
     """A daemon thread that drains a queue and hands batches to ``write_batch``.
 
@@ -55,6 +62,8 @@ class BackgroundWriter:
         max_queue: Records held before new ones are dropped (0: unbounded).
         name: Thread name.
         on_stop: Called in the writer thread when it stops (e.g. to close a connection).
+        describe_error: Turns a failed write into the one-line cause of the warning
+            logged once per outage (default: the exception's type and message).
 
     Example:
         .. code-block:: python
@@ -74,6 +83,7 @@ class BackgroundWriter:
         max_queue: int = 100_000,
         name: str = "tokenopt-metrics-writer",
         on_stop: Callable[[], None] | None = None,
+        describe_error: Callable[[BaseException], str] | None = None,
     ) -> None:
         if batch_size < 1:
             msg = f"batch_size must be >= 1, got {batch_size}"
@@ -86,6 +96,9 @@ class BackgroundWriter:
             raise TokenOptConfigError(msg)
         self._write_batch = write_batch
         self._on_stop = on_stop
+        self._describe = describe_error or _describe_error
+        self._failing_since: float | None = None
+        self._failed_at_start = 0
         self._batch_size = batch_size
         self._interval = flush_interval
         self._queue: queue.Queue[RequestRecord | object | None] = queue.Queue(maxsize=max_queue)
@@ -96,7 +109,7 @@ class BackgroundWriter:
         self.dropped = 0
         """Records dropped because the queue was full."""
         self.failed = 0
-        """Records lost because a batch write raised."""
+        """Records dropped because a batch write raised (store locked, corrupt, down)."""
         self._closed = False
         self._urgent = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -151,10 +164,11 @@ class BackgroundWriter:
             if batch:
                 try:
                     self._write_batch(batch)
+                except Exception as exc:
+                    self._write_failed(exc, len(batch))
+                else:
                     self.written += len(batch)
-                except Exception:
-                    self.failed += len(batch)
-                    logger.exception("tokenopt metrics: writing %d records failed", len(batch))
+                    self._write_succeeded()
                 with self._idle:
                     self._pending -= len(batch)
                     self._idle.notify_all()
@@ -163,6 +177,28 @@ class BackgroundWriter:
                 self._on_stop()
             except Exception:
                 logger.debug("tokenopt metrics: writer stop hook failed", exc_info=True)
+
+    def _write_failed(self, exc: BaseException, count: int) -> None:
+        """Drop the batch; warn once per outage with its cause (traceback at debug level)."""
+        self.failed += count
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+            self._failed_at_start = self.failed - count
+            logger.warning(
+                "tokenopt metrics: %s; dropping records until the store accepts writes again",
+                self._describe(exc),
+            )
+        logger.debug("tokenopt metrics: writing %d records failed", count, exc_info=exc)
+
+    def _write_succeeded(self) -> None:
+        if self._failing_since is None:
+            return
+        logger.warning(
+            "tokenopt metrics: the store accepts writes again after %.1f s (%d records dropped)",
+            time.monotonic() - self._failing_since,
+            self.failed - self._failed_at_start,
+        )
+        self._failing_since = None
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Wait until every queued record is written; return ``False`` on timeout."""
@@ -226,6 +262,7 @@ class MetricsStore(ABC):
         self._decode_max = decode_cache
         self._decode_lock = threading.Lock()
         self.pricer = pricer if pricer is not None else Pricer()
+        self._pricing_failed: set[str | None] = set()
         self._writer = BackgroundWriter(
             self._price_and_write,
             batch_size=batch_size,
@@ -233,6 +270,7 @@ class MetricsStore(ABC):
             max_queue=max_queue,
             name=f"tokenopt-{type(self).__name__}",
             on_stop=self._writer_stopped,
+            describe_error=self._describe_write_error,
         )
         ref = weakref.ref(self)
 
@@ -254,14 +292,30 @@ class MetricsStore(ABC):
             if record.cost is None:
                 try:
                     record = replace(record, cost=self.pricer.price(record))
-                except Exception:
-                    logger.exception("tokenopt metrics: pricing %s failed", record.model)
+                except Exception as exc:
+                    self._pricing_error(record.model, exc)
             priced.append(record)
         self._write(priced)
+
+    def _pricing_error(self, model: str | None, exc: Exception) -> None:
+        """Keep the record unpriced; warn once per model, not once per record."""
+        if model not in self._pricing_failed:
+            self._pricing_failed.add(model)
+            logger.warning(
+                "tokenopt metrics: pricing %s failed (%s: %s); its records stay unpriced",
+                model,
+                type(exc).__name__,
+                exc,
+            )
+        logger.debug("tokenopt metrics: pricing %s failed", model, exc_info=exc)
 
     def _writer_stopped(self) -> None:
         """Hook run in the writer thread as it stops (release thread-bound resources)."""
         return None
+
+    def _describe_write_error(self, exc: BaseException) -> str:
+        """One-line cause of a failed batch write, for the once-per-outage warning."""
+        return _describe_error(exc)
 
     @abstractmethod
     def _write(self, records: list[RequestRecord]) -> None:
@@ -308,6 +362,11 @@ class MetricsStore(ABC):
     def written(self) -> int:
         """Records written by this process."""
         return self._writer.written
+
+    @property
+    def failed(self) -> int:
+        """Records dropped because the store refused the write (locked, corrupt, down)."""
+        return self._writer.failed
 
     # -- querying ------------------------------------------------------------------------
     def records(self, window: str | float | None = None) -> list[RequestRecord]:

@@ -3,7 +3,10 @@
 Records live in one sorted set ``{key_prefix}records`` scored by timestamp (the member
 is the record's JSON, unique through its request id and time), so a window query is one
 ``ZRANGEBYSCORE`` and retention one ``ZREMRANGEBYSCORE``. Writes are pipelined in the
-store's background thread; the request path never touches the network.
+store's background thread; the request path never touches the network. A write Redis
+refuses for any reason (down, timeout, not Redis, refused password, a command error)
+drops the batch with one warning per outage naming the cause; queries raise
+:class:`~langchain_tokenopt.errors.BackendUnavailableError`.
 
 Example:
     .. code-block:: python
@@ -19,7 +22,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from langchain_tokenopt.errors import (
     BackendUnavailableError,
@@ -30,6 +34,7 @@ from langchain_tokenopt.monitoring.records import RequestRecord, record_to_json
 from langchain_tokenopt.monitoring.store import MetricsStore
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 __all__ = ["RedisMetricsStore"]
 
@@ -47,7 +52,8 @@ class RedisMetricsStore(MetricsStore):
 
     Raises:
         MissingDependencyError: redis-py is not installed.
-        BackendUnavailableError: The server does not answer at construction.
+        BackendUnavailableError: The server does not answer ``PING`` at construction
+            (down, not Redis, password refused); the message names the cause.
 
     Example:
         .. code-block:: python
@@ -81,10 +87,12 @@ class RedisMetricsStore(MetricsStore):
         self._client = client or redis.Redis.from_url(
             url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
         )
+        self._redis_errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self._where = url if client is None else repr(client)
         try:
             self._client.ping()
-        except redis.RedisError as exc:
-            msg = f"Redis metrics store cannot reach the server: {exc}"
+        except self._redis_errors as exc:
+            msg = f"Redis metrics store cannot use the server at {self._where}: {_cause(exc)}"
             raise BackendUnavailableError(msg) from exc
         self.key = f"{key_prefix}records"
         self.retention_days = retention_days
@@ -100,17 +108,28 @@ class RedisMetricsStore(MetricsStore):
             pipe.zremrangebyscore(self.key, "-inf", now - self.retention_days * 86400.0)
         pipe.execute()
 
+    def _describe_write_error(self, exc: BaseException) -> str:
+        return f"Redis metrics store at {self._where} unavailable: {_cause(exc)}"
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        """Run a query; any Redis or wire error becomes a :class:`BackendUnavailableError`."""
+        try:
+            return fn()
+        except self._redis_errors as exc:
+            msg = f"Redis metrics store at {self._where} unavailable: {_cause(exc)}"
+            raise BackendUnavailableError(msg) from exc
+
     def apply_retention(self) -> int:
         """Remove records older than ``retention_days`` now; return how many."""
         if self.retention_days is None:
             return 0
         cutoff = time.time() - self.retention_days * 86400.0
-        return int(self._client.zremrangebyscore(self.key, "-inf", cutoff))
+        return int(self._call(lambda: self._client.zremrangebyscore(self.key, "-inf", cutoff)))
 
     def _read(self, since: float | None) -> list[RequestRecord]:
         low: float | str = "-inf" if since is None else since
         out = []
-        for raw in self._client.zrangebyscore(self.key, low, "+inf"):
+        for raw in self._call(lambda: self._client.zrangebyscore(self.key, low, "+inf")):
             record = self._decode(raw, raw)
             if record is not None:
                 out.append(record)
@@ -118,8 +137,26 @@ class RedisMetricsStore(MetricsStore):
 
     def count(self) -> int:
         """Number of stored records."""
-        return int(self._client.zcard(self.key))
+        return int(self._call(lambda: self._client.zcard(self.key)))
 
     def clear(self) -> None:
         """Delete this store's keys."""
-        self._client.delete(self.key)
+        self._call(lambda: self._client.delete(self.key))
+
+
+def _cause(exc: BaseException) -> str:
+    """One line naming what went wrong (protocol, auth, timeout, refused command)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    name = type(exc).__name__
+    low = text.lower()
+    if name == "InvalidResponse" or "protocol error" in low:
+        return f"the server does not speak the Redis protocol ({text})"
+    if name in ("AuthenticationError", "AuthorizationError") or any(
+        word in low for word in ("noauth", "wrongpass", "noperm")
+    ):
+        return f"authentication or permission refused ({text})"
+    if "timeout" in name.lower() or "timed out" in low:
+        return f"no answer in time ({text})"
+    if name == "ResponseError":
+        return f"the server refused a command ({text})"
+    return f"{name}: {text}"

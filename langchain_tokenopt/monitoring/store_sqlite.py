@@ -3,7 +3,9 @@
 Several threads and processes may write the same file: each batch is one transaction,
 WAL lets readers run during writes, and ``busy_timeout`` makes writers queue instead of
 failing. A process killed mid-batch loses at most the batch it had not committed; the
-file itself stays consistent (SQLite's journal rolls the partial transaction back).
+file itself stays consistent (SQLite's journal rolls the partial transaction back). A file
+that is locked past ``busy_timeout``, corrupt or read-only never reaches the request path:
+the writer drops the batch, counts it (``failed``) and logs one warning per outage.
 
 Example:
     .. code-block:: python
@@ -17,12 +19,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from langchain_tokenopt.errors import MonitoringError, TokenOptConfigError
 from langchain_tokenopt.monitoring.records import RequestRecord, record_to_json
@@ -143,8 +147,12 @@ class SQLiteMetricsStore(MetricsStore):
             )
             for r in records
         ]
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error:
+            self._close_thread_connection()  # reopen next batch (file replaced, unlocked)
+            raise
         try:
             conn.executemany(
                 "INSERT INTO requests (ts, request_id, model, tenant_id, cache_hit,"
@@ -153,9 +161,35 @@ class SQLiteMetricsStore(MetricsStore):
             )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            self._close_thread_connection()
             raise
         self._apply_retention(conn)
+
+    def _describe_write_error(self, exc: BaseException) -> str:
+        text = " ".join(str(exc).split())
+        low = text.lower()
+        if "locked" in low or "busy" in low:
+            state = f"is locked by another connection for over {self._busy_ms} ms"
+        elif "malformed" in low or "not a database" in low or "corrupt" in low:
+            state = "is corrupt"
+        elif "readonly" in low or "read-only" in low:
+            state = "is read-only"
+        elif "full" in low:
+            state = "is on a full disk"
+        else:
+            state = "cannot be written"
+        return f"metrics database {self.path} {state} ({type(exc).__name__}: {text})"
+
+    def _query(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
+        """Run a read query; a locked or corrupt file is a :class:`MonitoringError`."""
+        try:
+            return self._conn().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            self._close_thread_connection()
+            msg = f"cannot read metrics database {self.path}: {exc}"
+            raise MonitoringError(msg) from exc
 
     def _apply_retention(self, conn: sqlite3.Connection, *, force: bool = False) -> int:
         if self.retention_days is None:
@@ -174,13 +208,10 @@ class SQLiteMetricsStore(MetricsStore):
         return self._apply_retention(self._conn(), force=True)
 
     def _read(self, since: float | None) -> list[RequestRecord]:
-        conn = self._conn()
         if since is None:
-            rows = conn.execute("SELECT id, data FROM requests ORDER BY ts").fetchall()
+            rows = self._query("SELECT id, data FROM requests ORDER BY ts")
         else:
-            rows = conn.execute(
-                "SELECT id, data FROM requests WHERE ts >= ? ORDER BY ts", (since,)
-            ).fetchall()
+            rows = self._query("SELECT id, data FROM requests WHERE ts >= ? ORDER BY ts", (since,))
         out = []
         for row_id, data in rows:
             record = self._decode(row_id, data)
@@ -190,4 +221,4 @@ class SQLiteMetricsStore(MetricsStore):
 
     def count(self) -> int:
         """Number of stored rows."""
-        return int(self._conn().execute("SELECT COUNT(*) FROM requests").fetchone()[0])
+        return int(self._query("SELECT COUNT(*) FROM requests")[0][0])

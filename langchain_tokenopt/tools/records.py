@@ -115,6 +115,9 @@ class ToolSelection(BaseModel):
     """Tokens of the bound ``tools`` array (Foundation's counter)."""
     catalog_tokens: int = 0
     """Tokens of the whole catalog as one ``tools`` array."""
+    working_set: dict[str, Any] | None = None
+    """The thread's tool working set after this call, as kept in the agent state (pass it
+    back as ``select(..., working_set=...)`` on the next call)."""
 
     @property
     def saved_tokens(self) -> int:

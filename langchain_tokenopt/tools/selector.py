@@ -1,21 +1,28 @@
-"""``ToolSelector``: the tools to bind for this user turn, stable inside the tool loop.
+"""``ToolSelector``: the tools to bind for each model call of a thread, from its working set.
 
-How a selection is made (pure functions of the conversation, so the same messages always
-give the same tools, also after a checkpoint restore):
+The bound tools of a conversation form a *working set*
+(:class:`~langchain_tokenopt.tools.working_set.ToolWorkingSet`), kept in the agent state by
+the graph and the middleware and passed back on every call:
 
-1. The **turn** is the last ``HumanMessage``; its id (or a hash of its position and text)
-   keys a small cache, so every step of the tool loop reuses the first decision.
-2. The :class:`~langchain_tokenopt.tools.QueryClassifier` decides whether a tool is needed;
-   if so the retriever's top ``k`` are the **base** set (named tools first).
-3. Each ``find_tools(query)`` call the model made in this turn **loads** that query's top
-   ``find_tools_k`` tools (the meta-tool itself is bound whenever the catalog has more).
-4. Tools the model **called** in the last ``carry_turns`` turns are **carried** over, so the
-   bound set (and the provider's prompt cache) changes little from turn to turn.
-5. A **cap** (``max_tools``) keeps, in priority order: ``always_include``, named tools, tools
-   already called in this turn, tools loaded in this turn (newest first), base tools by
-   score, carried tools (most recent first). What falls off is reported as ``evicted``.
-   The bound order is stable: always-included, base, carried, loaded, then ``find_tools``.
+1. The **task** is read from the conversation (:func:`task_context`): the newest human
+   message, joined to the one before when it is a short confirmation or follow-up ("yes, go
+   ahead", "and the boots?"); its ranking is memoized per user turn.
+2. At a **fresh start** (empty working set, no tool call yet) the
+   :class:`~langchain_tokenopt.tools.QueryClassifier` may abstain: only ``find_tools`` is
+   bound. Once a working set exists, nothing is withheld.
+3. The retriever's top ``k`` for the task join the set, plus the top ``context_k`` for the
+   assistant's latest words, its recent tool calls and the latest tool result (what the
+   next step of a tool loop needs), plus the members of a confident pick's **group** (the
+   ``groups=`` mapping, or a shared namespace / dotted prefix), at most ``group_cap``.
+4. Each ``find_tools(query)`` call the model made in this turn **loads** that query's top
+   ``find_tools_k`` tools into the set (the meta-tool is bound whenever the catalog has more).
+5. New tools are **appended**; the set never shrinks while its tools are in use (called in
+   this turn or the last ``carry_turns``, loaded, named). Above ``max_tools`` tools or
+   ``max_tool_tokens`` schema tokens, the least recently used of the others leave first
+   (reported as ``evicted``).
 
+Without a stored working set (``working_set=None``) the set is rebuilt from the tools called
+in the recent turns, so the selection is still a pure function of the messages.
 When nothing is selected the :class:`~langchain_tokenopt.tools.ToolSelection` has no tools
 and :meth:`ToolSelection.bind` leaves the model unbound (providers reject ``tools=[]``).
 Token accounting (bound vs whole catalog) is on the selection and is dispatched as the
@@ -26,11 +33,14 @@ Example:
 
         from langchain_tokenopt import ToolSelector
 
-        selector = ToolSelector.from_tools(tools, k=5, max_tools=10)
+        selector = ToolSelector.from_tools(tools, k=5)
 
         def call_model(state, config):
-            selection = selector.select(state["messages"], config=config)
-            return {"messages": [selection.bind(llm).invoke(state["messages"])]}
+            selection = selector.select(
+                state["messages"], working_set=state.get("tool_working_set"), config=config
+            )
+            reply = selection.bind(llm).invoke(state["messages"])
+            return {"messages": [reply], "tool_working_set": selection.working_set}
 """
 
 from __future__ import annotations
@@ -39,7 +49,7 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,15 +64,24 @@ from langchain_tokenopt.tools.classifier import QueryClassifier
 from langchain_tokenopt.tools.index import RankResult
 from langchain_tokenopt.tools.records import QueryDecision, ToolSelection
 from langchain_tokenopt.tools.retriever import ToolHit, ToolRetriever
+from langchain_tokenopt.tools.working_set import TaskContext, ToolWorkingSet, task_context
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FIND_TOOLS_NAME", "ToolSelector"]
+__all__ = ["DEFAULT_MAX_TOOL_TOKENS", "FIND_TOOLS_NAME", "ToolSelector", "make_find_tools_tool"]
+
+#: Default token cap of a thread's working set (the bound tools' schemas). Sized with
+#: ``bench/agent_bench.py`` on the dev split.
+DEFAULT_MAX_TOOL_TOKENS = 4000
 
 #: Name of the meta-tool the model calls to load more tools.
 FIND_TOOLS_NAME = "find_tools"
 EVENT_NAME = "tokenopt_tool_selection"
 _TURN_CACHE_SIZE = 256
+#: Tools of the turn's ranking kept to order a group's members.
+_GROUP_ORDER = 64
+#: Context texts (assistant words, recent calls, latest result) ranked per call.
+_CONTEXT_QUERIES = 3
 
 
 class _FindToolsInput(BaseModel):
@@ -104,6 +123,93 @@ def _messages(conversation: Any) -> list[BaseMessage]:
         msg = "select() takes a list of BaseMessage, a state dict with 'messages', or a str"
         raise ToolSelectionError(msg)
     return list(conversation)
+
+
+def make_find_tools_tool(
+    func: Callable[[str], str], coroutine: Callable[[str], Awaitable[str]]
+) -> BaseTool:
+    """Build the ``find_tools`` meta-tool around a search function (``query -> text``).
+
+    Example:
+        .. code-block:: python
+
+            tool = make_find_tools_tool(selector._find_tools, selector._afind_tools)
+    """
+    return StructuredTool.from_function(
+        func=func,
+        coroutine=coroutine,
+        name=FIND_TOOLS_NAME,
+        description=(
+            "Search the tool catalog for tools not yet available. Describe the capability "
+            "you need; the matching tools become callable on your next step."
+        ),
+        args_schema=_FindToolsInput,
+    )
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    """The memoized ranking of one user turn's query."""
+
+    decision: QueryDecision
+    hits: list[ToolHit]
+    order: tuple[str, ...]
+
+
+def _tool_groups(
+    retriever: ToolRetriever, groups: Mapping[str, Sequence[str]] | None
+) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Groups of tools that belong together: the user's mapping, else shared namespaces.
+
+    A tool the user put in a group belongs to that group only; the other tools are grouped
+    by their namespace (explicit, an MCP server / toolkit name, or a shared dotted prefix).
+    """
+    catalog = retriever.index.position
+    members: dict[str, list[str]] = {}
+    group_of: dict[str, str] = {}
+    if groups is not None:
+        if not isinstance(groups, Mapping):
+            msg = f"groups must map a group name to tool names, got {type(groups).__name__}"
+            raise TokenOptConfigError(msg)
+        for group, names in groups.items():
+            if isinstance(names, str) or not isinstance(names, Sequence):
+                msg = f"groups[{group!r}] must be a list of tool names, got {names!r}"
+                raise TokenOptConfigError(msg)
+            unknown = [n for n in names if n not in catalog]
+            if unknown:
+                msg = f"groups[{group!r}] names tools not in the catalog: {unknown}"
+                raise TokenOptConfigError(msg)
+            key = f"group:{group}"
+            for name in names:
+                if name not in group_of:
+                    group_of[name] = key
+                    members.setdefault(key, []).append(name)
+    for spec in retriever.specs:
+        if spec.name not in group_of and spec.namespace:
+            key = f"namespace:{spec.namespace}"
+            group_of[spec.name] = key
+            members.setdefault(key, []).append(spec.name)
+    singles = [k for k, v in members.items() if len(v) < 2]
+    for key in singles:
+        for name in members.pop(key):
+            group_of.pop(name, None)
+    return members, group_of
+
+
+def _within_margin(hits: list[ToolHit], margin: float | None) -> list[ToolHit]:
+    """Keep the hits within ``margin`` of the best score (named tools always)."""
+    if margin is None or not hits:
+        return list(hits)
+    floor = max(score for _, score, _ in hits) - margin
+    return [h for h in hits if h[2] or h[1] >= floor]
+
+
+def _turn_id(messages: Sequence[BaseMessage], selector: ToolSelector) -> str:
+    catalog = selector.retriever.index.position
+    try:
+        return parse_turn(messages, catalog=catalog, carry_turns=0).turn_id
+    except Exception:  # noqa: BLE001 - only an id for the fallback's record
+        return ""
 
 
 def parse_turn(
@@ -158,12 +264,23 @@ class ToolSelector:
         retriever: The catalog's retriever.
         classifier: Abstention / namespace classifier (default: one over ``retriever``).
         k: Tools retrieved for a turn that needs tools.
-        max_tools: Cap on bound catalog tools (``find_tools`` not counted).
+        max_tools: Cap on the working set's tools (``find_tools`` not counted).
         find_tools: Bind the ``find_tools`` meta-tool so the model can load more tools.
         find_tools_k: Tools loaded per ``find_tools`` call.
         find_tools_on_abstain: Bind ``find_tools`` even when the classifier abstains.
-        carry_turns: Tools called within this many previous user turns stay bound.
+        carry_turns: Tools called within this many previous user turns are in use (never
+            evicted; without a stored working set, they are what is carried over).
         counter: Token counter for the accounting (default: the gpt-4o encoding).
+        max_tool_tokens: Cap on the working set's schema tokens; above it the least
+            recently used tools not in use leave first.
+        context_k: Tools taken from each context text (the assistant's latest words, its
+            recent tool calls, the latest tool result) once a working set exists.
+        context_min_score: Retrieval score a context pick needs.
+        groups: ``{group: [tool names]}`` of tools that belong together; tools outside it
+            are grouped by namespace (explicit, or a shared dotted prefix).
+        group_cap: Most group members one call brings in with a confident pick.
+        group_min_score: Summed retrieval score of one group's picks that brings the group
+            (two picks of a group always do).
 
     Example:
         .. code-block:: python
@@ -179,12 +296,18 @@ class ToolSelector:
         retriever: ToolRetriever,
         classifier: QueryClassifier | None = None,
         k: int = 5,
-        max_tools: int = 12,
+        max_tools: int = 32,
         find_tools: bool = True,
         find_tools_k: int = 3,
         find_tools_on_abstain: bool = True,
         carry_turns: int = 2,
         counter: TokenCounter | None = None,
+        max_tool_tokens: int = DEFAULT_MAX_TOOL_TOKENS,
+        context_k: int = 2,
+        context_min_score: float = 0.5,
+        groups: Mapping[str, Sequence[str]] | None = None,
+        group_cap: int = 16,
+        group_min_score: float = 0.5,
     ) -> None:
         if not isinstance(retriever, ToolRetriever):
             msg = f"retriever must be a ToolRetriever, got {type(retriever).__name__}"
@@ -194,6 +317,9 @@ class ToolSelector:
             ("max_tools", max_tools, 1),
             ("find_tools_k", find_tools_k, 1),
             ("carry_turns", carry_turns, 0),
+            ("max_tool_tokens", max_tool_tokens, 1),
+            ("context_k", context_k, 0),
+            ("group_cap", group_cap, 0),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 msg = f"{label} must be an int >= {low}, got {value!r}"
@@ -218,22 +344,26 @@ class ToolSelector:
         self.find_tools_k = find_tools_k
         self.find_tools_on_abstain = find_tools_on_abstain
         self.carry_turns = carry_turns
+        self.max_tool_tokens = max_tool_tokens
+        self.context_k = context_k
+        for label, score in (
+            ("context_min_score", context_min_score),
+            ("group_min_score", group_min_score),
+        ):
+            if isinstance(score, bool) or not isinstance(score, int | float) or score != score:
+                msg = f"{label} must be a number, got {score!r}"
+                raise TokenOptConfigError(msg)
+        self.context_min_score = float(context_min_score)
+        self.group_cap = group_cap
+        self.group_min_score = float(group_min_score)
+        self._groups, self._group_of = _tool_groups(retriever, groups)
         self.counter = counter or get_token_counter("gpt-4o")
-        self._turns: OrderedDict[str, tuple[QueryDecision, list[ToolHit]]] = OrderedDict()
+        self._turns: OrderedDict[str, _Ranked] = OrderedDict()
         self._finds: OrderedDict[str, list[ToolHit]] = OrderedDict()
         self._lock = threading.Lock()
         self._tool_tokens: dict[str, int] = {}
         self._catalog_tokens: int | None = None
-        self.find_tools_tool: BaseTool = StructuredTool.from_function(
-            func=self._find_tools,
-            coroutine=self._afind_tools,
-            name=FIND_TOOLS_NAME,
-            description=(
-                "Search the tool catalog for tools not yet available. Describe the capability "
-                "you need; the matching tools become callable on your next step."
-            ),
-            args_schema=_FindToolsInput,
-        )
+        self.find_tools_tool: BaseTool = make_find_tools_tool(self._find_tools, self._afind_tools)
 
     @classmethod
     def from_tools(
@@ -288,57 +418,179 @@ class ToolSelector:
         return self._catalog_tokens
 
     # ------------------------------------------------------------------ assembly
-    def _decide(
-        self, turn: _Turn, result: RankResult | None
-    ) -> tuple[QueryDecision, list[ToolHit]]:
-        decision = self.classifier.decide(turn.query, result)
-        hits = self.retriever.hits(result, self.k) if decision.needs_tool else []
-        return decision, hits
+    def _cached_turn(self, key: str) -> _Ranked | None:
+        with self._lock:
+            hit = self._turns.get(key)
+            if hit is not None:
+                self._turns.move_to_end(key)
+            return hit
 
-    def _assemble(
-        self,
-        turn: _Turn,
-        decision: QueryDecision,
-        base: list[ToolHit],
-        loaded: list[list[ToolHit]],
-    ) -> ToolSelection:
-        index = self.retriever.index
+    def _store_turn(self, key: str, value: _Ranked) -> None:
+        with self._lock:
+            self._turns[key] = value
+            while len(self._turns) > _TURN_CACHE_SIZE:
+                self._turns.popitem(last=False)
+
+    def _fallback(self, turn_id: str, exc: Exception) -> ToolSelection:
+        logger.warning("tool selection failed, binding the whole catalog: %s", exc, exc_info=True)
+        specs = self.retriever.specs
+        return ToolSelection(
+            tools=[s.source for s in specs],
+            names=[s.name for s in specs],
+            turn_id=turn_id,
+            bound_tokens=self.catalog_tokens,
+            catalog_tokens=self.catalog_tokens,
+        )
+
+    # ------------------------------------------------------------------ one flow, two drivers
+    def _previous(self, working_set: Any, turn: _Turn, ctx: TaskContext) -> ToolWorkingSet:
+        """The working set before this call: from the state, or rebuilt from the messages."""
+        catalog = self.retriever.index.position
+        if working_set is not None:
+            prev = ToolWorkingSet.from_state(working_set)
+            return prev.without([n for n in prev.names if n not in catalog])
+        # No state (a caller that keeps none): tools called in the recent turns, oldest first.
+        prev = ToolWorkingSet()
+        for name in reversed(turn.carried):
+            prev = prev.touch([name], turn=ctx.recent_calls.get(name, 0))
+        return prev
+
+    def _flow(
+        self, messages: list[BaseMessage], working_set: Any, margin: float | None
+    ) -> Generator[str, RankResult | None, ToolSelection]:
+        """The selection as a generator of retrieval queries (sync and async drive it)."""
+        catalog = self.retriever.index.position
+        turn = parse_turn(messages, catalog=catalog, carry_turns=self.carry_turns)
+        ctx = task_context(messages)
+        prev = self._previous(working_set, turn, ctx)
+        always_bound = set(self.classifier.always_include)
+        started = any(n not in always_bound for n in prev.names)
+        fresh = not started and not turn.called and not turn.find_queries
+        key = f"{turn.turn_id}\x00{ctx.query}"
+        ranked = self._cached_turn(key)
+        if ranked is None:
+            result = (yield ctx.query) if ctx.query else None
+            decision = self.classifier.decide(ctx.query, result)
+            hits = self.retriever.hits(result, self.k)
+            order = self.retriever.hits(result, _GROUP_ORDER)
+            ranked = _Ranked(decision, hits, tuple(s.name for s, _, _ in order))
+            self._store_turn(key, ranked)
+        decision = ranked.decision
+        # Abstain only at a fresh start: a working set or an open tool loop keeps its tools.
+        needs = decision.needs_tool or not fresh
         scores: dict[str, float] = {}
+        base = _within_margin(ranked.hits, margin) if needs else []
+        picks = [s.name for s, _, _ in base]
         for s, score, _ in base:
             scores[s.name] = score
-        loaded_names: list[str] = []
-        for hits in loaded:
-            for s, score, _ in hits:
+        if needs and not fresh and self.context_k:
+            for text in ctx.context_texts[:_CONTEXT_QUERIES]:
+                for s, score, _ in self.retriever.hits((yield text), self.context_k):
+                    if score >= self.context_min_score and s.name not in picks:
+                        picks.append(s.name)
+                        scores.setdefault(s.name, score)
+        loaded: list[str] = []
+        for q in turn.find_queries:
+            found = self._finds.get(q)
+            if found is None:
+                found = self._find_hits(q, (yield q))
+            for s, score, _ in found:
                 scores.setdefault(s.name, score)
-                if s.name not in loaded_names:
-                    loaded_names.append(s.name)
-        base_names = [s.name for s, _, _ in base]
+                if s.name not in loaded:
+                    loaded.append(s.name)
+        mates = self._group_mates(picks, scores, prev, ranked.order)
         forced = [s.name for s, _, f in base if f]
-        carried = [] if decision.needs_tool is False and not loaded_names else list(turn.carried)
         always = list(decision.always_include)
-        in_use = [n for n in turn.called if n in base_names or n in loaded_names]
-        priority = [
-            *always,
-            *forced,
-            *in_use,
-            *reversed(loaded_names),
-            *base_names,
-            *carried,
-        ]
-        keep: list[str] = []
+        called = [n for n in turn.called if n in catalog]
+        new = [*always, *forced, *picks, *mates, *loaded, *called]
+        ws = prev.touch(list(dict.fromkeys(new if needs or loaded else always)), turn=ctx.turn)
+        protected = {*always, *forced, *loaded, *called}
+        protected.update(n for n, t in ctx.recent_calls.items() if t >= ctx.turn - self.carry_turns)
+        ws, evicted = self._evict(ws, protected, set(picks))
+        return self._selection(
+            ws, prev, turn.turn_id, decision, needs, scores, forced, loaded, evicted
+        )
+
+    def _group_mates(
+        self,
+        picks: list[str],
+        scores: Mapping[str, float],
+        prev: ToolWorkingSet,
+        order: tuple[str, ...],
+    ) -> list[str]:
+        """Members of the picked groups, best ranked first, at most ``group_cap``.
+
+        A group is picked when two of this call's picks belong to it, or when its picks'
+        scores add up to ``group_min_score``.
+        """
+        if not self.group_cap:
+            return []
+        rank = {n: i for i, n in enumerate(order)}
+        weight: dict[str, float] = {}
+        count: dict[str, int] = {}
+        for name in picks:
+            group = self._group_of.get(name)
+            if group is not None:
+                weight[group] = weight.get(group, 0.0) + scores.get(name, 0.0)
+                count[group] = count.get(group, 0) + 1
+        mates: list[str] = []
+        for group in sorted(weight, key=lambda g: -weight[g]):
+            if count[group] < 2 and weight[group] < self.group_min_score:
+                continue
+            members = [
+                m
+                for m in self._groups[group]
+                if m not in picks and m not in prev.names and m not in mates
+            ]
+            members.sort(key=lambda m: rank.get(m, len(rank)))
+            mates.extend(members[: self.group_cap - len(mates)])
+            if len(mates) >= self.group_cap:
+                break
+        return mates
+
+    def _evict(
+        self, ws: ToolWorkingSet, protected: set[str], picked: set[str]
+    ) -> tuple[ToolWorkingSet, list[str]]:
+        """Drop least recently used tools while over ``max_tools`` or ``max_tool_tokens``."""
+        index = self.retriever.index
+
+        def tokens(names: Sequence[str]) -> int:
+            return sum(self._count(index.specs[index.position[n]].schema, n) for n in names)
+
         evicted: list[str] = []
-        for name in dict.fromkeys(priority):
-            if len(keep) < self.max_tools:
-                keep.append(name)
-            else:
-                evicted.append(name)
-        kept = set(keep)
-        order = [
-            n for n in dict.fromkeys([*always, *base_names, *carried, *loaded_names]) if n in kept
-        ]
+        names = list(ws.names)
+        total = tokens(names)
+        while len(names) > self.max_tools or total > self.max_tool_tokens:
+            candidates = [n for n in names if n not in protected]
+            if not candidates:
+                break
+            position = {n: i for i, n in enumerate(names)}
+            victim = min(
+                candidates,
+                key=lambda n: (ws.last_used.get(n, 0), n in picked, position[n]),
+            )
+            names.remove(victim)
+            evicted.append(victim)
+            total -= tokens([victim])
+        return (ws.without(evicted) if evicted else ws), evicted
+
+    def _selection(
+        self,
+        ws: ToolWorkingSet,
+        prev: ToolWorkingSet,
+        turn_id: str,
+        decision: QueryDecision,
+        needs: bool,
+        scores: Mapping[str, float],
+        forced: list[str],
+        loaded: list[str],
+        evicted: list[str],
+    ) -> ToolSelection:
+        index = self.retriever.index
+        order = list(ws.names)
         tools = [index.specs[index.position[n]].source for n in order]
         names = list(order)
-        wants_find = decision.needs_tool or self.find_tools_on_abstain or bool(loaded_names)
+        wants_find = needs or self.find_tools_on_abstain or bool(loaded)
         if self.find_tools_enabled and len(order) < len(index.specs) and wants_find:
             tools.append(self.find_tools_tool)
             names.append(FIND_TOOLS_NAME)
@@ -347,54 +599,41 @@ class ToolSelector:
             bound = TOOLS_ARRAY_OVERHEAD + sum(
                 self._count(t, n) for t, n in zip(tools, names, strict=True)
             )
+        kept = set(order)
         return ToolSelection(
             tools=tools,
             names=names,
             scores={n: scores[n] for n in order if n in scores},
-            abstained=not decision.needs_tool,
+            abstained=not needs,
             confidence=decision.confidence,
             categories=list(decision.categories),
             forced=[n for n in forced if n in kept],
-            loaded=[n for n in loaded_names if n in kept],
-            carried=[n for n in carried if n in kept and n not in base_names],
+            loaded=[n for n in loaded if n in kept],
+            carried=[n for n in order if n in prev.names],
             evicted=evicted,
-            turn_id=turn.turn_id,
+            turn_id=turn_id,
             bound_tokens=bound,
             catalog_tokens=self.catalog_tokens,
-        )
-
-    def _cached_turn(self, turn: _Turn) -> tuple[QueryDecision, list[ToolHit]] | None:
-        key = f"{turn.turn_id}\x00{turn.query}"
-        with self._lock:
-            hit = self._turns.get(key)
-            if hit is not None:
-                self._turns.move_to_end(key)
-            return hit
-
-    def _store_turn(self, turn: _Turn, value: tuple[QueryDecision, list[ToolHit]]) -> None:
-        key = f"{turn.turn_id}\x00{turn.query}"
-        with self._lock:
-            self._turns[key] = value
-            while len(self._turns) > _TURN_CACHE_SIZE:
-                self._turns.popitem(last=False)
-
-    def _fallback(self, turn: _Turn, exc: Exception) -> ToolSelection:
-        logger.warning("tool selection failed, binding the whole catalog: %s", exc, exc_info=True)
-        specs = self.retriever.specs
-        return ToolSelection(
-            tools=[s.source for s in specs],
-            names=[s.name for s in specs],
-            turn_id=turn.turn_id,
-            bound_tokens=self.catalog_tokens,
-            catalog_tokens=self.catalog_tokens,
+            working_set=ws.to_state(),
         )
 
     # ------------------------------------------------------------------ api
-    def select(self, conversation: Any, *, config: RunnableConfig | None = None) -> ToolSelection:
-        """Select the tools for the conversation's current user turn.
+    def select(
+        self,
+        conversation: Any,
+        *,
+        working_set: Any = None,
+        margin: float | None = None,
+        config: RunnableConfig | None = None,
+    ) -> ToolSelection:
+        """Select the tools for the conversation's next model call.
 
         Args:
             conversation: Messages, a state dict with ``messages``, or one user string.
+            working_set: The thread's working set as kept in the agent state
+                (:attr:`ToolSelection.working_set` of the previous call); ``None`` rebuilds
+                it from the tools called in the recent turns.
+            margin: Bind only new retrieved tools within this score gap of the best one.
             config: Runnable config; when given, the selection is dispatched as the
                 ``tokenopt_tool_selection`` custom event to its callbacks.
 
@@ -402,49 +641,37 @@ class ToolSelector:
             ToolSelectionError: ``conversation`` is not messages / state / str.
         """
         messages = _messages(conversation)
-        turn = parse_turn(
-            messages, catalog=self.retriever.index.position, carry_turns=self.carry_turns
-        )
+        flow = self._flow(messages, working_set, margin)
         try:
-            cached = self._cached_turn(turn)
-            if cached is None:
-                cached = self._decide(turn, self.retriever.rank(turn.query) if turn.query else None)
-                self._store_turn(turn, cached)
-            loaded = []
-            for q in turn.find_queries:
-                hits = self._finds.get(q)
-                if hits is None:
-                    hits = self._find_hits(q, self.retriever.rank(q))
-                loaded.append(hits)
-            selection = self._assemble(turn, cached[0], cached[1], loaded)
+            query = next(flow)
+            while True:
+                query = flow.send(self.retriever.rank(query))
+        except StopIteration as stop:
+            selection: ToolSelection = stop.value
         except Exception as exc:  # fail open: never break the user's agent
-            selection = self._fallback(turn, exc)
+            selection = self._fallback(_turn_id(messages, self), exc)
         self._dispatch(selection, config)
         return selection
 
     async def aselect(
-        self, conversation: Any, *, config: RunnableConfig | None = None
+        self,
+        conversation: Any,
+        *,
+        working_set: Any = None,
+        margin: float | None = None,
+        config: RunnableConfig | None = None,
     ) -> ToolSelection:
         """Async :meth:`select` (embedding runs off the event loop)."""
         messages = _messages(conversation)
-        turn = parse_turn(
-            messages, catalog=self.retriever.index.position, carry_turns=self.carry_turns
-        )
+        flow = self._flow(messages, working_set, margin)
         try:
-            cached = self._cached_turn(turn)
-            if cached is None:
-                result = await self.retriever.arank(turn.query) if turn.query else None
-                cached = self._decide(turn, result)
-                self._store_turn(turn, cached)
-            loaded = []
-            for q in turn.find_queries:
-                hits = self._finds.get(q)
-                if hits is None:
-                    hits = self._find_hits(q, await self.retriever.arank(q))
-                loaded.append(hits)
-            selection = self._assemble(turn, cached[0], cached[1], loaded)
+            query = next(flow)
+            while True:
+                query = flow.send(await self.retriever.arank(query))
+        except StopIteration as stop:
+            selection: ToolSelection = stop.value
         except Exception as exc:  # fail open: never break the user's agent
-            selection = self._fallback(turn, exc)
+            selection = self._fallback(_turn_id(messages, self), exc)
         await self._adispatch(selection, config)
         return selection
 

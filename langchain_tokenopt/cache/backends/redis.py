@@ -7,10 +7,19 @@ always hashes by its id), indexed by RediSearch::
 
 The filter runs *inside* the vector search, so the nearest neighbour is always taken among
 the caller's own entries; scope values are hex digests, so no user string ever reaches the
-query language. Every call has a socket timeout; when Redis is down, slow or restarting the
-backend raises :class:`~langchain_tokenopt.errors.BackendUnavailableError` (the cache turns
-that into a miss / dropped update), logs one warning per outage, skips Redis for
-``retry_interval`` seconds and then reconnects on its own.
+query language.
+
+Failing open: every call has a socket timeout, and *any* server-side failure (Redis down,
+slow or restarting, a server without the query engine, a port that does not speak RESP, a
+refused password, a command error) makes the backend raise
+:class:`~langchain_tokenopt.errors.BackendUnavailableError`, which the cache turns into a
+miss or a dropped update. The backend then logs one warning naming the cause (one per
+outage, not one per call), skips Redis for ``retry_interval`` seconds and tries again on
+its own. On first connect (and after every outage) it probes the server's capabilities:
+the search commands must exist (``FT._LIST``), and a search module listed by
+``MODULE LIST`` must be recent enough for vector fields; otherwise the backend stays
+unusable with a message such as ``RedisBackend needs Redis 8 with the query engine or
+Redis Stack: FT._LIST unknown``.
 
 Example:
     .. code-block:: python
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -44,6 +54,7 @@ from langchain_tokenopt.cache.backends.redis_schema import (
 from langchain_tokenopt.cache.records import CacheEntry, Candidate
 from langchain_tokenopt.errors import (
     BackendUnavailableError,
+    CacheError,
     MissingDependencyError,
     TokenOptConfigError,
 )
@@ -63,14 +74,55 @@ def _redis() -> Any:
     return redis
 
 
-def _is_connection_error(exc: BaseException) -> bool:
+#: Oldest RediSearch (``MODULE LIST`` version) with VECTOR fields.
+_MIN_SEARCH_VERSION = 20400
+_NEEDS = "RedisBackend needs Redis 8 with the query engine or Redis Stack"
+
+
+class _UnusableServerError(Exception):
+    """The server answers but cannot serve this backend (capability probe failed)."""
+
+
+def _is_backend_error(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from the server or the wire (failed open), not from our code."""
     redis = _redis()
-    return isinstance(exc, redis.ConnectionError | redis.TimeoutError | OSError)
+    from redis.exceptions import RedisClusterException
+
+    return isinstance(
+        exc, redis.RedisError | RedisClusterException | OSError | _UnusableServerError
+    )
 
 
 def _is_missing_index(exc: BaseException) -> bool:
+    if not isinstance(exc, _redis().ResponseError):
+        return False
     text = str(exc).lower()
     return "no such index" in text or "unknown index" in text or "not found" in text
+
+
+def _outage_cause(exc: BaseException) -> tuple[str, str]:
+    """Return ``(kind, one-line cause)`` of a backend failure, for the outage warning."""
+    redis = _redis()
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    low = text.lower()
+    if isinstance(exc, _UnusableServerError):
+        return "capability", text
+    unknown = re.search(r"unknown command [`'\"]?(ft\.[a-z_]+)", low)
+    if unknown is not None:
+        return "capability", f"{_NEEDS}: {unknown.group(1).upper()} unknown"
+    if isinstance(exc, redis.AuthenticationError | redis.exceptions.AuthorizationError) or any(
+        word in low for word in ("noauth", "wrongpass", "noperm", "invalid password")
+    ):
+        return "auth", f"authentication or permission refused ({text})"
+    if isinstance(exc, redis.exceptions.InvalidResponse) or "protocol error" in low:
+        return "protocol", f"the server does not speak the Redis protocol ({text})"
+    if isinstance(exc, redis.TimeoutError | TimeoutError):
+        return "timeout", f"no answer in time ({text})"
+    if isinstance(exc, redis.ConnectionError | OSError):
+        return "connection", f"cannot connect ({text})"
+    if isinstance(exc, redis.ResponseError):
+        return "command", f"the server refused a command ({text})"
+    return "error", f"{type(exc).__name__}: {text}"
 
 
 class RedisBackend(CacheBackend):
@@ -171,6 +223,7 @@ class RedisBackend(CacheBackend):
         self._flow_gate: asyncio.Semaphore | None = None
         self._state = threading.Lock()
         self._down_since: float | None = None
+        self._down_kind: str | None = None
         self._retry_at = 0.0
         self._index_ready = False
 
@@ -186,18 +239,24 @@ class RedisBackend(CacheBackend):
                 raise BackendUnavailableError(msg)
 
     def _failed(self, exc: BaseException) -> BackendUnavailableError:
+        kind, cause = _outage_cause(exc)
         with self._state:
             now = time.monotonic()
-            if self._down_since is None:
-                self._down_since = now
+            # one line per outage; a new line only when the cause itself changes
+            if self._down_since is None or kind != self._down_kind:
+                if self._down_since is None:
+                    self._down_since = now
+                self._down_kind = kind
                 logger.warning(
-                    "Redis cache at %s unavailable (%s); serving misses until it is back",
+                    "Redis cache at %s unavailable: %s; serving misses and dropping updates,"
+                    " retrying every %g s",
                     self.url,
-                    exc,
+                    cause,
+                    self.retry_interval,
                 )
             self._retry_at = now + self.retry_interval
             self._index_ready = False
-        return BackendUnavailableError(f"Redis at {self.url} is unavailable: {exc}")
+        return BackendUnavailableError(f"Redis at {self.url} is unavailable: {cause}")
 
     def _ok(self) -> None:
         if self._down_since is None:
@@ -210,6 +269,7 @@ class RedisBackend(CacheBackend):
                     time.monotonic() - self._down_since,
                 )
                 self._down_since = None
+                self._down_kind = None
 
     def _run(self, fn: Callable[[], T]) -> T:
         self._check_up()
@@ -219,13 +279,15 @@ class RedisBackend(CacheBackend):
             try:
                 result = fn()
             except Exception as exc:
-                if _is_connection_error(exc) or not _is_missing_index(exc):
+                if not _is_missing_index(exc):
                     raise
                 self._index_ready = False
                 self._ensure_index()
                 result = fn()
+        except BackendUnavailableError:
+            raise
         except Exception as exc:
-            if _is_connection_error(exc):
+            if _is_backend_error(exc):
                 raise self._failed(exc) from exc
             raise
         self._ok()
@@ -246,7 +308,7 @@ class RedisBackend(CacheBackend):
             try:
                 result = await fn(client)
             except Exception as exc:
-                if _is_connection_error(exc) or not _is_missing_index(exc):
+                if not _is_missing_index(exc):
                     raise
                 self._index_ready = False
                 await asyncio.to_thread(self._ensure_index)
@@ -254,7 +316,7 @@ class RedisBackend(CacheBackend):
         except BackendUnavailableError:
             raise
         except Exception as exc:
-            if _is_connection_error(exc):
+            if _is_backend_error(exc):
                 raise self._failed(exc) from exc
             raise
         self._ok()
@@ -296,11 +358,46 @@ class RedisBackend(CacheBackend):
         """
         return self._async_client()[2]
 
+    def _probe(self) -> None:
+        """Check that the server can serve this backend (first connect, after an outage).
+
+        Raises:
+            _UnusableServerError: the search commands are missing, or the listed search
+                module predates vector fields.
+            redis.RedisError: the server could not be asked (failed open by the caller).
+        """
+        redis = _redis()
+        try:
+            self._client.execute_command("FT._LIST")
+        except redis.ResponseError as exc:
+            if "unknown command" in str(exc).lower():
+                msg = f"{_NEEDS}: FT._LIST unknown (no search module on this server)"
+                raise _UnusableServerError(msg) from exc
+            raise
+        try:
+            modules = self._client.module_list()
+        except redis.ResponseError:
+            return  # MODULE LIST refused (ACL, managed service): FT._LIST answered
+        for module in modules or ():
+            try:
+                info = {as_str(k): v for k, v in dict(module).items()}
+                name = as_str(info.get("name", "")).lower()
+                version = int(as_str(info.get("ver", 0)))
+            except (TypeError, ValueError):
+                continue  # a reply shape we do not know: FT._LIST answered, go on
+            if name in ("search", "ft") and 0 < version < _MIN_SEARCH_VERSION:
+                msg = (
+                    f"{_NEEDS}: its search module {name} {version} predates vector search"
+                    f" (needs {_MIN_SEARCH_VERSION} or later)"
+                )
+                raise _UnusableServerError(msg)
+
     def _ensure_index(self) -> None:
         redis = _redis()
         from redis.commands.search.field import TagField, VectorField
         from redis.commands.search.index_definition import IndexDefinition, IndexType
 
+        self._probe()
         try:
             self._client.ft(self.index_name).info()
         except redis.ResponseError:
@@ -330,14 +427,26 @@ class RedisBackend(CacheBackend):
 
     @staticmethod
     def _candidate(reply: Any, *, now: float) -> Candidate | None:
-        fields = knn_fields(reply)
-        if not fields:
-            return None
-        entry = parse_entry(fields, now=now)
-        if entry is None:
-            return None
-        dist = fields.get(b"dist", fields.get("dist"))
-        return Candidate(entry=entry, similarity=1.0 - float(as_str(dist)))
+        try:
+            fields = knn_fields(reply)
+            if not fields:
+                return None
+            entry = parse_entry(fields, now=now)
+            if entry is None:
+                return None
+            dist = fields.get(b"dist", fields.get("dist"))
+            return Candidate(entry=entry, similarity=1.0 - float(as_str(dist)))
+        except (KeyError, TypeError, IndexError, ValueError) as exc:
+            msg = f"unexpected FT.SEARCH reply from Redis: {type(exc).__name__}: {exc}"
+            raise CacheError(msg) from exc
+
+    @staticmethod
+    def _entry(fields: Any, *, now: float) -> CacheEntry | None:
+        try:
+            return parse_entry(fields, now=now)
+        except (KeyError, TypeError, IndexError, ValueError) as exc:
+            msg = f"unreadable cache entry in Redis: {type(exc).__name__}: {exc}"
+            raise CacheError(msg) from exc
 
     def _put_pipeline(self, pipe: Any, entry: CacheEntry) -> None:
         key = self._key(entry.entry_id)
@@ -357,7 +466,7 @@ class RedisBackend(CacheBackend):
 
     def get(self, entry_id: str, *, now: float) -> CacheEntry | None:
         """Return the live entry with this id, or ``None``."""
-        return parse_entry(self._run(lambda: self._client.hgetall(self._key(entry_id))), now=now)
+        return self._entry(self._run(lambda: self._client.hgetall(self._key(entry_id))), now=now)
 
     def search(self, scope: str, vector: np.ndarray, *, now: float) -> Candidate | None:
         """Return the nearest live entry of ``scope`` via a pre-filtered KNN query."""
@@ -464,7 +573,7 @@ class RedisBackend(CacheBackend):
     async def aget(self, entry_id: str, *, now: float) -> CacheEntry | None:
         """Async :meth:`get` on the asyncio Redis client."""
         fields = await self._arun(lambda c: c.hgetall(self._key(entry_id)))
-        return parse_entry(fields, now=now)
+        return self._entry(fields, now=now)
 
     async def asearch(self, scope: str, vector: np.ndarray, *, now: float) -> Candidate | None:
         """Async :meth:`search` on the asyncio Redis client."""

@@ -1,0 +1,258 @@
+"""A thread's tool working set, and the task the next model call serves.
+
+The tools bound in one conversation form a *working set*: tools join it when the retriever
+picks them, when ``find_tools`` loads them or when the model calls them, and they stay bound
+on every later call, so a confirmation ("yes, go ahead") or the next step of a tool loop
+never finds the tool it needs unbound. New tools are appended, so the bound list changes as
+little as possible from call to call (and a provider's prompt cache keeps its prefix). Above
+a token cap the least recently used tools leave first; tools in use by the current task
+never do.
+
+The set is a plain JSON-able value kept in the agent state (the graph's and the
+middleware's), so it survives a checkpoint and a process restart:
+:meth:`ToolWorkingSet.to_state` / :meth:`ToolWorkingSet.from_state`.
+
+:func:`task_context` reads what the next call is about from the conversation: the newest
+human turn (joined to the one before when it is a short confirmation or follow-up), the
+assistant's latest words and its most recent tool calls.
+
+Example:
+    .. code-block:: python
+
+        from langchain_tokenopt.tools.working_set import ToolWorkingSet, task_context
+
+        ws = ToolWorkingSet.from_state(state.get("tool_working_set"))
+        ctx = task_context(state["messages"])
+        ctx.query, ctx.follow_up, ctx.context_texts
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+
+__all__ = [
+    "WORKING_SET_KEY",
+    "TaskContext",
+    "ToolWorkingSet",
+    "is_follow_up",
+    "task_context",
+]
+
+#: The agent-state key the graph and the middleware keep the working set under.
+WORKING_SET_KEY = "tool_working_set"
+
+_FORMAT = 1
+
+# Short replies that continue the open task rather than start a new one. Matched on the
+# whole (lower-cased, punctuation-stripped) message, so "yes, cancel it" is a follow-up but
+# "yes, and also book a hotel in Rome for two nights" is judged by its length.
+_CONFIRMATION = re.compile(
+    r"^(?:(?:yes|yeah|yep|yup|sure|ok|okay|alright|right|correct|exactly|confirmed?|agreed|"
+    r"no|nope|not really|please|thanks|thank you|great|perfect|fine|good|sounds good|"
+    r"go ahead|proceed|do it|that's right|that is right|that's correct|that is correct|"
+    r"that works|that's fine|that's it|let's do it|i confirm|i agree|"
+    r"the first one|the second one|the third one|the last one|both|all of them|"
+    r"neither|none|never mind)\b[\s,.!]*)+"
+)
+_FOLLOW_UP_START = re.compile(
+    r"^(?:and|also|what about|how about|and what about|same for|then|but|or|what if)\b"
+)
+_FOLLOW_UP_WORDS = 8
+_CONFIRMATION_WORDS = 12
+
+
+def is_follow_up(text: str) -> bool:
+    """Return True for a short confirmation or follow-up that continues the open task.
+
+    Example:
+        .. code-block:: python
+
+            is_follow_up("Yes, please proceed.")  # True
+            is_follow_up("and the boots?")  # True
+            is_follow_up("Cancel my reservation ABC123.")  # False
+    """
+    lowered = " ".join(text.lower().split())
+    words = lowered.split()
+    if not words:
+        return True
+    if len(words) <= _CONFIRMATION_WORDS and _CONFIRMATION.match(lowered):
+        rest = _CONFIRMATION.sub("", lowered, count=1).split()
+        return len(rest) <= 6
+    return len(words) <= _FOLLOW_UP_WORDS and bool(_FOLLOW_UP_START.match(lowered))
+
+
+def _text(message: BaseMessage) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    parts: list[str] = []
+    for block in content:
+        if isinstance(block, str):
+            parts.append(block)
+        elif isinstance(block, Mapping) and block.get("type") == "text":
+            parts.append(str(block.get("text", "")))
+    return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What the next model call is about, read from the conversation."""
+
+    query: str
+    """The retrieval query of the turn: the newest human message, prefixed by the one
+    before when it is a short follow-up."""
+    follow_up: bool
+    """The newest human message is a confirmation or short follow-up."""
+    context_texts: tuple[str, ...]
+    """Further retrieval queries: the assistant's latest words, its recent tool calls (name
+    and arguments) and the latest tool result's opening, newest first."""
+    turn: int
+    """Number of human messages so far (the index of the current user turn, from 1)."""
+    in_loop: bool
+    """The model already called tools since the newest human message."""
+    called: tuple[str, ...] = ()
+    """Tools called since the newest human message, in order."""
+    recent_calls: Mapping[str, int] = field(default_factory=dict)
+    """Tools called anywhere in the conversation, with the user turn of their last call."""
+
+
+#: Characters of one context text that are ranked.
+_CONTEXT_CHARS = 600
+#: Tool calls of the assistant read for the context query.
+_RECENT_CALLS = 2
+
+
+def task_context(messages: Sequence[BaseMessage], *, max_query_chars: int = 4000) -> TaskContext:
+    """Read the open task from a conversation (pure: same messages, same context)."""
+    human_positions = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage)]
+    turn = len(human_positions)
+    recent: dict[str, int] = {}
+    turn_of = 0
+    for m in messages:
+        if isinstance(m, HumanMessage):
+            turn_of += 1
+        elif isinstance(m, AIMessage):
+            for call in m.tool_calls:
+                recent[str(call.get("name"))] = turn_of
+    if not human_positions:
+        return TaskContext("", False, (), 0, False, (), recent)
+    last = human_positions[-1]
+    newest = _text(messages[last]).strip()
+    follow = is_follow_up(newest)
+    query = newest
+    if follow:
+        for i in reversed(human_positions[:-1]):
+            earlier = _text(messages[i]).strip()
+            if earlier and not is_follow_up(earlier):
+                query = f"{earlier}\n{newest}"
+                break
+    called: list[str] = []
+    for m in messages[last + 1 :]:
+        if isinstance(m, AIMessage):
+            called.extend(str(c.get("name")) for c in m.tool_calls)
+    contexts: list[str] = []
+    calls_seen = 0
+    result_seen = False
+    ai_text_seen = False
+    for m in reversed(messages):
+        if isinstance(m, ToolMessage) and not result_seen:
+            result_seen = True
+            body = _text(m).strip()
+            if body:
+                contexts.append(body[:_CONTEXT_CHARS])
+        elif isinstance(m, AIMessage):
+            if m.tool_calls and calls_seen < _RECENT_CALLS:
+                for c in m.tool_calls[:_RECENT_CALLS]:
+                    args = json.dumps(c.get("args") or {}, ensure_ascii=False, default=str)
+                    contexts.append(f"{c.get('name')} {args}"[:_CONTEXT_CHARS])
+                calls_seen += 1
+            words = _text(m).strip()
+            if words and not ai_text_seen:
+                ai_text_seen = True
+                contexts.append(words[:_CONTEXT_CHARS])
+        if calls_seen >= _RECENT_CALLS and ai_text_seen and result_seen:
+            break
+    return TaskContext(
+        query=query[:max_query_chars],
+        follow_up=follow,
+        context_texts=tuple(dict.fromkeys(t for t in contexts if t)),
+        turn=turn,
+        in_loop=bool(called),
+        called=tuple(dict.fromkeys(called)),
+        recent_calls=recent,
+    )
+
+
+@dataclass(frozen=True)
+class ToolWorkingSet:
+    """The catalog tools bound in one thread, oldest first, with when each was last used.
+
+    Example:
+        .. code-block:: python
+
+            ws = ToolWorkingSet.from_state(None)  # empty: a fresh thread
+            ws = ws.touch(["get_weather"], turn=1)
+            ws.names  # ("get_weather",)
+            state_value = ws.to_state()
+    """
+
+    names: tuple[str, ...] = ()
+    """Bound catalog tools in bind order (new tools are appended)."""
+    last_used: Mapping[str, int] = field(default_factory=dict)
+    """User turn (1-based) at which each tool was last picked, loaded or called."""
+
+    @property
+    def is_empty(self) -> bool:
+        """True for a fresh thread (nothing bound yet)."""
+        return not self.names
+
+    def touch(self, names: Sequence[str], *, turn: int) -> ToolWorkingSet:
+        """Return the set with ``names`` appended (when new) and marked used at ``turn``."""
+        order = list(self.names)
+        used = dict(self.last_used)
+        for name in names:
+            if name not in order:
+                order.append(name)
+            used[name] = max(turn, used.get(name, 0))
+        return ToolWorkingSet(tuple(order), used)
+
+    def without(self, names: Sequence[str]) -> ToolWorkingSet:
+        """Return the set without ``names`` (evicted tools)."""
+        gone = set(names)
+        return ToolWorkingSet(
+            tuple(n for n in self.names if n not in gone),
+            {k: v for k, v in self.last_used.items() if k not in gone},
+        )
+
+    def to_state(self) -> dict[str, Any]:
+        """A JSON-able value for the agent state (checkpointers serialize it as is)."""
+        return {
+            "format": _FORMAT,
+            "names": list(self.names),
+            "last_used": {n: int(self.last_used.get(n, 0)) for n in self.names},
+        }
+
+    @classmethod
+    def from_state(cls, value: Any) -> ToolWorkingSet:
+        """Read a state value back; anything unreadable gives an empty set (fail open)."""
+        if isinstance(value, ToolWorkingSet):
+            return value
+        if not isinstance(value, Mapping) or value.get("format") != _FORMAT:
+            return cls()
+        names = value.get("names")
+        used = value.get("last_used")
+        if not isinstance(names, list) or not isinstance(used, Mapping):
+            return cls()
+        clean = tuple(dict.fromkeys(n for n in names if isinstance(n, str) and n))
+        turns = {
+            n: int(t)
+            for n, t in used.items()
+            if n in clean and isinstance(t, int) and not isinstance(t, bool)
+        }
+        return cls(clean, turns)
