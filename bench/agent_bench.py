@@ -17,7 +17,7 @@ trials for tau-bench, with fresh message and tool-call ids). Points are the tool
 measured trajectory only.
 
 Methods, same run: ``none`` (full request, every tool), ``trim_messages`` (LangChain's,
-``strategy="last"``, 2,000 tokens + system, every tool), ``topk_last_user`` (every message,
+``strategy="last"``, ``TRIM_TOKENS`` + system, every tool), ``topk_last_user`` (every message,
 ``ToolRetriever`` top 5 for the newest human message: what langgraph-bigtool's search sees),
 ``ours_graph`` (``build_optimized_agent(..., cache=False, monitor=False)``) and
 ``ours_middleware`` (``create_agent`` + ``TokenOptMiddleware(cache=False)``). The agents are
@@ -60,6 +60,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -93,16 +94,38 @@ from rich.table import Table  # noqa: E402
 from tools_bench import load_bfcl  # noqa: E402
 
 from langchain_tokenopt import ToolRetriever, build_optimized_agent  # noqa: E402
+from langchain_tokenopt.graph.defaults import DEFAULT_CONTEXT_BUDGET  # noqa: E402
+from langchain_tokenopt.monitoring import (  # noqa: E402
+    MemoryMetricsStore,
+    RequestShape,
+    TokenOptCallbackHandler,
+    price_thread,
+)
 from langchain_tokenopt.tokens import TokenCounter  # noqa: E402
 
 console = Console(width=200)
-METHODS = ("none", "trim_messages", "topk_last_user", "ours_graph", "ours_middleware")
+METHODS = (
+    "none",
+    "trim_messages",
+    "topk_last_user",
+    "ours_graph",
+    "ours_middleware",
+    "ours_prefix",
+)
+#: The methods this run measures (``--methods``; ``none`` always, the cost baseline).
+RUN_METHODS: list[str] = list(METHODS)
+#: Models the request sequences are priced for, with their provider's caching rules.
+PRICED = (("claude-sonnet-4-5", "anthropic"), ("gpt-4o", "openai"), ("gpt-4.1", "openai"))
+#: Seconds between two model calls of a thread in the cost replay (inside every lifetime).
+CALL_GAP_S = 30.0
 SETTINGS = ("plain", "long")
 LONG_PREFIX_TOKENS = 25_000
-TRIM_TOKENS = 2000
+TRIM_TOKENS = DEFAULT_CONTEXT_BUDGET  # the same history budget as ours
 TOPK = 5
 FIND_TOOLS = "find_tools"
 WORKING_SET = "tool_working_set"
+#: Agent-state keys carried from one point of a thread to the next (what a checkpointer keeps).
+CARRIED = (WORKING_SET, "prefix")
 
 
 # ---------------------------------------------------------------------- fail-open watch
@@ -310,11 +333,28 @@ def pct(values: list[float], q: float) -> float:
 
 
 # ---------------------------------------------------------------------- the methods
+class StepTimes(TokenOptCallbackHandler):
+    """Adds up the optimizer steps' own latency (what the graph and middleware report)."""
+
+    def __init__(self) -> None:
+        super().__init__(store=MemoryMetricsStore())
+        self.ms = 0.0
+
+    def record_step(self, request_id: str, event: Any) -> None:
+        self.ms += float(event.latency_ms)
+
+
 class Harness:
     """One catalog: its agents (built once per system prompt) and its retriever."""
 
-    def __init__(self, catalog: list[dict[str, Any]], counter: TokenCounter) -> None:
+    def __init__(
+        self,
+        catalog: list[dict[str, Any]],
+        counter: TokenCounter,
+        context_budget: int = DEFAULT_CONTEXT_BUDGET,
+    ) -> None:
         self.catalog = catalog
+        self.context_budget = context_budget
         self.by_name = {tool_name(t): t for t in catalog}
         self.counter = counter
         self.catalog_tokens = counter.count_tools(catalog)
@@ -326,6 +366,8 @@ class Harness:
         self.retriever.invoke("warm up the retriever", k=TOPK)
         self.build_s = {"retriever": time.perf_counter() - start}
         self._agents: dict[tuple[str, str], Any] = {}
+        self.steps = StepTimes()
+        self.steps_ms = 0.0
 
     def agent(self, method: str, system: str) -> Any:
         key = (method, system)
@@ -335,16 +377,24 @@ class Harness:
             from langchain_tokenopt.graph.middleware import TokenOptMiddleware
 
             start = time.perf_counter()
-            if method == "ours_graph":
+            if method in ("ours_graph", "ours_prefix"):
                 agent = build_optimized_agent(
-                    self.model, tools=self.catalog, system_prompt=system, cache=False, monitor=False
+                    self.model,
+                    tools=self.catalog,
+                    system_prompt=system,
+                    cache=False,
+                    monitor=False,
+                    context_budget=self.context_budget,
+                    prefix_stable=method == "ours_prefix",
                 ).compile()
             else:
                 agent = create_agent(
                     self.model,
                     tools=self.tools,
                     system_prompt=system,
-                    middleware=[TokenOptMiddleware(cache=False)],
+                    middleware=[
+                        TokenOptMiddleware(cache=False, context_budget=self.context_budget)
+                    ],
                 )
             self.script.reset("__warmup__", "warm up")  # builds lazy parts, warms the paths
             agent.invoke({"messages": [HumanMessage("Hello, can you help me with something?")]})
@@ -389,14 +439,18 @@ class Harness:
             return [{"messages": history, "tools": tools, "names": names}], took
         agent = self.agent(method, str(system.content))
         inputs: dict[str, Any] = {"messages": history[1:]}
-        if state.get(WORKING_SET) is not None:
-            inputs[WORKING_SET] = state[WORKING_SET]
+        for key in CARRIED:
+            if state.get(key) is not None:
+                inputs[key] = state[key]
+        self.steps.ms = 0.0
         start = time.perf_counter()
-        out = agent.invoke(inputs)
+        out = agent.invoke(inputs, {"callbacks": [self.steps]})
         wall = time.perf_counter() - start
-        if isinstance(out, dict) and out.get(WORKING_SET) is not None:
-            state[WORKING_SET] = out[WORKING_SET]
+        for key in CARRIED:
+            if isinstance(out, dict) and out.get(key) is not None:
+                state[key] = out[key]
         calls = list(self.script.calls)
+        self.steps_ms = self.steps.ms / max(1, len(calls))
         return calls, (wall - self.script.model_s) / max(1, len(calls))
 
 
@@ -412,6 +466,7 @@ def measure_point(
     if method.startswith("ours"):
         harness.agent(method, str(history[0].content))  # built (and warmed) before the reset
     harness.script.reset(gold_name, query)
+    harness.steps_ms = 0.0
     ERRORS.method = method
     before = ERRORS.counts[method]
     calls, opt_s = harness.run(method, history, state)
@@ -436,11 +491,95 @@ def measure_point(
         "sufficient": bound and not lost,
         "sufficient_with_find": (bound or recovered) and not lost,
         "tokens_sent": harness.count(first["messages"], first["tools"]),
+        "shape": request_shape(harness, first["messages"], first["tools"]),
         "opt_ms": opt_s * 1000,
+        "steps_ms": harness.steps_ms,
         "optimizer_errors": errors,
         "names": first["names"],
         "names_after_find": calls[1]["names"] if recovered or len(calls) > 1 else None,
     }
+
+
+def request_shape(harness: Harness, messages: Sequence[BaseMessage], tools: Sequence[Any]) -> Any:
+    """The request as the cost model sees it, breakpoints where a caching user puts them.
+
+    Every method gets the same three breakpoints: the last tool, the system prompt and the
+    newest message (what ``TokenOptMiddleware``'s prefix-stable mode and a user caching by
+    hand both mark); the time is set per thread by :func:`price_rows`.
+    """
+    schemas = [harness.by_name.get(_name(t), t) for t in tools]
+    shape = RequestShape.from_messages(list(messages), tools=schemas, counter=harness.counter)
+    n_tools = len(schemas)
+    marks = {len(shape.parts) - 2} if len(shape.parts) >= 2 else set()
+    if n_tools:
+        marks.add(n_tools - 1)
+    if any(m.type == "system" for m in messages):
+        marks.add(n_tools)
+    return replace(shape, breakpoints=tuple(sorted(marks)))
+
+
+def price_rows(rows: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Cost per call of each method, four ways, for each priced model.
+
+    Each thread's requests are replayed in order, ``CALL_GAP_S`` apart, under the provider's
+    caching rules (``langchain_tokenopt.monitoring.price_thread``). ``none`` priced without
+    caching is what a user who does not cache pays; with caching, what one who does pays.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for method, method_rows in rows.items():
+        threads: dict[str, list[Any]] = {}
+        for r in method_rows:
+            threads.setdefault(r["thread"], []).append(r["shape"])
+        per_model: dict[str, Any] = {}
+        for model, provider in PRICED:
+            usd = usd_plain = 0.0
+            read = total = 0
+            calls = 0
+            for shapes in threads.values():
+                timed = [replace(sh, at=i * CALL_GAP_S) for i, sh in enumerate(shapes)]
+                cost = price_thread(timed, model=model, provider=provider)
+                usd += float(cost.usd)
+                usd_plain += float(cost.usd_without_caching)
+                read += cost.cache_read_tokens
+                total += cost.input_tokens
+                calls += len(shapes)
+            per_model[model] = {
+                "usd_per_call_cached": usd / max(1, calls),
+                "usd_per_call_uncached": usd_plain / max(1, calls),
+                "prefix_reuse": read / max(1, total),
+            }
+        out[method] = per_model
+    return out
+
+
+def print_costs(title: str, costs: dict[str, dict[str, Any]]) -> None:
+    """Cost per call with provider caching, as a ratio to the unoptimized cached baseline."""
+    table = Table(title=title)
+    table.add_column("method")
+    for model, _ in PRICED:
+        table.add_column(f"{model}: $/call cached (× none cached)", justify="right")
+        table.add_column("prefix reuse", justify="right")
+    base = costs.get("none", {})
+    for method, per_model in costs.items():
+        cells = [method]
+        for model, _ in PRICED:
+            c = per_model[model]
+            ref = base.get(model, {}).get("usd_per_call_cached") or 0.0
+            ratio = c["usd_per_call_cached"] / ref if ref else float("nan")
+            cells.append(f"{c['usd_per_call_cached']:.4f} ({ratio:.3f}×)")
+            cells.append(f"{c['prefix_reuse']:.0%}")
+        table.add_row(*cells)
+    if base:
+        cells = ["none, no caching"]
+        for model, _ in PRICED:
+            c = base[model]
+            ref = c["usd_per_call_cached"] or float("nan")
+            cells.append(
+                f"{c['usd_per_call_uncached']:.4f} ({c['usd_per_call_uncached'] / ref:.3f}×)"
+            )
+            cells.append("0%")
+        table.add_row(*cells)
+    console.print(table)
 
 
 def _summary(history: list[BaseMessage], n: int = 4) -> list[str]:
@@ -462,7 +601,7 @@ def run_dataset(
     filler: list[dict[str, Any]],
     setting: str,
 ) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]], dict[str, Any]]:
-    rows: dict[str, list[dict[str, Any]]] = {m: [] for m in METHODS}
+    rows: dict[str, list[dict[str, Any]]] = {m: [] for m in RUN_METHODS}
     failures: list[dict[str, Any]] = []
     counter = harness.counter
     full_tokens, tokenizer_ms, prefix_tokens = [], [], []
@@ -474,7 +613,7 @@ def run_dataset(
             thread = long_thread({**item, "messages": own}, filler, counter)
             first = len(thread) - (len(own) - 1)
             prefix_tokens.append(counter.count_messages(thread[:first]))
-        states: dict[str, dict[str, Any]] = {m: {} for m in METHODS}
+        states: dict[str, dict[str, Any]] = {m: {} for m in RUN_METHODS}
         for p, idx in enumerate(points_of(thread, first)):
             history = thread[:idx]
             gold = thread[idx].tool_calls[0]  # type: ignore[attr-defined]
@@ -483,9 +622,10 @@ def run_dataset(
             tokenizer_ms.append((time.perf_counter() - start) * 1000)
             full_tokens.append(full)
             human = next((m for m in reversed(history) if isinstance(m, HumanMessage)), None)
-            for method in METHODS:
+            for method in RUN_METHODS:
                 row = measure_point(harness, method, history, gold, states[method])
                 row["tokens_full"] = full
+                row["thread"] = item["id"]
                 rows[method].append(row)
                 if not row["sufficient"]:
                     kind = failure_kind(row, gold["name"], history, first)
@@ -564,6 +704,10 @@ def aggregate(rows: list[dict[str, Any]], tokenizer_ms: list[float], method: str
         )
         out["ratio_p50"] = out["opt_ms_p50"] / out["tokenizer_ms_p50"]
         out["ratio_p95"] = out["opt_ms_p95"] / out["tokenizer_ms_p95"]
+        steps = [r["steps_ms"] for r in rows]
+        out["steps_ms_p50"], out["steps_ms_p95"] = pct(steps, 0.5), pct(steps, 0.95)
+        out["steps_ratio_p50"] = out["steps_ms_p50"] / out["tokenizer_ms_p50"]
+        out["steps_ratio_p95"] = out["steps_ms_p95"] / out["tokenizer_ms_p95"]
     return out
 
 
@@ -581,6 +725,8 @@ def print_table(title: str, results: dict[str, dict[str, Any]]) -> None:
         "tokens/call full → sent",
         "opt. ms p50 / p95",
         "× tokenizer p50 / p95",
+        "our steps ms p50 / p95",
+        "steps × tok.",
         "fail-open",
     ):
         table.add_column(col, justify="right" if col != "method" else "left")
@@ -601,6 +747,12 @@ def print_table(title: str, results: dict[str, dict[str, Any]]) -> None:
             f"(-{r['tokens_fewer']:.0%})",
             f"{r['opt_ms_p50']:.1f} / {r['opt_ms_p95']:.1f}" if has_ms else "-",
             f"{r['ratio_p50']:.1f} / {r['ratio_p95']:.1f}" if has_ms else "-",
+            f"{r['steps_ms_p50']:.1f} / {r['steps_ms_p95']:.1f}"
+            if has_ms and r["steps_ms_p95"]
+            else "-",
+            f"{r['steps_ratio_p50']:.1f} / {r['steps_ratio_p95']:.1f}"
+            if has_ms and r["steps_ms_p95"]
+            else "-",
             str(r["points_with_optimizer_errors"]),
         )
     console.print(table)
@@ -693,6 +845,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="2 threads per dataset")
     ap.add_argument("--only", choices=("tau", "tooltalk"), default=None)
     ap.add_argument(
+        "--methods", nargs="+", choices=METHODS, default=None, help="a subset (none always runs)"
+    )
+    ap.add_argument(
+        "--settings", nargs="+", choices=SETTINGS, default=None, help="plain and/or long"
+    )
+    ap.add_argument(
+        "--context-budget",
+        type=int,
+        default=DEFAULT_CONTEXT_BUDGET,
+        help="history budget of ours (the agents' context_budget; default: the library's)",
+    )
+    ap.add_argument(
         "--no-toolkits",
         action="store_true",
         help="leave the catalog tools without their toolkit (no groups for the selector)",
@@ -702,6 +866,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "agent_bench.json")
     args = ap.parse_args(argv)
+    if args.methods:
+        RUN_METHODS[:] = [m for m in METHODS if m == "none" or m in args.methods]
     package_logger = logging.getLogger("langchain_tokenopt")
     package_logger.setLevel(logging.WARNING)
     package_logger.addHandler(ERRORS)
@@ -727,18 +893,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.quick:
             items = items[:2]
-        harness = Harness(catalogs[dataset], counter)
+        harness = Harness(catalogs[dataset], counter, args.context_budget)
         results[dataset] = {}
         meta[dataset] = {
             "threads": len(items),
             "catalog_tools": len(harness.catalog),
             "catalog_tokens": harness.catalog_tokens,
         }
-        for setting in SETTINGS:
+        for setting in args.settings or SETTINGS:
             start = time.perf_counter()
             rows, failures, extra = run_dataset(dataset, harness, items, filler, setting)
             all_failures.extend(failures)
-            summary = {m: aggregate(rows[m], extra["tokenizer_ms"], m) for m in METHODS}
+            summary = {m: aggregate(rows[m], extra["tokenizer_ms"], m) for m in RUN_METHODS}
+            costs = price_rows(rows)
+            for m in RUN_METHODS:
+                summary[m]["costs"] = costs[m]
             results[dataset][setting] = summary
             meta[dataset][setting] = {
                 "seconds": round(time.perf_counter() - start, 1),
@@ -749,6 +918,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"catalog {len(harness.catalog)} tools "
                 f"({harness.catalog_tokens / 1000:.1f}k tokens)",
                 summary,
+            )
+            print_costs(
+                f"{dataset} · {setting} threads · cost per call under provider prompt caching "
+                f"(calls {CALL_GAP_S:.0f} s apart)",
+                costs,
             )
         meta[dataset]["build_s"] = {k: round(v, 2) for k, v in harness.build_s.items()}
     kinds = failure_kinds(all_failures)

@@ -4,9 +4,18 @@ Runs the project's demo workload (examples/workload: ~10k-token modular system p
 tools, ~46k-token history, 64 questions over two tenants) through ``build_optimized_agent``
 with the local SmolLM2, and reports:
 
-* prompt tokens per request before/after, on the cache-miss path and averaged over the workload;
-* cache hit rate against the workload's achievable rate (true repeats / paraphrases), with false
-  hits (hits on questions that must miss) and missed hits counted;
+* prompt tokens per request before/after, on the cache-miss path and averaged over the workload
+  (a turn's model calls summed, and per first model call);
+* next-call sufficiency beside them (the measure of bench/agent_bench.py): on each miss whose
+  question needs tools, whether those tools were bound on the first model call the graph made
+  and the argument values the question or its conversation states were still in the request
+  (the agent calls the expected tools when bound, find_tools otherwise; see
+  langchain_tokenopt/demo/tool_loop.py);
+* cache hit rate against the workload's achievable rate (repeats / paraphrases in the same
+  tenant whose tools are all declared cacheable), with false hits (hits on questions that must
+  miss) and missed hits counted;
+* stored answers of turns that called a tool not declared cacheable, from the cache's own
+  update counter and entry count per turn (must be 0);
 * end-to-end latency through the graph for cache hits and misses (p50 / p95);
 * quality proxies carried over from the component benches' JSON in bench/results
   (answer-string retention, tool recall, fact retention), when those files exist.
@@ -525,6 +534,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = [r.steps[step][1] for r in misses if step in r.steps]
         return round(statistics.fmean(rows), 1) if rows else None
 
+    suff = report.sufficiency
     tradeoff = paraphrase_tradeoff(workload)
     retention = history_retention(workload, DEMO_CONTEXT_BUDGET)
     tools_quality = tool_recall(report)
@@ -563,6 +573,21 @@ def main(argv: list[str] | None = None) -> int:
             "miss_path_system_prompt": step_after("compression"),
             "miss_path_tool_schemas": step_after("tool_selection"),
             "miss_path_history": step_after("context"),
+            "first_call_mean_before": round(statistics.fmean(r.first_call[0] for r in misses), 1)
+            if misses
+            else None,
+            "first_call_mean_after": round(statistics.fmean(r.first_call[1] for r in misses), 1)
+            if misses
+            else None,
+            "model_calls": report.model_calls,
+        },
+        "sufficiency": {
+            "questions": suff.questions,
+            "tools_bound": suff.tools_bound,
+            "args_kept": suff.args_kept,
+            "sufficient": suff.sufficient,
+            "sufficient_with_find": suff.sufficient_with_find,
+            "insufficient": list(suff.insufficient),
         },
         "cache": {
             "hit_rate": round(report.hit_rate, 4),
@@ -572,6 +597,16 @@ def main(argv: list[str] | None = None) -> int:
             "hits_by_layer": {
                 layer: sum(r.cache_layer == layer for r in hits) for layer in ("exact", "semantic")
             },
+            "cacheable_tools": dict(report.cacheable_tools),
+            "stored_after_non_cacheable_tool": report.stored_after_uncacheable_tool,
+            "not_stored_after_non_cacheable_tool": report.not_stored_after_tools,
+            "stored_without_reaching_a_needed_non_cacheable_tool": (
+                report.stored_without_needed_tool
+            ),
+            "stored_after_cacheable_tools_only": report.stored_after_cacheable_tools,
+            "missed_hits_after_tool_turns": report.missed_after_tool_turns,
+            "stores": sum(r.stored for r in report.results),
+            "entries_at_end": report.cache_entries,
         },
         "latency_ms": {
             "hit_p50": _pct(hit_ms, 50),
@@ -610,6 +645,20 @@ def main(argv: list[str] | None = None) -> int:
                 "tokens_after": r.tokens_sent,
                 "tools_bound": r.tools_bound,
                 "expected_tools": list(r.question.expected_tools),
+                "model_calls": r.model_calls,
+                "first_call": list(r.first_call),
+                "tools_called": list(r.tools_called),
+                "stored": r.stored,
+                "after_tool_turns": r.after_tool_turns,
+                "sufficiency": None
+                if r.sufficiency is None
+                else {
+                    "tools_bound": r.sufficiency.tools_bound,
+                    "recovered": r.sufficiency.recovered,
+                    "args_checked": r.sufficiency.args_checked,
+                    "args_lost": list(r.sufficiency.args_lost),
+                    "missing_tools": list(r.sufficiency.missing_tools),
+                },
             }
             for r in report.results
         ],
@@ -618,19 +667,28 @@ def main(argv: list[str] | None = None) -> int:
     for col in ("claim", "goal", "measured"):
         table.add_column(col)
     t = result["tokens"]
+    s = result["sufficiency"]
     table.add_row(
         "tokens per request",
         GOALS["tokens_per_request"],
-        f"miss path {t['miss_path_mean_before']:,.0f} -> {t['miss_path_mean_after']:,.0f}; "
-        f"workload {t['workload_mean_before']:,.0f} -> {t['workload_mean_after']:,.0f} "
-        f"({100 * (t['workload_reduction'] or 0):.1f} % fewer)",
+        f"miss path {t['miss_path_mean_before']:,.0f} -> {t['miss_path_mean_after']:,.0f} per "
+        f"turn, first call {t['first_call_mean_before'] or 0:,.0f} -> "
+        f"{t['first_call_mean_after'] or 0:,.0f}; workload {t['workload_mean_before']:,.0f} -> "
+        f"{t['workload_mean_after']:,.0f} ({100 * (t['workload_reduction'] or 0):.1f} % "
+        f"fewer); next-call sufficiency {s['sufficient']} on {s['questions']} tool misses "
+        f"(tools bound {s['tools_bound']}, argument values kept {s['args_kept']}; "
+        f"{s['sufficient_with_find']} with one find_tools)",
     )
     c = result["cache"]
     table.add_row(
         "cache hit rate",
         GOALS["hit_rate"],
         f"{100 * c['hit_rate']:.1f} % of {100 * c['achievable_hit_rate']:.1f} % achievable; "
-        f"false hits {c['false_hits']}, missed {c['missed_hits']}",
+        f"false hits {c['false_hits']}, missed {c['missed_hits']} "
+        f"({len(c['missed_hits_after_tool_turns'])} after tool turns in the thread); "
+        "stored answers of turns "
+        f"that called a non-cacheable tool: {len(c['stored_after_non_cacheable_tool'])} "
+        f"(of {len(c['not_stored_after_non_cacheable_tool'])} such turns)",
     )
     lat = result["latency_ms"]
     table.add_row(
@@ -659,6 +717,12 @@ def main(argv: list[str] | None = None) -> int:
     parts = ("miss_path_system_prompt", "miss_path_tool_schemas", "miss_path_history")
     split.add_row(*[f"{t[k] or 0:,.0f}" for k in parts], f"{t['miss_path_mean_after']:,.0f}")
     console.print(split)
+    console.print(
+        f"Next-call sufficiency beside these tokens: {s['sufficient']} of the "
+        f"{s['questions']} misses that need tools keep the tools and argument values their "
+        f"next step needs on the first call ({s['sufficient_with_find']} counting one "
+        f"find_tools); not sufficient: {', '.join(s['insufficient']) or 'none'}."
+    )
     quality = Table(title="Workload quality proxies")
     for col in ("proxy", "value"):
         quality.add_column(col)

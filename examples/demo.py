@@ -4,8 +4,12 @@ Loads the workload shipped in examples/workload (a ~10k-token modular system pro
 schemas, a ~46k-token support conversation with tool calls, 64 questions across two tenants),
 prints the token breakdown of the unoptimized request for GPT-4o, GPT-4 and Claude Sonnet, then
 asks every question through ``build_optimized_agent`` with the local SmolLM2 (cache check, tool
-selection, prompt compression, context optimization, model, cache store) and prints what each
-step saved, the cache hits, latency and the estimated cost against the unoptimized requests.
+selection, prompt compression, context optimization, model, tool loop, cache store) and prints
+what each step saved, next to it the next-call sufficiency (were the tools each question needs
+bound, and its argument values kept?), the cache hits (a turn that called a tool not declared
+cacheable is never stored, and the run counts it), latency and the estimated cost against the
+unoptimized requests. SmolLM2 cannot call tools: the agent makes the calls each question needs
+when the graph binds them (``langchain_tokenopt.demo.tool_loop``) and SmolLM2 writes the answer.
 
     python examples/demo.py                   # the whole demo
     python examples/demo.py --breakdown-only  # only the token breakdown (seconds)

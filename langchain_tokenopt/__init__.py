@@ -43,15 +43,21 @@ if TYPE_CHECKING:
         TokenOptError,
     )
     from langchain_tokenopt.graph import build_optimized_agent
-    from langchain_tokenopt.monitoring import RequestRecord, TokenOptCallbackHandler
+    from langchain_tokenopt.monitoring import (
+        OpenTelemetrySink,
+        RequestRecord,
+        TokenOptCallbackHandler,
+    )
     from langchain_tokenopt.tokens import TokenCounter
     from langchain_tokenopt.tools import (
+        MCPToolCatalog,
         QueryClassifier,
         ToolRetriever,
         ToolSelection,
         ToolSelector,
         agenerate_example_queries,
         generate_example_queries,
+        load_mcp_catalog,
     )
 
 try:
@@ -73,6 +79,8 @@ _EXPORTS: dict[str, str] = {
     "QueryClassifier": "langchain_tokenopt.tools",
     "agenerate_example_queries": "langchain_tokenopt.tools",
     "generate_example_queries": "langchain_tokenopt.tools",
+    "MCPToolCatalog": "langchain_tokenopt.tools",
+    "load_mcp_catalog": "langchain_tokenopt.tools",
     # compression/
     "QueryAwareCompressor": "langchain_tokenopt.compression",
     "LLMLinguaCompressor": "langchain_tokenopt.compression",
@@ -87,6 +95,7 @@ _EXPORTS: dict[str, str] = {
     # monitoring/
     "TokenOptCallbackHandler": "langchain_tokenopt.monitoring",
     "RequestRecord": "langchain_tokenopt.monitoring",
+    "OpenTelemetrySink": "langchain_tokenopt.monitoring",
     # graph/
     "build_optimized_agent": "langchain_tokenopt.graph",
     # foundation
@@ -104,9 +113,11 @@ __all__ = [
     "LLMLinguaCompressor",
     "LocalBackend",
     "LocalEmbeddings",
+    "MCPToolCatalog",
     "MessageClassifier",
     "MissingDependencyError",
     "ModularPrompt",
+    "OpenTelemetrySink",
     "PromptAssembler",
     "QueryAwareCompressor",
     "QueryClassifier",
@@ -126,6 +137,7 @@ __all__ = [
     "cache_scope",
     "agenerate_example_queries",
     "generate_example_queries",
+    "load_mcp_catalog",
     "validate_history",
 ]
 

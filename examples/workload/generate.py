@@ -3,7 +3,7 @@
 Writes four JSON files next to this script (or into ``--out DIR``):
 
 * ``system_prompt.json``: the modular ~10k-token system prompt of the Northwind agent.
-* ``tools.json``: 131 OpenAI-style tool schemas in 12 domains.
+* ``tools.json``: 131 OpenAI-style tool schemas in 12 domains, and the cacheable ones.
 * ``history.json``: one long support conversation as LangChain message dicts.
 * ``questions.json``: 64 user questions across two tenants (new, repeats, paraphrases, follow-ups).
 
@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE))
 from history_script import CUSTOMER_ID, build_history  # noqa: E402
 from prompt_modules import build_modules  # noqa: E402
 from question_specs import C_MAYA, build_questions  # noqa: E402
-from tool_specs import DOMAIN_TITLES, build_tools, tool_domains  # noqa: E402
+from tool_specs import DOMAIN_TITLES, build_tools, cacheable_tools, tool_domains  # noqa: E402
 
 SEED = 20260318
 COMPANY = "Northwind Outfitters"
@@ -49,6 +49,7 @@ def build_files() -> dict[str, Any]:
         "domains": DOMAIN_TITLES,
         "domain_of": tool_domains(),
         "tools": build_tools(),
+        "cacheable": cacheable_tools(),
     }
     messages, facts = build_history(random.Random(SEED + 1))
     history = {
@@ -59,7 +60,7 @@ def build_files() -> dict[str, Any]:
         "facts": facts,
         "messages": messages,
     }
-    questions = build_questions()
+    questions = build_questions(cacheable_tools())
     shares: dict[str, float] = {}
     for q in questions:
         shares[q["kind"]] = shares.get(q["kind"], 0) + 1

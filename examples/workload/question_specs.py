@@ -13,6 +13,15 @@ Two tenants (``acme`` and ``globex``) run the same Northwind agent. Each row is
 
 Personal questions (my order, my points) are repeated only by the same user; general questions
 (policy, weather, stock) also by other users of the same tenant.
+
+A repeat or paraphrase is an achievable cache hit only when its answer can be served again:
+asked in the same tenant, and every tool the answer needs is declared cacheable
+(``tool_specs.CACHEABLE_TOOLS``). A repeat of a question that books, changes or reads live
+data (tracking, stock, points, who is on call) must miss: the cache never stores such a turn.
+
+``EXPECTED_ARGS`` holds the arguments of each expected tool call that the user's words or the
+conversation state (ids, places, dates); values only the signed-in session knows (the
+customer id of a fresh conversation) or an earlier tool result holds are left out.
 """
 
 from __future__ import annotations
@@ -680,15 +689,65 @@ ROWS: list[Row] = [
 ]
 
 
-def build_questions() -> list[dict[str, Any]]:
-    """Return the question stream with ids resolved and the expected cache outcome."""
+#: Per question, ``{tool: {argument: value}}`` for the expected calls (see the docstring).
+EXPECTED_ARGS: dict[str, dict[str, dict[str, Any]]] = {
+    "q01": {"get_order": {"order_id": "NW-4913515"}},
+    "q02": {"track_shipment": {"tracking_number": "562047204806", "carrier": "fedex"}},
+    "q07": {"check_inventory": {"sku": "Basecamp 4P", "warehouse": "Toronto"}},
+    "q08": {"check_inventory": {"sku": "Basecamp 4P", "warehouse": "Columbus"}},
+    "q09": {"get_weather_forecast": {"location": "Banff", "days": 3}},
+    "q10": {"get_weather_forecast": {"location": "Banff", "days": 3}},
+    "q13": {
+        "get_payment_methods": {"customer_id": "CUS-208114"},
+        "reorder": {"order_id": "NW-4799810"},
+    },
+    "q14": {"reorder": {"order_id": "NW-4799810", "exclude_skus": ["bottle"]}},
+    "q15": {"get_order": {"order_id": "NW-4412876"}},
+    "q20": {"get_return_status": {"rma_id": "RMA-331802"}},
+    "q21": {"get_return_status": {"rma_id": "RMA-331802"}},
+    "q22": {"get_return_rate_report": {"group_by": "category", "date_from": "February 2026"}},
+    "q23": {"get_return_rate_report": {"group_by": "reason", "date_from": "February 2026"}},
+    "q24": {"get_on_call": {"team": "payments"}},
+    "q25": {"get_weather_forecast": {"location": "Banff", "days": 3}},
+    "q29": {"get_loyalty_account": {"customer_id": "CUS-208114"}},
+    "q30": {"find_store_stock": {"sku": "Cirque 2P", "postal_code": "Boulder"}},
+    "q35": {"get_on_call": {"team": "payments"}},
+    "q37": {"book_rental": {"store_id": "Portland Hawthorne", "items": ["kayak"]}},
+    "q38": {"book_rental": {"store_id": "Portland Hawthorne", "items": ["kayak"]}},
+    "q39": {"get_size_chart": {"product_id": "Ridgeline"}},
+    "q42": {"get_size_chart": {"product_id": "Ridgeline"}},
+    "q45": {"get_delivery_performance": {"carrier": "fedex"}},
+    "q46": {"check_inventory": {"sku": "Basecamp 4P", "warehouse": "Toronto"}},
+    "q47": {"get_size_chart": {"product_id": "Ridgeline"}},
+    "q48": {"get_return_rate_report": {"group_by": "category", "date_from": "February 2026"}},
+    "q52": {"get_return_rate_report": {"group_by": "category", "date_from": "Feb 2026"}},
+    "q55": {"open_warranty_claim": {"order_id": "NW-4412876", "fault": "tent pole"}},
+    "q58": {"get_order": {"order_id": "NW-4913515"}},
+    "q62": {"find_nearest_store": {"location": "Colorado"}},
+    "q63": {"list_classes": {"store_id": "Calgary"}},
+}
+
+
+def build_questions(cacheable: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """Return the question stream with ids resolved and the expected cache outcome.
+
+    Args:
+        cacheable: ``{tool: lifetime}`` of the tools whose turns may be stored; a repeat of a
+            question that needs any other tool is not an achievable hit (no tool: all are).
+    """
+    cacheable = cacheable or {}
     by_id: dict[str, dict[str, Any]] = {}
     out: list[dict[str, Any]] = []
     for qid, tenant, user, conv, kind, repeats, follows, text, tools in ROWS:
         expect_hit = False
         if kind in ("exact_repeat", "paraphrase"):
             original = by_id[repeats or ""]
-            expect_hit = original["tenant_id"] == tenant
+            servable = all(t in cacheable for t in original["expected_tools"])
+            expect_hit = original["tenant_id"] == tenant and servable
+        args = EXPECTED_ARGS.get(qid, {})
+        if set(args) - set(tools):
+            msg = f"{qid}: EXPECTED_ARGS names tools it does not expect: {sorted(set(args) - set(tools))}"
+            raise ValueError(msg)
         q = {
             "id": qid,
             "tenant_id": tenant,
@@ -699,6 +758,7 @@ def build_questions() -> list[dict[str, Any]]:
             "repeats": repeats,
             "follows": follows,
             "expected_tools": tools,
+            "expected_args": args,
             "expect_cache_hit": expect_hit,
         }
         by_id[qid] = q

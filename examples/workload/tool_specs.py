@@ -1503,3 +1503,42 @@ def build_tools() -> list[dict[str, Any]]:
 def tool_domains() -> dict[str, str]:
     """Map each tool name to its domain."""
     return {name: domain for domain, name, _d, _p in SPECS}
+
+
+#: The read-only tools whose results may be served again, with their lifetime in seconds
+#: (``build_optimized_agent(cacheable_tools=...)``): reference data (policies, FAQs, store
+#: directory, size charts, product pages), forecasts, and analytics reports over closed
+#: periods. Everything else is not cacheable: tools that book, cancel, send or change
+#: something, and tools that read live or personal data (orders, tracking, stock, points,
+#: returns, who is on call now), so a turn that called one is never stored.
+CACHEABLE_TOOLS: dict[str, int] = {
+    # reference data, refreshed daily
+    "get_policy_document": 86_400,
+    "search_knowledge_base": 86_400,
+    "get_macro": 86_400,
+    "find_nearest_store": 86_400,
+    "get_public_holidays": 86_400,
+    "get_size_chart": 86_400,
+    # catalog pages and reviews
+    "get_product": 3_600,
+    "compare_products": 3_600,
+    "get_product_reviews": 3_600,
+    # forecasts and trail reports
+    "get_weather_forecast": 1_800,
+    "get_trail_conditions": 1_800,
+    # analytics over past periods
+    "get_sales_report": 3_600,
+    "get_return_rate_report": 3_600,
+    "get_delivery_performance": 3_600,
+    "get_cohort_retention": 3_600,
+}
+
+
+def cacheable_tools() -> dict[str, int]:
+    """Return ``{tool name: lifetime in seconds}`` of the cacheable tools (all in SPECS)."""
+    names = {name for _domain, name, _d, _p in SPECS}
+    unknown = sorted(set(CACHEABLE_TOOLS) - names)
+    if unknown:
+        msg = f"CACHEABLE_TOOLS names unknown tools: {', '.join(unknown)}"
+        raise ValueError(msg)
+    return dict(sorted(CACHEABLE_TOOLS.items()))

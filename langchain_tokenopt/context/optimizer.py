@@ -163,12 +163,34 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
         self.reserve_tokens = reserve_tokens
         self.repair_input = repair_input
         self.budget = max_tokens - reserve_tokens - self.counter.count_tools(self.tools)
+        self._siblings: dict[int, ContextOptimizer] = {}
         if self.budget < 1:
             msg = (
                 f"tools ({self.counter.count_tools(self.tools)} tokens) and reserve_tokens "
                 f"({reserve_tokens}) leave no room in max_tokens={max_tokens}"
             )
             raise TokenOptConfigError(msg)
+
+    def with_max_tokens(self, max_tokens: int) -> ContextOptimizer:
+        """A copy with another budget (same counter, strategies, classifier and tools).
+
+        The copies are kept, so a thread compacting again and again builds one.
+        """
+        if max_tokens == self.max_tokens:
+            return self
+        found = self._siblings.get(max_tokens)
+        if found is None:
+            found = ContextOptimizer(
+                max_tokens=max_tokens,
+                counter=self.counter,
+                strategies=self.strategies,
+                classifier=self.classifier,
+                tools=self.tools,
+                reserve_tokens=self.reserve_tokens,
+                repair_input=self.repair_input,
+            )
+            self._siblings[max_tokens] = found
+        return found
 
     def __repr__(self) -> str:
         names = ", ".join(type(s).__name__ for s in self.strategies)

@@ -4,7 +4,12 @@ The same runner drives ``make demo`` (``examples/demo.py``), ``tokenopt demo`` a
 ``bench/e2e_bench.py``: each question of the workload is asked in its own conversation
 thread (the conversation of the long history starts with that history), as its tenant
 and user, through :func:`~langchain_tokenopt.build_optimized_agent` with the local SmolLM2.
-Figures come from the monitor's records, so they are the ones ``tokenopt stats`` shows.
+The agent calls the tools each question needs when the graph binds them
+(:mod:`~langchain_tokenopt.demo.tool_loop`; SmolLM2 writes the answers), the workload's
+read-only tools are declared cacheable, and every store the response cache makes is
+counted. Token figures come from the monitor's records, so they are the ones
+``tokenopt stats`` shows; next-call sufficiency from what each model call received
+(:mod:`~langchain_tokenopt.demo.sufficiency`).
 
 Example:
     .. code-block:: python
@@ -14,6 +19,7 @@ Example:
 
         report = run_workload(load_workload(), limit=10)
         report.hit_rate, report.mean_tokens_before, report.mean_tokens_after
+        report.sufficiency.sufficient, report.stored_after_uncacheable_tool
 """
 
 from __future__ import annotations
@@ -22,13 +28,20 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
+from langchain_tokenopt.demo.sufficiency import (
+    QuestionSufficiency,
+    SufficiencySummary,
+    question_sufficiency,
+)
+from langchain_tokenopt.demo.tool_loop import FIND_TOOLS, CallLog, request_text
 from langchain_tokenopt.demo.workload import Workload, WorkloadQuestion
 from langchain_tokenopt.errors import TokenOptConfigError
 from langchain_tokenopt.graph.factory import DEFAULT_TOOL_MARGIN
@@ -39,6 +52,7 @@ __all__ = [
     "DEMO_MAX_NEW_TOKENS",
     "DEMO_MAX_SENTENCES",
     "DEMO_SYSTEM_BUDGET",
+    "DemoAgent",
     "DemoReport",
     "QuestionResult",
     "build_demo_agent",
@@ -76,7 +90,8 @@ class QuestionResult:
     latency_ms: float
     """End-to-end wall time of ``graph.invoke`` for this question."""
     tokens_unoptimized: int
-    """Tokens the request would have sent without any optimizer (system + history + tools)."""
+    """Tokens the turn's model calls would have sent without any optimizer (each call's
+    whole system prompt + history + tool catalog, summed); for a hit, the one request."""
     tokens_sent: int
     """Tokens sent to the model over the turn, same tokenizer (0 for a cache hit)."""
     steps: dict[str, tuple[int, int, float]] = field(default_factory=dict)
@@ -85,6 +100,22 @@ class QuestionResult:
     """Tools bound on the turn's model call."""
     system_prompt: str = ""
     """The system prompt sent on the turn's model call (empty for a cache hit)."""
+    model_calls: int = 0
+    """Model calls of the turn (a tool loop makes several; 0 for a hit)."""
+    first_call: tuple[int, int] = (0, 0)
+    """(unoptimized, sent) tokens of the turn's first model call ((0, 0) for a hit)."""
+    tools_called: tuple[str, ...] = ()
+    """Tools the agent called in this turn, in order (``find_tools`` included)."""
+    stored: int = 0
+    """Answers the response cache stored during this turn (its own update counter)."""
+    entries_added: int = 0
+    """Entries the cache's backend gained during this turn (its entry count)."""
+    sufficiency: QuestionSufficiency | None = None
+    """Next-call sufficiency of a miss that needs tools, else ``None``."""
+    after_tool_turns: bool = False
+    """The thread held tool calls before this question. The cache's ``standalone`` history
+    policy then keeps the conversation in the entry's scope, so a repeat asked in another
+    conversation, or later in this one, cannot hit it."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +128,10 @@ class DemoReport:
     """Wall time of the whole run."""
     metrics_path: Path | None
     """SQLite metrics file the monitor wrote (for ``tokenopt stats --db``)."""
+    cacheable_tools: Mapping[str, float] = field(default_factory=dict)
+    """The tools declared cacheable in this run (``build_optimized_agent(cacheable_tools=)``)."""
+    cache_entries: int = 0
+    """Entries in the run's cache file at the end of the run."""
 
     @property
     def hit_rate(self) -> float:
@@ -128,6 +163,82 @@ class DemoReport:
         """Mean tokens sent per question (cache hits count 0)."""
         return statistics.fmean(r.tokens_sent for r in self.results) if self.results else 0.0
 
+    @property
+    def model_calls(self) -> int:
+        """Model calls over the run."""
+        return sum(r.model_calls for r in self.results)
+
+    @property
+    def stored_after_uncacheable_tool(self) -> list[str]:
+        """Questions stored although their turn called a tool not declared cacheable.
+
+        Read from the cache's own update counter and entry count; must be empty.
+        """
+        return [
+            r.question.id
+            for r in self.results
+            if (r.stored or r.entries_added)
+            and any(t != FIND_TOOLS and t not in self.cacheable_tools for t in r.tools_called)
+        ]
+
+    @property
+    def stored_after_cacheable_tools(self) -> list[str]:
+        """Questions whose turn called only cacheable tools and was stored (with their TTL)."""
+        return [
+            r.question.id
+            for r in self.results
+            if r.stored
+            and any(t != FIND_TOOLS for t in r.tools_called)
+            and all(t == FIND_TOOLS or t in self.cacheable_tools for t in r.tools_called)
+        ]
+
+    @property
+    def stored_without_needed_tool(self) -> list[str]:
+        """Stored misses whose question needs a non-cacheable tool the turn never called.
+
+        The agent could not reach the tool (not bound, not found) and answered in words; the
+        store rule sees no tool call, so such an answer is stored.
+        """
+        return [
+            r.question.id
+            for r in self.misses()
+            if r.stored
+            and any(
+                t not in self.cacheable_tools and t not in r.tools_called
+                for t in r.question.expected_tools
+            )
+        ]
+
+    @property
+    def not_stored_after_tools(self) -> list[str]:
+        """Misses whose turn called a tool that is not cacheable, and that were not stored."""
+        return [
+            r.question.id
+            for r in self.misses()
+            if not r.stored
+            and any(t != FIND_TOOLS and t not in self.cacheable_tools for t in r.tools_called)
+        ]
+
+    @property
+    def missed_after_tool_turns(self) -> list[str]:
+        """Missed hits whose own or original's thread held tool calls before it was asked."""
+        asked = {r.question.id: r for r in self.results}
+        return [
+            r.question.id
+            for r in self.results
+            if r.question.expect_cache_hit
+            and not r.cache_hit
+            and (
+                r.after_tool_turns
+                or (r.question.repeats in asked and asked[r.question.repeats].after_tool_turns)
+            )
+        ]
+
+    @property
+    def sufficiency(self) -> SufficiencySummary:
+        """Next-call sufficiency over the misses that need tools."""
+        return SufficiencySummary.of([r.sufficiency for r in self.misses() if r.sufficiency])
+
     def misses(self) -> list[QuestionResult]:
         """Results that went to the model."""
         return [r for r in self.results if not r.cache_hit]
@@ -155,6 +266,20 @@ def demo_threads() -> int:
     return max(1, min(cores, int(cores - load + 0.5)))
 
 
+@dataclass(frozen=True)
+class DemoAgent:
+    """The demo's compiled graph and the parts the runner reads from."""
+
+    graph: Any
+    """The compiled graph (in-memory checkpointer)."""
+    monitor: Any
+    """The :class:`~langchain_tokenopt.TokenOptCallbackHandler` it reports to."""
+    cache: Any
+    """Its :class:`~langchain_tokenopt.SemanticCache` (counters and entries are read)."""
+    log: CallLog
+    """What each model call received (see :mod:`~langchain_tokenopt.demo.tool_loop`)."""
+
+
 def build_demo_agent(
     workload: Workload,
     *,
@@ -166,21 +291,26 @@ def build_demo_agent(
     system_budget: int = DEMO_SYSTEM_BUDGET,
     tool_margin: float | None = DEFAULT_TOOL_MARGIN,
     num_threads: int | None = None,
-) -> tuple[Any, Any]:
-    """Build ``(compiled graph, monitor)`` for the workload with the local SmolLM2.
+    model: BaseChatModel | None = None,
+) -> DemoAgent:
+    """Build the demo agent for the workload with the local SmolLM2.
 
     The unoptimized system prompt (cache key, "before" figures) is the workload's
     :class:`~langchain_tokenopt.ModularPrompt`; what is sent is fitted to ``system_budget``
     by :func:`~langchain_tokenopt.demo.prompt.demo_system_fitter`. The tools are its 131
-    schemas. SmolLM2 decodes greedily, at most ``max_new_tokens`` tokens and
-    ``max_sentences`` sentences, which bounds a miss on two CPU cores; ``num_threads`` torch
-    threads (default :func:`demo_threads`).
+    schemas as :func:`~langchain_tokenopt.demo.tool_loop.stub_tools`, the read-only ones
+    declared cacheable (``workload.cacheable_tools``). The model is
+    :class:`~langchain_tokenopt.demo.tool_loop.WorkloadToolModel` around SmolLM2, which
+    decodes greedily, at most ``max_new_tokens`` tokens and ``max_sentences`` sentences
+    (bounds a miss on two CPU cores), on ``num_threads`` torch threads (default
+    :func:`demo_threads`). ``model`` replaces SmolLM2 as the writer of the answers (tests).
     """
     from langgraph.checkpoint.memory import InMemorySaver
 
     from langchain_tokenopt.cache import LocalBackend, SemanticCache
     from langchain_tokenopt.compression import ModularPrompt
     from langchain_tokenopt.demo.prompt import demo_system_fitter
+    from langchain_tokenopt.demo.tool_loop import WorkloadToolModel, stub_tools
     from langchain_tokenopt.graph import build_optimized_agent
     from langchain_tokenopt.llms import LocalChatModel
     from langchain_tokenopt.monitoring import (
@@ -209,19 +339,22 @@ def build_demo_agent(
     counter = TokenCounter("gpt-4o")
     # What is sent: the split prompt's essentials plus the sentences that answer the question.
     fitter = demo_system_fitter(workload, budget_tokens=system_budget, token_counter=counter)
+    log = CallLog()
+    writer = model or LocalChatModel(
+        max_new_tokens=max_new_tokens,
+        max_sentences=max_sentences,
+        dtype="bfloat16",
+        num_threads=num_threads or demo_threads(),
+        # The essentials open every system prompt: read them once, reuse their KV cache.
+        reuse_prefix=True,
+    )
+    cache = SemanticCache(backend=LocalBackend(path=cache_path), history_policy="standalone")
     graph = build_optimized_agent(
-        LocalChatModel(
-            max_new_tokens=max_new_tokens,
-            max_sentences=max_sentences,
-            dtype="bfloat16",
-            num_threads=num_threads or demo_threads(),
-            # The essentials open every system prompt: read them once, reuse their KV cache.
-            reuse_prefix=True,
-        ),
-        list(workload.tools),
+        WorkloadToolModel(inner=writer, log=log),
+        stub_tools(workload),
         system_prompt=prompt,
         compressor=fitter,
-        cache=SemanticCache(backend=LocalBackend(path=cache_path), history_policy="standalone"),
+        cache=cache,
         monitor=monitor,
         context_budget=context_budget,
         system_budget=system_budget,
@@ -230,8 +363,10 @@ def build_demo_agent(
         # The workload's repeats come from other users of the same tenant (policy and
         # product questions), so answers are shared tenant-wide.
         cache_scope_by=("tenant_id",),
+        # Read-only reference tools; a turn that called any other tool is never stored.
+        cacheable_tools=dict(workload.cacheable_tools),
     ).compile(checkpointer=InMemorySaver())
-    return graph, monitor
+    return DemoAgent(graph=graph, monitor=monitor, cache=cache, log=log)
 
 
 def run_workload(
@@ -261,7 +396,7 @@ def run_workload(
         raise TokenOptConfigError(msg)
     folder = Path(workdir or tempfile.mkdtemp(prefix="tokenopt-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
-    graph, monitor = build_demo_agent(
+    agent = build_demo_agent(
         workload, cache_path=folder / "cache.sqlite", metrics_path=metrics_path, **agent_kwargs
     )
     from langchain_tokenopt.monitoring import MemoryMetricsStore, TokenOptCallbackHandler
@@ -290,19 +425,61 @@ def run_workload(
             "callbacks": [tap],
         }
         before_ids = {r.request_id for r in tap.store.records()}
+        stored_before = agent.cache.stats().updates
+        entries_before = agent.cache.backend.count()
+        agent.log.start(question)
         t0 = time.perf_counter()
-        state = graph.invoke({"messages": messages}, config)
+        state = agent.graph.invoke({"messages": messages}, config)
         latency = (time.perf_counter() - t0) * 1000
         tap.store.flush()
         records = [r for r in tap.store.records() if r.request_id not in before_ids]
         result = _result(question, state, records, latency)
+        calls = list(agent.log.calls)
+        turn_start = _turn_start(state["messages"])
+        # The unoptimized request of the turn's first call: the whole system prompt and the
+        # whole conversation up to the question.
+        full = request_text(state["messages"][:turn_start]) + "\n" + _fold(workload.system_prompt)
+        result = replace(
+            result,
+            tools_called=tuple(
+                c["name"]
+                for m in state["messages"][turn_start:]
+                if isinstance(m, AIMessage)
+                for c in m.tool_calls
+            ),
+            stored=agent.cache.stats().updates - stored_before,
+            entries_added=agent.cache.backend.count() - entries_before,
+            sufficiency=None if result.cache_hit else question_sufficiency(question, calls, full),
+            after_tool_turns=any(
+                isinstance(m, AIMessage) and m.tool_calls for m in state["messages"][:turn_start]
+            ),
+        )
         results.append(result)
         if on_result is not None:
             on_result(result)
-    monitor.store.flush()
+    agent.monitor.store.flush()
     return DemoReport(
-        results=results, seconds=time.perf_counter() - start, metrics_path=metrics_path
+        results=results,
+        seconds=time.perf_counter() - start,
+        metrics_path=metrics_path,
+        cacheable_tools=dict(workload.cacheable_tools),
+        cache_entries=agent.cache.backend.count(),
     )
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _turn_start(messages: list[BaseMessage]) -> int:
+    """Index just after the newest human message (where the turn's own messages begin)."""
+    for i in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[i], HumanMessage):
+            return i + 1
+    return 0
+
+
+_SENT_STEPS = ("compression", "context", "tool_selection")
 
 
 def _result(
@@ -315,31 +492,40 @@ def _result(
     unoptimized = 0
     sent = 0
     layer = None
+    calls: list[tuple[int, int]] = []
     for record in records:
         for step in record.steps:
             b, a, ms = steps.get(step.step, (0, 0, 0.0))
             steps[step.step] = (b + step.tokens_before, a + step.tokens_after, ms + step.latency_ms)
-            if step.step == "cache":
-                unoptimized = max(unoptimized, step.tokens_before)
         if record.cache_hit:
             layer = record.cache_layer
-        else:
-            # What this request sent, counted with the same tokenizer as the unoptimized
-            # figure: the fitted system prompt, the fitted history and the bound tools.
-            sent += sum(
-                s.tokens_after
-                for s in record.steps
-                if s.step in ("compression", "context", "tool_selection")
+            unoptimized = max(
+                (s.tokens_before for s in record.steps if s.step == "cache"), default=0
             )
+        elif any(s.step in _SENT_STEPS for s in record.steps):
+            # One model call: what it sent and what the unoptimized agent would have sent
+            # (whole system prompt, whole history, every tool), with the same tokenizer.
+            calls.append(
+                (
+                    sum(s.tokens_before for s in record.steps if s.step in _SENT_STEPS),
+                    sum(s.tokens_after for s in record.steps if s.step in _SENT_STEPS),
+                )
+            )
+    hit = bool(turn.get("cache_hit"))
+    if not hit:
+        unoptimized = sum(b for b, _ in calls)
+        sent = sum(a for _, a in calls)
     return QuestionResult(
         question=question,
         answer=answer,
-        cache_hit=bool(turn.get("cache_hit")),
+        cache_hit=hit,
         cache_layer=layer,
         latency_ms=latency_ms,
         tokens_unoptimized=unoptimized,
-        tokens_sent=0 if turn.get("cache_hit") else sent,
+        tokens_sent=0 if hit else sent,
         steps=steps,
         tools_bound=list(turn.get("tools") or []),
-        system_prompt="" if turn.get("cache_hit") else str(turn.get("system_prompt") or ""),
+        system_prompt="" if hit else str(turn.get("system_prompt") or ""),
+        model_calls=0 if hit else len(calls),
+        first_call=calls[0] if calls and not hit else (0, 0),
     )

@@ -85,6 +85,8 @@ SAMPLE_HITS = 2
 
 
 def _render_samples(report: DemoReport, console: Any, table_cls: Any) -> None:
+    from rich.markup import escape
+
     rows = report.misses()[:SAMPLE_MISSES] + report.hits()[:SAMPLE_HITS]
     if not rows:
         return
@@ -93,7 +95,8 @@ def _render_samples(report: DemoReport, console: Any, table_cls: Any) -> None:
         table.add_column(col)
     for r in sorted(rows, key=lambda r: r.question.id):
         source = f"cache ({r.cache_layer})" if r.cache_hit else "model"
-        table.add_row(r.question.id, r.question.text, r.answer, source)
+        # Model text is not rich markup: "[tool find_tools]: ..." must print as written.
+        table.add_row(r.question.id, escape(r.question.text), escape(r.answer), source)
     console.print(table)
 
 
@@ -147,6 +150,12 @@ def render_report(report: DemoReport, *, console: Any = None) -> None:
             str(sum(r.cache_hit and not r.question.expect_cache_hit for r in rs)),
         )
     console.print(cache)
+    after_tools = report.missed_after_tool_turns
+    if after_tools:
+        console.print(
+            f"Missed hits asked after tool turns in their thread (the cache keeps such a "
+            f"conversation in the entry's scope): {', '.join(after_tools)}"
+        )
 
     latency = Table(title="End-to-end latency through the graph (ms)")
     for col in ("path", "n", "p50", "p95"):
@@ -162,10 +171,18 @@ def render_report(report: DemoReport, *, console: Any = None) -> None:
     totals.add_column("unoptimized", justify="right")
     totals.add_column("optimized", justify="right")
     totals.add_row(
-        "mean prompt tokens per question",
+        "mean prompt tokens per question (all model calls of the turn)",
         f"{report.mean_tokens_before:,.0f}",
         f"{report.mean_tokens_after:,.0f}",
     )
+    calls = [r.first_call for r in misses]
+    if calls:
+        totals.add_row(
+            f"mean prompt tokens per first model call ({len(calls)} misses; "
+            f"{report.model_calls} calls in all)",
+            f"{statistics.fmean(b for b, _ in calls):,.0f}",
+            f"{statistics.fmean(a for _, a in calls):,.0f}",
+        )
     if cost.unoptimized_usd is not None and cost.optimized_usd is not None:
         saved = _pct(cost.unoptimized_usd - cost.optimized_usd, cost.unoptimized_usd)
         totals.add_row(
@@ -178,4 +195,54 @@ def render_report(report: DemoReport, *, console: Any = None) -> None:
         "0 %",
         f"{100 * report.hit_rate:.1f} % ({100 * report.achievable_hit_rate:.1f} %)",
     )
+    suff = report.sufficiency
+    if suff.questions:
+        totals.add_row(
+            f"next-call sufficiency ({suff.questions} misses that need tools)",
+            "1.00 (every tool bound)",
+            f"{suff.sufficient:.2f} (tools bound {suff.tools_bound:.2f}, argument values "
+            f"kept {suff.args_kept:.2f}; {suff.sufficient_with_find:.2f} with one find_tools)",
+        )
+    totals.add_row(
+        "stored answers of turns that called a non-cacheable tool",
+        "-",
+        f"{len(report.stored_after_uncacheable_tool)} (of {len(report.not_stored_after_tools)} "
+        f"such turns; {len(report.stored_after_cacheable_tools)} stored after cacheable "
+        "tools only)",
+    )
+    starved = report.stored_without_needed_tool
+    totals.add_row(
+        "stored answers of turns that needed a non-cacheable tool but never reached it",
+        "-",
+        f"{len(starved)}" + (f" ({', '.join(starved)})" if starved else ""),
+    )
     console.print(totals)
+    _render_sufficiency(report, console, Table)
+
+
+def _render_sufficiency(report: DemoReport, console: Any, table_cls: Any) -> None:
+    """Per miss that needs tools: what its first model call kept, next to its tokens."""
+    rows = [(r, r.sufficiency) for r in report.misses() if r.sufficiency is not None]
+    if not rows:
+        return
+    table = table_cls(
+        title="Next-call sufficiency: the tools each question needs, bound on its first call?"
+    )
+    for col in ("id", "needs", "bound", "args kept", "tokens sent (first call)", "tools called"):
+        table.add_column(col, justify="right" if col.startswith("tokens") else "left")
+    for r, s in rows:
+        bound = "yes" if s.tools_bound else ("after find_tools" if s.recovered else "no")
+        args = (
+            "-"
+            if not s.args_checked
+            else ("yes" if s.args_kept else "lost " + ", ".join(s.args_lost))
+        )
+        table.add_row(
+            r.question.id,
+            ", ".join(r.question.expected_tools),
+            bound,
+            args,
+            f"{r.first_call[0]:,} -> {r.first_call[1]:,}",
+            ", ".join(r.tools_called) or "-",
+        )
+    console.print(table)

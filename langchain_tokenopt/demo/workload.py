@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -60,6 +60,10 @@ WORKLOAD_FILES: tuple[str, ...] = (
 #: Environment variable that points at a workload folder (checked before the defaults).
 WORKLOAD_ENV_VAR = "TOKENOPT_WORKLOAD_DIR"
 _RELATIVE = Path("examples") / "workload"
+
+
+def _no_args() -> Mapping[str, Mapping[str, Any]]:
+    return MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -116,8 +120,14 @@ class WorkloadQuestion:
     expected_tools: tuple[str, ...]
     """Tools a correct answer needs (empty when the system prompt alone answers it)."""
     expect_cache_hit: bool
-    """True when a correct semantic cache should answer it (a repeat or paraphrase of a
-    question asked earlier in the same tenant); follow-ups and other tenants must miss."""
+    """True when a correct semantic cache should answer it: a repeat or paraphrase of a
+    question asked earlier in the same tenant whose expected tools are all cacheable
+    (:attr:`Workload.cacheable_tools`). Follow-ups, other tenants and repeats of questions
+    that book, change or read live data must miss."""
+    expected_args: Mapping[str, Mapping[str, Any]] = field(default_factory=_no_args)
+    """``{tool: {argument: value}}`` of the expected calls, with the values the user's words
+    or the conversation state (values only the session or a tool result knows are left
+    out)."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +154,9 @@ class Workload:
     """OpenAI-style tool schemas (``{"type": "function", "function": {...}}``)."""
     tool_domains: Mapping[str, str]
     """Tool name to domain key (``orders``, ``billing``, ...)."""
+    cacheable_tools: Mapping[str, float]
+    """Read-only tools whose results may be served again, with their lifetime in seconds
+    (``build_optimized_agent(cacheable_tools=...)``); every other tool's turn is not stored."""
     domain_titles: Mapping[str, str]
     """Domain key to a readable title."""
     history: tuple[BaseMessage, ...]
@@ -256,6 +269,9 @@ def load_workload(path: str | Path | None = None) -> Workload:
             separator=str(prompt_doc.get("separator", "\n\n")),
             tools=tools,
             tool_domains=MappingProxyType(dict(tools_doc.get("domain_of", {}))),
+            cacheable_tools=MappingProxyType(
+                {str(k): float(v) for k, v in dict(tools_doc.get("cacheable", {})).items()}
+            ),
             domain_titles=MappingProxyType(dict(tools_doc.get("domains", {}))),
             history=history,
             history_tenant_id=str(history_doc["tenant_id"]),
@@ -308,6 +324,12 @@ def _question(raw: Mapping[str, Any]) -> WorkloadQuestion:
         repeats=raw.get("repeats"),
         follows=raw.get("follows"),
         expected_tools=tuple(str(t) for t in raw.get("expected_tools", [])),
+        expected_args=MappingProxyType(
+            {
+                str(t): MappingProxyType(dict(a))
+                for t, a in dict(raw.get("expected_args", {})).items()
+            }
+        ),
         expect_cache_hit=bool(raw.get("expect_cache_hit", False)),
     )
 
@@ -333,6 +355,11 @@ def _check(workload: Workload) -> list[str]:
         elif not isinstance(message, HumanMessage):
             problems.append(f"unexpected {message.type} message in the history")
     problems += [f"tool call {cid!r} has no result" for cid in calls if cid not in answered]
+    for name, ttl in workload.cacheable_tools.items():
+        if name not in known:
+            problems.append(f"cacheable tool {name!r} is not in the catalog")
+        if not ttl > 0:
+            problems.append(f"cacheable tool {name!r} needs a positive lifetime, got {ttl!r}")
     seen: set[str] = set()
     for q in workload.questions:
         for ref in (q.repeats, q.follows):
@@ -341,5 +368,8 @@ def _check(workload: Workload) -> list[str]:
         for tool in q.expected_tools:
             if tool not in known:
                 problems.append(f"question {q.id} expects unknown tool {tool!r}")
+        for tool in q.expected_args:
+            if tool not in q.expected_tools:
+                problems.append(f"question {q.id} has arguments for unexpected tool {tool!r}")
         seen.add(q.id)
     return problems

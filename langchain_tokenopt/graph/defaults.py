@@ -18,8 +18,10 @@ from langchain_tokenopt.tokens import TokenCounter
 
 __all__ = [
     "CALLER_KEYS",
+    "DEFAULT_CONTEXT_BUDGET",
     "DEFAULT_TOOL_MARGIN",
     "caller_ids",
+    "check_compact_to",
     "check_tool_margin",
     "model_name",
     "resolve_cache",
@@ -39,6 +41,12 @@ __all__ = [
 #: scale: run the sweep with such a retriever before choosing a margin for it.
 DEFAULT_TOOL_MARGIN = 0.7
 
+#: History budget of the default context optimizer. Chosen with ``bench/agent_bench.py`` on
+#: the tau-bench and ToolTalk dev splits: after >= 25k tokens of earlier conversation, 2,000
+#: tokens kept the next call's argument values on 0.87 / 0.83 of calls, 3,000 on 0.93 / 0.87,
+#: still sending over 90 % fewer tokens than the full request.
+DEFAULT_CONTEXT_BUDGET = 3000
+
 
 def check_tool_margin(tool_margin: Any) -> float | None:
     """Return ``tool_margin`` as a float (or None), or raise :class:`TokenOptConfigError`."""
@@ -52,6 +60,18 @@ def check_tool_margin(tool_margin: Any) -> float | None:
         msg = f"tool_margin must be a score gap in [0, 2] or None, got {tool_margin!r}"
         raise TokenOptConfigError(msg)
     return float(tool_margin)
+
+
+def check_compact_to(compact_to: Any) -> float:
+    """Return ``compact_to`` as a float in (0, 1], or raise :class:`TokenOptConfigError`."""
+    if (
+        isinstance(compact_to, bool)
+        or not isinstance(compact_to, int | float)
+        or not 0 < compact_to <= 1
+    ):
+        msg = f"compact_to must be a share of the history budget in (0, 1], got {compact_to!r}"
+        raise TokenOptConfigError(msg)
+    return float(compact_to)
 
 
 def resolve_cache(cache: Any) -> Any:

@@ -50,11 +50,14 @@ from langchain_core.runnables.config import merge_configs
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
 
+from langchain_tokenopt.context.compaction import DEFAULT_COMPACT_TO
 from langchain_tokenopt.errors import TokenOptConfigError
 from langchain_tokenopt.graph.defaults import (
     CALLER_KEYS,
+    DEFAULT_CONTEXT_BUDGET,
     DEFAULT_TOOL_MARGIN,
     caller_ids,
+    check_compact_to,
     check_tool_margin,
     model_name,
     resolve_cache,
@@ -69,6 +72,11 @@ from langchain_tokenopt.graph.pipeline import (
     OptimizerPipeline,
     StepRecorder,
     latest_human,
+)
+from langchain_tokenopt.graph.prefix import (
+    cache_key_for,
+    mark_breakpoints,
+    prefix_caching_default,
 )
 from langchain_tokenopt.graph.replay import CachedAnswerModel
 from langchain_tokenopt.graph.state import OptimizedAgentState, TurnState
@@ -90,12 +98,14 @@ def build_optimized_agent(
     compressor: Any = True,
     context_optimizer: Any = True,
     monitor: Any = True,
-    context_budget: int = 2000,
+    context_budget: int = DEFAULT_CONTEXT_BUDGET,
     system_budget: int = 1000,
     token_model: str | None = None,
     cache_scope_by: Sequence[Literal["tenant_id", "user_id"]] = ("tenant_id", "user_id"),
     tool_margin: float | None = DEFAULT_TOOL_MARGIN,
     cacheable_tools: Mapping[str, float] | None = None,
+    prefix_stable: bool | None = None,
+    compact_to: float = DEFAULT_COMPACT_TO,
 ) -> StateGraph:
     """Build an agent graph with cache, tool selection, compression and context steps.
 
@@ -124,8 +134,8 @@ def build_optimized_agent(
         monitor: A :class:`~langchain_tokenopt.TokenOptCallbackHandler`; ``True`` builds one
             with the default SQLite store.
         context_budget: Token budget of the conversation sent to the model (default
-            context optimizer). On the demo's 46k-token support thread 1,200 already keeps
-            9 of its 11 ids (``bench/e2e_bench.py``); 2,000 leaves room for longer threads.
+            context optimizer; default :data:`DEFAULT_CONTEXT_BUDGET`, chosen with
+            ``bench/agent_bench.py`` so the next call keeps the values it needs).
         system_budget: Token budget of the system prompt (default compressor). A
             ``ModularPrompt``'s core modules must fit it.
         token_model: Model name that picks the tokenizer for the figures (defaults to the
@@ -143,6 +153,12 @@ def build_optimized_agent(
             results may be served again for that long (a tool's ``cache_ttl`` metadata
             declares it too). A turn that called any other tool is never stored in the
             response cache, so a booking is never replayed without booking.
+        prefix_stable: Keep the request prefix stable for the provider's prompt cache
+            (system prompt fitted once per thread, history compacted in steps, Anthropic
+            breakpoints / an OpenAI ``prompt_cache_key``); ``None`` (default) turns it on
+            for models whose provider caches prefixes (Anthropic, OpenAI, Gemini).
+        compact_to: In the prefix-stable mode, the share of ``context_budget`` that one
+            compaction brings the history down to.
 
     Returns:
         The uncompiled ``StateGraph`` over :class:`OptimizedAgentState`: call
@@ -184,6 +200,8 @@ def build_optimized_agent(
         counter=counter,
         tool_margin=margin,
         cacheable_tools=cacheable_tools,
+        prefix_stable=prefix_caching_default(model) if prefix_stable is None else prefix_stable,
+        compact_to=check_compact_to(compact_to),
     )
     return _AgentGraph(pipeline, model, catalog, model_name(model), scope_keys).build()
 
@@ -317,15 +335,30 @@ class _AgentGraph:
         turn: TurnState = dict(state.get("turn") or {})  # type: ignore[assignment]
         human = latest_human(list(state.get("messages") or []))
         question = _text(human) if human is not None else ""
-        turn["system_prompt"] = self.pipeline.system_text(question, self._recorder(state, config))
-        return {"turn": turn}
+        prefix = dict(state.get("prefix") or {})
+        text = self.pipeline.system_text(
+            question, self._recorder(state, config), prefix.get("system")
+        )
+        turn["system_prompt"] = text
+        if not self.pipeline.prefix_stable:
+            return {"turn": turn}
+        prefix["system"] = text
+        return {"turn": turn, "prefix": prefix}
 
     # ------------------------------------------------------------------ optimize_context
     def optimize_context(
         self, state: OptimizedAgentState, config: RunnableConfig
     ) -> dict[str, Any]:
         messages = list(state.get("messages") or [])
-        return {"model_input": self.pipeline.history(messages, self._recorder(state, config))}
+        recorder = self._recorder(state, config)
+        if not self.pipeline.prefix_stable:
+            return {"model_input": self.pipeline.history(messages, recorder)}
+        prefix = dict(state.get("prefix") or {})
+        view, kept, stable = self.pipeline.stable_history(messages, recorder, prefix.get("context"))
+        prefix["context"] = kept
+        turn: dict[str, Any] = dict(state.get("turn") or {})
+        turn["stable_messages"] = stable
+        return {"model_input": view, "prefix": prefix, "turn": turn}
 
     # ------------------------------------------------------------------ call_model
     def _model_call(
@@ -333,10 +366,17 @@ class _AgentGraph:
     ) -> tuple[Any, list[BaseMessage], RunnableConfig]:
         turn = state.get("turn") or {}
         tools = [self.by_name[n] for n in turn.get("tools", []) if n in self.by_name]
-        bound = self.model.bind_tools(tools) if tools else self.model
         system = turn.get("system_prompt") or ""
-        view = list(state.get("model_input") or state.get("messages") or [])
-        messages: list[BaseMessage] = [SystemMessage(system)] if system else []
+        view: list[BaseMessage] = list(state.get("model_input") or state.get("messages") or [])
+        system_message = SystemMessage(system) if system else None
+        provider = self.pipeline.provider if self.pipeline.prefix_stable else None
+        if provider == "anthropic":
+            stable = int(turn.get("stable_messages") or 0)
+            system_message, view, tools = mark_breakpoints(system_message, view, tools, stable)
+        bound: Any = self.model.bind_tools(tools) if tools else self.model
+        if provider == "openai":
+            bound = bound.bind(prompt_cache_key=cache_key_for(config, system))
+        messages: list[BaseMessage] = [system_message] if system_message is not None else []
         messages += view
         request_id = turn.get("request_id") or uuid.uuid4().hex
         call_config = merge_configs(config, self.pipeline.model_config(config, request_id))  # type: ignore[arg-type]

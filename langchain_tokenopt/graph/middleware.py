@@ -32,10 +32,13 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.tools import BaseTool
 from langgraph.types import Command
 
+from langchain_tokenopt.context.compaction import DEFAULT_COMPACT_TO
 from langchain_tokenopt.errors import MissingDependencyError, TokenOptConfigError
 from langchain_tokenopt.graph.defaults import (
+    DEFAULT_CONTEXT_BUDGET,
     DEFAULT_TOOL_MARGIN,
     caller_ids,
+    check_compact_to,
     check_tool_margin,
     model_name,
     resolve_cache,
@@ -46,6 +49,11 @@ from langchain_tokenopt.graph.defaults import (
     tool_name,
 )
 from langchain_tokenopt.graph.pipeline import CacheKeyParts, OptimizerPipeline
+from langchain_tokenopt.graph.prefix import (
+    cache_key_for,
+    mark_breakpoints,
+    prefix_caching_default,
+)
 from langchain_tokenopt.tokens import TokenCounter
 from langchain_tokenopt.tools.selector import make_find_tools_tool
 from langchain_tokenopt.tools.working_set import WORKING_SET_KEY
@@ -69,6 +77,28 @@ class TokenOptState(AgentState):
 
     tool_working_set: NotRequired[dict[str, Any]]
     """See :class:`~langchain_tokenopt.tools.working_set.ToolWorkingSet`."""
+    prefix: NotRequired[dict[str, Any]]
+    """Prefix-stable mode: the thread's fitted system prompt and compacted history view."""
+
+
+def _ask_provider_to_cache(
+    pipeline: OptimizerPipeline,
+    request: ModelRequest,
+    overrides: dict[str, Any],
+    stable: int,
+    config: dict[str, Any],
+) -> None:
+    """Anthropic breakpoints or an OpenAI ``prompt_cache_key``, into ``overrides``."""
+    system = overrides.get("system_message", request.system_message)
+    if pipeline.provider == "anthropic":
+        messages = overrides.get("messages", list(request.messages))
+        tools = overrides.get("tools", list(request.tools or []))
+        system, messages, tools = mark_breakpoints(system, messages, tools, stable)
+        overrides.update(system_message=system, messages=messages, tools=tools)
+    elif pipeline.provider == "openai":
+        text = _system_of(request)
+        settings = {**request.model_settings, "prompt_cache_key": cache_key_for(config, text)}
+        overrides["model_settings"] = settings
 
 
 @dataclass
@@ -80,7 +110,8 @@ class _Prepared:
     request: ModelRequest
     key: CacheKeyParts | None
     scope: dict[str, str]
-    working_set: Any = None
+    updates: dict[str, Any] | None = None
+    """State to keep: the tool working set, the prefix-stable mode's system and view."""
 
 
 class TokenOptMiddleware(AgentMiddleware[TokenOptState, Any, Any]):
@@ -105,6 +136,10 @@ class TokenOptMiddleware(AgentMiddleware[TokenOptState, Any, Any]):
         cacheable_tools: ``{tool name: lifetime in seconds}`` of read-only tools whose turns
             may be stored (as in ``build_optimized_agent``); a turn that called any other
             tool is never stored.
+        prefix_stable: Keep the request prefix stable for the provider's prompt cache (as
+            in ``build_optimized_agent``); ``None`` turns it on for models whose provider
+            caches prefixes.
+        compact_to: Share of ``context_budget`` one compaction brings the history to.
     """
 
     state_schema = TokenOptState
@@ -117,10 +152,12 @@ class TokenOptMiddleware(AgentMiddleware[TokenOptState, Any, Any]):
         compressor: Any = True,
         context_optimizer: Any = True,
         monitor: Any = False,
-        context_budget: int = 2000,
+        context_budget: int = DEFAULT_CONTEXT_BUDGET,
         system_budget: int = 1000,
         tool_margin: float | None = DEFAULT_TOOL_MARGIN,
         cacheable_tools: Mapping[str, float] | None = None,
+        prefix_stable: bool | None = None,
+        compact_to: float = DEFAULT_COMPACT_TO,
     ) -> None:
         super().__init__()
         margin = check_tool_margin(tool_margin)
@@ -137,6 +174,8 @@ class TokenOptMiddleware(AgentMiddleware[TokenOptState, Any, Any]):
             "system_budget": system_budget,
             "tool_margin": margin,
             "cacheable_tools": cacheable_tools,
+            "prefix_stable": prefix_stable,
+            "compact_to": check_compact_to(compact_to),
         }
         self._pipelines: dict[tuple[int, str, tuple[str, ...]], OptimizerPipeline] = {}
         self._latest: OptimizerPipeline | None = None
@@ -190,6 +229,12 @@ class TokenOptMiddleware(AgentMiddleware[TokenOptState, Any, Any]):
             counter=counter,
             tool_margin=s["tool_margin"],
             cacheable_tools=s["cacheable_tools"],
+            prefix_stable=(
+                prefix_caching_default(request.model)
+                if s["prefix_stable"] is None
+                else bool(s["prefix_stable"])
+            ),
+            compact_to=s["compact_to"],
         )
         with self._lock:
             self._latest = self._pipelines.setdefault(key, pipeline)
@@ -212,21 +257,31 @@ class TokenOptMiddleware(AgentMiddleware[TokenOptState, Any, Any]):
         elif turn is not None:
             key = pipeline.cache_key(turn)
         registered = {tool_name(t): t for t in request.tools or []}
+        state: dict[str, Any] = dict(request.state) if isinstance(request.state, dict) else {}
         overrides: dict[str, Any] = {}
-        working_set: Any = None
+        updates: dict[str, Any] = {}
         if pipeline.tool_selector is not None:
-            state = request.state if isinstance(request.state, dict) else {}
             choice = pipeline.select_tools(messages, recorder, state.get(WORKING_SET_KEY))
             overrides["tools"] = [registered[n] for n in choice.names if n in registered]
-            working_set = choice.working_set
+            if choice.working_set is not None:
+                updates[WORKING_SET_KEY] = choice.working_set
         human = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
         question = human.text if human is not None else ""
+        prefix: dict[str, Any] = dict(state.get("prefix") or {})
         if pipeline.prompt_compressor is not None:
-            overrides["system_message"] = SystemMessage(pipeline.system_text(question, recorder))
+            text = pipeline.system_text(question, recorder, prefix.get("system"))
+            overrides["system_message"] = SystemMessage(text)
+            prefix["system"] = text
+        stable = 0
         if pipeline.context_optimizer is not None:
-            overrides["messages"] = pipeline.history(messages, recorder)
+            view, kept, stable = pipeline.stable_history(messages, recorder, prefix.get("context"))
+            overrides["messages"] = view
+            prefix["context"] = kept
+        if pipeline.prefix_stable:
+            updates["prefix"] = prefix
+            _ask_provider_to_cache(pipeline, request, overrides, stable, _current_config())
         optimized = request.override(**overrides)
-        return _Prepared(pipeline, None, optimized, key, scope, working_set)
+        return _Prepared(pipeline, None, optimized, key, scope, updates)
 
     @staticmethod
     def _finish(prepared: _Prepared, original: ModelRequest, response: Any) -> Any:
@@ -237,12 +292,12 @@ class TokenOptMiddleware(AgentMiddleware[TokenOptState, Any, Any]):
         if prepared.key is not None and isinstance(message, AIMessage) and not message.tool_calls:
             messages = list(original.messages)
             prepared.pipeline.store(prepared.key, message, prepared.scope, messages)
-        if prepared.working_set is None or isinstance(response, ExtendedModelResponse):
+        if not prepared.updates or isinstance(response, ExtendedModelResponse):
             return response  # an inner middleware's own command is left as it is
         if isinstance(response, AIMessage):
             response = ModelResponse(result=[response])
-        update = {WORKING_SET_KEY: prepared.working_set}
-        return ExtendedModelResponse(model_response=response, command=Command(update=update))
+        command: Command[Any] = Command(update=dict(prepared.updates))
+        return ExtendedModelResponse(model_response=response, command=command)
 
     # ------------------------------------------------------------------ middleware hooks
     def wrap_model_call(

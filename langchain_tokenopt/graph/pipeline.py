@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -28,7 +30,15 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.outputs import ChatGeneration
 
 from langchain_tokenopt.cache.tool_policy import cacheable_ttls, turn_store_decision
+from langchain_tokenopt.context import ContextOptimizer, ContextResult
+from langchain_tokenopt.context.compaction import (
+    DEFAULT_COMPACT_TO,
+    CompactedView,
+    history_tokens,
+    stepwise_view,
+)
 from langchain_tokenopt.graph.defaults import tool_name
+from langchain_tokenopt.graph.prefix import provider_of
 from langchain_tokenopt.monitoring.handler import REQUEST_ID_KEY, find_handlers
 from langchain_tokenopt.monitoring.records import StepEvent, StepName
 from langchain_tokenopt.tokens import TokenCounter, tool_schema_json
@@ -46,6 +56,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+#: Fitted system prompts kept per pipeline (one per recent question).
+_FITTED_PROMPTS = 64
 
 
 def latest_human(messages: Sequence[BaseMessage]) -> HumanMessage | None:
@@ -199,6 +212,11 @@ class OptimizerPipeline:
         cacheable_tools: ``{tool name: lifetime in seconds}`` of tools whose turns may be
             stored (also read from a tool's ``cache_ttl`` metadata); other tool-using
             turns are never stored.
+        prefix_stable: Keep the request prefix stable within a thread for the provider's
+            prompt cache: the system prompt fitted once per thread, the history compacted
+            in steps (:mod:`~langchain_tokenopt.context.compaction`), breakpoints or a
+            cache key per provider (:mod:`~langchain_tokenopt.graph.prefix`).
+        compact_to: Share of the history budget one compaction brings the history to.
     """
 
     def __init__(
@@ -215,6 +233,8 @@ class OptimizerPipeline:
         counter: TokenCounter,
         tool_margin: float | None = None,
         cacheable_tools: Mapping[str, float] | None = None,
+        prefix_stable: bool = False,
+        compact_to: float = DEFAULT_COMPACT_TO,
     ) -> None:
         self.model = model
         self.tools = list(tools)
@@ -227,10 +247,16 @@ class OptimizerPipeline:
         self.counter = counter
         self.tool_margin = tool_margin
         self.cacheable_ttls = cacheable_ttls(self.tools, cacheable_tools)
+        self.prefix_stable = bool(prefix_stable)
+        self.compact_to = compact_to
+        self.provider = provider_of(model)
         self._identity = json.dumps(model_identity(model), sort_keys=True, default=str)
         self._catalog_json = [tool_schema_json(t) for t in self.tools]
         self._catalog_tokens = counter.count_tools(self.tools) if self.tools else 0
         self._full_system = _system_text(system_prompt)
+        self._system_tokens = counter.count(self._full_system) if self._full_system else 0
+        self._fitted: OrderedDict[str, str] = OrderedDict()
+        self._memo_lock = threading.Lock()
 
     # ------------------------------------------------------------------ monitoring
     def recorder(self, request_id: str, config: Mapping[str, Any] | None) -> StepRecorder:
@@ -255,7 +281,7 @@ class OptimizerPipeline:
         self,
         recorder: StepRecorder,
         step: StepName,
-        before: int,
+        before: int | Callable[[], int],
         work: Callable[[], T],
         fallback: T,
         measure: Callable[[T], int],
@@ -266,20 +292,23 @@ class OptimizerPipeline:
         try:
             value = work()
             after = measure(value)
+            latency = (time.perf_counter() - start) * 1000
+            tokens_before = before() if callable(before) else before
         except Exception as exc:  # noqa: BLE001 - optimizers fail open by design
             logger.warning(
                 "tokenopt %s step failed (%s); the request goes on unoptimized",
                 step,
                 type(exc).__name__,
             )
-            value, after, error = fallback, before, type(exc).__name__
+            tokens_before = before() if callable(before) else before
+            value, after, error = fallback, tokens_before, type(exc).__name__
             extra = {k: v for k, v in extra.items() if k in ("tools_catalog",)}
-        latency = (time.perf_counter() - start) * 1000
+            latency = (time.perf_counter() - start) * 1000
         extra_values = {k: (v(value) if callable(v) else v) for k, v in extra.items()}
         recorder.add(
             StepEvent(
                 step=step,
-                tokens_before=before,
+                tokens_before=tokens_before,
                 tokens_after=after,
                 latency_ms=latency,
                 error=error,
@@ -297,7 +326,10 @@ class OptimizerPipeline:
         optimizations that follow never change which entry a question maps to.
         """
         system = [SystemMessage(self._full_system)] if self._full_system else []
-        prompt = dumps([*system, *messages])
+        # Message ids are generated per run: left in, no plain BaseCache would ever match a
+        # repeated turn (SemanticCache ignores them on its own).
+        bare = [m.model_copy(update={"id": None}) if m.id else m for m in messages]
+        prompt = dumps([*system, *bare])
         params = [("stop", None), ("tools", self._catalog_json)]
         return CacheKeyParts(prompt=prompt, llm_string=f"{self._identity}---{sorted(params)}")
 
@@ -423,35 +455,105 @@ class OptimizerPipeline:
         )
 
     # ------------------------------------------------------------------ system prompt
-    def system_text(self, question: str, recorder: StepRecorder) -> str:
-        """Return the system prompt for this request, compressed when a compressor is set."""
+    def system_text(self, question: str, recorder: StepRecorder, kept: str | None = None) -> str:
+        """Return the system prompt for this request, compressed when a compressor is set.
+
+        The fitted prompt is memoized per question: the calls of one tool loop (same
+        question) send the same system prompt without compressing it again. In the
+        prefix-stable mode, ``kept`` (the thread's prompt, fitted on its first question) is
+        sent again as it is.
+        """
         if not self._full_system:
             return ""
         if self.prompt_compressor is None:
             return self._full_system
-        before = self.counter.count(self._full_system)
+        before = self._system_tokens
         compressor = self.prompt_compressor
+
+        def work() -> str:
+            if self.prefix_stable and kept:
+                return kept
+            with self._memo_lock:
+                found = self._fitted.get(question)
+                if found is not None:
+                    self._fitted.move_to_end(question)
+                    return found
+            text = compressor(self.system_prompt, question)
+            with self._memo_lock:
+                self._fitted[question] = text
+                while len(self._fitted) > _FITTED_PROMPTS:
+                    self._fitted.popitem(last=False)
+            return text
+
         return self._run(
-            recorder,
-            "compression",
-            before,
-            lambda: compressor(self.system_prompt, question),
-            self._full_system,
-            self.counter.count,
+            recorder, "compression", before, work, self._full_system, self.counter.count
         )
 
     # ------------------------------------------------------------------ history
+    def stable_history(
+        self, messages: Sequence[BaseMessage], recorder: StepRecorder, kept: Any
+    ) -> tuple[list[BaseMessage], Any, int]:
+        """The prefix-stable view: ``(view, value to keep in the state, stable messages)``.
+
+        The kept view plus the new messages is sent while it fits; over the budget, one
+        compaction brings the history to ``compact_to`` of it. ``stable messages`` is how
+        many leading messages of the view were sent last time too (a breakpoint goes there).
+        Other optimizers (not a :class:`ContextOptimizer`) fall back to :meth:`history`.
+        """
+        optimizer = self.context_optimizer
+        if not self.prefix_stable or not isinstance(optimizer, ContextOptimizer):
+            return self.history(messages, recorder), kept, 0
+        items = list(messages)
+        previous = CompactedView.from_state(kept)
+        done: list[tuple[list[BaseMessage], CompactedView, bool]] = []
+
+        def work() -> list[BaseMessage]:
+            done.append(stepwise_view(optimizer, items, previous, compact_to=self.compact_to))
+            return done[-1][0]
+
+        view = self._run(
+            recorder,
+            "context",
+            lambda: history_tokens(optimizer, items),
+            work,
+            items,
+            lambda out: history_tokens(optimizer, out),
+        )
+        if not done:
+            return view, None, 0
+        _, new, _compacted = done[-1]
+        return view, new.to_state(), len(new.messages)
+
     def history(self, messages: Sequence[BaseMessage], recorder: StepRecorder) -> list[BaseMessage]:
         """Return the optimized view of the conversation for this request."""
         items = list(messages)
         if self.context_optimizer is None:
             return items
-        before = self.counter.count_messages(items)
         optimizer = self.context_optimizer
+        if isinstance(optimizer, ContextOptimizer):
+            # Its result counts the input lazily and memoized per message: a long thread's
+            # old messages are not counted again on every call.
+            done: list[ContextResult] = []
+
+            def optimize() -> list[BaseMessage]:
+                done.append(optimizer.optimize(items))
+                return done[-1].messages
+
+            def before() -> int:
+                return done[-1].tokens_before if done else self.counter.count_messages(items)
+
+            return self._run(
+                recorder,
+                "context",
+                before,
+                optimize,
+                items,
+                lambda out: done[-1].tokens_after if done else self.counter.count_messages(out),
+            )
         return self._run(
             recorder,
             "context",
-            before,
+            self.counter.count_messages(items),
             lambda: list(optimizer.invoke(items)),
             items,
             self.counter.count_messages,

@@ -38,6 +38,9 @@ class TurnState(TypedDict, total=False):
     """Step reports of the current request: step, tokens before/after, latency, error."""
     calls: int
     """Model calls made in this turn so far."""
+    stable_messages: int
+    """Leading messages of ``model_input`` that form the compacted, stable history
+    (prefix-stable mode)."""
 
 
 class OptimizedAgentState(TypedDict, total=False):
@@ -49,6 +52,10 @@ class OptimizedAgentState(TypedDict, total=False):
     """The optimized history sent to the model on the latest call (overwritten each call)."""
     turn: TurnState
     """Per-turn bookkeeping (see :class:`TurnState`)."""
+    prefix: dict[str, Any]
+    """Prefix-stable mode: the thread's fitted system prompt (``system``) and its compacted
+    history view (``context``: a
+    :class:`~langchain_tokenopt.context.compaction.CompactedView` state value)."""
     tool_working_set: dict[str, Any]
     """The thread's tool working set (see
     :class:`~langchain_tokenopt.tools.working_set.ToolWorkingSet`): the tools bound so far,

@@ -5,7 +5,11 @@
   :func:`report_step` under ``metadata["tokenopt_request_id"]``.
 * Stores: :class:`SQLiteMetricsStore` (default), :class:`RedisMetricsStore`,
   :class:`MemoryMetricsStore`; all share ``summary(window, group_by)``.
+* :class:`OpenTelemetrySink` (extra ``otel``) exports the same records as OpenTelemetry
+  GenAI spans and metrics: ``TokenOptCallbackHandler(otel=True)``.
 * :class:`Pricer` prices records from ``genai-prices`` or a user price table.
+* :func:`price_thread` prices a thread's requests (:class:`RequestShape`) under each
+  provider's prompt-caching rules (:func:`caching_rules`).
 * ``langchain_tokenopt.monitoring.dashboard`` (extra ``dashboard``) serves charts and
   Prometheus ``/metrics``; :func:`~langchain_tokenopt.monitoring.prometheus.render_metrics`
   serves the same text from your own app.
@@ -27,7 +31,14 @@ from langchain_tokenopt.monitoring.handler import (
     TokenOptCallbackHandler,
     find_handlers,
 )
+from langchain_tokenopt.monitoring.otel import OpenTelemetrySink
 from langchain_tokenopt.monitoring.pricing import ModelPrice, Pricer, PriceTier, price_record
+from langchain_tokenopt.monitoring.prompt_caching import RequestCost, ThreadCost, price_thread
+from langchain_tokenopt.monitoring.provider_rules import (
+    CachingRules,
+    caching_provider,
+    caching_rules,
+)
 from langchain_tokenopt.monitoring.records import (
     CostBreakdown,
     RequestRecord,
@@ -40,6 +51,7 @@ from langchain_tokenopt.monitoring.reporting import (
     report_cache_hit,
     report_step,
 )
+from langchain_tokenopt.monitoring.request_shape import RequestShape
 from langchain_tokenopt.monitoring.store import BackgroundWriter, MemoryMetricsStore, MetricsStore
 from langchain_tokenopt.monitoring.store_redis import RedisMetricsStore
 from langchain_tokenopt.monitoring.store_sqlite import SQLiteMetricsStore, default_metrics_path
@@ -58,6 +70,7 @@ from langchain_tokenopt.monitoring.usage import extract_usage
 __all__ = [
     "REQUEST_ID_KEY",
     "BackgroundWriter",
+    "CachingRules",
     "CostBreakdown",
     "CostSummary",
     "GroupSummary",
@@ -65,17 +78,23 @@ __all__ = [
     "MemoryMetricsStore",
     "MetricsStore",
     "ModelPrice",
+    "OpenTelemetrySink",
     "PriceTier",
     "Pricer",
     "RedisMetricsStore",
+    "RequestCost",
     "RequestRecord",
+    "RequestShape",
     "SQLiteMetricsStore",
     "StepEvent",
     "StepTiming",
     "Summary",
+    "ThreadCost",
     "TokenOptCallbackHandler",
     "TokenTotals",
     "TokenUsage",
+    "caching_provider",
+    "caching_rules",
     "default_metrics_path",
     "extract_usage",
     "find_handlers",
@@ -83,6 +102,7 @@ __all__ = [
     "parse_window",
     "percentile",
     "price_record",
+    "price_thread",
     "report_cache_hit",
     "report_step",
     "summarize",

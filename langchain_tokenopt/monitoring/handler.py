@@ -47,6 +47,7 @@ from langchain_tokenopt.monitoring.records import (
 from langchain_tokenopt.monitoring.usage import extract_usage
 
 if TYPE_CHECKING:
+    from langchain_tokenopt.monitoring.otel import OpenTelemetrySink
     from langchain_tokenopt.monitoring.store import MetricsStore
     from langchain_tokenopt.monitoring.summary import GroupKey, Summary
 
@@ -94,6 +95,9 @@ class TokenOptCallbackHandler(BaseCallbackHandler):
             ``user_cache_dir()/metrics.sqlite``.
         pending_ttl_s: Step reports whose request never produced a record are dropped
             after this many seconds.
+        otel: Also export each record as OpenTelemetry GenAI spans and metrics: an
+            :class:`~langchain_tokenopt.monitoring.OpenTelemetrySink`, or ``True`` for one
+            on the global providers (extra ``otel``).
 
     Example:
         .. code-block:: python
@@ -111,7 +115,13 @@ class TokenOptCallbackHandler(BaseCallbackHandler):
     run_inline = True
     raise_error = False
 
-    def __init__(self, *, store: MetricsStore | None = None, pending_ttl_s: float = 600.0) -> None:
+    def __init__(
+        self,
+        *,
+        store: MetricsStore | None = None,
+        pending_ttl_s: float = 600.0,
+        otel: OpenTelemetrySink | bool = False,
+    ) -> None:
         super().__init__()
         if (
             isinstance(pending_ttl_s, bool)
@@ -128,11 +138,15 @@ class TokenOptCallbackHandler(BaseCallbackHandler):
                 f"store must be a MetricsStore (SQLite, Redis, Memory), got {type(store).__name__}"
             )
             raise TokenOptConfigError(msg)
+        from langchain_tokenopt.monitoring.otel import resolve_otel_sink
+
+        otel_sink = resolve_otel_sink(otel)
         if store is None:
             from langchain_tokenopt.monitoring.store_sqlite import SQLiteMetricsStore
 
             store = SQLiteMetricsStore()
         self.store = store
+        self.otel = otel_sink
         self._ttl = pending_ttl_s
         self._lock = threading.Lock()
         self._runs: dict[UUID, _Run] = {}
@@ -386,6 +400,11 @@ class TokenOptCallbackHandler(BaseCallbackHandler):
             self.store.add(record)
         except Exception as exc:
             self._report("the store rejected a record", exc)
+        if self.otel is not None:
+            try:
+                self.otel.export(record)
+            except Exception as exc:
+                self._report("the OpenTelemetry export failed", exc)
 
     def _report(self, what: str, exc: Exception) -> None:
         """Log a monitoring failure: one warning per kind of failure, tracebacks at debug."""

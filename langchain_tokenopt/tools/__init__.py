@@ -12,6 +12,7 @@ Example:
 
 from langchain_tokenopt.tools.augment import agenerate_example_queries, generate_example_queries
 from langchain_tokenopt.tools.classifier import ClassifierWeights, QueryClassifier
+from langchain_tokenopt.tools.mcp import MCPToolCatalog, load_mcp_catalog
 from langchain_tokenopt.tools.records import (
     QueryDecision,
     ToolSelection,
@@ -23,6 +24,7 @@ from langchain_tokenopt.tools.selector import ToolSelector
 
 __all__ = [
     "ClassifierWeights",
+    "MCPToolCatalog",
     "QueryClassifier",
     "QueryDecision",
     "ToolRetriever",
@@ -32,4 +34,5 @@ __all__ = [
     "bind_tools_if_any",
     "agenerate_example_queries",
     "generate_example_queries",
+    "load_mcp_catalog",
 ]

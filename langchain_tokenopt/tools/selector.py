@@ -276,6 +276,9 @@ class ToolSelector:
         context_k: Tools taken from each context text (the assistant's latest words, its
             recent tool calls, the latest tool result) once a working set exists.
         context_min_score: Retrieval score a context pick needs.
+        add_min_score: Retrieval score a new pick of the turn's query needs to join a
+            working set that already exists (named tools always join): each change of the
+            bound tools rewrites the provider's cached prefix.
         groups: ``{group: [tool names]}`` of tools that belong together; tools outside it
             are grouped by namespace (explicit, or a shared dotted prefix).
         group_cap: Most group members one call brings in with a confident pick.
@@ -304,7 +307,8 @@ class ToolSelector:
         counter: TokenCounter | None = None,
         max_tool_tokens: int = DEFAULT_MAX_TOOL_TOKENS,
         context_k: int = 2,
-        context_min_score: float = 0.5,
+        context_min_score: float = 0.7,
+        add_min_score: float = 0.0,
         groups: Mapping[str, Sequence[str]] | None = None,
         group_cap: int = 16,
         group_min_score: float = 0.5,
@@ -348,12 +352,14 @@ class ToolSelector:
         self.context_k = context_k
         for label, score in (
             ("context_min_score", context_min_score),
+            ("add_min_score", add_min_score),
             ("group_min_score", group_min_score),
         ):
             if isinstance(score, bool) or not isinstance(score, int | float) or score != score:
                 msg = f"{label} must be a number, got {score!r}"
                 raise TokenOptConfigError(msg)
         self.context_min_score = float(context_min_score)
+        self.add_min_score = float(add_min_score)
         self.group_cap = group_cap
         self.group_min_score = float(group_min_score)
         self._groups, self._group_of = _tool_groups(retriever, groups)
@@ -480,6 +486,9 @@ class ToolSelector:
         needs = decision.needs_tool or not fresh
         scores: dict[str, float] = {}
         base = _within_margin(ranked.hits, margin) if needs else []
+        if started and base:  # a working set exists: the turn's best pick and confident
+            # ones join it (named ones always); each change rewrites the cached prefix
+            base = [h for i, h in enumerate(base) if i == 0 or h[2] or h[1] >= self.add_min_score]
         picks = [s.name for s, _, _ in base]
         for s, score, _ in base:
             scores[s.name] = score

@@ -11,9 +11,11 @@ EXPECTED_ALL = [
     "LLMLinguaCompressor",
     "LocalBackend",
     "LocalEmbeddings",
+    "MCPToolCatalog",
     "MessageClassifier",
     "MissingDependencyError",
     "ModularPrompt",
+    "OpenTelemetrySink",
     "PromptAssembler",
     "QueryAwareCompressor",
     "QueryClassifier",
@@ -33,6 +35,7 @@ EXPECTED_ALL = [
     "cache_scope",
     "agenerate_example_queries",
     "generate_example_queries",
+    "load_mcp_catalog",
     "validate_history",
 ]
 

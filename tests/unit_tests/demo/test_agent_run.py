@@ -44,4 +44,9 @@ def test_report_shows_whole_sentence_answers_and_a_replayed_hit(tmp_path: Path) 
     render_report(report, console=console)
     out = console.export_text()
     assert "Sample answers" in out and "cache (exact)" in out
+    # sufficiency beside the tokens, and the store accounting (q01, q02 need tools)
+    assert "next-call sufficiency (2 misses that need tools)" in out
+    assert "Next-call sufficiency" in out and "q02" in out
+    assert "stored answers of turns that called a non-cacheable tool" in out
+    assert report.stored_after_uncacheable_tool == []
     assert report.results[0].answer.split("\n")[0][:40] in out

@@ -101,7 +101,8 @@ def test_question_stream(workload: Workload) -> None:
                 assert q.text == original.text
             else:
                 assert q.text != original.text
-            assert q.expect_cache_hit == (original.tenant_id == q.tenant_id)
+            servable = all(t in workload.cacheable_tools for t in original.expected_tools)
+            assert q.expect_cache_hit == (original.tenant_id == q.tenant_id and servable)
         elif q.kind == "follow_up":
             assert q.follows is not None and order[q.follows] < order[q.id]
             assert workload.question(q.follows).conversation_id == q.conversation_id
@@ -119,6 +120,35 @@ def test_question_stream(workload: Workload) -> None:
         other = workload.question(q.repeats or "")
         assert other.text == q.text and other.conversation_id != q.conversation_id
     assert any(q.conversation_id == workload.history_conversation_id for q in questions)
+
+
+def test_repeats_of_tool_questions_hit_only_when_their_tools_are_cacheable(
+    workload: Workload,
+) -> None:
+    cacheable = workload.cacheable_tools
+    assert set(cacheable) <= set(workload.tool_names())
+    assert all(ttl > 0 for ttl in cacheable.values())
+    # read-only reference data is declared; bookings, changes and live reads are not
+    assert {"get_weather_forecast", "get_size_chart", "get_policy_document"} <= set(cacheable)
+    for name in ("book_rental", "reorder", "unsubscribe_customer", "cancel_order", "get_order"):
+        assert name not in cacheable
+    for name in ("track_shipment", "check_inventory", "get_loyalty_account", "get_on_call"):
+        assert name not in cacheable
+    same_tenant = [
+        q
+        for q in workload.questions
+        if q.kind in ("exact_repeat", "paraphrase")
+        and workload.question(q.repeats or "").tenant_id == q.tenant_id
+    ]
+    live = {q.id for q in same_tenant if not q.expect_cache_hit}
+    assert live == {"q35", "q40", "q46", "q51", "q58"}  # on-call, points, stock, unsubscribe, order
+    assert any(q.expect_cache_hit and q.expected_tools for q in same_tenant)  # forecast, reports
+    assert sum(q.expect_cache_hit for q in workload.questions) == 20
+    doc = json.loads((workload.path / "questions.json").read_text(encoding="utf-8"))
+    assert doc["achievable_hit_rate"] == round(20 / len(workload.questions), 3)
+    for q in workload.questions:
+        assert set(q.expected_args) <= set(q.expected_tools)
+    assert dict(workload.question("q13").expected_args["reorder"]) == {"order_id": "NW-4799810"}
 
 
 def test_breakdown_adds_up_to_the_whole_request(workload: Workload) -> None:

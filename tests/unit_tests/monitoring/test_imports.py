@@ -13,6 +13,8 @@ EXPECTED = {
     "TokenOptCallbackHandler", "TokenTotals", "TokenUsage", "default_metrics_path",
     "extract_usage", "find_handlers", "parse_window", "percentile", "price_record",
     "report_cache_hit", "report_step", "summarize", "StepTiming", "measure_step",
+    "OpenTelemetrySink", "CachingRules", "RequestCost", "RequestShape", "ThreadCost",
+    "caching_provider", "caching_rules", "price_thread",
 }  # fmt: skip
 
 

@@ -7,6 +7,7 @@ from langchain_tokenopt import tools
 
 EXPECTED = [
     "ClassifierWeights",
+    "MCPToolCatalog",
     "QueryClassifier",
     "QueryDecision",
     "ToolRetriever",
@@ -16,6 +17,7 @@ EXPECTED = [
     "bind_tools_if_any",
     "agenerate_example_queries",
     "generate_example_queries",
+    "load_mcp_catalog",
 ]
 
 

@@ -1,0 +1,127 @@
+"""Compaction in steps: a history view whose prefix stays byte-identical between compactions.
+
+Providers bill a re-sent request prefix at a fraction of the input price (Anthropic's cache
+reads cost 0.1x, OpenAI's cached input 0.25-0.5x). An optimizer that re-cuts the history on
+every call changes the prefix every time and loses those reads. :func:`stepwise_view` keeps
+the last optimized view instead and only appends the new messages to it; once the view
+exceeds the optimizer's budget, one compaction brings the whole history down to
+``compact_to`` of the budget, and the next calls share that compacted prefix again.
+
+The view is a plain value kept in the agent state (:class:`CompactedView`), so it survives a
+checkpoint; if the history no longer continues it (messages removed or rewritten), the next
+call compacts afresh.
+
+Example:
+    .. code-block:: python
+
+        from langchain_tokenopt.context import ContextOptimizer
+        from langchain_tokenopt.context.compaction import CompactedView, stepwise_view
+
+        optimizer = ContextOptimizer(max_tokens=3000)
+        view, kept, compacted = stepwise_view(optimizer, messages, CompactedView.from_state(None))
+        state["context_view"] = kept.to_state()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.messages import BaseMessage
+
+from langchain_tokenopt.context._memo import count_messages
+from langchain_tokenopt.context.optimizer import ContextOptimizer
+from langchain_tokenopt.errors import BudgetExceededError, TokenOptConfigError
+
+__all__ = ["DEFAULT_COMPACT_TO", "CompactedView", "history_tokens", "stepwise_view"]
+
+#: Share of the budget a compaction brings the history down to (room for the next calls).
+DEFAULT_COMPACT_TO = 0.6
+
+_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class CompactedView:
+    """The optimized view of a history's first ``upto`` messages, as sent last time."""
+
+    upto: int = 0
+    """How many messages of the full history the view covers."""
+    last_id: str | None = None
+    """Id of the last covered message (checks that the history still continues it)."""
+    messages: tuple[BaseMessage, ...] = ()
+    """The view itself (the stable prefix of the next requests)."""
+
+    def continues(self, messages: Sequence[BaseMessage]) -> bool:
+        """Whether ``messages`` still starts with what this view covers."""
+        if self.upto <= 0 or self.upto > len(messages):
+            return False
+        return self.last_id is None or messages[self.upto - 1].id == self.last_id
+
+    def to_state(self) -> dict[str, Any]:
+        """A value for the agent state (checkpointers serialize messages)."""
+        return {
+            "format": _FORMAT,
+            "upto": self.upto,
+            "last_id": self.last_id,
+            "messages": list(self.messages),
+        }
+
+    @classmethod
+    def from_state(cls, value: Any) -> CompactedView | None:
+        """Read a state value back; anything unreadable gives ``None`` (compact afresh)."""
+        if isinstance(value, CompactedView):
+            return value
+        if not isinstance(value, Mapping) or value.get("format") != _FORMAT:
+            return None
+        upto, messages = value.get("upto"), value.get("messages")
+        if not isinstance(upto, int) or not isinstance(messages, list | tuple):
+            return None
+        if not all(isinstance(m, BaseMessage) for m in messages):
+            return None
+        last_id = value.get("last_id")
+        return cls(upto, last_id if isinstance(last_id, str) else None, tuple(messages))
+
+
+def history_tokens(optimizer: ContextOptimizer, messages: Sequence[BaseMessage]) -> int:
+    """Tokens of ``messages`` with the optimizer's tokenizer, memoized per message."""
+    return count_messages(optimizer.counter, list(messages))
+
+
+def stepwise_view(
+    optimizer: ContextOptimizer,
+    messages: Sequence[BaseMessage],
+    previous: CompactedView | None,
+    *,
+    compact_to: float = DEFAULT_COMPACT_TO,
+) -> tuple[list[BaseMessage], CompactedView, bool]:
+    """Return ``(view, view to keep, whether a compaction ran)`` for this call.
+
+    The previous view plus the messages added since is sent as long as it fits the
+    optimizer's budget; otherwise the history is optimized to ``compact_to`` of the budget
+    (or, if that cannot fit its protected part, to the whole budget).
+
+    Raises:
+        TokenOptConfigError: ``compact_to`` is not in (0, 1].
+        BudgetExceededError: not even the protected part fits the budget.
+    """
+    if isinstance(compact_to, bool) or not isinstance(compact_to, int | float):
+        msg = f"compact_to must be a share of the budget in (0, 1], got {compact_to!r}"
+        raise TokenOptConfigError(msg)
+    if not 0 < compact_to <= 1:
+        msg = f"compact_to must be a share of the budget in (0, 1], got {compact_to!r}"
+        raise TokenOptConfigError(msg)
+    items = list(messages)
+    if previous is not None and previous.continues(items):
+        view = [*previous.messages, *items[previous.upto :]]
+        if count_messages(optimizer.counter, view) <= optimizer.budget:
+            return view, previous, False
+    target = max(1, int(optimizer.max_tokens * compact_to))
+    try:
+        out = optimizer.with_max_tokens(target).optimize(items).messages
+    except (BudgetExceededError, TokenOptConfigError):  # the protected part needs more room
+        out = optimizer.optimize(items).messages
+    last_id = items[-1].id if items else None
+    kept = CompactedView(len(items), last_id if isinstance(last_id, str) else None, tuple(out))
+    return list(out), kept, True
