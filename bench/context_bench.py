@@ -33,6 +33,7 @@ import argparse
 import gc
 import hashlib
 import json
+import re
 import statistics
 import sys
 import time
@@ -235,6 +236,14 @@ def text_of(messages: list[BaseMessage]) -> str:
     return "\n".join(parts)
 
 
+_IDENTIFIER = re.compile(r"^(?=.*\d)[A-Za-z0-9_.@:/-]+$|@|^[a-z]+_[a-z0-9_]+$")
+
+
+def is_identifier(fact: str) -> bool:
+    """Ids, codes, emails, dates and amounts: what a later tool call passes on verbatim."""
+    return bool(_IDENTIFIER.search(fact)) and " " not in fact
+
+
 def measure(
     name: str,
     fn: Callable[[list[BaseMessage], int], list[BaseMessage]],
@@ -243,7 +252,7 @@ def measure(
     frac: float | None,
 ) -> dict[str, Any]:
     rows: dict[str, list[float]] = {
-        k: [] for k in ("invalid", "mid", "sys", "human", "ret", "saved", "over", "ms")
+        k: [] for k in ("invalid", "mid", "sys", "human", "ret", "ids", "saved", "over", "ms")
     }
     errors = 0
     only_system = 0
@@ -278,6 +287,9 @@ def measure(
         if present:
             dst = text_of(out)
             rows["ret"].append(sum(f in dst for f in present) / len(present))
+            ids = [f for f in present if is_identifier(f)]
+            if ids:
+                rows["ids"].append(sum(f in dst for f in ids) / len(ids))
         after = counter.count_messages(out)
         rows["saved"].append(1 - after / total)
         rows["over"].append(1.0 if after > budget else 0.0)
@@ -300,6 +312,7 @@ def measure(
         "system_kept": mean("sys"),
         "newest_human_kept": mean("human"),
         "fact_retention": mean("ret"),
+        "identifier_retention": mean("ids"),
         "tokens_saved": mean("saved"),
         "over_budget": int(sum(rows["over"])),
         "only_system_returned": only_system,
@@ -352,6 +365,7 @@ COLUMNS = {
     "system_kept": "sys kept",
     "newest_human_kept": "human kept",
     "fact_retention": "facts",
+    "identifier_retention": "ids",
     "tokens_saved": "saved",
     "over_budget": "over",
     "only_system_returned": "sys only",

@@ -2,8 +2,11 @@
 
 * :class:`SemanticCache`: the ``BaseCache`` (``set_llm_cache(SemanticCache())``).
 * :func:`cache_scope`: ``with cache_scope(tenant_id=..., user_id=...):`` confines entries.
+* :func:`cache_entry_options`: ``with cache_entry_options(ttl=600, tags=["pricing"]):`` sets
+  the lifetime and tags of the entries written in the block.
 * :class:`LocalBackend` / :class:`RedisBackend`: where entries live.
-* :class:`CacheStats`, :class:`CacheHit`, :class:`CacheLookup`: typed records.
+* :class:`CacheStats`, :class:`CacheHit`, :class:`CacheLookup`, :class:`StoredEntry`: typed
+  records.
 * :class:`NearMissVerifier`: rejects near misses embeddings cannot separate.
 
 Example:
@@ -12,16 +15,29 @@ Example:
         from langchain_core.globals import set_llm_cache
         from langchain_tokenopt.cache import SemanticCache, cache_scope
 
-        set_llm_cache(SemanticCache())
+        cache = SemanticCache(ttl=24 * 3600)
+        set_llm_cache(cache)
         with cache_scope(tenant_id="acme", user_id="u1"):
             ...
+        cache.clear(tags=["pricing"])
 """
 
 from __future__ import annotations
 
 from langchain_tokenopt.cache.backends import CacheBackend, LocalBackend, RedisBackend
-from langchain_tokenopt.cache.records import CacheEntry, CacheHit, CacheLookup, CacheStats
-from langchain_tokenopt.cache.scope import CallerScope, cache_scope
+from langchain_tokenopt.cache.records import (
+    CacheEntry,
+    CacheHit,
+    CacheLookup,
+    CacheStats,
+    StoredEntry,
+)
+from langchain_tokenopt.cache.scope import (
+    CallerScope,
+    EntryOptions,
+    cache_entry_options,
+    cache_scope,
+)
 from langchain_tokenopt.cache.semantic_cache import DEFAULT_SIMILARITY_THRESHOLD, SemanticCache
 from langchain_tokenopt.cache.verifier import HitVerifier, NearMissVerifier, Verdict
 
@@ -33,11 +49,14 @@ __all__ = [
     "CacheLookup",
     "CacheStats",
     "CallerScope",
+    "EntryOptions",
     "HitVerifier",
     "LocalBackend",
     "NearMissVerifier",
     "RedisBackend",
     "SemanticCache",
+    "StoredEntry",
     "Verdict",
+    "cache_entry_options",
     "cache_scope",
 ]

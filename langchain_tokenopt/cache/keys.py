@@ -9,7 +9,9 @@ parameters). From them we build:
   model identity (``llm_string`` minus volatile fields such as timeouts, retries, streaming),
   system prompt, earlier and later turns of the conversation, bound tool schemas and
   structured-output format, tenant and user;
-* the **entry id**: a digest of scope + normalized prompt, the exact fast-path key.
+* the **entry id**: a digest of scope + the question's canonical form
+  (:func:`~.canonical.canonical_text`: case, punctuation, contractions and unit spellings
+  folded), the exact fast-path key.
 
 All functions here are pure.
 
@@ -31,7 +33,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from langchain_tokenopt.cache.scope import CallerScope
+from langchain_tokenopt.cache.canonical import canonical_text
+from langchain_tokenopt.cache.scope import CallerScope, check_tags
 from langchain_tokenopt.errors import TokenOptConfigError
 
 __all__ = [
@@ -427,7 +430,7 @@ class CacheKey:
     scope: str
     """Digest of all exact-match context (the vector-search pre-filter)."""
     entry_id: str
-    """Digest of scope + normalized full prompt: the exact fast-path key."""
+    """Digest of scope + canonical question (or the whole prompt when it is not text only)."""
     model: ModelIdentity
     """Model identity read from ``llm_string``."""
     tenant: str
@@ -475,7 +478,7 @@ def build_key(
     tenant, user = _caller_digests(caller.tenant_id, caller.user_id)
     scope = digest("scope", user, model.model, model.tools, parsed.system, parsed.history)
     query = normalize_text(parsed.query_text)
-    exact_text = query if parsed.embeddable and query else normalize_text(prompt)
+    exact_text = canonical_text(query) if parsed.embeddable and query else normalize_text(prompt)
     entry_id = digest("entry", scope, exact_text)
     return CacheKey(
         query_text=query,
@@ -488,22 +491,31 @@ def build_key(
     )
 
 
-def clear_filters(kwargs: dict[str, Any]) -> dict[str, str | None]:
-    """Turn ``SemanticCache.clear`` keyword arguments into backend digest filters.
+def clear_filters(kwargs: dict[str, Any], *, action: str = "clear") -> dict[str, Any]:
+    """Turn ``SemanticCache.clear`` / ``entries`` keyword arguments into backend filters.
+
+    Ids become digests; ``tags`` (entries carrying any of them) stays a sorted tuple.
 
     Raises:
-        TokenOptConfigError: an unknown keyword, or ``user_id`` without ``tenant_id``.
+        TokenOptConfigError: an unknown keyword, ``user_id`` without ``tenant_id``, or
+            ``tags`` that is empty or not a list of tag strings.
     """
-    allowed = {"tenant_id", "user_id", "model", "llm_string"}
+    allowed = {"tenant_id", "user_id", "model", "llm_string", "tags"}
     unknown = set(kwargs) - allowed
     if unknown:
-        msg = f"clear() accepts {sorted(allowed)}, got {sorted(unknown)}"
+        msg = f"{action}() accepts {sorted(allowed)}, got {sorted(unknown)}"
         raise TokenOptConfigError(msg)
     tenant_id, user_id = kwargs.get("tenant_id"), kwargs.get("user_id")
     if user_id is not None and tenant_id is None:
-        msg = "clear(user_id=...) needs tenant_id too (a user lives inside a tenant)"
+        msg = f"{action}(user_id=...) needs tenant_id too (a user lives inside a tenant)"
         raise TokenOptConfigError(msg)
-    filters: dict[str, str | None] = {}
+    filters: dict[str, Any] = {}
+    if kwargs.get("tags") is not None:
+        tags = check_tags(kwargs["tags"])
+        if not tags:
+            msg = f"{action}(tags=[]) names no tag; leave tags out to match every entry"
+            raise TokenOptConfigError(msg)
+        filters["tags"] = tags
     if tenant_id is not None:
         filters["tenant"] = digest("tenant", tenant_id)
         if user_id is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["CacheEntry", "CacheHit", "CacheLookup", "CacheStats", "Candidate"]
+__all__ = ["CacheEntry", "CacheHit", "CacheLookup", "CacheStats", "Candidate", "StoredEntry"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,39 @@ class CacheEntry:
     """Unix time after which the entry is dead; ``None`` never expires."""
     vector: bytes | None = None
     """float32 query embedding, or ``None`` for exact-only entries."""
+    ttl: float | None = None
+    """Lifetime in seconds the entry was written with (a refresh-on-hit extends it by this)."""
+    tags: tuple[str, ...] = ()
+    """Labels for invalidation (``SemanticCache.clear(tags=[...])``), sorted, no duplicates."""
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """One entry as listed by ``SemanticCache.entries()`` (no payload, no vector).
+
+    Example:
+        .. code-block:: python
+
+            for entry in cache.entries(tenant_id="acme", tags=["pricing"]):
+                print(entry.text, entry.hits, entry.expires_at)
+    """
+
+    entry_id: str
+    """Id of the entry (pass it to ``SemanticCache.delete``)."""
+    text: str
+    """The question as it was stored (newest human message)."""
+    tags: tuple[str, ...]
+    """Labels given when it was written."""
+    hits: int
+    """Times it was served (exact or semantic) since it was written."""
+    created_at: float
+    """Unix time of the write."""
+    expires_at: float | None
+    """Unix time it expires (moved forward by refresh-on-hit); ``None`` never expires."""
+    last_used: float | None
+    """Unix time of the last hit (the write when never served)."""
+    ttl: float | None
+    """Lifetime in seconds it was written with; ``None`` for no lifetime."""
 
 
 @dataclass(frozen=True)

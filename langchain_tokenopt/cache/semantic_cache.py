@@ -5,11 +5,18 @@ One lookup, in order:
 1. **Scope** (:mod:`.keys`): model identity, system prompt, a digest of the other turns,
    bound tools and tenant/user must match exactly; they form the scope digest.
 2. **Bypass**: temperature > 0 (configurable) or an empty prompt skip the cache.
-3. **Exact fast path**: the entry id (scope + normalized prompt) is fetched before any
-   embedding, so a repeat never pays for the embedder.
+3. **Exact fast path**: the entry id (scope + the question's canonical form: case,
+   punctuation, contractions and unit spellings folded, :mod:`.canonical`) is fetched before
+   any embedding, so a repeat or a trivial rephrasing never pays for the embedder.
 4. **Semantic path**: only the newest human message is embedded; the backend returns the
    nearest entry *inside the scope*; it is served when its cosine similarity reaches
    ``similarity_threshold`` and the :class:`~.verifier.NearMissVerifier` accepts it.
+
+Lifetime and invalidation: each entry has a lifetime (``ttl``: the cache's, or per entry
+through ``update(ttl=...)``, :func:`~.scope.cache_entry_options` or the run's ``cache_ttl``
+metadata), optionally extended on every hit (``refresh_on_hit=True``), and tags
+(``clear(tags=["pricing"])``). :meth:`SemanticCache.entries` lists what is stored with hit
+counts; :meth:`SemanticCache.delete` removes one entry.
 
 Sync and async share every decision; only the I/O differs. Failures of the backend or the
 embedder fail open: the lookup is a miss, the update is dropped, a warning is logged.
@@ -56,8 +63,14 @@ from langchain_tokenopt.cache.records import (
     CacheLookup,
     CacheStats,
     Candidate,
+    StoredEntry,
 )
-from langchain_tokenopt.cache.scope import current_caller_scope
+from langchain_tokenopt.cache.scope import (
+    check_tags,
+    check_ttl,
+    current_caller_scope,
+    current_entry_options,
+)
 from langchain_tokenopt.cache.serialization import dumps_generations, loads_generations
 from langchain_tokenopt.cache.verifier import HitVerifier, NearMissVerifier, reason_code
 from langchain_tokenopt.errors import BackendUnavailableError, CacheError, TokenOptConfigError
@@ -98,13 +111,11 @@ def _zero_counters() -> dict[str, Any]:
     return {name: getattr(CacheStats(), name) for name in CacheStats.__dataclass_fields__}
 
 
-def _check_ttl(ttl: Any) -> float | None:
-    if ttl is None:
-        return None
-    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0:
-        msg = f"ttl must be a positive number of seconds or None, got {ttl!r}"
+def _check_limit(limit: Any) -> int | None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        msg = f"limit must be a positive int or None, got {limit!r}"
         raise TokenOptConfigError(msg)
-    return float(ttl)
+    return limit
 
 
 def _unit(vector: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -125,7 +136,12 @@ class SemanticCache(BaseCache):
         verifier: Near-miss check on the best candidate; ``None`` uses
             :class:`NearMissVerifier`. Pass ``verify_hits=False`` to switch it off.
         verify_hits: Whether to run the verifier at all.
-        ttl: Seconds an entry lives (absolute, from its write); ``None`` never expires.
+        ttl: Seconds an entry lives (from its write); ``None`` never expires. Per entry:
+            ``update(ttl=...)``, :func:`~langchain_tokenopt.cache.cache_entry_options` or the
+            run's ``cache_ttl`` metadata.
+        refresh_on_hit: Whether a hit extends the entry's expiry by its lifetime (an entry
+            in use stays; an unused one still expires). Entries without a lifetime are
+            unaffected.
         temperature_policy: ``"bypass"`` skips calls with temperature > 0 (they are meant to
             vary); ``"cache"`` caches them anyway.
         semantic: ``False`` keeps only the exact path (no embedder is ever loaded).
@@ -146,7 +162,7 @@ class SemanticCache(BaseCache):
             from langchain_core.globals import set_llm_cache
             from langchain_tokenopt import SemanticCache
 
-            set_llm_cache(SemanticCache(ttl=24 * 3600))
+            set_llm_cache(SemanticCache(ttl=24 * 3600, refresh_on_hit=True))
     """
 
     def __init__(
@@ -158,6 +174,7 @@ class SemanticCache(BaseCache):
         verifier: HitVerifier | None = None,
         verify_hits: bool = True,
         ttl: float | None = None,
+        refresh_on_hit: bool = False,
         temperature_policy: Literal["bypass", "cache"] = "bypass",
         semantic: bool = True,
         max_embed_chars: int = 4000,
@@ -174,10 +191,9 @@ class SemanticCache(BaseCache):
                 f"(higher = stricter), got {similarity_threshold!r}"
             )
             raise TokenOptConfigError(msg)
-        if ttl is not None and (
-            isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0
-        ):
-            msg = f"ttl must be a positive number of seconds or None, got {ttl!r}"
+        ttl = check_ttl(ttl)
+        if not isinstance(refresh_on_hit, bool):
+            msg = f"refresh_on_hit must be True or False, got {refresh_on_hit!r}"
             raise TokenOptConfigError(msg)
         if temperature_policy not in ("bypass", "cache"):
             msg = f"temperature_policy must be 'bypass' or 'cache', got {temperature_policy!r}"
@@ -208,7 +224,8 @@ class SemanticCache(BaseCache):
         self.verifier: HitVerifier | None = (
             (verifier or NearMissVerifier()) if verify_hits else None
         )
-        self.ttl = None if ttl is None else float(ttl)
+        self.ttl = ttl
+        self.refresh_on_hit = refresh_on_hit
         self.temperature_policy = temperature_policy
         self.semantic = bool(semantic)
         self.max_embed_chars = max_embed_chars
@@ -336,7 +353,12 @@ class SemanticCache(BaseCache):
         return CacheLookup(outcome="error", reason=str(exc))
 
     def _entry(
-        self, key: CacheKey, payload: str, vector: np.ndarray | None, ttl: float | None
+        self,
+        key: CacheKey,
+        payload: str,
+        vector: np.ndarray | None,
+        ttl: float | None,
+        tags: tuple[str, ...],
     ) -> CacheEntry:
         now = time.time()
         lifetime = self.ttl if ttl is None else ttl
@@ -352,28 +374,49 @@ class SemanticCache(BaseCache):
             created_at=now,
             expires_at=None if lifetime is None else now + lifetime,
             vector=None if vector is None else vector.astype(np.float32).tobytes(),
+            ttl=lifetime,
+            tags=tags,
         )
+
+    def _write_options(self, ttl: float | None, tags: Any) -> tuple[float | None, tuple[str, ...]]:
+        """Lifetime and tags of an entry written now (argument, block, run metadata)."""
+        ttl, tags = check_ttl(ttl), check_tags(tags)
+        context = current_entry_options()
+        return (
+            context.ttl if ttl is None else ttl,
+            tuple(sorted(set(tags) | set(context.tags))),
+        )
+
+    def _refreshed_expiry(self, entry: CacheEntry) -> float | None:
+        """The expiry a hit moves the entry to (refresh-on-hit), or ``None`` to keep it."""
+        if not self.refresh_on_hit or entry.expires_at is None:
+            return None
+        lifetime = entry.ttl if entry.ttl is not None else entry.expires_at - entry.created_at
+        return time.time() + lifetime if lifetime > 0 else None
 
     # ------------------------------------------------------------------ one flow, two drivers
 
     def _lookup_flow(self, plan: _Plan) -> Generator[_Op, Any, _Found]:
         """The lookup as a generator of I/O steps; the sync and async drivers run the steps."""
         key = plan.key
-        found = self._exact((yield ("get", key.entry_id)))
+        served: CacheEntry | None = yield ("get", key.entry_id)
+        found = self._exact(served)
         if found is None and plan.semantic:
             vector = yield ("embed", key.query_text)
-            found = self._judge(key, (yield ("search", key.scope, vector)))
+            candidate: Candidate | None = yield ("search", key.scope, vector)
+            found = self._judge(key, candidate)
+            served = candidate.entry if candidate is not None else None
         elif found is None:
             found = (CacheLookup(outcome="miss"), None)
-        if found[0].hit is not None:
-            yield ("touch", found[0].hit.entry_id)
+        if found[0].hit is not None and served is not None:
+            yield ("touch", served.entry_id, self._refreshed_expiry(served))
         return found
 
     def _update_flow(
-        self, plan: _Plan, payload: str, ttl: float | None
+        self, plan: _Plan, payload: str, ttl: float | None, tags: tuple[str, ...]
     ) -> Generator[_Op, Any, None]:
         vector = (yield ("embed", plan.key.query_text)) if plan.semantic else None
-        yield ("put", self._entry(plan.key, payload, vector, ttl))
+        yield ("put", self._entry(plan.key, payload, vector, ttl, tags))
 
     def _step(self, op: _Op) -> Any:
         kind = op[0]
@@ -384,7 +427,7 @@ class SemanticCache(BaseCache):
         if kind == "search":
             return self.backend.search(op[1], op[2], now=time.time())
         if kind == "touch":
-            return self.backend.touch(op[1], now=time.time())
+            return self.backend.touch(op[1], now=time.time(), expires_at=op[2])
         return self.backend.put(op[1])
 
     async def _astep(self, op: _Op) -> Any:
@@ -396,7 +439,7 @@ class SemanticCache(BaseCache):
         if kind == "search":
             return await self.backend.asearch(op[1], op[2], now=time.time())
         if kind == "touch":
-            return await self.backend.atouch(op[1], now=time.time())
+            return await self.backend.atouch(op[1], now=time.time(), expires_at=op[2])
         return await self.backend.aput(op[1])
 
     def _drive(self, flow: Generator[_Op, Any, T]) -> tuple[T, float]:
@@ -469,23 +512,33 @@ class SemanticCache(BaseCache):
         return_val: RETURN_VAL_TYPE,
         *,
         ttl: float | None = None,
+        tags: Sequence[str] | None = None,
     ) -> None:
         """Store generations for the prompt (dropped with a warning if the backend fails).
+
+        LangChain passes no ``ttl`` or ``tags``: for its calls use
+        :func:`~langchain_tokenopt.cache.cache_entry_options` or the run's ``cache_ttl`` /
+        ``cache_tags`` metadata.
 
         Args:
             prompt: The prompt, as LangChain passes it.
             llm_string: The model identity, as LangChain passes it.
             return_val: The generations to store.
-            ttl: Lifetime of this entry in seconds (default: the cache's ``ttl``); the
+            ttl: Lifetime of this entry in seconds; before the enclosing
+                ``cache_entry_options``, the run's ``cache_ttl`` and the cache's ``ttl``. The
                 optimized agent passes the smallest lifetime of the cacheable tools a turn
                 used.
+            tags: Labels for ``clear(tags=...)``, added to those of the context.
+
+        Raises:
+            TokenOptConfigError: ``ttl`` is not a positive number or a tag is invalid.
         """
-        ttl = _check_ttl(ttl)
+        ttl, entry_tags = self._write_options(ttl, tags)
         plan = self._plan(prompt, llm_string)
         if isinstance(plan, CacheLookup):
             return
         try:
-            self._drive(self._update_flow(plan, dumps_generations(return_val), ttl))
+            self._drive(self._update_flow(plan, dumps_generations(return_val), ttl, entry_tags))
         except _FAIL_OPEN as exc:
             self._fail("update", exc)
             self._count(errors=1)
@@ -493,18 +546,54 @@ class SemanticCache(BaseCache):
         self._count(updates=1)
 
     def clear(self, **kwargs: Any) -> None:
-        """Delete entries: all, or by ``tenant_id`` / ``user_id`` / ``model`` / ``llm_string``.
+        """Delete entries: all, or by tenant / user / model / configuration / tags.
 
         Args:
             **kwargs: ``tenant_id`` (with optional ``user_id``) clears one tenant or user;
                 ``model`` clears one model name (e.g. ``"gpt-4o-mini"``); ``llm_string``
-                clears one exact model configuration. No argument clears everything.
+                clears one exact model configuration; ``tags=["pricing"]`` clears entries
+                carrying any of the tags. Given together, an entry must match all of them.
+                No argument clears everything.
+
+        Raises:
+            TokenOptConfigError: an unknown keyword, ``user_id`` without ``tenant_id``, or
+                ``tags=[]``.
         """
         self.backend.clear(**clear_filters(kwargs))
 
     async def aclear(self, **kwargs: Any) -> None:
         """Async :meth:`clear`."""
         await self.backend.aclear(**clear_filters(kwargs))
+
+    def entries(self, *, limit: int | None = 100, **kwargs: Any) -> list[StoredEntry]:
+        """List stored, live entries with their hit counts, newest first.
+
+        Args:
+            limit: Most entries returned (``None``: all; on Redis every match is read).
+            **kwargs: Filters as for :meth:`clear` (``tenant_id``, ``user_id``, ``model``,
+                ``llm_string``, ``tags``); none lists every entry.
+
+        Returns:
+            One :class:`~langchain_tokenopt.cache.StoredEntry` per entry (no answer text).
+
+        Raises:
+            TokenOptConfigError: a filter is invalid, or ``limit`` is not a positive int.
+
+        Example:
+            .. code-block:: python
+
+                for e in cache.entries(tenant_id="acme"):
+                    print(e.hits, e.text)
+        """
+        return self.backend.entries(
+            now=time.time(), limit=_check_limit(limit), **clear_filters(kwargs, action="entries")
+        )
+
+    async def aentries(self, *, limit: int | None = 100, **kwargs: Any) -> list[StoredEntry]:
+        """Async :meth:`entries`."""
+        return await self.backend.aentries(
+            now=time.time(), limit=_check_limit(limit), **clear_filters(kwargs, action="entries")
+        )
 
     def entry_id(self, prompt: str, llm_string: str) -> str:
         """Return the id an entry for this prompt has in the current scope."""
@@ -571,16 +660,18 @@ class SemanticCache(BaseCache):
         return_val: RETURN_VAL_TYPE,
         *,
         ttl: float | None = None,
+        tags: Sequence[str] | None = None,
     ) -> None:
         """Async :meth:`update` (native async client on Redis; admitted like lookups)."""
         _check_prompt(prompt, llm_string)
-        ttl = _check_ttl(ttl)
+        ttl, entry_tags = self._write_options(ttl, tags)
         async with self.backend.admit():
             plan = self._plan(prompt, llm_string)
             if isinstance(plan, CacheLookup):
                 return
             try:
-                await self._adrive(self._update_flow(plan, dumps_generations(return_val), ttl))
+                payload = dumps_generations(return_val)
+                await self._adrive(self._update_flow(plan, payload, ttl, entry_tags))
             except _FAIL_OPEN as exc:
                 self._fail("update", exc)
                 self._count(errors=1)

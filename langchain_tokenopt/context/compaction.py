@@ -4,8 +4,8 @@ Providers bill a re-sent request prefix at a fraction of the input price (Anthro
 reads cost 0.1x, OpenAI's cached input 0.25-0.5x). An optimizer that re-cuts the history on
 every call changes the prefix every time and loses those reads. :func:`stepwise_view` keeps
 the last optimized view instead and only appends the new messages to it; once the view
-exceeds the optimizer's budget, one compaction brings the whole history down to
-``compact_to`` of the budget, and the next calls share that compacted prefix again.
+exceeds the optimizer's budget divided by ``compact_to``, one compaction brings the whole
+history back to the budget, and the next calls share that compacted prefix again.
 
 The view is a plain value kept in the agent state (:class:`CompactedView`), so it survives a
 checkpoint; if the history no longer continues it (messages removed or rewritten), the next
@@ -32,11 +32,11 @@ from langchain_core.messages import BaseMessage
 
 from langchain_tokenopt.context._memo import count_messages
 from langchain_tokenopt.context.optimizer import ContextOptimizer
-from langchain_tokenopt.errors import BudgetExceededError, TokenOptConfigError
+from langchain_tokenopt.errors import TokenOptConfigError
 
 __all__ = ["DEFAULT_COMPACT_TO", "CompactedView", "history_tokens", "stepwise_view"]
 
-#: Share of the budget a compaction brings the history down to (room for the next calls).
+#: A compaction brings the history to the budget; the view then grows to budget / this.
 DEFAULT_COMPACT_TO = 0.6
 
 _FORMAT = 1
@@ -98,9 +98,11 @@ def stepwise_view(
 ) -> tuple[list[BaseMessage], CompactedView, bool]:
     """Return ``(view, view to keep, whether a compaction ran)`` for this call.
 
-    The previous view plus the messages added since is sent as long as it fits the
-    optimizer's budget; otherwise the history is optimized to ``compact_to`` of the budget
-    (or, if that cannot fit its protected part, to the whole budget).
+    A compaction optimizes the history to the optimizer's budget, exactly as a call of the
+    default mode would; the next calls append to that view until it reaches
+    ``budget / compact_to`` tokens, so every view holds at least what the default mode
+    would send (the next step needs no less) and the compacted prefix is re-sent, read from
+    the provider's cache, until then.
 
     Raises:
         TokenOptConfigError: ``compact_to`` is not in (0, 1].
@@ -115,13 +117,9 @@ def stepwise_view(
     items = list(messages)
     if previous is not None and previous.continues(items):
         view = [*previous.messages, *items[previous.upto :]]
-        if count_messages(optimizer.counter, view) <= optimizer.budget:
+        if count_messages(optimizer.counter, view) <= optimizer.budget / compact_to:
             return view, previous, False
-    target = max(1, int(optimizer.max_tokens * compact_to))
-    try:
-        out = optimizer.with_max_tokens(target).optimize(items).messages
-    except (BudgetExceededError, TokenOptConfigError):  # the protected part needs more room
-        out = optimizer.optimize(items).messages
+    out = optimizer.optimize(items).messages
     last_id = items[-1].id if items else None
     kept = CompactedView(len(items), last_id if isinstance(last_id, str) else None, tuple(out))
     return list(out), kept, True

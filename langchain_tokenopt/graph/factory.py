@@ -157,8 +157,9 @@ def build_optimized_agent(
             (system prompt fitted once per thread, history compacted in steps, Anthropic
             breakpoints / an OpenAI ``prompt_cache_key``); ``None`` (default) turns it on
             for models whose provider caches prefixes (Anthropic, OpenAI, Gemini).
-        compact_to: In the prefix-stable mode, the share of ``context_budget`` that one
-            compaction brings the history down to.
+        compact_to: In the prefix-stable mode, a compaction brings the history to
+            ``context_budget`` and the next calls append to it until it reaches
+            ``context_budget / compact_to`` tokens.
 
     Returns:
         The uncompiled ``StateGraph`` over :class:`OptimizedAgentState`: call

@@ -139,7 +139,8 @@ class TokenOptMiddleware(AgentMiddleware[TokenOptState, Any, Any]):
         prefix_stable: Keep the request prefix stable for the provider's prompt cache (as
             in ``build_optimized_agent``); ``None`` turns it on for models whose provider
             caches prefixes.
-        compact_to: Share of ``context_budget`` one compaction brings the history to.
+        compact_to: In the prefix-stable mode, the history grows to
+            ``context_budget / compact_to`` tokens between compactions.
     """
 
     state_schema = TokenOptState

@@ -216,7 +216,7 @@ class OptimizerPipeline:
             prompt cache: the system prompt fitted once per thread, the history compacted
             in steps (:mod:`~langchain_tokenopt.context.compaction`), breakpoints or a
             cache key per provider (:mod:`~langchain_tokenopt.graph.prefix`).
-        compact_to: Share of the history budget one compaction brings the history to.
+        compact_to: The history grows to its budget / ``compact_to`` between compactions.
     """
 
     def __init__(
@@ -495,8 +495,8 @@ class OptimizerPipeline:
     ) -> tuple[list[BaseMessage], Any, int]:
         """The prefix-stable view: ``(view, value to keep in the state, stable messages)``.
 
-        The kept view plus the new messages is sent while it fits; over the budget, one
-        compaction brings the history to ``compact_to`` of it. ``stable messages`` is how
+        The kept view plus the new messages is sent while it fits the budget / ``compact_to``;
+        past that, one compaction brings the history back to the budget. ``stable messages`` is how
         many leading messages of the view were sent last time too (a breakpoint goes there).
         Other optimizers (not a :class:`ContextOptimizer`) fall back to :meth:`history`.
         """

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from langchain_tokenopt.cache.records import CacheEntry, Candidate
+from langchain_tokenopt.cache.records import CacheEntry, Candidate, StoredEntry
 
 __all__ = ["CacheBackend"]
 
@@ -55,8 +55,15 @@ class CacheBackend(ABC):
             self.put(entry)
 
     @abstractmethod
-    def touch(self, entry_id: str, *, now: float) -> None:
-        """Mark an entry as used now (LRU order)."""
+    def touch(self, entry_id: str, *, now: float, expires_at: float | None = None) -> None:
+        """Record a hit: mark the entry used now (LRU order) and count it.
+
+        Args:
+            entry_id: The entry served.
+            now: Unix time of the hit.
+            expires_at: New expiry (refresh-on-hit), applied only to an entry that has one;
+                ``None`` leaves the expiry as it is.
+        """
 
     @abstractmethod
     def delete(self, entry_id: str) -> bool:
@@ -70,8 +77,26 @@ class CacheBackend(ABC):
         user: str | None = None,
         model: str | None = None,
         model_name: str | None = None,
+        tags: Sequence[str] | None = None,
     ) -> int:
-        """Delete all entries, or those matching every given digest; return how many."""
+        """Delete all entries, or those matching every given digest; return how many.
+
+        ``tags`` matches entries carrying *any* of the tags (combined with the digests).
+        """
+
+    @abstractmethod
+    def entries(
+        self,
+        *,
+        now: float,
+        tenant: str | None = None,
+        user: str | None = None,
+        model: str | None = None,
+        model_name: str | None = None,
+        tags: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[StoredEntry]:
+        """List live entries matching every filter (as :meth:`clear`), newest first."""
 
     @abstractmethod
     def count(self) -> int:
@@ -100,9 +125,9 @@ class CacheBackend(ABC):
         """Async :meth:`put`."""
         await asyncio.to_thread(self.put, entry)
 
-    async def atouch(self, entry_id: str, *, now: float) -> None:
+    async def atouch(self, entry_id: str, *, now: float, expires_at: float | None = None) -> None:
         """Async :meth:`touch`."""
-        await asyncio.to_thread(self.touch, entry_id, now=now)
+        await asyncio.to_thread(self.touch, entry_id, now=now, expires_at=expires_at)
 
     async def adelete(self, entry_id: str) -> bool:
         """Async :meth:`delete`."""
@@ -115,8 +140,32 @@ class CacheBackend(ABC):
         user: str | None = None,
         model: str | None = None,
         model_name: str | None = None,
+        tags: Sequence[str] | None = None,
     ) -> int:
         """Async :meth:`clear`."""
         return await asyncio.to_thread(
-            self.clear, tenant=tenant, user=user, model=model, model_name=model_name
+            self.clear, tenant=tenant, user=user, model=model, model_name=model_name, tags=tags
+        )
+
+    async def aentries(
+        self,
+        *,
+        now: float,
+        tenant: str | None = None,
+        user: str | None = None,
+        model: str | None = None,
+        model_name: str | None = None,
+        tags: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[StoredEntry]:
+        """Async :meth:`entries`."""
+        return await asyncio.to_thread(
+            self.entries,
+            now=now,
+            tenant=tenant,
+            user=user,
+            model=model,
+            model_name=model_name,
+            tags=tags,
+            limit=limit,
         )

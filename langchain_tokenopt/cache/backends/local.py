@@ -27,19 +27,28 @@ import numpy as np
 
 from langchain_tokenopt.cache.backends.base import CacheBackend
 from langchain_tokenopt.cache.backends.vector_index import ScopeIndex
-from langchain_tokenopt.cache.records import CacheEntry, Candidate
+from langchain_tokenopt.cache.records import CacheEntry, Candidate, StoredEntry
 from langchain_tokenopt.errors import CacheStorageError, TokenOptConfigError
 
 __all__ = ["DEFAULT_EXACT_LIMIT", "LocalBackend"]
 
 #: Vectors per scope below which exact numpy search is used (see ``vector_index``).
 DEFAULT_EXACT_LIMIT = 5_000
-_SCHEMA_VERSION = 1
+#: 2 added per-entry lifetime, tags and hit counts (a version-1 file is migrated on open).
+_SCHEMA_VERSION = 2
 _TOUCH_BATCH = 256
 #: Candidates taken from an HNSW scope and rescored with their float32 vectors.
 _RERANK = 4
 _COLUMNS = (
-    "id, scope, model, model_name, tenant, user_key, text, payload, created_at, expires_at, vector"
+    "id, scope, model, model_name, tenant, user_key, text, payload, created_at, expires_at, vector,"
+    " ttl, tags"
+)
+_LISTED = "id, text, tags, hits, created_at, expires_at, last_used, ttl"
+#: Columns version 2 added, with their definitions (``ALTER TABLE`` on a version-1 file).
+_ADDED_IN_2 = (
+    ("ttl", "REAL"),
+    ("tags", "TEXT NOT NULL DEFAULT ''"),
+    ("hits", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 
@@ -66,9 +75,18 @@ def _lock_file(path: Path) -> IO[bytes]:
 
 
 _INSERT = (
-    f"INSERT OR REPLACE INTO entries ({_COLUMNS}, last_used)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT OR REPLACE INTO entries ({_COLUMNS}, last_used, hits)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
 )
+
+
+def _tags_column(tags: Sequence[str]) -> str:
+    r"""Tags as stored: ``"\npricing\nfaq\n"`` (tags hold no control characters)."""
+    return "\n" + "\n".join(tags) + "\n" if tags else ""
+
+
+def _tags_of(column: str | None) -> tuple[str, ...]:
+    return tuple(t for t in (column or "").split("\n") if t)
 
 
 def _row(entry: CacheEntry) -> tuple[Any, ...]:
@@ -84,8 +102,27 @@ def _row(entry: CacheEntry) -> tuple[Any, ...]:
         entry.created_at,
         entry.expires_at,
         entry.vector,
+        entry.ttl,
+        _tags_column(entry.tags),
         entry.created_at,
     )
+
+
+def _where(
+    tenant: str | None,
+    user: str | None,
+    model: str | None,
+    model_name: str | None,
+    tags: Sequence[str] | None,
+) -> tuple[str, list[Any]]:
+    """SQL condition and parameters of a filter (``""`` for none; tags: any of them)."""
+    filters = {"tenant": tenant, "user_key": user, "model": model, "model_name": model_name}
+    parts = [f"{col} = ?" for col, val in filters.items() if val is not None]
+    params: list[Any] = [val for val in filters.values() if val is not None]
+    if tags:
+        parts.append("(" + " OR ".join("instr(tags, ?) > 0" for _ in tags) + ")")
+        params.extend(f"\n{tag}\n" for tag in tags)
+    return " AND ".join(parts), params
 
 
 class LocalBackend(CacheBackend):
@@ -136,7 +173,7 @@ class LocalBackend(CacheBackend):
         self._n = 0
         # hits mark entries as used in memory; written in one batch before an eviction,
         # on close and every _TOUCH_BATCH hits (a crash only loses some LRU recency)
-        self._touched: dict[str, float] = {}
+        self._touched: dict[str, tuple[float, int]] = {}  # id -> (last hit, hits since flush)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -169,7 +206,7 @@ class LocalBackend(CacheBackend):
                 msg = f"integrity check failed: {check[0] if check else 'no answer'}"
                 raise sqlite3.DatabaseError(msg)
             version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, _SCHEMA_VERSION):
+            if version not in (0, 1, _SCHEMA_VERSION):
                 msg = f"unknown cache schema version {version}"
                 raise sqlite3.DatabaseError(msg)
             db.execute(
@@ -177,8 +214,13 @@ class LocalBackend(CacheBackend):
                 "id TEXT PRIMARY KEY, scope TEXT NOT NULL, model TEXT NOT NULL,"
                 " model_name TEXT NOT NULL, tenant TEXT NOT NULL, user_key TEXT NOT NULL,"
                 " text TEXT NOT NULL, payload TEXT NOT NULL, created_at REAL NOT NULL,"
-                " expires_at REAL, last_used REAL NOT NULL, vector BLOB)"
+                " expires_at REAL, last_used REAL NOT NULL, vector BLOB, ttl REAL,"
+                " tags TEXT NOT NULL DEFAULT '', hits INTEGER NOT NULL DEFAULT 0)"
             )
+            have = {row[1] for row in db.execute("PRAGMA table_info(entries)")}
+            for column, definition in _ADDED_IN_2:
+                if column not in have:  # a version-1 file: its entries keep working
+                    db.execute(f"ALTER TABLE entries ADD COLUMN {column} {definition}")
             db.execute("CREATE INDEX IF NOT EXISTS entries_lru ON entries(last_used)")
             db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         except sqlite3.Error:
@@ -236,6 +278,8 @@ class LocalBackend(CacheBackend):
             created_at=row[8],
             expires_at=row[9],
             vector=row[10],
+            ttl=row[11],
+            tags=_tags_of(row[12]),
         )
 
     def get(self, entry_id: str, *, now: float) -> CacheEntry | None:
@@ -290,6 +334,7 @@ class LocalBackend(CacheBackend):
                 "SELECT 1 FROM entries WHERE id = ?", (entry.entry_id,)
             ).fetchone()
             self._db.execute(_INSERT, _row(entry))
+            self._touched.pop(entry.entry_id, None)  # a rewrite starts its hit count afresh
             old_scope = self._scope_of.pop(entry.entry_id, None)
             if old_scope is not None:
                 self._indexes[old_scope].remove(entry.entry_id)
@@ -337,6 +382,7 @@ class LocalBackend(CacheBackend):
                 raise
             by_scope: dict[str, tuple[list[str], list[bytes]]] = {}
             for entry in fresh.values():
+                self._touched.pop(entry.entry_id, None)
                 old_scope = self._scope_of.pop(entry.entry_id, None)
                 if old_scope is not None:
                     self._indexes[old_scope].remove(entry.entry_id)
@@ -394,15 +440,26 @@ class LocalBackend(CacheBackend):
                 raise
             self._n -= deleted
             for entry_id in ids:
+                self._touched.pop(entry_id, None)
                 scope = self._scope_of.pop(entry_id, None)
                 if scope is not None:
                     self._indexes[scope].remove(entry_id)
         return deleted
 
-    def touch(self, entry_id: str, *, now: float) -> None:
-        """Mark an entry as used now (LRU order; written to the file in batches)."""
+    def touch(self, entry_id: str, *, now: float, expires_at: float | None = None) -> None:
+        """Count a hit and mark the entry used now (written to the file in batches).
+
+        A new ``expires_at`` (refresh-on-hit) is written at once, to an entry that has one.
+        """
         with self._lock:
-            self._touched[entry_id] = now
+            _, hits = self._touched.get(entry_id, (now, 0))
+            self._touched[entry_id] = (now, hits + 1)
+            if expires_at is not None:
+                with self._guard("write"):
+                    self._db.execute(
+                        "UPDATE entries SET expires_at = ? WHERE id = ? AND expires_at IS NOT NULL",
+                        (expires_at, entry_id),
+                    )
             if len(self._touched) >= _TOUCH_BATCH:
                 self._flush_touches()
 
@@ -410,9 +467,11 @@ class LocalBackend(CacheBackend):
         if not self._touched:
             return
         with self._guard("write"):
-            rows = [(t, i) for i, t in self._touched.items()]
+            rows = [(t, n, i) for i, (t, n) in self._touched.items()]
             self._touched.clear()
-            self._db.executemany("UPDATE entries SET last_used = ? WHERE id = ?", rows)
+            self._db.executemany(
+                "UPDATE entries SET last_used = ?, hits = hits + ? WHERE id = ?", rows
+            )
 
     def delete(self, entry_id: str) -> bool:
         """Delete one entry; return whether it existed."""
@@ -430,21 +489,56 @@ class LocalBackend(CacheBackend):
         user: str | None = None,
         model: str | None = None,
         model_name: str | None = None,
+        tags: Sequence[str] | None = None,
     ) -> int:
-        """Delete all entries, or those matching every given digest; return how many."""
-        filters = {"tenant": tenant, "user_key": user, "model": model, "model_name": model_name}
-        where = [(f"{col} = ?", val) for col, val in filters.items() if val is not None]
+        """Delete all entries, or those matching every filter (any of ``tags``); return how many."""
+        where, params = _where(tenant, user, model, model_name, tags)
         with self._guard("clear"):
             if not where:
                 n = self.count()
                 self._db.execute("DELETE FROM entries")
+                self._touched.clear()
                 self._n = 0
                 self._indexes.clear()
                 self._scope_of.clear()
                 return n
-            sql = "SELECT id FROM entries WHERE " + " AND ".join(w for w, _ in where)
-            ids = [r[0] for r in self._db.execute(sql, [v for _, v in where])]
+            ids = [r[0] for r in self._db.execute(f"SELECT id FROM entries WHERE {where}", params)]
             return self._delete_ids(ids)
+
+    def entries(
+        self,
+        *,
+        now: float,
+        tenant: str | None = None,
+        user: str | None = None,
+        model: str | None = None,
+        model_name: str | None = None,
+        tags: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[StoredEntry]:
+        """List live entries matching every filter (any of ``tags``), newest first."""
+        where, params = _where(tenant, user, model, model_name, tags)
+        live = "(expires_at IS NULL OR expires_at > ?)"
+        sql = (
+            f"SELECT {_LISTED} FROM entries WHERE {where + ' AND ' if where else ''}{live}"
+            " ORDER BY created_at DESC, id LIMIT ?"
+        )
+        with self._guard("read"):
+            self._flush_touches()
+            rows = self._db.execute(sql, [*params, now, -1 if limit is None else limit])
+            return [
+                StoredEntry(
+                    entry_id=r[0],
+                    text=r[1],
+                    tags=_tags_of(r[2]),
+                    hits=int(r[3]),
+                    created_at=r[4],
+                    expires_at=r[5],
+                    last_used=r[6],
+                    ttl=r[7],
+                )
+                for r in rows
+            ]
 
     def close(self) -> None:
         """Close the database and release the file lock."""

@@ -32,18 +32,22 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import numpy as np
 
 from langchain_tokenopt.cache.backends.base import CacheBackend
 from langchain_tokenopt.cache.backends.redis_schema import (
+    LIST_FIELDS,
     TAG_FIELDS,
+    TOUCH_SCRIPT,
     as_str,
     entry_mapping,
     filter_query,
@@ -51,7 +55,7 @@ from langchain_tokenopt.cache.backends.redis_schema import (
     knn_fields,
     parse_entry,
 )
-from langchain_tokenopt.cache.records import CacheEntry, Candidate
+from langchain_tokenopt.cache.records import CacheEntry, Candidate, StoredEntry
 from langchain_tokenopt.errors import (
     BackendUnavailableError,
     CacheError,
@@ -64,6 +68,21 @@ __all__ = ["RedisBackend"]
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 _SCAN_BATCH = 1000
+_TOUCH_SHA = hashlib.sha1(TOUCH_SCRIPT.encode()).hexdigest()  # noqa: S324 - Redis's script id
+
+
+def _glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+
+
+def _is_noscript(result: Any) -> bool:
+    """Whether a pipeline reply says the server does not know the script (yet)."""
+    from redis.exceptions import NoScriptError
+
+    if isinstance(result, NoScriptError):
+        return True
+    text = str(result).lower() if isinstance(result, Exception) else ""
+    return "noscript" in text or "no matching script" in text
 
 
 def _redis() -> Any:
@@ -232,6 +251,10 @@ class RedisBackend(CacheBackend):
     def _key(self, entry_id: str) -> str:
         return f"{self.prefix}{{{entry_id}}}"
 
+    def _meta(self, entry_id: str) -> str:
+        """Side hash of an entry (hits, refreshed expiry); same slot, outside the index."""
+        return f"{self.prefix}meta:{{{entry_id}}}"
+
     def _check_up(self) -> None:
         with self._state:
             if self._down_since is not None and time.monotonic() < self._retry_at:
@@ -399,7 +422,7 @@ class RedisBackend(CacheBackend):
 
         self._probe()
         try:
-            self._client.ft(self.index_name).info()
+            info = self._client.ft(self.index_name).info()
         except redis.ResponseError:
             fields = [TagField(name) for name in TAG_FIELDS]
             fields.append(
@@ -421,17 +444,47 @@ class RedisBackend(CacheBackend):
             except redis.ResponseError as exc:
                 if "already exists" not in str(exc).lower():
                     raise
+        else:
+            self._migrate_index(info)
         self._index_ready = True
+
+    def _migrate_index(self, info: Any) -> None:
+        """Add TAG fields an index made by an older version lacks (``FT.ALTER``, in place).
+
+        Existing entries keep their vectors and stay searchable (they carry no tags); no
+        document is rewritten. Two processes migrating at once: the loser's "duplicate"
+        error is ignored.
+        """
+        redis = _redis()
+        attributes = info.get("attributes", info.get(b"attributes")) or []
+        have = set()
+        for attribute in attributes:
+            items = [as_str(x) for x in attribute] if isinstance(attribute, list) else []
+            if "attribute" in items[:-1]:
+                have.add(items[items.index("attribute") + 1])
+            elif "identifier" in items[:-1]:
+                have.add(items[items.index("identifier") + 1])
+        for name in TAG_FIELDS:
+            if have and name not in have:
+                try:
+                    self._client.execute_command(
+                        "FT.ALTER", self.index_name, "SCHEMA", "ADD", name, "TAG"
+                    )
+                except redis.ResponseError as exc:
+                    if "duplicate" not in str(exc).lower():
+                        raise
+                logger.info("Redis cache index %s: added TAG field %s", self.index_name, name)
 
     # ------------------------------------------------------------------ queries (shared)
 
     @staticmethod
-    def _candidate(reply: Any, *, now: float) -> Candidate | None:
+    def _candidate(reply: Any) -> Candidate | None:
+        """The top KNN document as a candidate, its expiry not yet checked."""
         try:
             fields = knn_fields(reply)
             if not fields:
                 return None
-            entry = parse_entry(fields, now=now)
+            entry = parse_entry(fields, now=None)
             if entry is None:
                 return None
             dist = fields.get(b"dist", fields.get("dist"))
@@ -441,16 +494,52 @@ class RedisBackend(CacheBackend):
             raise CacheError(msg) from exc
 
     @staticmethod
-    def _entry(fields: Any, *, now: float) -> CacheEntry | None:
+    def _entry(fields: Any) -> CacheEntry | None:
+        """An entry from its hash fields, its expiry not yet checked."""
         try:
-            return parse_entry(fields, now=now)
+            return parse_entry(fields, now=None)
         except (KeyError, TypeError, IndexError, ValueError) as exc:
             msg = f"unreadable cache entry in Redis: {type(exc).__name__}: {exc}"
             raise CacheError(msg) from exc
 
+    @staticmethod
+    def _expired(entry: CacheEntry, now: float) -> bool:
+        return entry.expires_at is not None and entry.expires_at <= now
+
+    @staticmethod
+    def _refreshed(entry: CacheEntry, moved: Any, now: float) -> CacheEntry | None:
+        """The entry with the expiry a refresh-on-hit moved (side hash), or ``None`` if dead."""
+        if moved is None or float(as_str(moved)) <= now:
+            return None
+        return replace(entry, expires_at=float(as_str(moved)))
+
+    def _live(self, entry: CacheEntry | None, now: float) -> CacheEntry | None:
+        """``entry`` if alive at ``now``; past its written expiry, ask its side hash.
+
+        Redis returned the hash, so its key lives: a refresh-on-hit moved the key's expiry
+        and wrote the new one in the side hash (rare: one more round trip only then).
+        """
+        if entry is None or not self._expired(entry, now):
+            return entry
+        moved = self._run(lambda: self._client.hget(self._meta(entry.entry_id), "expires_at"))
+        return self._refreshed(entry, moved, now)
+
+    async def _alive(self, entry: CacheEntry | None, now: float) -> CacheEntry | None:
+        """Async :meth:`_live`."""
+        if entry is None or not self._expired(entry, now):
+            return entry
+        meta = self._meta(entry.entry_id)
+        moved = await self._arun(lambda c: c.hget(meta, "expires_at"))
+        return self._refreshed(entry, moved, now)
+
+    def _touch_args(self, entry_id: str, now: float, expires_at: float | None) -> tuple[Any, ...]:
+        ms, seconds = ("", "") if expires_at is None else (int(expires_at * 1000), repr(expires_at))
+        keys = (self._key(entry_id), self._meta(entry_id), self.lru_key)
+        return ("EVALSHA", _TOUCH_SHA, 3, *keys, entry_id, repr(now), ms, seconds)
+
     def _put_pipeline(self, pipe: Any, entry: CacheEntry) -> None:
         key = self._key(entry.entry_id)
-        pipe.delete(key)
+        pipe.delete(key, self._meta(entry.entry_id))
         pipe.hset(key, mapping=entry_mapping(entry))
         if entry.expires_at is not None:
             pipe.pexpireat(key, int(entry.expires_at * 1000))
@@ -466,12 +555,17 @@ class RedisBackend(CacheBackend):
 
     def get(self, entry_id: str, *, now: float) -> CacheEntry | None:
         """Return the live entry with this id, or ``None``."""
-        return self._entry(self._run(lambda: self._client.hgetall(self._key(entry_id))), now=now)
+        entry = self._entry(self._run(lambda: self._client.hgetall(self._key(entry_id))))
+        return self._live(entry, now)
 
     def search(self, scope: str, vector: np.ndarray, *, now: float) -> Candidate | None:
         """Return the nearest live entry of ``scope`` via a pre-filtered KNN query."""
         args = knn_args(self.index_name, scope, np.asarray(vector, dtype=np.float32).tobytes())
-        return self._candidate(self._run(lambda: self._client.execute_command(*args)), now=now)
+        found = self._candidate(self._run(lambda: self._client.execute_command(*args)))
+        if found is None:
+            return None
+        entry = self._live(found.entry, now)
+        return None if entry is None else replace(found, entry=entry)
 
     def put(self, entry: CacheEntry) -> None:
         """Insert or replace an entry; evict LRU entries over ``max_entries``."""
@@ -484,13 +578,30 @@ class RedisBackend(CacheBackend):
                 popped = self._client.zpopmin(self.lru_key, excess)
                 ids = [as_str(member) for member, _ in popped]
                 if ids:
-                    self._client.delete(*[self._key(i) for i in ids])
+                    self._client.delete(*self._keys_of(ids))
 
         self._run(write)
 
-    def touch(self, entry_id: str, *, now: float) -> None:
-        """Mark an entry as used now (LRU order)."""
-        self._run(lambda: self._client.zadd(self.lru_key, {entry_id: now}, xx=True))
+    def _keys_of(self, ids: Sequence[str]) -> list[str]:
+        return [k for i in ids for k in (self._key(i), self._meta(i))]
+
+    def touch(self, entry_id: str, *, now: float, expires_at: float | None = None) -> None:
+        """Count a hit, mark the entry used now (LRU) and move a refreshed expiry.
+
+        One ``EVALSHA`` (the script is loaded once when the server does not know it yet).
+        """
+        args = self._touch_args(entry_id, now, expires_at)
+
+        def mark() -> None:
+            try:
+                self._client.execute_command(*args)
+            except Exception as exc:
+                if not _is_noscript(exc):
+                    raise
+                self._client.script_load(TOUCH_SCRIPT)
+                self._client.execute_command(*args)
+
+        self._run(mark)
 
     def delete(self, entry_id: str) -> bool:
         """Delete one entry; return whether it existed."""
@@ -498,16 +609,17 @@ class RedisBackend(CacheBackend):
         def drop() -> bool:
             pipe = self._client.pipeline(transaction=False)
             pipe.delete(self._key(entry_id))
+            pipe.delete(self._meta(entry_id))
             pipe.zrem(self.lru_key, entry_id)
             return bool(pipe.execute()[0])
 
         return self._run(drop)
 
-    def _first_ids(self, filters: dict[str, str]) -> list[str]:
+    def _first_ids(self, filters: dict[str, str], tags: Sequence[str] | None) -> list[str]:
         """Ids of up to one batch of matching entries (no offsets: we delete as we go)."""
         from redis.commands.search.query import Query
 
-        query = Query(filter_query(filters)).no_content().paging(0, _SCAN_BATCH).dialect(2)
+        query = Query(filter_query(filters, tags)).no_content().paging(0, _SCAN_BATCH).dialect(2)
         result = self._client.ft(self.index_name).search(query)
         return [as_str(doc.id)[len(self.prefix) + 1 : -1] for doc in result.docs]
 
@@ -520,6 +632,15 @@ class RedisBackend(CacheBackend):
         except redis.ResponseError:
             count = 0
         self._client.delete(self.lru_key)
+        pattern = _glob_escape(self.prefix) + "meta:{*"
+        batch: list[Any] = []
+        for key in self._client.scan_iter(match=pattern, count=_SCAN_BATCH):
+            batch.append(key)
+            if len(batch) >= _SCAN_BATCH:
+                self._client.delete(*batch)
+                batch.clear()
+        if batch:
+            self._client.delete(*batch)
         self._index_ready = False
         self._ensure_index()
         return count
@@ -531,8 +652,9 @@ class RedisBackend(CacheBackend):
         user: str | None = None,
         model: str | None = None,
         model_name: str | None = None,
+        tags: Sequence[str] | None = None,
     ) -> int:
-        """Delete all entries of this prefix, or those matching every given digest."""
+        """Delete all entries of this prefix, or those matching every filter (any of ``tags``)."""
         filters = {
             k: v
             for k, v in {
@@ -545,19 +667,75 @@ class RedisBackend(CacheBackend):
         }
 
         def wipe() -> int:
-            if not filters:
+            if not filters and not tags:
                 return self._drop_all()
             total = 0
-            while ids := self._first_ids(filters):
+            while ids := self._first_ids(filters, tags):
                 pipe = self._client.pipeline(transaction=False)
                 for entry_id in ids:
-                    pipe.delete(self._key(entry_id))
+                    pipe.delete(self._key(entry_id), self._meta(entry_id))
                 pipe.zrem(self.lru_key, *ids)
                 pipe.execute()
                 total += len(ids)
             return total
 
         return self._run(wipe)
+
+    def entries(
+        self,
+        *,
+        now: float,
+        tenant: str | None = None,
+        user: str | None = None,
+        model: str | None = None,
+        model_name: str | None = None,
+        tags: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[StoredEntry]:
+        """List live entries matching every filter (any of ``tags``), newest first.
+
+        Reads every matching entry's small fields (an admin call, not a hot path), then
+        their hit counts and last use in one pipeline.
+        """
+        from redis.commands.search.query import Query
+
+        filters = {
+            k: v
+            for k, v in {
+                "tenant": tenant,
+                "user": user,
+                "model": model,
+                "model_name": model_name,
+            }.items()
+            if v is not None
+        }
+
+        def read() -> list[StoredEntry]:
+            docs: list[dict[str, str]] = []
+            while True:
+                query = (
+                    Query(filter_query(filters, tags))
+                    .return_fields(*LIST_FIELDS)
+                    .paging(len(docs), _SCAN_BATCH)
+                    .dialect(2)
+                )
+                page = self._client.ft(self.index_name).search(query).docs
+                docs.extend({f: as_str(getattr(d, f, "") or "") for f in LIST_FIELDS} for d in page)
+                if len(page) < _SCAN_BATCH:
+                    break
+            pipe = self._client.pipeline(transaction=False)
+            for doc in docs:
+                pipe.hmget(self._meta(doc["eid"]), "hits", "expires_at")
+                pipe.zscore(self.lru_key, doc["eid"])
+            replies = pipe.execute() if docs else []
+            return [
+                listed
+                for n, doc in enumerate(docs)
+                if (listed := _listed(doc, replies[2 * n], replies[2 * n + 1], now)) is not None
+            ]
+
+        listed = sorted(self._run(read), key=lambda e: (-e.created_at, e.entry_id))
+        return listed if limit is None else listed[:limit]
 
     def count(self) -> int:
         """Return the number of indexed entries."""
@@ -573,13 +751,16 @@ class RedisBackend(CacheBackend):
     async def aget(self, entry_id: str, *, now: float) -> CacheEntry | None:
         """Async :meth:`get` on the asyncio Redis client."""
         fields = await self._arun(lambda c: c.hgetall(self._key(entry_id)))
-        return self._entry(fields, now=now)
+        return await self._alive(self._entry(fields), now)
 
     async def asearch(self, scope: str, vector: np.ndarray, *, now: float) -> Candidate | None:
         """Async :meth:`search` on the asyncio Redis client."""
         args = knn_args(self.index_name, scope, np.asarray(vector, dtype=np.float32).tobytes())
-        reply = await self._arun(lambda c: c.execute_command(*args))
-        return self._candidate(reply, now=now)
+        found = self._candidate(await self._arun(lambda c: c.execute_command(*args)))
+        if found is None:
+            return None
+        entry = await self._alive(found.entry, now)
+        return None if entry is None else replace(found, entry=entry)
 
     async def aput(self, entry: CacheEntry) -> None:
         """Async :meth:`put` on the asyncio Redis client."""
@@ -592,13 +773,24 @@ class RedisBackend(CacheBackend):
                 popped = await client.zpopmin(self.lru_key, excess)
                 ids = [as_str(member) for member, _ in popped]
                 if ids:
-                    await client.delete(*[self._key(i) for i in ids])
+                    await client.delete(*self._keys_of(ids))
 
         await self._arun(write)
 
-    async def atouch(self, entry_id: str, *, now: float) -> None:
+    async def atouch(self, entry_id: str, *, now: float, expires_at: float | None = None) -> None:
         """Async :meth:`touch`."""
-        await self._arun(lambda c: c.zadd(self.lru_key, {entry_id: now}, xx=True))
+        args = self._touch_args(entry_id, now, expires_at)
+
+        async def mark(client: Any) -> None:
+            try:
+                await client.execute_command(*args)
+            except Exception as exc:
+                if not _is_noscript(exc):
+                    raise
+                await client.script_load(TOUCH_SCRIPT)
+                await client.execute_command(*args)
+
+        await self._arun(mark)
 
     async def adelete(self, entry_id: str) -> bool:
         """Async :meth:`delete`."""
@@ -606,7 +798,29 @@ class RedisBackend(CacheBackend):
         async def drop(client: Any) -> bool:
             pipe = client.pipeline(transaction=False)
             pipe.delete(self._key(entry_id))
+            pipe.delete(self._meta(entry_id))
             pipe.zrem(self.lru_key, entry_id)
             return bool((await pipe.execute())[0])
 
         return await self._arun(drop)
+
+
+def _listed(doc: dict[str, str], meta: Any, last_used: Any, now: float) -> StoredEntry | None:
+    """A listed entry from its indexed fields and side hash (``None`` once expired)."""
+    import json
+
+    hits, moved = meta if isinstance(meta, list | tuple) else (None, None)
+    expires = as_str(moved) if moved is not None else doc["expires_at"]
+    expires_at = float(expires) if expires else None
+    if expires_at is not None and expires_at <= now:
+        return None
+    return StoredEntry(
+        entry_id=doc["eid"],
+        text=doc["text"],
+        tags=tuple(json.loads(doc["tag_names"])) if doc["tag_names"] else (),
+        hits=int(as_str(hits)) if hits is not None else 0,
+        created_at=float(doc["created_at"]),
+        expires_at=expires_at,
+        last_used=float(last_used) if last_used is not None else None,
+        ttl=float(doc["ttl"]) if doc["ttl"] else None,
+    )

@@ -11,13 +11,18 @@ Example:
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
+from langchain_tokenopt.cache.keys import digest
 from langchain_tokenopt.cache.records import CacheEntry
 
 __all__ = [
+    "LIST_FIELDS",
     "RETURN_FIELDS",
     "TAG_FIELDS",
+    "TOUCH_SCRIPT",
     "as_str",
     "entry_mapping",
     "filter_query",
@@ -25,10 +30,12 @@ __all__ = [
     "knn_fields",
     "knn_query",
     "parse_entry",
+    "tag_digest",
 ]
 
-#: TAG fields of the index (hex digests only).
-TAG_FIELDS = ("scope", "model", "model_name", "tenant", "user")
+#: TAG fields of the index (hex digests only). ``tags`` came later: an index made before it
+#: is altered in place (``FT.ALTER ... ADD tags TAG``) when the backend first connects.
+TAG_FIELDS = ("scope", "model", "model_name", "tenant", "user", "tags")
 # "id" and "payload" are reserved by redis-py's search results: store them as eid / answer.
 #: Fields a KNN query returns.
 RETURN_FIELDS = (
@@ -42,9 +49,36 @@ RETURN_FIELDS = (
     "answer",
     "created_at",
     "expires_at",
+    "ttl",
+    "tag_names",
     "dist",
 )
+#: Fields ``entries()`` reads (no payload, no vector).
+LIST_FIELDS = ("eid", "text", "tag_names", "created_at", "expires_at", "ttl")
+#: Records a hit: LRU order, hit count and, given a new expiry, moves it (refresh-on-hit).
+#: Hits and the moved expiry live in a side hash next to the entry (same cluster slot):
+#: writing any field of the indexed hash would make RediSearch re-index the whole document,
+#: vector included. One command, so a hit costs one round trip as before.
+#: KEYS: entry hash, side hash, LRU sorted set. ARGV: entry id, now, new expiry in ms or "",
+#: the same in seconds.
+TOUCH_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[3], 'XX', ARGV[2], ARGV[1])
+redis.call('HINCRBY', KEYS[2], 'hits', 1)
+if ARGV[3] ~= '' and redis.call('PTTL', KEYS[1]) > 0 then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+  redis.call('HSET', KEYS[2], 'expires_at', ARGV[4])
+end
+local left = redis.call('PTTL', KEYS[1])
+if left > 0 then redis.call('PEXPIRE', KEYS[2], left) end
+return 1
+"""
 _HEX = frozenset("0123456789abcdef")
+
+
+def tag_digest(tag: str) -> str:
+    """Return the hex digest a tag is indexed under (no tag text reaches a query)."""
+    return digest("tag", tag)
 
 
 def entry_mapping(entry: CacheEntry) -> dict[str, Any]:
@@ -60,7 +94,11 @@ def entry_mapping(entry: CacheEntry) -> dict[str, Any]:
         "answer": entry.payload,
         "created_at": repr(entry.created_at),
         "expires_at": "" if entry.expires_at is None else repr(entry.expires_at),
+        "ttl": "" if entry.ttl is None else repr(entry.ttl),
     }
+    if entry.tags:
+        mapping["tags"] = ",".join(tag_digest(t) for t in entry.tags)
+        mapping["tag_names"] = json.dumps(list(entry.tags), ensure_ascii=False)
     if entry.vector is not None:
         mapping["vector"] = entry.vector
     return mapping
@@ -71,15 +109,20 @@ def as_str(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-def parse_entry(fields: dict[Any, Any], *, now: float) -> CacheEntry | None:
-    """Build a live entry from hash fields (``None`` when empty or expired)."""
+def parse_entry(fields: dict[Any, Any], *, now: float | None) -> CacheEntry | None:
+    """Build an entry from hash fields (``None`` when empty, or expired at ``now``).
+
+    ``now=None`` skips the expiry check (the caller checks a refreshed expiry itself).
+    """
     if not fields:
         return None
     data = {as_str(k): v for k, v in fields.items()}
     expires = as_str(data.get("expires_at", ""))
     expires_at = float(expires) if expires else None
-    if expires_at is not None and expires_at <= now:
+    if now is not None and expires_at is not None and expires_at <= now:
         return None
+    ttl = as_str(data.get("ttl", ""))
+    names = as_str(data.get("tag_names", ""))
     vector = data.get("vector")
     return CacheEntry(
         entry_id=as_str(data["eid"]),
@@ -93,6 +136,8 @@ def parse_entry(fields: dict[Any, Any], *, now: float) -> CacheEntry | None:
         created_at=float(as_str(data["created_at"])),
         expires_at=expires_at,
         vector=vector if isinstance(vector, bytes) else None,
+        ttl=float(ttl) if ttl else None,
+        tags=tuple(json.loads(names)) if names else (),
     )
 
 
@@ -104,14 +149,16 @@ def knn_query(scope: str) -> str:
     return f"(@scope:{{{scope}}})=>[KNN 1 @vector $v AS dist]"
 
 
-def filter_query(filters: dict[str, str]) -> str:
-    """Return a TAG filter query over hex digests (``*`` for all)."""
+def filter_query(filters: dict[str, str], tags: Sequence[str] | None = None) -> str:
+    """Return a TAG filter query over hex digests (``*`` for all); ``tags``: any of them."""
     parts = []
     for field, value in filters.items():
-        if field not in TAG_FIELDS or not set(value) <= _HEX:
+        if field not in TAG_FIELDS or not value or not set(value) <= _HEX:
             msg = f"bad filter {field}={value!r}"
             raise ValueError(msg)
         parts.append(f"@{field}:{{{value}}}")
+    if tags:
+        parts.append("@tags:{" + " | ".join(tag_digest(t) for t in tags) + "}")
     return " ".join(parts) or "*"
 
 

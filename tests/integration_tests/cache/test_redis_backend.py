@@ -25,7 +25,7 @@ def test_semantic_hit_and_exact_fast_path(make_redis_cache: MakeCache) -> None:
     cache.update(chat_prompt("What is the capital of France?"), llm, GEN)
     exact, gens = cache.lookup_detailed(chat_prompt("What is the capital of France?"), llm)
     assert exact.outcome == "exact_hit" and gens == GEN and exact.embedding_ms == 0.0
-    semantic, gens = cache.lookup_detailed(chat_prompt("What's the capital of France?"), llm)
+    semantic, gens = cache.lookup_detailed(chat_prompt("What is France's capital?"), llm)
     assert semantic.outcome == "semantic_hit" and gens == GEN
 
 
@@ -197,7 +197,7 @@ def test_restart_mid_run_keeps_answering_and_old_entries_hit_again(
         persistent_redis.start()
         time.sleep(0.1)
         assert model.invoke("What is the capital of France?").content == first
-        assert model.invoke("What's the capital of France?").content == first
+        assert model.invoke("What is France's capital?").content == first
     finally:
         set_llm_cache(None)
         cache.close()
@@ -207,7 +207,7 @@ async def test_async_client_path(make_redis_cache: MakeCache) -> None:
     cache, llm = make_redis_cache(), llm_string()
     await cache.aupdate(chat_prompt("What is the capital of France?"), llm, GEN)
     assert await cache.alookup(chat_prompt("What is the capital of France?"), llm) == GEN
-    assert await cache.alookup(chat_prompt("What's the capital of France?"), llm) == GEN
+    assert await cache.alookup(chat_prompt("What is France's capital?"), llm) == GEN
     with cache_scope(tenant_id="z"):
         assert await cache.alookup(chat_prompt("What is the capital of France?"), llm) is None
     entry_id = cache.entry_id(chat_prompt("What is the capital of France?"), llm)

@@ -23,7 +23,7 @@ GEN = [Generation(text="Paris.")]
 def test_paraphrase_is_a_semantic_hit(make_cache: MakeCache) -> None:
     cache, llm = make_cache(), llm_string()
     cache.update(chat_prompt("What is the capital of France?"), llm, GEN)
-    result, gens = cache.lookup_detailed(chat_prompt("What's the capital of France?"), llm)
+    result, gens = cache.lookup_detailed(chat_prompt("What is France's capital?"), llm)
     assert gens == GEN
     assert result.outcome == "semantic_hit"
     assert result.hit is not None and 0.8 < result.hit.similarity < 1.0
@@ -142,7 +142,7 @@ def test_bad_config_is_refused(make_cache: MakeCache, kw: dict[str, object], mat
 def test_threshold_one_only_serves_exact(make_cache: MakeCache) -> None:
     cache, llm = make_cache(similarity_threshold=1.0), llm_string()
     cache.update(chat_prompt("What is the capital of France?"), llm, GEN)
-    assert cache.lookup(chat_prompt("What's the capital of France?"), llm) is None
+    assert cache.lookup(chat_prompt("What is France's capital?"), llm) is None
     assert cache.lookup(chat_prompt("What is the capital of France?"), llm) == GEN
 
 
@@ -179,7 +179,7 @@ def test_ttl_expires_entries(make_cache: MakeCache) -> None:
     assert cache.lookup(prompt, llm) == GEN
     time.sleep(0.4)
     assert cache.lookup(prompt, llm) is None
-    assert cache.lookup(chat_prompt("What's the capital of France?"), llm) is None
+    assert cache.lookup(chat_prompt("What is France's capital?"), llm) is None
 
 
 def test_max_entries_evicts_least_recently_used(make_cache: MakeCache) -> None:
@@ -269,7 +269,7 @@ def test_drop_in_set_llm_cache_with_a_chat_model(make_cache: MakeCache) -> None:
     try:
         assert model.invoke("What is the capital of France?").content == "Paris."
         assert model.invoke("What is the capital of France?").content == "Paris."
-        assert model.invoke("What's the capital of France?").content == "Paris."
+        assert model.invoke("What is France's capital?").content == "Paris."
         assert model.invoke("What is the capital of Germany?").content == "Berlin."
         with cache_scope(tenant_id="other"):
             assert model.invoke("What is the capital of France?").content == "Paris."  # fresh call
@@ -300,7 +300,7 @@ async def test_async_path_matches_sync(make_cache: MakeCache) -> None:
     cache, llm = make_cache(), llm_string()
     await cache.aupdate(chat_prompt("What is the capital of France?"), llm, GEN)
     assert await cache.alookup(chat_prompt("What is the capital of France?"), llm) == GEN
-    result, gens = await cache.alookup_detailed(chat_prompt("What's the capital of France?"), llm)
+    result, gens = await cache.alookup_detailed(chat_prompt("What is France's capital?"), llm)
     assert gens == GEN and result.outcome == "semantic_hit"
     with cache_scope(tenant_id="x"):
         assert await cache.alookup(chat_prompt("What is the capital of France?"), llm) is None
@@ -334,7 +334,7 @@ def test_default_construction_is_drop_in(
         assert str(cache.backend.path).startswith(str(tmp_path))  # type: ignore[attr-defined]
         llm = llm_string()
         cache.update(chat_prompt("What is the capital of France?"), llm, GEN)
-        assert cache.lookup(chat_prompt("What's the capital of France?"), llm) == GEN
+        assert cache.lookup(chat_prompt("What is France's capital?"), llm) == GEN
     finally:
         cache.close()
 
