@@ -8,6 +8,8 @@
 * :class:`CacheStats`, :class:`CacheHit`, :class:`CacheLookup`, :class:`StoredEntry`: typed
   records.
 * :class:`NearMissVerifier`: rejects near misses embeddings cannot separate.
+* :class:`OnlineCalibration` / :class:`TenantCalibration`: learn a lower threshold per tenant
+  with a bound on the error rate (``SemanticCache(calibration="online")``).
 
 Example:
     .. code-block:: python
@@ -25,12 +27,14 @@ Example:
 from __future__ import annotations
 
 from langchain_tokenopt.cache.backends import CacheBackend, LocalBackend, RedisBackend
+from langchain_tokenopt.cache.calibration import OnlineCalibration
 from langchain_tokenopt.cache.records import (
     CacheEntry,
     CacheHit,
     CacheLookup,
     CacheStats,
     StoredEntry,
+    TenantCalibration,
 )
 from langchain_tokenopt.cache.scope import (
     CallerScope,
@@ -53,9 +57,11 @@ __all__ = [
     "HitVerifier",
     "LocalBackend",
     "NearMissVerifier",
+    "OnlineCalibration",
     "RedisBackend",
     "SemanticCache",
     "StoredEntry",
+    "TenantCalibration",
     "Verdict",
     "cache_entry_options",
     "cache_scope",

@@ -12,7 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["CacheEntry", "CacheHit", "CacheLookup", "CacheStats", "Candidate", "StoredEntry"]
+__all__ = [
+    "CacheEntry",
+    "CacheHit",
+    "CacheLookup",
+    "CacheStats",
+    "Candidate",
+    "StoredEntry",
+    "TenantCalibration",
+]
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,31 @@ class CacheLookup:
 
 
 @dataclass(frozen=True)
+class TenantCalibration:
+    """One tenant's learned threshold (``SemanticCache(calibration="online")``).
+
+    Example:
+        .. code-block:: python
+
+            state = cache.stats().calibration["acme"]
+            print(state.threshold, state.observations, state.error_bound)
+    """
+
+    tenant: str
+    """Tenant id (``""`` for calls without one; its digest when not seen since the start)."""
+    threshold: float
+    """Effective similarity threshold (the configured one until the evidence allows less)."""
+    observations: int
+    """Band candidates whose answer was compared with the fresh one."""
+    errors: int
+    """Of those, the ones whose answers were not equivalent."""
+    supporting: int
+    """Observations at or above ``threshold`` (the evidence for it; 0 when not lowered)."""
+    error_bound: float
+    """Upper confidence bound on the error rate at ``threshold`` (1.0 when not lowered)."""
+
+
+@dataclass(frozen=True)
 class CacheStats:
     """Counters since the cache was created (or ``reset_stats``)."""
 
@@ -145,6 +178,8 @@ class CacheStats:
     rejections_by_reason: dict[str, int] = field(default_factory=dict)
     """Verifier rejections per reason code (``"antonym"``, ``"number"``, ``"roles"`` ...;
     see :data:`~langchain_tokenopt.cache.verifier.REJECTION_CODES`)."""
+    calibration: dict[str, TenantCalibration] = field(default_factory=dict)
+    """Per-tenant learned thresholds, by tenant id (empty without ``calibration="online"``)."""
 
     @property
     def hits(self) -> int:

@@ -34,6 +34,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import threading
@@ -49,6 +50,12 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.outputs import Generation
 
 from langchain_tokenopt.cache.backends.base import CacheBackend
+from langchain_tokenopt.cache.calibration import (
+    CalibrationStore,
+    OnlineCalibration,
+    TenantCalibrator,
+    answer_form,
+)
 from langchain_tokenopt.cache.keys import (
     CacheKey,
     HistoryPolicy,
@@ -64,6 +71,7 @@ from langchain_tokenopt.cache.records import (
     CacheStats,
     Candidate,
     StoredEntry,
+    TenantCalibration,
 )
 from langchain_tokenopt.cache.scope import (
     check_tags,
@@ -151,6 +159,10 @@ class SemanticCache(BaseCache):
             in the scope. ``"standalone"`` leaves it out for self-contained questions when
             the earlier turns hold no tool calls or results, so repeats hit across
             conversations; follow-ups ("and how old is he?") stay conversation-bound.
+        calibration: ``"online"`` (or an :class:`~.calibration.OnlineCalibration`) learns a
+            lower threshold per tenant from evidence, with a bound on the error rate
+            (:mod:`.calibration`); ``"off"`` / ``None`` (default) keeps
+            ``similarity_threshold`` for everyone.
 
     Raises:
         TokenOptConfigError: an argument is invalid (NaN or out-of-range threshold, negative
@@ -179,6 +191,7 @@ class SemanticCache(BaseCache):
         semantic: bool = True,
         max_embed_chars: int = 4000,
         history_policy: HistoryPolicy = "always",
+        calibration: Literal["off", "online"] | OnlineCalibration | None = None,
     ) -> None:
         if (
             isinstance(similarity_threshold, bool)
@@ -210,6 +223,15 @@ class SemanticCache(BaseCache):
         if embeddings is not None and not isinstance(embeddings, Embeddings):
             msg = f"embeddings must be a langchain Embeddings, got {type(embeddings).__name__}"
             raise TokenOptConfigError(msg)
+        if calibration == "online":
+            calibration = OnlineCalibration()
+        elif calibration in (None, "off"):
+            calibration = None
+        elif not isinstance(calibration, OnlineCalibration):
+            msg = (
+                f"calibration must be 'off', 'online' or an OnlineCalibration, got {calibration!r}"
+            )
+            raise TokenOptConfigError(msg)
         if backend is None:
             from langchain_tokenopt.cache.backends.local import LocalBackend
 
@@ -233,6 +255,11 @@ class SemanticCache(BaseCache):
         self._counters: dict[str, Any] = _zero_counters()
         self._lock = threading.Lock()
         self._memo: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._calibration = (
+            None
+            if calibration is None
+            else TenantCalibrator(calibration, self.similarity_threshold)
+        )
 
     # ------------------------------------------------------------------ embedder
 
@@ -307,15 +334,24 @@ class SemanticCache(BaseCache):
     def _judge(self, key: CacheKey, candidate: Candidate | None) -> _Found:
         if candidate is None:
             return CacheLookup(outcome="miss"), None
-        sim = candidate.similarity
-        if sim < self.similarity_threshold:
+        sim, calib = candidate.similarity, self._calibration
+        threshold = self.similarity_threshold if calib is None else calib.threshold(key.tenant)
+        if sim < threshold and (calib is None or not calib.in_band(sim)):
             return CacheLookup(outcome="miss", best_similarity=sim), None
         if self.verifier is not None:
             verdict = self.verifier.verify(key.query_text, candidate.entry.text, sim)
+            if not verdict.accepted and sim < threshold:
+                return CacheLookup(outcome="miss", best_similarity=sim), None
             if not verdict.accepted:
                 return CacheLookup(
                     outcome="rejected", best_similarity=sim, reason=verdict.reason
                 ), None
+        if calib is not None and calib.in_band(sim) and (sim < threshold or calib.explore()):
+            tenant = current_caller_scope().tenant_id or ""
+            calib.label(key.tenant, tenant)
+            calib.expect(key.entry_id, key.tenant, tenant, sim, candidate.entry.payload)
+            reason = "calibrating: similarity in the uncertain band, answer to be compared"
+            return CacheLookup(outcome="miss", best_similarity=sim, reason=reason), None
         entry = candidate.entry
         hit = CacheHit(
             entry_id=entry.entry_id, kind="semantic", similarity=sim, cached_text=entry.text
@@ -402,6 +438,8 @@ class SemanticCache(BaseCache):
         served: CacheEntry | None = yield ("get", key.entry_id)
         found = self._exact(served)
         if found is None and plan.semantic:
+            if self._calibration is not None and not self._calibration.loaded:
+                yield ("calibration_load",)
             vector = yield ("embed", key.query_text)
             candidate: Candidate | None = yield ("search", key.scope, vector)
             found = self._judge(key, candidate)
@@ -413,13 +451,59 @@ class SemanticCache(BaseCache):
         return found
 
     def _update_flow(
-        self, plan: _Plan, payload: str, ttl: float | None, tags: tuple[str, ...]
+        self,
+        plan: _Plan,
+        payload: str,
+        ttl: float | None,
+        tags: tuple[str, ...],
+        fresh: Sequence[Generation] = (),
     ) -> Generator[_Op, Any, None]:
         vector = (yield ("embed", plan.key.query_text)) if plan.semantic else None
         yield ("put", self._entry(plan.key, payload, vector, ttl, tags))
+        pending = None if self._calibration is None else self._calibration.take(plan.key.entry_id)
+        if pending is not None:
+            yield from self._observe_flow(pending, fresh)
+
+    def _observe_flow(self, pending: Any, fresh: Sequence[Generation]) -> Generator[_Op, Any, None]:
+        """Compare the fresh answer with a band candidate's and record the outcome."""
+        calib = self._calibration
+        if calib is None:
+            return
+        new, old = answer_form(fresh), answer_form(loads_generations(pending.payload))
+        if calib.config.judge is not None:
+            same = yield ("judge", new.text, old.text)
+        else:
+            same = calib.equivalent_without_embeddings(new, old)
+            if same is None:
+                a = yield ("embed", new.text[: self.max_embed_chars])
+                b = yield ("embed", old.text[: self.max_embed_chars])
+                same = float(np.dot(a, b)) >= calib.config.answer_similarity
+        if same is None:
+            return
+        calib.record(pending, bool(same))
+        yield ("calibration_save", pending.group, calib.dump(pending.group))
+
+    def _calibration_step(self, op: _Op) -> Any:
+        """The I/O of calibration ops on the sync path (``None`` for an op of another kind)."""
+        calib, store = self._calibration, self.backend
+        kind = op[0]
+        if calib is None or not kind.startswith(("calibration_", "judge")):
+            return None
+        if kind == "judge":
+            return calib.judge(op[1], op[2])
+        if not isinstance(store, CalibrationStore):
+            calib.load({})  # a backend without state storage: evidence lives in memory only
+            return True
+        if kind == "calibration_load":
+            calib.load(store.calibration_states())
+        else:
+            store.save_calibration_state(op[1], op[2])
+        return True
 
     def _step(self, op: _Op) -> Any:
         kind = op[0]
+        if kind.startswith(("calibration_", "judge")):
+            return self._calibration_step(op)
         if kind == "embed":
             return self._embed(op[1])
         if kind == "get":
@@ -432,6 +516,8 @@ class SemanticCache(BaseCache):
 
     async def _astep(self, op: _Op) -> Any:
         kind = op[0]
+        if kind.startswith(("calibration_", "judge")):
+            return await asyncio.to_thread(self._calibration_step, op)
         if kind == "embed":
             return await self._aembed(op[1])
         if kind == "get":
@@ -538,7 +624,8 @@ class SemanticCache(BaseCache):
         if isinstance(plan, CacheLookup):
             return
         try:
-            self._drive(self._update_flow(plan, dumps_generations(return_val), ttl, entry_tags))
+            payload = dumps_generations(return_val)
+            self._drive(self._update_flow(plan, payload, ttl, entry_tags, return_val))
         except _FAIL_OPEN as exc:
             self._fail("update", exc)
             self._count(errors=1)
@@ -612,10 +699,44 @@ class SemanticCache(BaseCache):
 
     def stats(self) -> CacheStats:
         """Return a snapshot of the counters."""
+        calibration = self._calibration_snapshot()
         with self._lock:
             counters = dict(self._counters)
             counters["rejections_by_reason"] = dict(counters["rejections_by_reason"])
+            counters["calibration"] = calibration
             return CacheStats(**counters)
+
+    def _calibration_snapshot(self) -> dict[str, TenantCalibration]:
+        calib = self._calibration
+        if calib is None:
+            return {}
+        if not calib.loaded:
+            try:
+                self._calibration_step(("calibration_load",))
+            except _FAIL_OPEN as exc:
+                self._fail("calibration load", exc)
+        return calib.snapshot()
+
+    def reset_calibration(self, *, tenant_id: str | None = None) -> None:
+        """Forget the learned threshold of one tenant, or of every tenant (``None``).
+
+        The tenant goes back to ``similarity_threshold`` and learns again from new evidence;
+        its stored state is deleted from the backend too.
+
+        Example:
+            .. code-block:: python
+
+                cache.reset_calibration(tenant_id="acme")
+        """
+        group = None if tenant_id is None else digest("tenant", str(tenant_id))
+        if self._calibration is not None:
+            self._calibration.forget(group)
+        if isinstance(self.backend, CalibrationStore):
+            self.backend.delete_calibration_state(group)
+
+    async def areset_calibration(self, *, tenant_id: str | None = None) -> None:
+        """Async :meth:`reset_calibration`."""
+        await asyncio.to_thread(self.reset_calibration, tenant_id=tenant_id)
 
     def reset_stats(self) -> None:
         """Zero the counters."""
@@ -671,7 +792,7 @@ class SemanticCache(BaseCache):
                 return
             try:
                 payload = dumps_generations(return_val)
-                await self._adrive(self._update_flow(plan, payload, ttl, entry_tags))
+                await self._adrive(self._update_flow(plan, payload, ttl, entry_tags, return_val))
             except _FAIL_OPEN as exc:
                 self._fail("update", exc)
                 self._count(errors=1)

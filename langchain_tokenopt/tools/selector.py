@@ -276,6 +276,8 @@ class ToolSelector:
         context_k: Tools taken from each context text (the assistant's latest words, its
             recent tool calls, the latest tool result) once a working set exists.
         context_min_score: Retrieval score a context pick needs.
+        bind_score: At a fresh start, tools are bound despite the classifier's abstention
+            when the best one scores at least this (``> 1`` trusts the classifier alone).
         add_min_score: Retrieval score a new pick of the turn's query needs to join a
             working set that already exists (named tools always join): each change of the
             bound tools rewrites the provider's cached prefix.
@@ -309,6 +311,7 @@ class ToolSelector:
         context_k: int = 2,
         context_min_score: float = 0.7,
         add_min_score: float = 0.0,
+        bind_score: float = 0.5,
         groups: Mapping[str, Sequence[str]] | None = None,
         group_cap: int = 16,
         group_min_score: float = 0.5,
@@ -353,6 +356,7 @@ class ToolSelector:
         for label, score in (
             ("context_min_score", context_min_score),
             ("add_min_score", add_min_score),
+            ("bind_score", bind_score),
             ("group_min_score", group_min_score),
         ):
             if isinstance(score, bool) or not isinstance(score, int | float) or score != score:
@@ -360,6 +364,7 @@ class ToolSelector:
                 raise TokenOptConfigError(msg)
         self.context_min_score = float(context_min_score)
         self.add_min_score = float(add_min_score)
+        self.bind_score = float(bind_score)
         self.group_cap = group_cap
         self.group_min_score = float(group_min_score)
         self._groups, self._group_of = _tool_groups(retriever, groups)
@@ -482,8 +487,11 @@ class ToolSelector:
             ranked = _Ranked(decision, hits, tuple(s.name for s, _, _ in order))
             self._store_turn(key, ranked)
         decision = ranked.decision
-        # Abstain only at a fresh start: a working set or an open tool loop keeps its tools.
-        needs = decision.needs_tool or not fresh
+        # Abstain only at a fresh start (a working set or an open tool loop keeps its tools),
+        # and only when no tool matches well: binding a likely tool costs a few hundred
+        # tokens, withholding a needed one costs the agent a step.
+        best = max((score for _, score, _ in ranked.hits), default=0.0)
+        needs = decision.needs_tool or not fresh or best >= self.bind_score
         scores: dict[str, float] = {}
         base = _within_margin(ranked.hits, margin) if needs else []
         if started and base:  # a working set exists: the turn's best pick and confident

@@ -540,6 +540,36 @@ class LocalBackend(CacheBackend):
                 for r in rows
             ]
 
+    # ------------------------------------------------------------------ calibration state
+
+    def _calibration_table(self) -> None:
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS calibration (key TEXT PRIMARY KEY, state TEXT NOT NULL)"
+        )
+
+    def calibration_states(self) -> dict[str, str]:
+        """Return the stored threshold-calibration states, by key (a side table)."""
+        with self._guard("read calibration from"):
+            self._calibration_table()
+            return dict(self._db.execute("SELECT key, state FROM calibration").fetchall())
+
+    def save_calibration_state(self, key: str, state: str) -> None:
+        """Insert or replace one threshold-calibration state."""
+        with self._guard("write calibration to"):
+            self._calibration_table()
+            self._db.execute(
+                "INSERT OR REPLACE INTO calibration (key, state) VALUES (?, ?)", (key, state)
+            )
+
+    def delete_calibration_state(self, key: str | None = None) -> None:
+        """Delete one threshold-calibration state, or all of them (``None``)."""
+        with self._guard("reset calibration in"):
+            self._calibration_table()
+            if key is None:
+                self._db.execute("DELETE FROM calibration")
+            else:
+                self._db.execute("DELETE FROM calibration WHERE key = ?", (key,))
+
     def close(self) -> None:
         """Close the database and release the file lock."""
         with self._lock:

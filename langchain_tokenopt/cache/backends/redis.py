@@ -742,6 +742,29 @@ class RedisBackend(CacheBackend):
         info = self._run(lambda: self._client.ft(self.index_name).info())
         return int(info.get("num_docs", info.get(b"num_docs", 0)))
 
+    # ------------------------------------------------------------------ calibration state
+
+    @property
+    def calibration_key(self) -> str:
+        """The hash holding the threshold-calibration states (one field per key)."""
+        return f"{self.prefix}calibration"
+
+    def calibration_states(self) -> dict[str, str]:
+        """Return the stored threshold-calibration states, by key."""
+        raw = self._run(lambda: self._client.hgetall(self.calibration_key))
+        return {as_str(k): as_str(v) for k, v in raw.items()}
+
+    def save_calibration_state(self, key: str, state: str) -> None:
+        """Insert or replace one threshold-calibration state."""
+        self._run(lambda: self._client.hset(self.calibration_key, key, state))
+
+    def delete_calibration_state(self, key: str | None = None) -> None:
+        """Delete one threshold-calibration state, or all of them (``None``)."""
+        if key is None:
+            self._run(lambda: self._client.delete(self.calibration_key))
+        else:
+            self._run(lambda: self._client.hdel(self.calibration_key, key))
+
     def close(self) -> None:
         """Close the connection pools."""
         self._client.close()
