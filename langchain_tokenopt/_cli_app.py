@@ -38,7 +38,7 @@ __all__ = ["app", "summary_tables"]
 
 def _fail(message: str, exc: BaseException | None = None) -> NoReturn:
     """Print one ``error:`` line (no markup from ``message``) and exit with code 2."""
-    console.print(f"[red]error:[/red] {escape(message)}")
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     raise typer.Exit(2) from exc
 
 
@@ -99,7 +99,7 @@ def summary_tables(summary: Summary) -> list[Any]:
         ("saved", _usd(summary.cost.savings_usd)),
         ("pricing coverage", _pct(summary.cost.pricing_coverage)),
         ("unpriced models", ", ".join(summary.cost.unpriced_models) or "–"),
-        ("usage unavailable", f"{summary.usage_unavailable:,}"),
+        ("model calls without usage (excluded)", f"{summary.usage_unavailable:,}"),
         ("errors", ", ".join(f"{k}: {v}" for k, v in summary.errors.items()) or "0"),
     ]  # fmt: skip
     for name, value in rows:
@@ -109,11 +109,13 @@ def summary_tables(summary: Summary) -> list[Any]:
     steps.add_column("step")
     steps.add_column("tokens saved", justify="right")
     steps.add_column("USD saved", justify="right")
-    names = ["response_cache", "tool_selection", "compression", "context", "prompt_cache"]
-    token_key = {"response_cache": "cache"}
+    # Rows are named by the graph's steps (StepName); the cost's savings key of the cache
+    # step is "response_cache", and the provider's prompt cache is not a step of ours.
+    names = ["cache", "tool_selection", "compression", "context", "prompt_cache"]
+    usd_key = {"cache": "response_cache"}
     for name in names:
-        tokens = summary.tokens_saved_by_step.get(token_key.get(name, name))
-        usd = summary.cost.savings_by_step.get(name)
+        tokens = summary.tokens_saved_by_step.get(name)
+        usd = summary.cost.savings_by_step.get(usd_key.get(name, name))
         steps.add_row(name, "–" if tokens is None else f"{tokens:,}", _usd(usd))
     tables: list[Any] = [overview, steps]
     if summary.groups:
@@ -226,12 +228,33 @@ def bench(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Benchmark name: runs bench/NAME_bench.py")],
 ) -> None:
-    """Run bench/NAME_bench.py, passing any further arguments through."""
+    """Run bench/NAME_bench.py, passing any further arguments through.
+
+    A bench that takes ``--out`` writes its results under the user cache dir unless
+    ``--out`` is given, so a run never overwrites the repository's tracked results
+    (``make bench`` writes those).
+    """
     path = _repo_file("bench", f"{name}_bench.py")
     if path is None:
         _fail(f"bench/{name}_bench.py not found; run from the repo root.")
-    sys.argv = [str(path), *ctx.args]
+    sys.argv = [str(path), *_bench_args(path, name, list(ctx.args))]
     runpy.run_path(str(path), run_name="__main__")
+
+
+def _bench_args(script: Path, name: str, args: list[str]) -> list[str]:
+    """``args``, plus ``--out`` into the user cache dir if the script takes it and none is given."""
+    if any(a == "--out" or a.startswith("--out=") for a in args):
+        return args
+    if '"--out"' not in script.read_text(encoding="utf-8"):
+        return args
+    from langchain_tokenopt._assets import user_cache_dir
+
+    folder = user_cache_dir() / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = "_quick" if "--quick" in args else ""
+    out = folder / f"{name}{suffix}.json"
+    console.print(f"[dim]results go to {escape(str(out))} (pass --out to choose)[/dim]")
+    return [*args, "--out", str(out)]
 
 
 @app.command("tool-examples")

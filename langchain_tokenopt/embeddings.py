@@ -223,7 +223,11 @@ def onnx_int8_model_dir() -> Any:
             msg = f"`{module}` (to build the int8 embedder)"
             raise MissingDependencyError(msg, extra="embeddings")
     return build_cached_asset(
-        _ONNX_DIR, marker=_ONNX_FILE, build=_build_onnx_int8, what="build the int8 ONNX MiniLM"
+        _ONNX_DIR,
+        marker=_ONNX_FILE,
+        build=_build_onnx_int8,
+        what="export the int8 ONNX MiniLM query embedder",
+        expected="about 10 s",
     )
 
 

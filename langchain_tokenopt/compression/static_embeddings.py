@@ -38,6 +38,7 @@ from langchain_tokenopt._assets import (
     has_module,
     user_cache_dir,
 )
+from langchain_tokenopt._quiet import labelled_progress
 from langchain_tokenopt.errors import AssetError, MissingDependencyError
 
 __all__ = ["STATIC_DIMS", "StaticEmbeddings", "get_default_static_embeddings", "static_model_dir"]
@@ -69,16 +70,19 @@ def static_model_dir() -> Path:
     source = embedding_model_path()
 
     def distill_into(tmp: Path) -> None:
+        import model2vec.distill.inference as inference
         from model2vec.distill import distill
 
-        model = distill(model_name=str(source), pca_dims=STATIC_DIMS, device="cpu")
+        with labelled_progress(inference, "tokenopt one-time static table (MiniLM over vocab)"):
+            model = distill(model_name=str(source), pca_dims=STATIC_DIMS, device="cpu")
         model.save_pretrained(str(tmp))
 
     return build_cached_asset(
         _STATIC_DIR,
         marker="model.safetensors",
         build=distill_into,
-        what="distill the static embedding table from MiniLM",
+        what="distill the compressor's static embedding table from MiniLM",
+        expected="about 2-3 min on 2 cores",
     )
 
 

@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -384,7 +385,8 @@ def run_workload(
         workload: The loaded workload.
         limit: Ask only the first ``limit`` questions.
         metrics_path: SQLite file for the monitor (in-memory store when ``None``).
-        workdir: Folder for the run's cache file (a fresh temp folder when ``None``).
+        workdir: Folder for the run's cache file (when ``None``, a fresh temp folder that
+            is removed when the run ends).
         on_result: Called after each question (progress bars).
         **agent_kwargs: Passed to :func:`build_demo_agent`.
 
@@ -394,77 +396,95 @@ def run_workload(
     if limit is not None and limit < 1:
         msg = f"limit must be a positive int or None, got {limit!r}"
         raise TokenOptConfigError(msg)
-    folder = Path(workdir or tempfile.mkdtemp(prefix="tokenopt-demo-"))
+    # A folder of our own is removed after the run (the cache file lives only as long as it).
+    folder = (
+        Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="tokenopt-demo-"))
+    )
     folder.mkdir(parents=True, exist_ok=True)
-    agent = build_demo_agent(
-        workload, cache_path=folder / "cache.sqlite", metrics_path=metrics_path, **agent_kwargs
-    )
-    from langchain_tokenopt.monitoring import MemoryMetricsStore, TokenOptCallbackHandler
-
-    # This run's own records: the monitor's store may hold earlier runs (the default SQLite
-    # file does), so each question's figures come from a handler that only this run feeds.
-    # It is flushed after every question: a short writer interval keeps that wait in
-    # milliseconds (the default 0.5 s interval cost up to 0.5 s of wall time per question).
-    tap = TokenOptCallbackHandler(store=MemoryMetricsStore(flush_interval=0.005))
-    questions = list(workload.questions)[: limit or None]
-    seeded: set[str] = set()
-    results: list[QuestionResult] = []
-    start = time.perf_counter()
-    for question in questions:
-        messages: list[BaseMessage] = []
-        if (
-            question.conversation_id == workload.history_conversation_id
-            and question.conversation_id not in seeded
-        ):
-            messages.extend(workload.history)
-        seeded.add(question.conversation_id)
-        messages.append(HumanMessage(question.text))
-        config = {
-            "configurable": {"thread_id": f"{question.tenant_id}/{question.conversation_id}"},
-            "metadata": {"tenant_id": question.tenant_id, "user_id": question.user_id},
-            "callbacks": [tap],
-        }
-        before_ids = {r.request_id for r in tap.store.records()}
-        stored_before = agent.cache.stats().updates
-        entries_before = agent.cache.backend.count()
-        agent.log.start(question)
-        t0 = time.perf_counter()
-        state = agent.graph.invoke({"messages": messages}, config)
-        latency = (time.perf_counter() - t0) * 1000
-        tap.store.flush()
-        records = [r for r in tap.store.records() if r.request_id not in before_ids]
-        result = _result(question, state, records, latency)
-        calls = list(agent.log.calls)
-        turn_start = _turn_start(state["messages"])
-        # The unoptimized request of the turn's first call: the whole system prompt and the
-        # whole conversation up to the question.
-        full = request_text(state["messages"][:turn_start]) + "\n" + _fold(workload.system_prompt)
-        result = replace(
-            result,
-            tools_called=tuple(
-                c["name"]
-                for m in state["messages"][turn_start:]
-                if isinstance(m, AIMessage)
-                for c in m.tool_calls
-            ),
-            stored=agent.cache.stats().updates - stored_before,
-            entries_added=agent.cache.backend.count() - entries_before,
-            sufficiency=None if result.cache_hit else question_sufficiency(question, calls, full),
-            after_tool_turns=any(
-                isinstance(m, AIMessage) and m.tool_calls for m in state["messages"][:turn_start]
-            ),
+    try:
+        agent = build_demo_agent(
+            workload, cache_path=folder / "cache.sqlite", metrics_path=metrics_path, **agent_kwargs
         )
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
-    agent.monitor.store.flush()
-    return DemoReport(
-        results=results,
-        seconds=time.perf_counter() - start,
-        metrics_path=metrics_path,
-        cacheable_tools=dict(workload.cacheable_tools),
-        cache_entries=agent.cache.backend.count(),
-    )
+    except BaseException:
+        if workdir is None:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    try:
+        from langchain_tokenopt.monitoring import MemoryMetricsStore, TokenOptCallbackHandler
+
+        # This run's own records: the monitor's store may hold earlier runs (the default SQLite
+        # file does), so each question's figures come from a handler that only this run feeds.
+        # It is flushed after every question: a short writer interval keeps that wait in
+        # milliseconds (the default 0.5 s interval cost up to 0.5 s of wall time per question).
+        tap = TokenOptCallbackHandler(store=MemoryMetricsStore(flush_interval=0.005))
+        questions = list(workload.questions)[: limit or None]
+        seeded: set[str] = set()
+        results: list[QuestionResult] = []
+        start = time.perf_counter()
+        for question in questions:
+            messages: list[BaseMessage] = []
+            if (
+                question.conversation_id == workload.history_conversation_id
+                and question.conversation_id not in seeded
+            ):
+                messages.extend(workload.history)
+            seeded.add(question.conversation_id)
+            messages.append(HumanMessage(question.text))
+            config = {
+                "configurable": {"thread_id": f"{question.tenant_id}/{question.conversation_id}"},
+                "metadata": {"tenant_id": question.tenant_id, "user_id": question.user_id},
+                "callbacks": [tap],
+            }
+            before_ids = {r.request_id for r in tap.store.records()}
+            stored_before = agent.cache.stats().updates
+            entries_before = agent.cache.backend.count()
+            agent.log.start(question)
+            t0 = time.perf_counter()
+            state = agent.graph.invoke({"messages": messages}, config)
+            latency = (time.perf_counter() - t0) * 1000
+            tap.store.flush()
+            records = [r for r in tap.store.records() if r.request_id not in before_ids]
+            result = _result(question, state, records, latency)
+            calls = list(agent.log.calls)
+            turn_start = _turn_start(state["messages"])
+            # The unoptimized request of the turn's first call: the whole system prompt and the
+            # whole conversation up to the question.
+            full = (
+                request_text(state["messages"][:turn_start]) + "\n" + _fold(workload.system_prompt)
+            )
+            result = replace(
+                result,
+                tools_called=tuple(
+                    c["name"]
+                    for m in state["messages"][turn_start:]
+                    if isinstance(m, AIMessage)
+                    for c in m.tool_calls
+                ),
+                stored=agent.cache.stats().updates - stored_before,
+                entries_added=agent.cache.backend.count() - entries_before,
+                sufficiency=None
+                if result.cache_hit
+                else question_sufficiency(question, calls, full),
+                after_tool_turns=any(
+                    isinstance(m, AIMessage) and m.tool_calls
+                    for m in state["messages"][:turn_start]
+                ),
+            )
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+        agent.monitor.store.flush()
+        return DemoReport(
+            results=results,
+            seconds=time.perf_counter() - start,
+            metrics_path=metrics_path,
+            cacheable_tools=dict(workload.cacheable_tools),
+            cache_entries=agent.cache.backend.count(),
+        )
+    finally:
+        agent.cache.close()
+        if workdir is None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _fold(text: str) -> str:

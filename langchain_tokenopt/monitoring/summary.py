@@ -9,7 +9,9 @@ Definitions (per window):
 * ``token_cache_hit_rate`` = counterfactual tokens of hits / counterfactual tokens of all;
 * ``prompt_cache_read_rate`` = provider cache-read tokens / input tokens of model calls;
 * ``token_reduction`` = 1 - actual tokens / counterfactual tokens (token weighted) and
-  ``average_reduction`` the mean of the per-request reductions;
+  ``average_reduction`` the mean of the per-request reductions, both over the requests whose
+  usage is known: a model call that reported no usage (or zero tokens) would read as a 100 %
+  reduction, so it is left out of every token figure and counted in ``usage_unavailable``;
 * percentiles use linear interpolation between order statistics (numpy's default).
 
 Example:
@@ -45,6 +47,7 @@ __all__ = [
     "parse_window",
     "percentile",
     "summarize",
+    "usage_known",
 ]
 
 GroupKey = Literal["model", "provider", "tenant", "user", "cache_layer", "hour", "day"]
@@ -204,7 +207,8 @@ class Summary:
     step_errors: dict[str, int] = field(default_factory=dict)
     """Steps that failed open, per step."""
     usage_unavailable: int = 0
-    """Model calls that reported no usage (not counted as 0 tokens)."""
+    """Model calls that reported no usage (or zero tokens): left out of every token figure
+    and reduction, never counted as 0 tokens."""
     groups: tuple[GroupSummary, ...] = ()
     """Per-group summaries when ``group_by`` was given, biggest first."""
 
@@ -236,16 +240,27 @@ def _ratio(num: float, den: float) -> float | None:
     return num / den if den else None
 
 
+def usage_known(record: RequestRecord) -> bool:
+    """Whether ``record`` has usage that token figures can use.
+
+    A response-cache hit carries the usage its answer had. A model call counts only when the
+    model reported usage with at least one token: an empty report would make the request
+    look 100 % reduced.
+    """
+    if record.usage is None:
+        return False
+    return not record.llm_called or record.usage.total_tokens > 0
+
+
 def _summarize_flat(records: list[RequestRecord], window: str | None) -> Summary:
     requests = len(records)
     hits = [r for r in records if r.cache_hit]
     calls = [r for r in records if r.llm_called]
-    with_usage = [r for r in calls if r.usage is not None]
-    usage = [r.usage for r in with_usage if r.usage is not None]
+    # Token figures only over requests whose usage is known (never count a gap as 0).
+    measured = [r for r in records if usage_known(r)]
+    usage = [r.usage for r in measured if r.llm_called and r.usage is not None]
     tokens_in = sum(u.input_tokens for u in usage)
     cache_read = sum(u.cache_read_tokens for u in usage)
-    # Token figures only over requests whose usage is known (never count a gap as 0).
-    measured = [r for r in records if r.usage is not None]
     counterfactual = [r.counterfactual_tokens() for r in measured]
     actual = [r.actual_tokens() for r in measured]
     cf_total, actual_total = sum(counterfactual), sum(actual)
@@ -303,7 +318,7 @@ def _summarize_flat(records: list[RequestRecord], window: str | None) -> Summary
         ),
         errors=dict(Counter(r.error_type for r in records if r.error_type is not None)),
         step_errors=dict(step_errors),
-        usage_unavailable=sum(1 for r in calls if not r.usage_available),
+        usage_unavailable=sum(1 for r in calls if not (r.usage_available and usage_known(r))),
     )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from langchain_tokenopt.errors import TokenOptConfigError
 from langchain_tokenopt.monitoring.records import RequestRecord
-from langchain_tokenopt.monitoring.summary import percentile
+from langchain_tokenopt.monitoring.summary import percentile, usage_known
 
 __all__ = ["TimePoint", "timeseries"]
 
@@ -83,7 +83,7 @@ def timeseries(
     points = []
     for i, rs in enumerate(groups):
         hits = sum(1 for r in rs if r.cache_hit)
-        measured = [r for r in rs if r.usage is not None]
+        measured = [r for r in rs if usage_known(r)]
         priced = [r.cost for r in rs if r.cost is not None and r.cost.priced]
         lat = [r.latency_ms for r in rs if r.error_type is None]
         points.append(

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from langchain_tokenopt._quiet import quiet_third_party_logs
 from langchain_tokenopt.errors import MissingDependencyError, TokenOptConfigError
 from langchain_tokenopt.tools.catalog import dense_text, lexical_text, tokenize
 from langchain_tokenopt.tools.names import NameMatcher
@@ -312,7 +313,8 @@ class ToolIndex:
         corpus = [tokenize(lexical_text(s, with_parameters=index_parameters)) for s in self.specs]
         self._terms = [frozenset(doc) for doc in corpus]
         self._bm25 = bm25s.BM25()
-        self._bm25.index(corpus, show_progress=False)
+        with quiet_third_party_logs():  # bm25s logs every index build at DEBUG
+            self._bm25.index(corpus, show_progress=False)
         self._vocab: dict[str, int] = dict(self._bm25.vocab_dict)
 
     def _build_dense(self, embed: EmbedFn, store: EmbeddingStore | None, params: bool) -> None:

@@ -67,6 +67,31 @@ def _group_keys(raw: str | None) -> tuple[GroupKey, ...]:
     return keys  # type: ignore[return-value]
 
 
+#: The shortest span the time series is drawn over (a burst of requests in one second).
+_MIN_SPAN_S = 60.0
+
+
+def _fit_span(records: list[Any], seconds: float | None, *, now: float) -> tuple[float, float]:
+    """The ``[start, end)`` the time series covers: the records' own span within the window.
+
+    A run of a few minutes inside a 24 h window would otherwise fill one or two of the
+    buckets and draw as single dots. With no records the whole window (or the last hour) is
+    drawn. The span is at least :data:`_MIN_SPAN_S` and never reaches before the window.
+    """
+    floor = None if seconds is None else now - seconds
+    if not records:
+        return (floor if floor is not None else now - 3600.0), now
+    first = min(r.timestamp for r in records)
+    last = max(r.timestamp for r in records)
+    start = first if floor is None else max(first, floor)
+    end = max(last, start + _MIN_SPAN_S)
+    if end > now:  # a short span close to now: reach back instead of into the future
+        start = max(floor if floor is not None else -float("inf"), now - _MIN_SPAN_S)
+        end = max(now, last)
+    # the last record falls inside the final bucket, not on its open end
+    return start, end + 1e-6
+
+
 def create_app(
     store: MetricsStore, *, token: str | None = None, title: str = "tokenopt"
 ) -> FastAPI:
@@ -133,12 +158,8 @@ def create_app(
         except TokenOptConfigError as exc:
             return bad_request(exc)
         records = store.records(window)
-        end = time.time()
-        if seconds is None:
-            start = records[0].timestamp if records else end - 3600.0
-        else:
-            start = end - seconds
-        points = timeseries(records, start=start, end=end + 1e-6, buckets=buckets)
+        start, end = _fit_span(records, seconds, now=time.time())
+        points = timeseries(records, start=start, end=end, buckets=buckets)
         return {"window": window, "points": [asdict(p) for p in points]}
 
     @app.get("/api/top", dependencies=guarded)

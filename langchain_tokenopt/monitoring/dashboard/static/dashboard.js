@@ -5,7 +5,9 @@
   var token = match ? decodeURIComponent(match[1]) : null;
   var C = window.TokenOptCharts;
   var STEPS = ["cache", "tool_selection", "compression", "context"];
-  var SAVINGS = ["response_cache", "tool_selection", "compression", "context", "prompt_cache"];
+  // One name per step: the graph's step names; the cost's "response_cache" key is the cache step.
+  var SAVINGS = ["cache", "tool_selection", "compression", "context", "prompt_cache"];
+  var SAVINGS_KEY = {cache: "response_cache"};
 
   function get(path) {
     var headers = token ? {Authorization: "Bearer " + token} : {};
@@ -17,7 +19,13 @@
   function pct(v) { return v === null || v === undefined ? "–" : (100 * v).toFixed(1) + "%"; }
   function usd(v) { return v === null || v === undefined ? "n/a" : "$" + v.toFixed(v < 1 ? 4 : 2); }
   function ms(v) { return v === null || v === undefined ? "–" : v.toFixed(1) + " ms"; }
-  function hhmm(t) { var d = new Date(t * 1000); return d.toISOString().slice(11, 16); }
+  // Bucket labels: hh:mm, with seconds when the run spans under an hour, with the date past a day.
+  function stamp(t, span) {
+    var iso = new Date(t * 1000).toISOString();
+    if (span < 3600) return iso.slice(11, 19);
+    if (span <= 86400) return iso.slice(11, 16);
+    return iso.slice(5, 10) + " " + iso.slice(11, 16);
+  }
   function set(id, text) { document.getElementById(id).textContent = text; }
 
   function load() {
@@ -33,12 +41,14 @@
       set("kpi-requests", String(s.requests));
       set("kpi-hit", pct(s.request_cache_hit_rate));
       set("kpi-reduction", pct(s.token_reduction));
+      set("kpi-no-usage", String(s.usage_unavailable));
       set("kpi-saved", usd(s.cost.savings_usd));
       set("kpi-cost", usd(s.cost.actual_usd));
       set("kpi-p95", ms(s.latency.p95));
       set("kpi-overhead", ms(s.optimizer_latency.p50));
       set("kpi-coverage", pct(s.cost.pricing_coverage));
-      var labels = pts.map(function (p) { return hhmm(p.start); });
+      var span = pts.length ? pts[pts.length - 1].end - pts[0].start : 0;
+      var labels = pts.map(function (p) { return stamp(p.start, span); });
       function col(k) { return pts.map(function (p) { return p[k]; }); }
       C.line(document.getElementById("chart-tokens"), {labels: labels, series: [
         {name: "actual", values: col("tokens_actual")},
@@ -55,7 +65,7 @@
       C.bar(document.getElementById("chart-steps"), {labels: STEPS, series: [
         {name: "tokens saved", values: STEPS.map(function (k) { return s.tokens_saved_by_step[k] || 0; })}]});
       C.bar(document.getElementById("chart-savings"), {labels: SAVINGS, series: [
-        {name: "USD saved", values: SAVINGS.map(function (k) { return s.cost.savings_by_step[k] || 0; })}]});
+        {name: "USD saved", values: SAVINGS.map(function (k) { return s.cost.savings_by_step[SAVINGS_KEY[k] || k] || 0; })}]});
       C.bar(document.getElementById("chart-tenants"), {labels: tenants.map(function (g) { return g.key || "(none)"; }), series: [
         {name: "requests", values: tenants.map(function (g) { return g.requests; })},
         {name: "cache hits", values: tenants.map(function (g) { return g.cache_hits; })}]});
