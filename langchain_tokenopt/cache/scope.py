@@ -40,7 +40,7 @@ import contextlib
 import contextvars
 import logging
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,15 +114,18 @@ def cache_scope(
         _scope_var.reset(token)
 
 
-def _from_runnable_config() -> CallerScope | None:
+def _run_metadata() -> Mapping[str, Any]:
+    """The ``metadata`` of the LangChain run this call belongs to (empty outside a run)."""
     try:
         from langchain_core.runnables.config import var_child_runnable_config
     except ImportError:  # pragma: no cover - very old langchain-core
-        return None
+        return {}
     config = var_child_runnable_config.get()
-    if not config:
-        return None
-    metadata = config.get("metadata") or {}
+    return (config.get("metadata") or {}) if config else {}
+
+
+def _from_runnable_config() -> CallerScope | None:
+    metadata = _run_metadata()
     tenant, user = metadata.get("tenant_id"), metadata.get("user_id")
     if tenant is None and user is None:
         return None
@@ -243,14 +246,7 @@ def cache_entry_options(
 
 
 def _options_from_runnable_config() -> EntryOptions | None:
-    try:
-        from langchain_core.runnables.config import var_child_runnable_config
-    except ImportError:  # pragma: no cover - very old langchain-core
-        return None
-    config = var_child_runnable_config.get()
-    if not config:
-        return None
-    metadata = config.get("metadata") or {}
+    metadata = _run_metadata()
     ttl, tags = metadata.get("cache_ttl"), metadata.get("cache_tags")
     if ttl is None and tags is None:
         return None
