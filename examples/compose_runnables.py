@@ -1,5 +1,9 @@
 """Compose the optimizers with LCEL: tool selection | compression | context optimizer | model.
 
+Prints what each optimizer sends to the model: the system prompt with the policy compressed
+to the sentences that answer the question, the optimized history (message types and a short
+preview, tokens before/after) and the tools bound out of the catalog.
+
 Run: ``.venv/bin/python examples/compose_runnables.py`` (offline; uses the local SmolLM2).
 """
 
@@ -43,20 +47,28 @@ def convert_currency(amount: float, currency: str) -> str:
 
 def main() -> None:
     tools = [get_order_status, start_return, convert_currency]
-    selector = ToolSelector.from_tools(tools, k=2, max_tools=3)
+    # find_tools (load more tools on demand) costs more than it saves on a 3-tool catalog.
+    selector = ToolSelector.from_tools(tools, k=2, max_tools=3, find_tools=False)
     compressor = QueryAwareCompressor(target_tokens=60)
     history = ContextOptimizer(max_tokens=400)
-    llm = LocalChatModel(max_new_tokens=32)
+    llm = LocalChatModel(max_new_tokens=40, max_sentences=2)
+    counter = TokenCounter("gpt-4o")
 
     def with_policy(inputs: dict[str, Any]) -> list[BaseMessage]:
         """Compress the policy to what matters for the question, as the system prompt."""
         question = inputs["question"]
         policy = compressor.invoke({"context": POLICY, "question": question})
+        print(f"policy: {policy.tokens_before} -> {policy.tokens_after} tokens")
         system = SystemMessage(f"You are a support assistant. Policy:\n{policy.text}")
         return [system, *inputs["history"], HumanMessage(question)]
 
     def call_model(messages: list[BaseMessage]) -> AIMessage:
         """Bind only the tools selected for this turn (none: no tools argument at all)."""
+        system, *rest = messages
+        print(f"compressed system prompt:\n  {system.text.replace(chr(10), chr(10) + '  ')}")
+        print(f"optimized history: {len(rest)} messages, {counter.count_messages(rest)} tokens")
+        for message in rest:
+            print(f"  {message.type:6} {message.text[:70]!r}")
         selection = selector.select(messages)
         print(
             f"tools bound: {selection.names} ({selection.bound_tokens} of "
@@ -68,10 +80,12 @@ def main() -> None:
 
     old_turns: list[BaseMessage] = []
     for i in range(30):  # a long earlier conversation the context optimizer must fit
-        old_turns += [HumanMessage(f"Question {i} about my tent order."), AIMessage(f"Answer {i}.")]
+        old_turns += [
+            HumanMessage(f"Where is my tent order A-{1000 + i}?"),
+            AIMessage(f"Order A-{1000 + i} left our warehouse and arrives within 5 days."),
+        ]
     question = "Can I return hiking boots I only wore indoors?"
-    counter = TokenCounter("gpt-4o")
-    print(f"history before: {counter.count_messages(old_turns)} tokens")
+    print(f"history before: {len(old_turns)} messages, {counter.count_messages(old_turns)} tokens")
     answer = chain.invoke({"question": question, "history": old_turns})
     print(f"answer: {answer.content!r}")
 

@@ -246,6 +246,12 @@ class SemanticCache(BaseCache):
         self.verifier: HitVerifier | None = (
             (verifier or NearMissVerifier()) if verify_hits else None
         )
+        if semantic and isinstance(self.verifier, NearMissVerifier):
+            # The verifier's word relations (WordNet, ~0.5 s to read once per process) load in
+            # the background, so the first semantic lookup does not pay for them.
+            threading.Thread(
+                target=lambda v=self.verifier: v.lexicon, name="tokenopt-lexicon", daemon=True
+            ).start()
         self.ttl = ttl
         self.refresh_on_hit = refresh_on_hit
         self.temperature_policy = temperature_policy

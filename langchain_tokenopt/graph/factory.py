@@ -317,8 +317,9 @@ class _AgentGraph:
     def select_tools(self, state: OptimizedAgentState, config: RunnableConfig) -> dict[str, Any]:
         turn: TurnState = dict(state.get("turn") or {})  # type: ignore[assignment]
         if turn.get("steps") is None or _called(state):
-            # A new pass through the tool loop is a new model request.
+            # A new pass through the tool loop is a new model request, with its own steps.
             turn["request_id"] = uuid.uuid4().hex
+            turn["steps"] = []
         recorder = self.pipeline.recorder(turn.get("request_id") or uuid.uuid4().hex, config)
         choice = self.pipeline.select_tools(
             list(state.get("messages") or []), recorder, state.get(WORKING_SET_KEY)
@@ -326,6 +327,7 @@ class _AgentGraph:
         for tool in choice.tools:
             self.by_name.setdefault(tool_name(tool), tool)
         turn["tools"] = choice.names
+        _add_steps(turn, recorder)
         update: dict[str, Any] = {"turn": turn}
         if choice.working_set is not None:
             update[WORKING_SET_KEY] = choice.working_set
@@ -337,10 +339,10 @@ class _AgentGraph:
         human = latest_human(list(state.get("messages") or []))
         question = _text(human) if human is not None else ""
         prefix = dict(state.get("prefix") or {})
-        text = self.pipeline.system_text(
-            question, self._recorder(state, config), prefix.get("system")
-        )
+        recorder = self._recorder(state, config)
+        text = self.pipeline.system_text(question, recorder, prefix.get("system"))
         turn["system_prompt"] = text
+        _add_steps(turn, recorder)
         if not self.pipeline.prefix_stable:
             return {"turn": turn}
         prefix["system"] = text
@@ -352,13 +354,16 @@ class _AgentGraph:
     ) -> dict[str, Any]:
         messages = list(state.get("messages") or [])
         recorder = self._recorder(state, config)
+        turn: TurnState = dict(state.get("turn") or {})  # type: ignore[assignment]
         if not self.pipeline.prefix_stable:
-            return {"model_input": self.pipeline.history(messages, recorder)}
+            view = self.pipeline.history(messages, recorder)
+            _add_steps(turn, recorder)
+            return {"model_input": view, "turn": turn}
         prefix = dict(state.get("prefix") or {})
         view, kept, stable = self.pipeline.stable_history(messages, recorder, prefix.get("context"))
         prefix["context"] = kept
-        turn: dict[str, Any] = dict(state.get("turn") or {})
         turn["stable_messages"] = stable
+        _add_steps(turn, recorder)
         return {"model_input": view, "prefix": prefix, "turn": turn}
 
     # ------------------------------------------------------------------ call_model
@@ -470,6 +475,11 @@ def _event_dict(event: Any) -> dict[str, Any]:
         "latency_ms": event.latency_ms,
         "error": event.error,
     }
+
+
+def _add_steps(turn: TurnState, recorder: StepRecorder) -> None:
+    """Append the recorder's step reports to the turn's (the current request's steps)."""
+    turn["steps"] = [*(turn.get("steps") or []), *(_event_dict(e) for e in recorder.events)]
 
 
 def _last(state: OptimizedAgentState) -> BaseMessage | None:

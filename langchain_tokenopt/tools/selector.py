@@ -591,6 +591,12 @@ class ToolSelector:
             total -= tokens([victim])
         return (ws.without(evicted) if evicted else ws), evicted
 
+    def _cheaper_whole(self, ws: ToolWorkingSet) -> bool:
+        """Whether the tools not in ``ws`` cost no more tokens than ``find_tools`` itself."""
+        index = self.retriever.index
+        rest = sum(self._count(s.schema, s.name) for s in index.specs if s.name not in ws.names)
+        return rest <= self._count(self.find_tools_tool, FIND_TOOLS_NAME)
+
     def _selection(
         self,
         ws: ToolWorkingSet,
@@ -604,11 +610,17 @@ class ToolSelector:
         evicted: list[str],
     ) -> ToolSelection:
         index = self.retriever.index
+        wants_find = needs or self.find_tools_on_abstain or bool(loaded)
+        with_find = self.find_tools_enabled and len(ws.names) < len(index.specs) and wants_find
+        if with_find and needs and self._cheaper_whole(ws):
+            # A small catalog: binding the rest costs no more than the meta-tool would.
+            latest = max(ws.last_used.values(), default=0)
+            ws = ws.touch([s.name for s in index.specs if s.name not in ws.names], turn=latest)
+            with_find = False
         order = list(ws.names)
         tools = [index.specs[index.position[n]].source for n in order]
         names = list(order)
-        wants_find = needs or self.find_tools_on_abstain or bool(loaded)
-        if self.find_tools_enabled and len(order) < len(index.specs) and wants_find:
+        if with_find:
             tools.append(self.find_tools_tool)
             names.append(FIND_TOOLS_NAME)
         bound = 0
