@@ -32,12 +32,13 @@ install-browser:
 	@bash scripts/install_browser.sh
 
 ## WordNet from Debian (wordnet-base), the cache verifier's synonyms and antonyms (needs root or
-## sudo). Without it the verifier runs stricter: every changed content word is unexplained.
+## sudo; the tests need it). Without it the library's verifier runs stricter: every changed
+## content word is unexplained.
 install-lexicon:
 	@test -f /usr/share/wordnet/data.noun || { \
 		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wordnet-base; \
-	} || echo "WordNet not installed: the cache verifier runs without a lexicon (stricter)"
+	}
 
 demo: install
 	$(PY) examples/demo.py

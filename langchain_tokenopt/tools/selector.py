@@ -594,7 +594,8 @@ class ToolSelector:
     def _cheaper_whole(self, ws: ToolWorkingSet) -> bool:
         """Whether the tools not in ``ws`` cost no more tokens than ``find_tools`` itself."""
         index = self.retriever.index
-        rest = sum(self._count(s.schema, s.name) for s in index.specs if s.name not in ws.names)
+        bound = sum(self._count(index.specs[index.position[n]].schema, n) for n in ws.names)
+        rest = self.catalog_tokens - TOOLS_ARRAY_OVERHEAD - bound  # O(bound), not O(catalog)
         return rest <= self._count(self.find_tools_tool, FIND_TOOLS_NAME)
 
     def _selection(

@@ -114,10 +114,6 @@ class TaskContext:
     and arguments) and the latest tool result's opening, newest first."""
     turn: int
     """Number of human messages so far (the index of the current user turn, from 1)."""
-    in_loop: bool
-    """The model already called tools since the newest human message."""
-    called: tuple[str, ...] = ()
-    """Tools called since the newest human message, in order."""
     recent_calls: Mapping[str, int] = field(default_factory=dict)
     """Tools called anywhere in the conversation, with the user turn of their last call."""
 
@@ -141,7 +137,7 @@ def task_context(messages: Sequence[BaseMessage], *, max_query_chars: int = 4000
             for call in m.tool_calls:
                 recent[str(call.get("name"))] = turn_of
     if not human_positions:
-        return TaskContext("", False, (), 0, False, (), recent)
+        return TaskContext("", False, (), 0, recent)
     last = human_positions[-1]
     newest = _text(messages[last]).strip()
     follow = is_follow_up(newest)
@@ -152,10 +148,6 @@ def task_context(messages: Sequence[BaseMessage], *, max_query_chars: int = 4000
             if earlier and not is_follow_up(earlier):
                 query = f"{earlier}\n{newest}"
                 break
-    called: list[str] = []
-    for m in messages[last + 1 :]:
-        if isinstance(m, AIMessage):
-            called.extend(str(c.get("name")) for c in m.tool_calls)
     contexts: list[str] = []
     calls_seen = 0
     result_seen = False
@@ -183,8 +175,6 @@ def task_context(messages: Sequence[BaseMessage], *, max_query_chars: int = 4000
         follow_up=follow,
         context_texts=tuple(dict.fromkeys(t for t in contexts if t)),
         turn=turn,
-        in_loop=bool(called),
-        called=tuple(dict.fromkeys(called)),
         recent_calls=recent,
     )
 

@@ -655,16 +655,7 @@ class RedisBackend(CacheBackend):
         tags: Sequence[str] | None = None,
     ) -> int:
         """Delete all entries of this prefix, or those matching every filter (any of ``tags``)."""
-        filters = {
-            k: v
-            for k, v in {
-                "tenant": tenant,
-                "user": user,
-                "model": model,
-                "model_name": model_name,
-            }.items()
-            if v is not None
-        }
+        filters = _filters(tenant=tenant, user=user, model=model, model_name=model_name)
 
         def wipe() -> int:
             if not filters and not tags:
@@ -699,16 +690,7 @@ class RedisBackend(CacheBackend):
         """
         from redis.commands.search.query import Query
 
-        filters = {
-            k: v
-            for k, v in {
-                "tenant": tenant,
-                "user": user,
-                "model": model,
-                "model_name": model_name,
-            }.items()
-            if v is not None
-        }
+        filters = _filters(tenant=tenant, user=user, model=model, model_name=model_name)
 
         def read() -> list[StoredEntry]:
             docs: list[dict[str, str]] = []
@@ -847,3 +829,8 @@ def _listed(doc: dict[str, str], meta: Any, last_used: Any, now: float) -> Store
         last_used=float(last_used) if last_used is not None else None,
         ttl=float(doc["ttl"]) if doc["ttl"] else None,
     )
+
+
+def _filters(**fields: str | None) -> dict[str, str]:
+    """The digest filters that were given (``None`` means any)."""
+    return {k: v for k, v in fields.items() if v is not None}

@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import socketserver
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -46,25 +44,6 @@ class _RedisWithoutModules(RedisServer):
         return out
 
 
-class _HttpHandler(socketserver.BaseRequestHandler):
-    def handle(self) -> None:
-        self.request.settimeout(2.0)  # bounded: a silent client is dropped after 2 s
-        try:
-            self.request.recv(65536)
-            self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            # read until the client hangs up: closing with unread input would send a RST
-            # that can discard the reply before the client reads it
-            while self.request.recv(65536):
-                pass
-        except OSError:
-            pass
-
-
-class _HttpServer(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 @pytest.fixture
 def plain_redis() -> Iterator[RedisServer]:
     server = _RedisWithoutModules()
@@ -73,21 +52,6 @@ def plain_redis() -> Iterator[RedisServer]:
         yield server
     finally:
         server.close()
-
-
-@pytest.fixture
-def http_port() -> Iterator[int]:
-    """A port on 127.0.0.1 that answers every connection with an HTTP 200, then closes."""
-    server = _HttpServer(("127.0.0.1", 0), _HttpHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5.0)
 
 
 @pytest.fixture

@@ -9,10 +9,7 @@ a message that says so.
 from __future__ import annotations
 
 import logging
-import socketserver
-import threading
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -22,39 +19,6 @@ from langchain_tokenopt.errors import BackendUnavailableError
 from langchain_tokenopt.monitoring import RedisMetricsStore, TokenOptCallbackHandler
 
 CALLS = 4
-
-
-class _HttpHandler(socketserver.BaseRequestHandler):
-    def handle(self) -> None:
-        self.request.settimeout(2.0)  # bounded: a silent client is dropped after 2 s
-        try:
-            self.request.recv(65536)
-            self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            # read until the client hangs up: closing with unread input would send a RST
-            # that can discard the reply before the client reads it
-            while self.request.recv(65536):
-                pass
-        except OSError:
-            pass
-
-
-class _HttpServer(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-@pytest.fixture
-def http_port() -> Iterator[int]:
-    server = _HttpServer(("127.0.0.1", 0), _HttpHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5.0)
 
 
 def test_refused_writes_drop_records_with_one_warning_then_resume(

@@ -18,9 +18,6 @@ from .helpers import chat_prompt, llm_string
 
 MakeCache = Callable[..., SemanticCache]
 GEN = [Generation(text="cached answer")]
-needs_wordnet = pytest.mark.skipif(
-    load_lexicon() is None, reason="WordNet not installed (make install-lexicon)"
-)
 
 NEAR_MISSES = [
     # the eight near misses issue 22 found served
@@ -79,7 +76,6 @@ def test_every_perturbation_kind_misses(make_cache: MakeCache, kind: str) -> Non
     assert not _served(cache, stored, asked, kind)
 
 
-@needs_wordnet
 @pytest.mark.parametrize(("stored", "asked"), PARAPHRASES)
 def test_paraphrases_still_hit(make_cache: MakeCache, stored: str, asked: str) -> None:
     assert _served(make_cache(), stored, asked, "p")
@@ -124,7 +120,6 @@ def test_without_a_lexicon_the_verifier_is_stricter() -> None:
     assert bare.verify("Convert 200g of flour", "convert 200 grams of flour", 0.95).accepted
 
 
-@needs_wordnet
 def test_wordnet_lexicon_relations() -> None:
     lex = load_lexicon()
     assert lex is not None
