@@ -56,12 +56,12 @@ from rich.table import Table
 
 from langchain_tokenopt.context import (
     ChatModelSummarizer,
+    ContextMemo,
     ContextOptimizer,
     HierarchicalSummary,
     MaskToolOutputs,
     SlidingWindow,
     SummaryCache,
-    clear_caches,
     find_problems,
 )
 from langchain_tokenopt.context.facts import extract_facts, message_text
@@ -70,6 +70,14 @@ from langchain_tokenopt.tokens import TokenCounter
 
 ROOT = Path(__file__).resolve().parents[1]
 console = Console(width=160)
+
+
+def forget_pure_caches() -> None:
+    """A cold start: each new optimizer has an empty memo; the pure fact scans forget too."""
+    from langchain_tokenopt.context import facts
+
+    facts._scan.cache_clear()
+    facts.fact_rank.cache_clear()
 
 
 def is_test(key: str) -> bool:
@@ -324,12 +332,19 @@ def measure(
 def methods(
     counter: TokenCounter,
 ) -> dict[str, Callable[[list[BaseMessage], int], list[BaseMessage]]]:
+    # One memo for the run, as in an application whose optimizer lives across requests (a
+    # new optimizer per budget here, since each history gets its own budget).
+    memo = ContextMemo()
+
     def ours(msgs: list[BaseMessage], budget: int) -> list[BaseMessage]:
-        return ContextOptimizer(max_tokens=budget, counter=counter).invoke(msgs)
+        return ContextOptimizer(max_tokens=budget, counter=counter, memo=memo).invoke(msgs)
 
     def ours_window(msgs: list[BaseMessage], budget: int) -> list[BaseMessage]:
         return ContextOptimizer(
-            max_tokens=budget, counter=counter, strategies=[MaskToolOutputs(), SlidingWindow()]
+            max_tokens=budget,
+            counter=counter,
+            strategies=[MaskToolOutputs(), SlidingWindow()],
+            memo=memo,
         ).invoke(msgs)
 
     def trim_last(msgs: list[BaseMessage], budget: int) -> list[BaseMessage]:
@@ -439,7 +454,7 @@ def replay_latency(
     sys_tokens = counter.count_messages(thread[:1])
     total = counter.count_messages(thread)
     budget = sys_tokens + int((total - sys_tokens) * frac)
-    clear_caches()
+    forget_pure_caches()
     thread = [m.model_copy() for m in thread]
     optimizer = ContextOptimizer(max_tokens=budget, counter=counter)
     # The harness's own garbage (the memos just cleared, the previous replay's objects) is
@@ -485,7 +500,7 @@ def replay_latency(
 
 def cold_floor(thread: list[BaseMessage], counter: TokenCounter) -> dict[str, Any]:
     """What any cold call must do at least: tokenize the thread and scan it for facts once."""
-    clear_caches()
+    forget_pure_caches()
     texts = [message_text(m) for m in thread]
     c0 = time.thread_time()
     counter.count_each(thread)
@@ -494,7 +509,7 @@ def cold_floor(thread: list[BaseMessage], counter: TokenCounter) -> dict[str, An
     for text in texts:
         extract_facts(text)
     scan = (time.thread_time() - c0) * 1000
-    clear_caches()
+    forget_pure_caches()
     return {
         "chars": sum(map(len, texts)),
         "tokenize_cpu_ms": round(tokenize, 2),
@@ -561,6 +576,7 @@ def lm_replay(items: list[dict[str, Any]], counter: TokenCounter, n: int) -> dic
         per_turn = []
         t0 = time.perf_counter()
         last: tuple[list[BaseMessage], int, list[BaseMessage]] | None = None
+        memo = ContextMemo()  # one thread, one application process
         for i, m in enumerate(msgs):
             if not isinstance(m, HumanMessage) or i < 6:
                 continue
@@ -570,7 +586,7 @@ def lm_replay(items: list[dict[str, Any]], counter: TokenCounter, n: int) -> dic
             before = summarizer.calls
             t1 = time.perf_counter()
             out = ContextOptimizer(
-                max_tokens=budget, counter=counter, strategies=[MaskToolOutputs(), step]
+                max_tokens=budget, counter=counter, strategies=[MaskToolOutputs(), step], memo=memo
             ).invoke(prefix)
             last = (prefix, budget, out)
             per_turn.append(
@@ -585,7 +601,7 @@ def lm_replay(items: list[dict[str, Any]], counter: TokenCounter, n: int) -> dic
         restart: dict[str, Any] = {}
         if last is not None:
             prefix, budget, out = last
-            clear_caches()
+            forget_pure_caches()
             fresh, fresh_cache, fresh_step = make_step(path)
             t1 = time.perf_counter()
             again = ContextOptimizer(
@@ -649,6 +665,7 @@ def middleware_methods(
         return [*system, *update["messages"][1:]]  # [0] is RemoveMessage(REMOVE_ALL_MESSAGES)
 
     summarizer = ChatModelSummarizer(LocalChatModel(num_threads=1), max_input_tokens=384)
+    memo = ContextMemo()  # one application process for the run
 
     def ours_lm(msgs: list[BaseMessage], budget: int) -> list[BaseMessage]:
         # A new summary cache per call: every row pays for its own summaries (across the turns
@@ -657,11 +674,11 @@ def middleware_methods(
             summarizer=summarizer, cache=SummaryCache(), segment_units=4, segment_tokens=48
         )
         return ContextOptimizer(
-            max_tokens=budget, counter=counter, strategies=[MaskToolOutputs(), step]
+            max_tokens=budget, counter=counter, strategies=[MaskToolOutputs(), step], memo=memo
         ).invoke(msgs)
 
     def ours(msgs: list[BaseMessage], budget: int) -> list[BaseMessage]:
-        return ContextOptimizer(max_tokens=budget, counter=counter).invoke(msgs)
+        return ContextOptimizer(max_tokens=budget, counter=counter, memo=memo).invoke(msgs)
 
     return {
         "ContextOptimizer (default, no LM)": ours,

@@ -19,7 +19,7 @@ Example:
         validate_history(short)  # never raises on the optimizer's output
 """
 
-from langchain_tokenopt.context._memo import clear_caches
+from langchain_tokenopt.context._memo import ContextMemo
 from langchain_tokenopt.context.classifier import (
     ClassifierWeights,
     MessageClassifier,
@@ -49,6 +49,7 @@ __all__ = [
     "ChatModelSummarizer",
     "ClassifierWeights",
     "CompressProse",
+    "ContextMemo",
     "ContextOptimizer",
     "ContextResult",
     "ContextStrategy",
@@ -63,7 +64,6 @@ __all__ = [
     "Summarizer",
     "SummaryCache",
     "Unit",
-    "clear_caches",
     "context_hook",
     "find_problems",
     "repair_history",

@@ -27,6 +27,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -44,7 +45,7 @@ __all__ = ["ClassifierWeights", "MessageClassifier", "MessageScore"]
 
 _WORD_RE = re.compile(r"[a-z0-9_]{3,}")
 _ERROR_RE = re.compile(r"^\s*(error|exception|traceback|failed)\b", re.IGNORECASE)
-_ROLE_SCORE = {"system": 1.0, "human": 0.7, "ai": 0.4, "tool": 0.3}
+_ROLE_SCORE = MappingProxyType({"system": 1.0, "human": 0.7, "ai": 0.4, "tool": 0.3})
 _EMBED_CHARS = 1000
 
 

@@ -30,7 +30,6 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage
 
-from langchain_tokenopt.context._memo import count_messages
 from langchain_tokenopt.context.optimizer import ContextOptimizer
 from langchain_tokenopt.errors import TokenOptConfigError
 
@@ -86,7 +85,7 @@ class CompactedView:
 
 def history_tokens(optimizer: ContextOptimizer, messages: Sequence[BaseMessage]) -> int:
     """Tokens of ``messages`` with the optimizer's tokenizer, memoized per message."""
-    return count_messages(optimizer.counter, list(messages))
+    return optimizer.count_tokens(list(messages))
 
 
 def stepwise_view(
@@ -117,7 +116,7 @@ def stepwise_view(
     items = list(messages)
     if previous is not None and previous.continues(items):
         view = [*previous.messages, *items[previous.upto :]]
-        if count_messages(optimizer.counter, view) <= optimizer.budget / compact_to:
+        if optimizer.count_tokens(view) <= optimizer.budget / compact_to:
             return view, previous, False
     out = optimizer.optimize(items).messages
     last_id = items[-1].id if items else None

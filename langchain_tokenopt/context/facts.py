@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -69,7 +69,7 @@ _STOP_CODES = frozenset({"I", "OK", "ID", "USD", "EST", "AM", "PM", "JSON", "API
 # by a character that could continue a fact, JSON keys, runs of separators), so the
 # expensive alternatives are tried only where a fact can start. Group 1 is the fact, group 2
 # is '":' when the fact is a JSON key. ``test_fast_fact_scan_matches_the_reference`` keeps
-# the two in step.
+# the two in step (the plain form lives in the tests as the specification).
 _SCAN_RE = re.compile(
     r"(?:[A-Z]?[a-z]+(?![\w@+:-]|\.[\w.+@-])"  # a plain word (no fact starts inside it)
     r"|\w+(?=\":)"  # a JSON key
@@ -103,19 +103,6 @@ def _scan(text: str) -> tuple[str, ...]:
     # Skipped runs have an empty group 1; JSON keys a non-empty group 2.
     found = [t.strip().rstrip(".,;:") for t, key in _SCAN_RE.findall(text) if t and not key]
     return tuple(t for t in dict.fromkeys(found) if len(t) >= 2 and t not in _STOP_CODES)
-
-
-def _reference_extract_facts(text: str) -> list[str]:
-    """The plain (slow) form of :func:`extract_facts`, kept as its specification."""
-    seen: dict[str, None] = {}
-    for match in _FACT_RE.finditer(text):
-        token = match.group(0).strip().rstrip(".,;:")
-        if len(token) < 2 or token in _STOP_CODES or token in seen:
-            continue
-        if text[match.end() : match.end() + 2] == '":':
-            continue  # a JSON key, not a value
-        seen[token] = None
-    return list(seen)
 
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -207,11 +194,6 @@ def message_text(message: BaseMessage, *, with_calls: bool = True) -> str:
         calls = tool_call_text(message)
         text = f"{text}\n{calls}" if text else calls
     return text
-
-
-def join_texts(messages: Sequence[BaseMessage]) -> str:
-    """Concatenate the readable text of ``messages`` (used by fact checks)."""
-    return "\n".join(message_text(m) for m in messages)
 
 
 def message_facts(message: BaseMessage) -> tuple[str, ...]:

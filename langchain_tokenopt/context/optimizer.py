@@ -44,7 +44,7 @@ from langchain_core.messages import (
 from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from langchain_tokenopt.context._memo import count_each, count_messages
+from langchain_tokenopt.context._memo import ContextMemo
 from langchain_tokenopt.context.classifier import MessageClassifier
 from langchain_tokenopt.context.strategies.base import (
     SUMMARY_ID_PREFIX,
@@ -116,6 +116,9 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
         reserve_tokens: Tokens kept free (for example for the reply).
         repair_input: Repair an invalid input (drop orphan results, remove unanswered calls)
             instead of raising :class:`InvalidHistoryError`.
+        memo: Where per-message work (token counts, facts, transcript lines) is remembered
+            across calls; a new bounded one by default. Owned by this optimizer and shared
+            with its :meth:`with_max_tokens` copies; :meth:`clear_caches` empties it.
 
     Example:
         .. code-block:: python
@@ -135,6 +138,7 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
         tools: Sequence[Any] = (),
         reserve_tokens: int = 0,
         repair_input: bool = True,
+        memo: ContextMemo | None = None,
     ) -> None:
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
             msg = f"max_tokens must be a positive int, got {max_tokens!r}"
@@ -164,6 +168,9 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
         self.repair_input = repair_input
         self.budget = max_tokens - reserve_tokens - self.counter.count_tools(self.tools)
         self._siblings: dict[int, ContextOptimizer] = {}
+        # Per-message work (counts, facts, transcript lines) is remembered here, for this
+        # optimizer and the copies of :meth:`with_max_tokens` only.
+        self.memo = memo if memo is not None else ContextMemo()
         if self.budget < 1:
             msg = (
                 f"tools ({self.counter.count_tools(self.tools)} tokens) and reserve_tokens "
@@ -188,6 +195,7 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
                 tools=self.tools,
                 reserve_tokens=self.reserve_tokens,
                 repair_input=self.repair_input,
+                memo=self.memo,
             )
             self._siblings[max_tokens] = found
         return found
@@ -216,6 +224,15 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
             run_type="chain",
         )
 
+    # ------------------------------------------------------------------ memo
+    def clear_caches(self) -> None:
+        """Forget the memoized per-message work (for cold-start measurements and tests)."""
+        self.memo.clear()
+
+    def count_tokens(self, messages: Sequence[BaseMessage]) -> int:
+        """Tokens of ``messages`` (reply priming included), memoized per message."""
+        return self.memo.count_messages(self.counter, messages)
+
     # ------------------------------------------------------------------ core
     def optimize(self, messages: OptimizerInput) -> ContextResult:
         """Fit ``messages`` into the budget and report what was done.
@@ -225,6 +242,10 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
             BudgetExceededError: the system messages, the newest human turn and the newest
                 unit (truncated inside) do not fit.
         """
+        with self.memo.active():
+            return self._optimize(messages)
+
+    def _optimize(self, messages: OptimizerInput) -> ContextResult:
         start = time.perf_counter()
         items = _as_messages(messages)
         steps: list[str] = []
@@ -242,8 +263,8 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
         counts = self._count_newest(items)
         before: int | Callable[[], int]
         if counts and counts[0] < 0:  # over budget for sure; the oldest are counted on demand
-            counter, originals = self.counter, items
-            before = lambda: count_messages(counter, originals)  # noqa: E731
+            memo, counter, originals = self.memo, self.counter, items
+            before = lambda: memo.count_messages(counter, originals)  # noqa: E731
         else:
             before = REPLY_PRIMING + sum(counts) if items else 0
             if before <= self.budget:
@@ -277,7 +298,7 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
         problems = find_problems(out, **rules)
         if problems:  # a bug, never an invalid history handed to a provider
             raise InvalidHistoryError(problems)
-        after = count_messages(self.counter, out)
+        after = self.memo.count_messages(self.counter, out)
         if after > self.budget:
             msg = f"optimized history has {after} tokens for a budget of {self.budget}"
             raise BudgetExceededError(msg)
@@ -319,7 +340,7 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
         step = 32
         while end > 0:
             lo = max(0, end - step)
-            chunk = count_each(self.counter, items[lo:end])
+            chunk = self.memo.count_each(self.counter, items[lo:end])
             counts[lo:end] = chunk
             for msg, n in zip(items[lo:end], chunk, strict=True):
                 floor += min(n, _MASKED_FLOOR) if isinstance(msg, ToolMessage) else n
@@ -377,6 +398,7 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
             query=query,
             require_human_first=require_human_first,
             summary=summary,
+            memo=self.memo,
         )
 
     def _drop_by_importance(self, plan: Plan) -> None:

@@ -27,7 +27,6 @@ import logging
 import re
 import threading
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from langchain_core.messages import (
@@ -38,7 +37,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from langchain_tokenopt.context._memo import count_text, count_texts, memo
+from langchain_tokenopt.context._memo import active_memo, count_text, count_texts, memo
 from langchain_tokenopt.context.facts import (
     DECISION_RE,
     PREFERENCE_RE,
@@ -106,27 +105,18 @@ def _digest_one(msg: BaseMessage) -> str:
     return ""
 
 
-_MAX_LINES = 65_536
-_line_facts: dict[str, tuple[str, ...]] = {}
-
-
 def line_facts(line: str) -> tuple[str, ...]:
-    """Facts of a transcript line: known from its message when it was rendered, else scanned."""
-    known = _line_facts.get(line)
+    """Facts of a transcript line: known from its message when it was rendered, else scanned.
+
+    What rendering noted lives in the active optimizer's memo (see ``_memo``).
+    """
+    known = active_memo().table("line-facts").get(line)
     return known if known is not None else tuple(extract_facts(line))
-
-
-def clear_line_facts() -> None:
-    """Forget the remembered line facts."""
-    _line_facts.clear()
 
 
 def _note_facts(line: str, facts: Sequence[str]) -> None:
     """Remember a line's facts (a subset of its message's facts, which were scanned once)."""
-    _line_facts[line] = tuple(f for f in facts if f in line)
-    if len(_line_facts) > _MAX_LINES:  # drop the oldest half (insertion order)
-        for old in list(_line_facts)[: _MAX_LINES // 2]:
-            _line_facts.pop(old, None)
+    active_memo().remember("line-facts", line, tuple(f for f in facts if f in line))
 
 
 def _render(messages: Sequence[BaseMessage], tool_facts: int) -> str:
@@ -144,7 +134,7 @@ def _render_one(msg: BaseMessage, tool_facts: int, lines: list[str]) -> None:
         shown = ", ".join(facts) if facts else _first_words(message_text(msg), 12)
         line = f"Tool {msg.name or 'result'}{status} -> {shown}"
         lines.append(line)
-        _line_facts[line] = tuple(facts)
+        active_memo().remember("line-facts", line, tuple(facts))
         return
     text = " ".join(message_text(msg, with_calls=False).split())
     if text:
@@ -176,9 +166,20 @@ _DECISION_LOWER = re.compile(DECISION_RE.pattern)
 _PREFERENCE_LOWER = re.compile(PREFERENCE_RE.pattern)
 
 
-@lru_cache(maxsize=65_536)
 def _line_score(line: str) -> float:
-    facts = len(line_facts(line))
+    """Importance of a transcript line, memoized with the facts it was scored on."""
+    facts = line_facts(line)
+    table = active_memo().table("line-score")
+    found = table.get(line)
+    if found is not None and found[0] == facts:
+        score: float = found[1]
+        return score
+    score = _score_line(line, len(facts))
+    active_memo().remember("line-score", line, (facts, score))
+    return score
+
+
+def _score_line(line: str, facts: int) -> float:
     lowered = line.lower()
     score = min(facts, 4) * 1.0
     if line.startswith("Called "):
@@ -201,13 +202,22 @@ def _line_score(line: str) -> float:
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+")
 
 
-@lru_cache(maxsize=65_536)
 def _shorten(line: str, max_chars: int = 320) -> str:
-    """Shorten a long line to its sentences that carry facts or intent."""
+    """Shorten a long line to its sentences that carry facts or intent (memoized)."""
     if len(line) <= max_chars or line.startswith("Called "):
         return line
-    prefix, _, body = line.partition(": ")
     facts = line_facts(line)
+    key = (line, max_chars, facts)
+    found = active_memo().table("shortened").get(key)
+    if found is None:
+        found = active_memo().remember("shortened", key, _shorten_with(line, max_chars, facts))
+    short: str = found
+    _note_facts(short, facts)
+    return short
+
+
+def _shorten_with(line: str, max_chars: int, facts: tuple[str, ...]) -> str:
+    prefix, _, body = line.partition(": ")
     keep = [
         s
         for s in _SENTENCE_RE.split(body)
@@ -216,9 +226,7 @@ def _shorten(line: str, max_chars: int = 320) -> str:
     short = " ".join(keep) or body
     if len(short) > max_chars:
         short = short[: max_chars - 4].rstrip() + " ..."
-    out = f"{prefix}: {short}" if body else short
-    _note_facts(out, facts)
-    return out
+    return f"{prefix}: {short}" if body else short
 
 
 def shrink_lines(text: str, max_tokens: int, counter: TokenCounter) -> str:
@@ -278,10 +286,6 @@ def ensure_facts(summary: str, source: str, max_tokens: int, counter: TokenCount
     if not kept:
         return summary
     return f"{summary}\nFacts: {', '.join(kept)}".strip()
-
-
-#: Memoized line helpers (cleared by ``_memo.clear_caches``, with ``_line_facts``).
-LINE_CACHES = (_line_score, _shorten)
 
 
 @runtime_checkable

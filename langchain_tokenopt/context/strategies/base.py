@@ -21,7 +21,7 @@ from typing import Protocol, runtime_checkable
 
 from langchain_core.messages import BaseMessage, HumanMessage
 
-from langchain_tokenopt.context._memo import count_each
+from langchain_tokenopt.context._memo import ContextMemo
 from langchain_tokenopt.context.units import Unit
 from langchain_tokenopt.tokens import REPLY_PRIMING, TokenCounter
 
@@ -117,6 +117,8 @@ class Plan:
     """Summary messages inserted after the system messages."""
     notes: list[str] = field(default_factory=list)
     """What each strategy did (for logs and the optimizer's report)."""
+    memo: ContextMemo = field(default_factory=ContextMemo, repr=False, compare=False)
+    """The optimizer's memo of per-message work (token counts, facts, transcript lines)."""
 
     def __post_init__(self) -> None:
         self._system_tokens = self.count(self.system)
@@ -131,7 +133,7 @@ class Plan:
 
     def count(self, messages: Sequence[BaseMessage]) -> int:
         """Tokens of ``messages`` without reply priming (memoized per message)."""
-        return sum(count_each(self.counter, messages))
+        return sum(self.memo.count_each(self.counter, messages))
 
     @property
     def system_tokens(self) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
 
@@ -201,7 +202,7 @@ class _LaterMentions:
 
 # Characters no fact ends with or contains (in prose) become spaces; ". ", ", " and ": "
 # end a word too, so a word is what a fact in that place would be.
-_WORD_BREAKS = str.maketrans(dict.fromkeys("\"'`{}[]()<>|*;!?\n\r\t", " "))
+_WORD_BREAKS = MappingProxyType(str.maketrans(dict.fromkeys("\"'`{}[]()<>|*;!?\n\r\t", " ")))
 
 
 def mentions(msg: BaseMessage) -> frozenset[str]:

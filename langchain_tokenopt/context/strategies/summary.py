@@ -22,11 +22,10 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from functools import lru_cache
 
 from langchain_core.messages import BaseMessage, SystemMessage
 
-from langchain_tokenopt.context._memo import count_text, count_texts, get_token_counter_for
+from langchain_tokenopt.context._memo import active_memo, count_text, count_texts
 from langchain_tokenopt.context.strategies.base import SUMMARY_ID_PREFIX, Plan, Slot
 from langchain_tokenopt.context.strategies.window import drop_before, window_start
 from langchain_tokenopt.context.summarize import (
@@ -291,23 +290,38 @@ def _quantize(tokens: int) -> int:
     return tokens - tokens % 32 if tokens >= 64 else tokens
 
 
-@lru_cache(maxsize=512)
+_FIT_ENTRIES = 512  # fits hold whole summaries: a short table
+
+
 def _fit(text: str, room: int, encoding: str) -> str:
     """Extractive fit of ``text`` into ``room`` tokens, keeping its facts (memoized)."""
-    counter = get_token_counter_for(encoding)
-    body = shrink_lines(text, max(0, room - room // 4), counter)
-    return shrink_lines(ensure_facts(body, text, room, counter), room, counter)
+    memo = active_memo()
+    key = (text, room, encoding)
+    found: str | None = memo.table("fit").get(key)
+    if found is None:
+        counter = memo.counter_for(encoding)
+        body = shrink_lines(text, max(0, room - room // 4), counter)
+        found = memo.remember(
+            "fit",
+            key,
+            shrink_lines(ensure_facts(body, text, room, counter), room, counter),
+            limit=_FIT_ENTRIES,
+        )
+    return found
 
 
-@lru_cache(maxsize=512)
 def _extractive(text: str, max_tokens: int, encoding: str) -> str:
-    return _EXTRACTIVE.summarize(
-        text, max_tokens=max_tokens, counter=get_token_counter_for(encoding)
-    )
-
-
-#: Memoized fits (cleared by ``_memo.clear_caches``).
-FIT_CACHES = (_fit, _extractive)
+    memo = active_memo()
+    key = (text, max_tokens, encoding)
+    found: str | None = memo.table("extractive").get(key)
+    if found is None:
+        found = memo.remember(
+            "extractive",
+            key,
+            _EXTRACTIVE.summarize(text, max_tokens=max_tokens, counter=memo.counter_for(encoding)),
+            limit=_FIT_ENTRIES,
+        )
+    return found
 
 
 def _is_ours(message: BaseMessage) -> bool:

@@ -14,7 +14,6 @@ from langchain_tokenopt.context import (
     HierarchicalSummary,
     MaskToolOutputs,
     SummaryCache,
-    clear_caches,
     context_hook,
     validate_history,
 )
@@ -91,8 +90,7 @@ def test_lm_summaries_keep_ids_and_are_reused_across_turns_and_restarts(
     calls_second = summarizer.calls
     assert optimize(turn2) == out2
     assert summarizer.calls == calls_second
-    # A restart: nothing memoized in the process, a new summarizer and cache on the same file.
-    clear_caches()
+    # A restart: a new optimizer (nothing memoized), summarizer and cache on the same file.
     restarted = ChatModelSummarizer(LocalChatModel(num_threads=2), max_input_tokens=256)
     step_after = HierarchicalSummary(
         summarizer=restarted,

@@ -8,7 +8,6 @@ from langchain_tokenopt import ContextOptimizer
 from langchain_tokenopt.context import (
     HierarchicalSummary,
     MaskToolOutputs,
-    clear_caches,
     find_problems,
 )
 from langchain_tokenopt.context.strategies.base import Plan, Slot
@@ -23,13 +22,13 @@ def _summary_text(messages: list) -> str:
 
 
 def test_long_history_counts_its_oldest_messages_only_when_asked() -> None:
-    from langchain_tokenopt.context._memo import _COUNT_TAGS, _by_object
+    from langchain_tokenopt.context._memo import _COUNT_TAGS
 
     counter = TokenCounter("gpt-4o")
     history = conversation(turns=60, size=40)
     total = counter.count_messages(history)
-    clear_caches()
-    optimizer = ContextOptimizer(max_tokens=total // 10, counter=counter)
+    optimizer = ContextOptimizer(max_tokens=total // 10, counter=counter)  # an empty memo
+    _by_object = optimizer.memo._by_object
     result = optimizer.optimize(history)
     assert not find_problems(result.messages)
     assert counter.count_messages(result.messages) == result.tokens_after <= total // 10

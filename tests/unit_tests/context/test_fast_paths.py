@@ -8,9 +8,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
+from langchain_tokenopt.context._memo import ContextMemo
 from langchain_tokenopt.tokens import TokenCounter
 
 from .helpers import conversation
+
+
+def _reference_extract_facts(text: str) -> list[str]:
+    """The plain (slow) form of ``extract_facts``, kept here as its specification."""
+    from langchain_tokenopt.context.facts import _FACT_RE, _STOP_CODES
+
+    seen: dict[str, None] = {}
+    for match in _FACT_RE.finditer(text):
+        token = match.group(0).strip().rstrip(".,;:")
+        if len(token) < 2 or token in _STOP_CODES or token in seen:
+            continue
+        if text[match.end() : match.end() + 2] == '":':
+            continue  # a JSON key, not a value
+        seen[token] = None
+    return list(seen)
 
 
 def test_count_each_equals_count_message() -> None:
@@ -44,7 +60,7 @@ TRICKY = [
 
 
 def test_fast_fact_scan_matches_the_reference() -> None:
-    from langchain_tokenopt.context.facts import _reference_extract_facts, extract_facts
+    from langchain_tokenopt.context.facts import extract_facts
 
     history = conversation(turns=4, size=25)
     texts = [*TRICKY, *(str(m.content) for m in history)]
@@ -63,7 +79,7 @@ _FACT_ALPHABET = 'aZbXe_9 0@.$€£:-/hHtTpPsSmM\n",{}[]é٣'
 @given(st.text(alphabet=_FACT_ALPHABET, max_size=60))
 def test_fast_fact_scan_matches_the_reference_on_random_text(text: str) -> None:
     # Covers the cheap pre-check too: a text it rejects must have no fact in the reference.
-    from langchain_tokenopt.context.facts import _reference_extract_facts, extract_facts
+    from langchain_tokenopt.context.facts import extract_facts
 
     assert extract_facts(text) == _reference_extract_facts(text)
 
@@ -114,26 +130,67 @@ def test_line_score_markers_match_the_case_insensitive_patterns(
     assert _line_score(line) == expected
 
 
-def test_clear_caches_forgets_memoized_values() -> None:
-    from langchain_tokenopt.context._memo import _cache, _text_counts, clear_caches, count_texts
-    from langchain_tokenopt.context.facts import _message_facts, _scan, message_facts
+def test_each_optimizer_owns_its_memo_and_clears_it() -> None:
+    from langchain_tokenopt import ContextOptimizer
+    from langchain_tokenopt.context.facts import _message_facts, message_facts
 
     counter = TokenCounter("gpt-4o")
-    history = conversation(turns=2)
-    assert message_facts(history[1]) == _message_facts(history[1])  # memoized = computed
-    assert count_texts(counter, ["one line", "one line"]) == [2, 2]
-    assert _cache and _text_counts and _scan.cache_info().currsize
-    clear_caches()
-    assert not _cache and not _text_counts and _scan.cache_info().currsize == 0
+    history = conversation(turns=6, size=40)
+    budget = counter.count_messages(history) // 3
+    one = ContextOptimizer(max_tokens=budget, counter=counter)
+    two = ContextOptimizer(max_tokens=budget, counter=counter)
+    first = one.invoke(history)
+    assert len(one.memo) > 0 and len(two.memo) == 0  # nothing shared between optimizers
+    assert one.with_max_tokens(budget + 100).memo is one.memo  # its copies share it
+    assert two.invoke(history) == first
+    one.clear_caches()
+    assert len(one.memo) == 0
+    assert one.invoke(history) == first  # the same answer from a cold memo
+    # Outside an optimizer the helpers compute without remembering anything.
+    assert message_facts(history[1]) == _message_facts(history[1])
+    memo = ContextMemo()
+    assert memo.count_texts(counter, ["one line", "one line"]) == [2, 2]
+    assert len(memo) == 1
+    memo.clear()
+    assert len(memo) == 0
+
+
+def test_no_module_level_mutable_tables_in_context() -> None:
+    import collections
+    import importlib
+    import pkgutil
+
+    import langchain_tokenopt.context as context
+
+    # Pure functions of one string may keep an lru_cache: a memo cannot change their result.
+    pure = {
+        ("langchain_tokenopt.context.facts", "_scan"),
+        ("langchain_tokenopt.context.facts", "fact_rank"),
+    }
+    found = []
+    for info in pkgutil.walk_packages(context.__path__, context.__name__ + "."):
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if name.startswith("__"):
+                continue
+            table = isinstance(value, dict | list | set | bytearray | collections.deque)
+            memoized = hasattr(value, "cache_info") and getattr(value, "__module__", "") == (
+                info.name
+            )
+            if table or (memoized and (info.name, name) not in pure):
+                found.append((info.name, name))
+    assert found == []
 
 
 def test_memo_is_shared_by_deserialized_copies() -> None:
     from langchain_core.messages import messages_from_dict, messages_to_dict
 
     from langchain_tokenopt import ContextOptimizer
-    from langchain_tokenopt.context._memo import memo, message_key
 
     from .helpers import call
+
+    table = ContextMemo()
+    memo, message_key = table.get, table.message_key
 
     history = conversation(turns=4, size=30)
     copies = messages_from_dict(json.loads(json.dumps(messages_to_dict(history))))
@@ -155,8 +212,8 @@ def test_memo_is_shared_by_deserialized_copies() -> None:
 
 
 def test_memo_sees_content_edited_in_place() -> None:
-    from langchain_tokenopt.context._memo import count_each, memo
-
+    table = ContextMemo()
+    memo, count_each = table.get, table.count_each
     msg = HumanMessage("reservation ZFA04Y")
     assert memo("test-edit", msg, lambda: 1) == 1
     assert memo("test-edit", msg, lambda: 2) == 1
@@ -171,24 +228,21 @@ def test_transcript_lines_reuse_their_message_facts() -> None:
     from langchain_tokenopt.context.summarize import line_facts, render_transcript
 
     history = conversation(turns=3, size=20)[1:]
-    transcript = render_transcript(history)
-    every_fact = {f for m in history for f in message_facts(m)}
-    for line in transcript.splitlines():
-        known = line_facts(line)
-        assert all(f in line and f in every_fact for f in known), line
-    called = next(line for line in transcript.splitlines() if line.startswith("Called "))
-    assert "C0" in line_facts(called)
-    tool = next(line for line in transcript.splitlines() if line.startswith("Tool "))
-    assert "get_reservation_details" not in line_facts(tool)  # a tool name is not a fact
-    assert "HAT100" in line_facts(tool)
+    with ContextMemo().active():  # as inside an optimizer: rendering notes the line facts
+        transcript = render_transcript(history)
+        every_fact = {f for m in history for f in message_facts(m)}
+        for line in transcript.splitlines():
+            known = line_facts(line)
+            assert all(f in line and f in every_fact for f in known), line
+        called = next(line for line in transcript.splitlines() if line.startswith("Called "))
+        assert "C0" in line_facts(called)
+        tool = next(line for line in transcript.splitlines() if line.startswith("Tool "))
+        assert "get_reservation_details" not in line_facts(tool)  # a tool name is not a fact
+        assert "HAT100" in line_facts(tool)
 
 
 def test_message_facts_scan_text_and_calls_apart_with_the_same_result() -> None:
-    from langchain_tokenopt.context.facts import (
-        _reference_extract_facts,
-        message_facts,
-        message_text,
-    )
+    from langchain_tokenopt.context.facts import message_facts, message_text
 
     from .helpers import call
 

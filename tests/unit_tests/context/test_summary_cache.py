@@ -14,7 +14,6 @@ from langchain_tokenopt.context import (
     HierarchicalSummary,
     MaskToolOutputs,
     SummaryCache,
-    clear_caches,
     validate_history,
 )
 from langchain_tokenopt.errors import TokenOptConfigError
@@ -60,7 +59,7 @@ def test_optimizer_after_a_restart_reads_every_summary_from_the_file(tmp_path: P
 
     first, cache1 = run()
     assert cache1.misses > 0 and len(rows(path)) == cache1.misses
-    clear_caches()  # a new process: nothing memoized
+    # a new process: each run() builds a new optimizer, whose memo is empty
     second, cache2 = run()
     assert second == first
     validate_history(second)
