@@ -61,9 +61,8 @@ from langchain_tokenopt.tools.classifier import (  # noqa: E402
     DEFAULT_THRESHOLD,
     FEATURES,
     FIT_FEATURES,
-    _fit_logistic,
-    balanced_accuracy,
 )
+from langchain_tokenopt.tools.logistic import balanced_accuracy, fit_logistic  # noqa: E402
 
 console = Console(width=140)
 
@@ -134,7 +133,7 @@ def fitted(
     mean = x_dev.mean(axis=0)
     scale = x_dev.std(axis=0)
     scale[scale < 1e-6] = 1.0
-    coef, intercept = _fit_logistic(((x_dev - mean) / scale)[:, cols], y_dev.astype(np.float64))
+    coef, intercept = fit_logistic(((x_dev - mean) / scale)[:, cols], y_dev.astype(np.float64))
 
     def score(x: np.ndarray) -> np.ndarray:
         z = ((x - mean) / scale)[:, cols]

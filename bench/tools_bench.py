@@ -62,9 +62,7 @@ from langchain_tokenopt.tools.classifier import (  # noqa: E402
     FEATURES,
     FIT_FEATURES,
     ClassifierWeights,
-    balanced_accuracy,
 )
-from langchain_tokenopt.tools.classifier import _fit_logistic as fit_logistic  # noqa: E402
 from langchain_tokenopt.tools.index import (  # noqa: E402
     FusionWeights,
     QuerySignals,
@@ -72,6 +70,7 @@ from langchain_tokenopt.tools.index import (  # noqa: E402
     blend_examples,
     place_forced,
 )
+from langchain_tokenopt.tools.logistic import balanced_accuracy, fit_logistic  # noqa: E402
 from langchain_tokenopt.tools.rerank import (  # noqa: E402
     RERANK_FEATURES,
     Reranker,
@@ -2173,12 +2172,7 @@ def main() -> None:
         bfcl_cat,
         merge_examples(bfcl_ex_all, gen_bfcl),
         cache / "s",
-        dense_weight=fw_ex.dense_weight,
-        example_weight=fw_ex.example_weight,
-        clause_weight=fw_ex.clause_weight,
-        clause_relative=fw_ex.clause_relative,
-        clause_margin=fw_ex.clause_margin,
-        interleave=fw_ex.interleave,
+        fusion=fw_ex,
     )
     embedder.bypass = True
     lat = measure_latency(embedder, r_lat, lat_q, bigtool_latency_methods(bigtool_stores["bfcl"]))

@@ -12,6 +12,7 @@ Example:
 
 from langchain_tokenopt.tools.augment import agenerate_example_queries, generate_example_queries
 from langchain_tokenopt.tools.classifier import ClassifierWeights, QueryClassifier
+from langchain_tokenopt.tools.index import FusionWeights
 from langchain_tokenopt.tools.mcp import MCPToolCatalog, load_mcp_catalog
 from langchain_tokenopt.tools.records import (
     QueryDecision,
@@ -24,6 +25,7 @@ from langchain_tokenopt.tools.selector import ToolSelector
 
 __all__ = [
     "ClassifierWeights",
+    "FusionWeights",
     "MCPToolCatalog",
     "QueryClassifier",
     "QueryDecision",

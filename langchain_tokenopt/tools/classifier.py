@@ -46,6 +46,7 @@ import numpy as np
 
 from langchain_tokenopt.errors import TokenOptConfigError, ToolSelectionError
 from langchain_tokenopt.tools.index import RankResult
+from langchain_tokenopt.tools.logistic import balanced_accuracy, fit_logistic
 from langchain_tokenopt.tools.records import QueryDecision
 from langchain_tokenopt.tools.retriever import ToolRetriever
 
@@ -73,9 +74,6 @@ FEATURES: tuple[str, ...] = (
 #: (BFCL dev two-fold balanced accuracy 0.8039 with these 11, 0.7970 with all 13:
 #: ``bench/tools_bench.py``, ``abstention.dev_two_fold`` in its JSON).
 FIT_FEATURES: tuple[str, ...] = FEATURES[:11]
-#: Feature counts of weights saved by earlier versions: the first seven, then up to
-#: ``coverage``. Such weights still load (the missing features get weight 0).
-_LEGACY_FEATURES = (7, 11)
 #: Labelled neighbours read by the ``knn`` feature.
 KNN = 5
 
@@ -87,8 +85,8 @@ class ClassifierWeights:
     Example:
         .. code-block:: python
 
-            ClassifierWeights(coef=(2.0, 1.0, 0.5, 0.1, 0.5, -1.0, 0.0), intercept=0.3,
-                              mean=(0.4, 1.5, 0.6, 0.05, 0.5, 0.0, 2.0), scale=(0.1,) * 7)
+            n = len(FEATURES)  # one coefficient per feature (plus 384 with the embedding)
+            ClassifierWeights(coef=(0.5,) * n, intercept=0.3, mean=(0.0,) * n, scale=(1.0,) * n)
     """
 
     coef: tuple[float, ...]
@@ -166,59 +164,7 @@ DEFAULT_WEIGHTS = ClassifierWeights(
 )
 
 
-def _upgrade(weights: ClassifierWeights, dimension: int) -> ClassifierWeights:
-    """Pad weights fitted on an earlier feature list (weight 0 for the newer features)."""
-    n = len(weights.coef)
-    if n in (len(FEATURES), len(FEATURES) + dimension):
-        return weights
-    for known in _LEGACY_FEATURES:
-        if n in (known, known + dimension):
-            break
-    else:
-        return weights
-    extra = len(FEATURES) - known
-
-    def pad(values: tuple[float, ...], fill: float) -> tuple[float, ...]:
-        return (*values[:known], *([fill] * extra), *values[known:])
-
-    return ClassifierWeights(
-        coef=pad(weights.coef, 0.0),
-        intercept=weights.intercept,
-        mean=pad(weights.mean, 0.0),
-        scale=pad(weights.scale, 1.0),
-    )
-
-
 DEFAULT_THRESHOLD = 0.474781
-
-
-def _fit_logistic(
-    x: np.ndarray, y: np.ndarray, *, l2: float = 1e-2, steps: int = 50
-) -> tuple[np.ndarray, float]:
-    """Newton's method for L2-regularized logistic regression (x already standardized)."""
-    n, d = x.shape
-    xb = np.hstack([x, np.ones((n, 1))])
-    w = np.zeros(d + 1)
-    reg = np.eye(d + 1) * l2
-    reg[-1, -1] = 0.0
-    for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-(xb @ w)))
-        grad = xb.T @ (p - y) / n + reg @ w
-        hess = (xb * (p * (1 - p))[:, None]).T @ xb / n + reg
-        step = np.linalg.solve(hess + 1e-9 * np.eye(d + 1), grad)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return w[:-1], float(w[-1])
-
-
-def balanced_accuracy(pred: np.ndarray, y: np.ndarray) -> float:
-    """Mean of the recall on positives and the recall on negatives."""
-    pos = y == 1
-    neg = ~pos
-    if not pos.any() or not neg.any():
-        return float((pred == y).mean())
-    return float(0.5 * (pred[pos].mean() + (~pred[neg]).mean()))
 
 
 class QueryClassifier:
@@ -271,7 +217,7 @@ class QueryClassifier:
         if unknown:
             msg = f"always_include names tools not in the catalog: {unknown}"
             raise TokenOptConfigError(msg)
-        weights = _upgrade(weights or DEFAULT_WEIGHTS, retriever.index.dimension)
+        weights = weights or DEFAULT_WEIGHTS
         sizes = {len(FEATURES), len(FEATURES) + retriever.index.dimension}
         if len(weights.coef) not in sizes or not (
             len(weights.coef) == len(weights.mean) == len(weights.scale)
@@ -474,7 +420,7 @@ class QueryClassifier:
         mean = x.mean(axis=0)
         scale = x.std(axis=0)
         scale[scale < 1e-6] = 1.0
-        sub, intercept = _fit_logistic(((x - mean) / scale)[:, cols], y, l2=l2)
+        sub, intercept = fit_logistic(((x - mean) / scale)[:, cols], y, l2=l2)
         coef = np.zeros(x.shape[1])
         coef[cols] = sub
         self.weights = ClassifierWeights(

@@ -115,7 +115,21 @@ class FusionWeights:
     """Most clauses of one query that are scored (the first ones; each costs an embedding)."""
 
     def __post_init__(self) -> None:
-        """Check ``max_clauses``."""
+        """Check the shares (in [0, 1]) and ``max_clauses``."""
+        for label in (
+            "dense_weight",
+            "example_weight",
+            "clause_weight",
+            "clause_relative",
+            "clause_margin",
+        ):
+            value = getattr(self, label)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                msg = f"{label} must be a number in [0, 1], got {value!r}"
+                raise TokenOptConfigError(msg)
+            if not 0.0 <= float(value) <= 1.0:  # NaN fails too
+                msg = f"{label} must be in [0, 1], got {value!r}"
+                raise TokenOptConfigError(msg)
         if isinstance(self.max_clauses, bool) or not isinstance(self.max_clauses, int):
             msg = f"max_clauses must be an int >= 2, got {self.max_clauses!r}"
             raise TokenOptConfigError(msg)

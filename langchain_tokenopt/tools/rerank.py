@@ -35,6 +35,7 @@ from langchain_tokenopt.tools.index import (
     place_forced,
     text_scores,
 )
+from langchain_tokenopt.tools.logistic import fit_logistic
 
 __all__ = [
     "CANDIDATES",
@@ -348,8 +349,6 @@ def fit_rerank_weights(
 
             weights = fit_rerank_weights([feats], [np.array([1.0, 0.0, 0.0])])
     """
-    from langchain_tokenopt.tools.classifier import _fit_logistic
-
     if not features or len(features) != len(labels):
         msg = "fit_rerank_weights needs one label array per feature array (and at least one)"
         raise TokenOptConfigError(msg)
@@ -363,7 +362,7 @@ def fit_rerank_weights(
         raise TokenOptConfigError(msg)
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale < 1e-6] = 1.0
-    coef, intercept = _fit_logistic((x - mean) / scale, y, l2=l2)
+    coef, intercept = fit_logistic((x - mean) / scale, y, l2=l2)
     return RerankWeights(
         coef=tuple(round(float(v), 6) for v in coef),
         intercept=round(float(intercept), 6),

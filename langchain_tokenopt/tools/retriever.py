@@ -30,7 +30,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, ValidationError
 
 from langchain_tokenopt.errors import TokenOptConfigError, TokenOptError, ToolSelectionError
 from langchain_tokenopt.tools.catalog import OnDuplicate, build_catalog
-from langchain_tokenopt.tools.index import MAX_CLAUSES, FusionWeights, RankResult, ToolIndex
+from langchain_tokenopt.tools.index import FusionWeights, RankResult, ToolIndex
 from langchain_tokenopt.tools.records import ToolSpec
 from langchain_tokenopt.tools.rerank import Reranker, RerankWeights
 from langchain_tokenopt.tools.store import EmbeddingStore
@@ -83,16 +83,10 @@ class ToolRetriever(BaseRetriever):
             the same model as ``embeddings`` (a faster build of it, such as
             :class:`~langchain_tokenopt.embeddings.OnnxEmbeddings`, is fine).
         dense: Use dense similarity; ``False`` gives BM25 + names only (no torch).
-        dense_weight: Share of the dense score in the fusion, in [0, 1].
-        example_weight: Weight of example-query similarity in the dense score, in [0, 1].
-        clause_weight: Weight of per-clause scores for multi-intent queries, in [0, 1].
-        clause_relative: Share of each text's best score subtracted before the whole query
-            and its clauses are merged, in [0, 1].
-        clause_margin: Handicap of clause scores against whole-query scores, in [0, 1].
+        fusion: How lexical, dense, example and per-clause scores are fused
+            (:class:`~langchain_tokenopt.tools.FusionWeights`; the default is the point
+            calibrated on the dev splits).
         decompose: Split multi-intent queries into clauses.
-        max_clauses: Most clauses of one query that are scored (each costs one embedding).
-        interleave: For multi-intent queries, interleave the whole query's and each clause's
-            rankings instead of taking the max of their scores.
         index_parameters: Index parameter names and descriptions.
         rerank: Reorder the top fused candidates with the learned second stage
             (:mod:`~langchain_tokenopt.tools.rerank`; only with the dense side).
@@ -118,14 +112,8 @@ class ToolRetriever(BaseRetriever):
     embeddings: Any = Field(default=None, repr=False)
     query_embeddings: Any = Field(default=None, repr=False)
     dense: bool = True
-    dense_weight: float = FusionWeights.dense_weight
-    example_weight: float = FusionWeights.example_weight
-    clause_weight: float = FusionWeights.clause_weight
-    clause_relative: float = FusionWeights.clause_relative
-    clause_margin: float = FusionWeights.clause_margin
+    fusion: FusionWeights = Field(default_factory=FusionWeights)
     decompose: bool = True
-    max_clauses: int = MAX_CLAUSES
-    interleave: bool = False
     index_parameters: bool = True
     rerank: bool = True
     rerank_weights: RerankWeights | None = Field(default=None, repr=False)
@@ -156,16 +144,9 @@ class ToolRetriever(BaseRetriever):
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
             msg = f"k must be a positive int, got {self.k!r}"
             raise TokenOptConfigError(msg)
-        for label, value in (
-            ("dense_weight", self.dense_weight),
-            ("example_weight", self.example_weight),
-            ("clause_weight", self.clause_weight),
-            ("clause_relative", self.clause_relative),
-            ("clause_margin", self.clause_margin),
-        ):
-            if not 0.0 <= float(value) <= 1.0:
-                msg = f"{label} must be in [0, 1], got {value!r}"
-                raise TokenOptConfigError(msg)
+        if not isinstance(self.fusion, FusionWeights):
+            msg = f"fusion must be a FusionWeights, got {type(self.fusion).__name__}"
+            raise TokenOptConfigError(msg)
         specs = build_catalog(self.tools, examples=self.examples, on_duplicate=self.on_duplicate)
         embed = None
         store = None
@@ -185,21 +166,12 @@ class ToolRetriever(BaseRetriever):
                 else:
                     root = Path(self.cache_dir)
                 store = EmbeddingStore(root, embedder_id=_embedder_id(self.embeddings))
-        weights = FusionWeights(
-            dense_weight=self.dense_weight,
-            example_weight=self.example_weight,
-            clause_weight=self.clause_weight,
-            clause_relative=self.clause_relative,
-            clause_margin=self.clause_margin,
-            interleave=self.interleave,
-            max_clauses=self.max_clauses,
-        )
         self._index = ToolIndex(
             specs,
             embed=embed,
             store=store,
             index_parameters=self.index_parameters,
-            weights=weights,
+            weights=self.fusion,
         )
         if self.rerank and self._index.doc_vectors is not None:
             self._reranker = Reranker(self._index, weights=self.rerank_weights)
@@ -302,30 +274,39 @@ class ToolRetriever(BaseRetriever):
         # a tool query is a sentence or two: bound the work on pathological (10 MB) input
         return query[:_MAX_QUERY_CHARS].strip()
 
-    def _rank_text(self, text: str, vectors: np.ndarray | None) -> RankResult:
+    def _rank_text(
+        self, text: str, vectors: np.ndarray | None, decompose: bool | None = None
+    ) -> RankResult:
         """Fuse the signals of ``text``, then rerank the top candidates (when enabled)."""
-        signals = self._index.signals(text, vectors, decompose=self.decompose)
+        split = self.decompose if decompose is None else decompose
+        signals = self._index.signals(text, vectors, decompose=split)
         result = self._index.fuse(signals)
         if self._reranker is None or not signals.has_dense:
             return result
         return self._reranker.apply(signals, result)
 
-    def rank(self, query: str) -> RankResult | None:
-        """Score every tool for ``query`` (``None`` for an empty query)."""
+    def rank(self, query: str, *, decompose: bool | None = None) -> RankResult | None:
+        """Score every tool for ``query`` (``None`` for an empty query).
+
+        ``decompose`` overrides the retriever's own setting for this query (``False``: the
+        text is embedded whole, not also clause by clause).
+        """
         text = self._check_query(query)
         if not text:
             return None
-        texts = self._index.query_texts(text, decompose=self.decompose)
-        return self._rank_text(text, self._query_vectors(texts))
+        split = self.decompose if decompose is None else decompose
+        texts = self._index.query_texts(text, decompose=split)
+        return self._rank_text(text, self._query_vectors(texts), split)
 
-    async def arank(self, query: str) -> RankResult | None:
+    async def arank(self, query: str, *, decompose: bool | None = None) -> RankResult | None:
         """Async :meth:`rank`: the embedding runs off the event loop."""
         text = self._check_query(query)
         if not text:
             return None
-        texts = self._index.query_texts(text, decompose=self.decompose)
+        split = self.decompose if decompose is None else decompose
+        texts = self._index.query_texts(text, decompose=split)
         vectors = await self._aquery_vectors(texts)
-        return self._rank_text(text, vectors)
+        return self._rank_text(text, vectors, split)
 
     def rank_batch(self, queries: Sequence[str]) -> list[RankResult | None]:
         """Rank many queries, embedding them in one batch (for evaluation and calibration)."""

@@ -5,21 +5,24 @@ The bound tools of a conversation form a *working set*
 the graph and the middleware and passed back on every call:
 
 1. The **task** is read from the conversation (:func:`task_context`): the newest human
-   message, joined to the one before when it is a short confirmation or follow-up ("yes, go
-   ahead", "and the boots?"); its ranking is memoized per user turn.
-2. At a **fresh start** (empty working set, no tool call yet) the
-   :class:`~langchain_tokenopt.tools.QueryClassifier` may abstain: only ``find_tools`` is
-   bound. Once a working set exists, nothing is withheld.
+   message, joined to the open task's earlier turns (those since the agent's newest tool
+   result) or, for a short confirmation or follow-up ("yes, go ahead", "and the boots?"),
+   to the one before; its ranking is memoized per user turn.
+2. At a **fresh start** (empty working set, no tool call yet, the newest turn opens the
+   task) the :class:`~langchain_tokenopt.tools.QueryClassifier` may abstain: only
+   ``find_tools`` is bound. Once a working set exists, nothing is withheld.
 3. The retriever's top ``k`` for the task join the set, plus the top ``context_k`` for the
    assistant's latest words, its recent tool calls and the latest tool result (what the
    next step of a tool loop needs), plus the members of a confident pick's **group** (the
    ``groups=`` mapping, or a shared namespace / dotted prefix), at most ``group_cap``.
 4. Each ``find_tools(query)`` call the model made in this turn **loads** that query's top
    ``find_tools_k`` tools into the set (the meta-tool is bound whenever the catalog has more).
-5. New tools are **appended**; the set never shrinks while its tools are in use (called in
-   this turn or the last ``carry_turns``, loaded, named). Above ``max_tools`` tools or
-   ``max_tool_tokens`` schema tokens, the least recently used of the others leave first
-   (reported as ``evicted``).
+5. New tools are **appended** (``find_tools`` comes first, so the tools bound before a new
+   one stay the request's cacheable prefix); the set never shrinks while its tools are in
+   use (called in this turn or the last ``carry_turns``, loaded, named). Above
+   ``max_tools`` tools or ``max_tool_tokens`` schema tokens, the least recently used of the
+   others leave first (reported as ``evicted``). Once a set exists, a new pick of the turn
+   joins only when it ranks above the set's own tools (``add_above_set``).
 
 Without a stored working set (``working_set=None``) the set is rebuilt from the tools called
 in the recent turns, so the selection is still a pure function of the messages.
@@ -148,12 +151,25 @@ def make_find_tools_tool(
 
 
 @dataclass(frozen=True)
+class _Context:
+    """A context text, ranked whole (not clause by clause).
+
+    The assistant's words, a call or a tool result give two picks at most; split into
+    clauses, a JSON result would cost several embeddings for them.
+    """
+
+    text: str
+
+
+@dataclass(frozen=True)
 class _Ranked:
     """The memoized ranking of one user turn's query."""
 
     decision: QueryDecision
     hits: list[ToolHit]
     order: tuple[str, ...]
+    alone: _Ranked | None = None
+    """The newest human turn ranked alone, when the query joins earlier turns to it."""
 
 
 def _tool_groups(
@@ -281,6 +297,9 @@ class ToolSelector:
         add_min_score: Retrieval score a new pick of the turn's query needs to join a
             working set that already exists (named tools always join): each change of the
             bound tools rewrites the provider's cached prefix.
+        add_above_set: Once a working set exists, a new pick of the turn's query joins only
+            when it ranks above every tool of the set for that query (the set's own tools
+            already answer what ranks below them); named tools always join.
         groups: ``{group: [tool names]}`` of tools that belong together; tools outside it
             are grouped by namespace (explicit, or a shared dotted prefix).
         group_cap: Most group members one call brings in with a confident pick.
@@ -311,6 +330,7 @@ class ToolSelector:
         context_k: int = 2,
         context_min_score: float = 0.7,
         add_min_score: float = 0.0,
+        add_above_set: bool = True,
         bind_score: float = 0.5,
         groups: Mapping[str, Sequence[str]] | None = None,
         group_cap: int = 16,
@@ -364,6 +384,10 @@ class ToolSelector:
                 raise TokenOptConfigError(msg)
         self.context_min_score = float(context_min_score)
         self.add_min_score = float(add_min_score)
+        if not isinstance(add_above_set, bool):
+            msg = f"add_above_set must be a bool, got {add_above_set!r}"
+            raise TokenOptConfigError(msg)
+        self.add_above_set = add_above_set
         self.bind_score = float(bind_score)
         self.group_cap = group_cap
         self.group_min_score = float(group_min_score)
@@ -468,7 +492,7 @@ class ToolSelector:
 
     def _flow(
         self, messages: list[BaseMessage], working_set: Any, margin: float | None
-    ) -> Generator[str, RankResult | None, ToolSelection]:
+    ) -> Generator[str | _Context, RankResult | None, ToolSelection]:
         """The selection as a generator of retrieval queries (sync and async drive it)."""
         catalog = self.retriever.index.position
         turn = parse_turn(messages, catalog=catalog, carry_turns=self.carry_turns)
@@ -476,33 +500,59 @@ class ToolSelector:
         prev = self._previous(working_set, turn, ctx)
         always_bound = set(self.classifier.always_include)
         started = any(n not in always_bound for n in prev.names)
-        fresh = not started and not turn.called and not turn.find_queries
+        # A fresh start: nothing bound yet, and the newest turn opens the task (the user's
+        # answers to the agent's questions continue it: "log me in" ... "justinkool" ...).
+        fresh = not started and not turn.called and not turn.find_queries and not ctx.task_turns
         key = f"{turn.turn_id}\x00{ctx.query}"
         ranked = self._cached_turn(key)
         if ranked is None:
-            result = (yield ctx.query) if ctx.query else None
-            decision = self.classifier.decide(ctx.query, result)
-            hits = self.retriever.hits(result, self.k)
-            order = self.retriever.hits(result, _GROUP_ORDER)
-            ranked = _Ranked(decision, hits, tuple(s.name for s, _, _ in order))
+            rankings: list[_Ranked] = []
+            # The joined query adds the open task's context; the newest turn alone keeps its
+            # own signal (earlier turns must not push its tool out of the picks).
+            for text in dict.fromkeys(t for t in (ctx.query, ctx.newest) if t):
+                result = yield text
+                order = self.retriever.hits(result, _GROUP_ORDER)
+                rankings.append(
+                    _Ranked(
+                        self.classifier.decide(text, result),
+                        self.retriever.hits(result, self.k),
+                        tuple(s.name for s, _, _ in order),
+                    )
+                )
+            if not rankings:
+                rankings.append(_Ranked(self.classifier.decide("", None), [], ()))
+            ranked = rankings[0]
+            if len(rankings) > 1:
+                ranked = _Ranked(ranked.decision, ranked.hits, ranked.order, rankings[1])
             self._store_turn(key, ranked)
         decision = ranked.decision
+        views = [ranked] if ranked.alone is None else [ranked, ranked.alone]
+        if (
+            not decision.needs_tool
+            and ranked.alone is not None
+            and ranked.alone.decision.needs_tool
+        ):
+            decision = ranked.alone.decision
         # Abstain only at a fresh start (a working set or an open tool loop keeps its tools),
         # and only when no tool matches well: binding a likely tool costs a few hundred
         # tokens, withholding a needed one costs the agent a step.
-        best = max((score for _, score, _ in ranked.hits), default=0.0)
+        best = max((score for v in views for _, score, _ in v.hits), default=0.0)
         needs = decision.needs_tool or not fresh or best >= self.bind_score
         scores: dict[str, float] = {}
-        base = _within_margin(ranked.hits, margin) if needs else []
-        if started and base:  # a working set exists: the turn's best pick and confident
-            # ones join it (named ones always); each change rewrites the cached prefix
-            base = [h for i, h in enumerate(base) if i == 0 or h[2] or h[1] >= self.add_min_score]
+        base: list[ToolHit] = []
+        if needs:
+            seen: set[str] = set()
+            for view in views:
+                for hit in self._base_hits(view, margin, prev, started):
+                    if hit[0].name not in seen:
+                        seen.add(hit[0].name)
+                        base.append(hit)
         picks = [s.name for s, _, _ in base]
         for s, score, _ in base:
             scores[s.name] = score
         if needs and not fresh and self.context_k:
             for text in ctx.context_texts[:_CONTEXT_QUERIES]:
-                for s, score, _ in self.retriever.hits((yield text), self.context_k):
+                for s, score, _ in self.retriever.hits((yield _Context(text)), self.context_k):
                     if score >= self.context_min_score and s.name not in picks:
                         picks.append(s.name)
                         scores.setdefault(s.name, score)
@@ -527,6 +577,29 @@ class ToolSelector:
         return self._selection(
             ws, prev, turn.turn_id, decision, needs, scores, forced, loaded, evicted
         )
+
+    def _base_hits(
+        self, ranked: _Ranked, margin: float | None, prev: ToolWorkingSet, started: bool
+    ) -> list[ToolHit]:
+        """The picks of one ranking of the turn that join the working set."""
+        base = _within_margin(ranked.hits, margin)
+        if not started or not base:
+            return base
+        # A working set exists: the best pick and confident ones join it (named ones
+        # always); each change rewrites the provider's cached prefix.
+        base = [h for i, h in enumerate(base) if i == 0 or h[2] or h[1] >= self.add_min_score]
+        if self.add_above_set:
+            # A new pick the set's own tools outrank adds nothing the set lacks for this
+            # query: only the picks ranked above the set's best-ranked tool join.
+            cut = next((i for i, n in enumerate(ranked.order) if n in prev.names), None)
+            if cut is not None:
+                position = {n: i for i, n in enumerate(ranked.order)}
+                base = [
+                    h
+                    for h in base
+                    if h[2] or h[0].name in prev.names or position.get(h[0].name, 0) < cut
+                ]
+        return base
 
     def _group_mates(
         self,
@@ -622,8 +695,10 @@ class ToolSelector:
         tools = [index.specs[index.position[n]].source for n in order]
         names = list(order)
         if with_find:
-            tools.append(self.find_tools_tool)
-            names.append(FIND_TOOLS_NAME)
+            # First, so that a tool joining the working set is appended at the end of the
+            # request's tools: the bound tools before it stay a cacheable prefix.
+            tools.insert(0, self.find_tools_tool)
+            names.insert(0, FIND_TOOLS_NAME)
         bound = 0
         if tools:
             bound = TOOLS_ARRAY_OVERHEAD + sum(
@@ -675,7 +750,10 @@ class ToolSelector:
         try:
             query = next(flow)
             while True:
-                query = flow.send(self.retriever.rank(query))
+                if isinstance(query, _Context):
+                    query = flow.send(self.retriever.rank(query.text, decompose=False))
+                else:
+                    query = flow.send(self.retriever.rank(query))
         except StopIteration as stop:
             selection: ToolSelection = stop.value
         except Exception as exc:  # fail open: never break the user's agent
@@ -697,7 +775,10 @@ class ToolSelector:
         try:
             query = next(flow)
             while True:
-                query = flow.send(await self.retriever.arank(query))
+                if isinstance(query, _Context):
+                    query = flow.send(await self.retriever.arank(query.text, decompose=False))
+                else:
+                    query = flow.send(await self.retriever.arank(query))
         except StopIteration as stop:
             selection: ToolSelection = stop.value
         except Exception as exc:  # fail open: never break the user's agent

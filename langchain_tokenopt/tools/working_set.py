@@ -13,8 +13,9 @@ middleware's), so it survives a checkpoint and a process restart:
 :meth:`ToolWorkingSet.to_state` / :meth:`ToolWorkingSet.from_state`.
 
 :func:`task_context` reads what the next call is about from the conversation: the newest
-human turn (joined to the one before when it is a short confirmation or follow-up), the
-assistant's latest words and its most recent tool calls.
+human turn (joined to the open task's earlier turns, those since the agent's newest tool
+result, or to the one before when it is a short confirmation or follow-up), the assistant's
+latest words and its most recent tool calls.
 
 Example:
     .. code-block:: python
@@ -105,8 +106,9 @@ class TaskContext:
     """What the next model call is about, read from the conversation."""
 
     query: str
-    """The retrieval query of the turn: the newest human message, prefixed by the one
-    before when it is a short follow-up."""
+    """The retrieval query of the turn: the newest human message, prefixed by the open
+    task's earlier human turns (those since the newest tool result: the first and the two
+    newest), or by the turn before when it is a short follow-up."""
     follow_up: bool
     """The newest human message is a confirmation or short follow-up."""
     context_texts: tuple[str, ...]
@@ -116,12 +118,19 @@ class TaskContext:
     """Number of human messages so far (the index of the current user turn, from 1)."""
     recent_calls: Mapping[str, int] = field(default_factory=dict)
     """Tools called anywhere in the conversation, with the user turn of their last call."""
+    newest: str = ""
+    """The newest human message alone (the query joins earlier turns to it)."""
+    task_turns: int = 0
+    """Earlier human turns of the open task (since the agent's newest tool result); 0 when
+    the newest turn starts it."""
 
 
 #: Characters of one context text that are ranked.
 _CONTEXT_CHARS = 600
 #: Tool calls of the assistant read for the context query.
 _RECENT_CALLS = 2
+#: Earlier human turns of the open task joined to the query.
+_OPEN_TURNS = 3
 
 
 def task_context(messages: Sequence[BaseMessage], *, max_query_chars: int = 4000) -> TaskContext:
@@ -141,13 +150,26 @@ def task_context(messages: Sequence[BaseMessage], *, max_query_chars: int = 4000
     last = human_positions[-1]
     newest = _text(messages[last]).strip()
     follow = is_follow_up(newest)
-    query = newest
-    if follow:
+    # The open task's earlier turns: the human turns since the agent last acted (its newest
+    # tool result). Until it calls a tool, the user is still stating the request ("cancel my
+    # flight" ... "I don't remember my user id" ... "please don't transfer me").
+    acted = max(
+        (i for i, m in enumerate(messages[:last]) if isinstance(m, ToolMessage)), default=-1
+    )
+    open_turns = [
+        text for i in human_positions[:-1] if i > acted and (text := _text(messages[i]).strip())
+    ]
+    # the turn that states the request, then the newest ones (answers to the agent's questions)
+    earlier_turns = open_turns[:1] + open_turns[1:][-(_OPEN_TURNS - 1) :]
+    if follow and not earlier_turns:
         for i in reversed(human_positions[:-1]):
             earlier = _text(messages[i]).strip()
             if earlier and not is_follow_up(earlier):
-                query = f"{earlier}\n{newest}"
+                earlier_turns = [earlier]
                 break
+    query = newest[:max_query_chars]
+    if earlier_turns and len(query) < max_query_chars:  # earlier turns fill what is left
+        query = "\n".join([*earlier_turns, query])[-max_query_chars:]
     contexts: list[str] = []
     calls_seen = 0
     result_seen = False
@@ -171,11 +193,13 @@ def task_context(messages: Sequence[BaseMessage], *, max_query_chars: int = 4000
         if calls_seen >= _RECENT_CALLS and ai_text_seen and result_seen:
             break
     return TaskContext(
-        query=query[:max_query_chars],
+        query=query,
         follow_up=follow,
         context_texts=tuple(dict.fromkeys(t for t in contexts if t)),
         turn=turn,
         recent_calls=recent,
+        newest=newest[:max_query_chars],
+        task_turns=len(open_turns),
     )
 
 

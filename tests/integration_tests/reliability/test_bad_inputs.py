@@ -42,7 +42,7 @@ from langchain_tokenopt.monitoring import (
     TokenOptCallbackHandler,
 )
 from langchain_tokenopt.tokens import TokenCounter
-from langchain_tokenopt.tools import ToolRetriever, ToolSelector
+from langchain_tokenopt.tools import FusionWeights, ToolRetriever, ToolSelector
 
 from ...unit_tests.cache.helpers import chat_prompt, llm_string
 
@@ -281,7 +281,9 @@ ROWS: dict[str, Row] = {
         _raises(TokenOptConfigError),
     ),
     "retriever-ctor-nan-weight": Row(
-        lambda e: ToolRetriever(tools=[get_weather], dense_weight=NAN, dense=False),
+        lambda e: ToolRetriever(
+            tools=[get_weather], fusion=FusionWeights(dense_weight=NAN), dense=False
+        ),
         _raises(TokenOptConfigError),
     ),
     "retriever-empty-query": Row(lambda e: e.retriever.invoke(""), lambda r: r == []),

@@ -183,3 +183,34 @@ def test_stepwise_view_compacts_only_over_budget() -> None:
     assert not kept.continues([HumanMessage("other", id="x")])
     with pytest.raises(TokenOptConfigError):
         stepwise_view(optimizer, history, kept, compact_to=1.5)
+
+
+def _tool_names(payload: dict[str, Any]) -> list[str]:
+    return [t["name"] for t in payload["tools"]]
+
+
+def test_tools_joining_a_thread_are_appended_after_the_cached_ones() -> None:
+    PAYLOADS.clear()
+    graph = build_optimized_agent(
+        _anthropic(), CATALOG, system_prompt=SYSTEM, cache=False, monitor=False
+    ).compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "t-join"}}
+    for question in (
+        "Please look up my reservation ABC123 and tell me its status.",
+        "Please look up my reservation XYZ789 as well.",
+        "What will the weather be like in Oslo when I land?",
+        "Please look up my reservation QRS456 too.",
+    ):
+        graph.invoke({"messages": [HumanMessage(question)]}, config)
+    names = [_tool_names(p) for p in PAYLOADS]
+    assert names[0][0] == "find_tools"
+    assert any("get_weather" in n for n in names) and "get_weather" not in names[0]
+    joins = 0
+    for before, after, old, new in zip(PAYLOADS, PAYLOADS[1:], names, names[1:], strict=False):
+        # the working set only grows, at the end: the tools bound before stay the prefix
+        assert new[: len(old)] == old, (old, new)
+        if new == old:
+            assert _prefix_kept(before, after) or len(after["messages"]) < len(before["messages"])
+        else:
+            joins += 1
+    assert 1 <= joins <= 2

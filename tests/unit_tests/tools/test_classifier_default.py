@@ -12,13 +12,13 @@ from langchain_tokenopt.tools.classifier import FEATURES, ClassifierWeights
 
 from .long_catalog import CHITCHAT, LONG_TOOLS, TOOL_QUERIES
 
-#: The default shipped before the catalog-relative features (11 coefficients: ``dense`` and
-#: ``gap`` only), i.e. weights saved by that version.
+#: The default before the catalog-relative features (``dense`` and ``gap`` only; weight 0 on
+#: the two catalog-relative features).
 PREVIOUS_DEFAULT = ClassifierWeights(
-    coef=(1.0631, 0.0, 0.0, 0.0278, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+    coef=(1.0631, 0.0, 0.0, 0.0278, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
     intercept=0.9393,
-    mean=(0.4961, 2.3157, 0.6550, 0.0583, 0.0, 0.0, 2.7662, 0.0, 0.0, 0.0, 0.0),
-    scale=(0.1428, 0.7815, 0.1395, 0.0727, 1.0, 1.0, 0.8105, 1.0, 1.0, 1.0, 1.0),
+    mean=(0.4961, 2.3157, 0.6550, 0.0583, 0.0, 0.0, 2.7662, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+    scale=(0.1428, 0.7815, 0.1395, 0.0727, 1.0, 1.0, 0.8105, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0),
 )
 PREVIOUS_THRESHOLD = 0.4294
 
@@ -44,17 +44,15 @@ def test_default_abstains_on_chit_chat_on_long_schemas(long_retriever: ToolRetri
     assert kept == []
 
 
-def test_previous_eleven_feature_weights_load_and_miss_long_schema_questions(
+def test_previous_default_weights_miss_long_schema_questions(
     long_retriever: ToolRetriever,
 ) -> None:
     old = QueryClassifier(
         retriever=long_retriever, weights=PREVIOUS_DEFAULT, threshold=PREVIOUS_THRESHOLD
     )
     assert len(old.weights.coef) == len(FEATURES)
-    assert old.weights.coef[11:] == (0.0,) * (len(FEATURES) - 11)
-    assert old.weights.scale[11:] == (1.0,) * (len(FEATURES) - 11)
     d = old.classify("Email Sarah that the meeting moved to 3pm")
-    z = (np.asarray([d.features[f] for f in FEATURES[:11]]) - PREVIOUS_DEFAULT.mean) / np.asarray(
+    z = (np.asarray([d.features[f] for f in FEATURES]) - PREVIOUS_DEFAULT.mean) / np.asarray(
         PREVIOUS_DEFAULT.scale
     )
     logit = z @ np.asarray(PREVIOUS_DEFAULT.coef) + PREVIOUS_DEFAULT.intercept

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pytest
 
+from langchain_tokenopt.errors import TokenOptConfigError
 from langchain_tokenopt.tools import QueryClassifier, ToolRetriever
 from langchain_tokenopt.tools.classifier import FEATURES, ClassifierWeights
 
@@ -86,28 +86,21 @@ def test_fit_uses_the_new_features(with_examples: ToolRetriever) -> None:
     assert clf.classify("nice to meet you").needs_tool is False
 
 
-def test_weights_saved_before_the_new_features_still_load(retriever: ToolRetriever) -> None:
-    legacy = ClassifierWeights(
+def test_weights_of_another_feature_list_are_refused(retriever: ToolRetriever) -> None:
+    short = ClassifierWeights(
         coef=(2.0, 0.5, 0.0, 0.1, 0.0, 0.0, -0.2),
         intercept=0.1,
         mean=(0.4, 1.5, 0.6, 0.05, 0.0, 0.0, 2.0),
         scale=(0.1, 0.8, 0.1, 0.05, 1.0, 1.0, 0.8),
     )
-    clf = QueryClassifier(retriever=retriever, weights=legacy)
-    assert len(clf.weights.coef) == len(FEATURES)
-    assert clf.weights.coef[7:] == (0.0,) * (len(FEATURES) - 7)
-    d = clf.classify("weather forecast for Berlin")
-    z = (np.asarray([d.features[f] for f in FEATURES[:7]]) - legacy.mean) / legacy.scale
-    expected = 1.0 / (1.0 + np.exp(-(z @ np.asarray(legacy.coef) + legacy.intercept)))
-    assert d.probability == pytest.approx(float(expected))
-    head = ClassifierWeights(
-        coef=legacy.coef + (0.01,) * 384,
-        intercept=0.0,
-        mean=legacy.mean + (0.0,) * 384,
-        scale=legacy.scale + (1.0,) * 384,
-    )
-    upgraded = QueryClassifier(retriever=retriever, weights=head).weights
-    assert upgraded.uses_embedding
-    assert len(upgraded.coef) == len(FEATURES) + 384
+    with pytest.raises(TokenOptConfigError, match="coefficients"):
+        QueryClassifier(retriever=retriever, weights=short)
     n = len(FEATURES)
-    assert upgraded.coef[7:n] == (0.0,) * (n - 7) and upgraded.coef[n:] == (0.01,) * 384
+    head = ClassifierWeights(
+        coef=(0.5,) * n + (0.01,) * 384,
+        intercept=0.0,
+        mean=(0.0,) * (n + 384),
+        scale=(1.0,) * (n + 384),
+    )
+    weights = QueryClassifier(retriever=retriever, weights=head).weights
+    assert weights.uses_embedding and len(weights.coef) == n + 384

@@ -159,10 +159,15 @@ def test_default_embedder_is_the_int8_onnx_model(retriever: ToolRetriever) -> No
     assert retriever.query_embeddings is retriever.embeddings
 
 
-@pytest.mark.parametrize("field", ["example_weight", "clause_relative", "clause_margin"])
-def test_new_weights_are_validated(catalog: list[Any], field: str) -> None:
+@pytest.mark.parametrize(
+    "field", ["dense_weight", "example_weight", "clause_weight", "clause_relative", "clause_margin"]
+)
+@pytest.mark.parametrize("value", [1.5, -0.1, float("nan")])
+def test_fusion_weights_are_validated(catalog: list[Any], field: str, value: Any) -> None:
     with pytest.raises(TokenOptConfigError, match=field):
-        ToolRetriever(tools=catalog, dense=False, **{field: 1.5})
+        FusionWeights(**{field: value})
+    with pytest.raises(TokenOptConfigError, match=field):
+        ToolRetriever(tools=catalog, dense=False, fusion={field: value})
 
 
 _LONG_CONTEXT = (
@@ -182,7 +187,9 @@ def test_an_intent_after_eight_sentences_of_context_is_still_scored(
     assert result.clauses[-1] == "Wake me up at 7 am"
     assert names(r.invoke(query))[0] == "set_alarm"
     # the old cap of eight clauses never scores the request itself
-    capped = ToolRetriever(tools=catalog, cache_dir=store_dir, k=3, max_clauses=8).rank(query)
+    capped = ToolRetriever(
+        tools=catalog, cache_dir=store_dir, k=3, fusion=FusionWeights(max_clauses=8)
+    ).rank(query)
     assert capped is not None
     assert "Wake me up at 7 am" not in capped.clauses
     assert r.names[int(capped.order[0])] != "set_alarm"
@@ -191,11 +198,9 @@ def test_an_intent_after_eight_sentences_of_context_is_still_scored(
 @pytest.mark.parametrize("bad", [1, 0, -3, True])
 def test_max_clauses_is_validated(store_dir: Path, catalog: list[Any], bad: Any) -> None:
     with pytest.raises(TokenOptConfigError, match="max_clauses"):
-        ToolRetriever(tools=catalog, cache_dir=store_dir, max_clauses=bad)
-    with pytest.raises(TokenOptConfigError, match="max_clauses"):
         FusionWeights(max_clauses=bad)
-    with pytest.raises(ValueError, match="max_clauses"):
-        ToolRetriever(tools=catalog, cache_dir=store_dir, max_clauses=2.5)
+    with pytest.raises(TokenOptConfigError, match="max_clauses"):
+        FusionWeights(max_clauses=2.5)
 
 
 @pytest.mark.parametrize(

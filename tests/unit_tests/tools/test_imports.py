@@ -7,6 +7,7 @@ from langchain_tokenopt import tools
 
 EXPECTED = [
     "ClassifierWeights",
+    "FusionWeights",
     "MCPToolCatalog",
     "QueryClassifier",
     "QueryDecision",

@@ -9,7 +9,7 @@ import pytest
 from langchain_core.documents import Document
 
 from langchain_tokenopt.errors import TokenOptConfigError, ToolSelectionError
-from langchain_tokenopt.tools import ToolRetriever
+from langchain_tokenopt.tools import FusionWeights, ToolRetriever
 from langchain_tokenopt.tools.index import split_intents
 from langchain_tokenopt.tools.store import EmbeddingStore
 
@@ -198,7 +198,7 @@ def test_ten_thousand_tool_catalog_bm25_only() -> None:
 
 def test_config_validation(catalog: list[Any]) -> None:
     with pytest.raises(TokenOptConfigError, match="dense_weight"):
-        ToolRetriever(tools=catalog, dense=False, dense_weight=1.5)
+        ToolRetriever(tools=catalog, dense=False, fusion=FusionWeights(dense_weight=1.5))
     with pytest.raises(ToolSelectionError, match="empty"):
         ToolRetriever(tools=[], dense=False)
     with pytest.raises(ToolSelectionError, match="duplicate"):
@@ -210,6 +210,8 @@ def test_interleave_orders_and_option(store_dir: Path, catalog: list[Any]) -> No
 
     merged = interleave_orders([np.array([3, 1, 2]), np.array([1, 0, 3]), np.array([2])])
     assert merged.tolist() == [3, 1, 2, 0]
-    r = ToolRetriever(tools=catalog, cache_dir=store_dir, interleave=True, k=2)
+    r = ToolRetriever(
+        tools=catalog, cache_dir=store_dir, fusion=FusionWeights(interleave=True), k=2
+    )
     query = "what's the stock price of Tesla and also play some relaxing music"
     assert set(names(r.invoke(query))) == {"get_stock_price", "play_music"}

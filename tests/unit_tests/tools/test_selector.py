@@ -13,6 +13,7 @@ from langchain_tokenopt.errors import TokenOptConfigError, ToolSelectionError
 from langchain_tokenopt.tokens import TokenCounter
 from langchain_tokenopt.tools import QueryClassifier, ToolRetriever, ToolSelection, ToolSelector
 from langchain_tokenopt.tools.selector import FIND_TOOLS_NAME
+from langchain_tokenopt.tools.working_set import task_context
 
 
 class RecordingChatModel(BaseChatModel):
@@ -86,9 +87,9 @@ def test_new_turn_reselects_and_carries_used_tools(selector: ToolSelector) -> No
 def test_find_tools_adds_and_cap_evicts(selector: ToolSelector) -> None:
     convo: list[BaseMessage] = [HumanMessage("what's the weather in Oslo?")]
     base = selector.select(convo)
-    assert base.names[-1] == FIND_TOOLS_NAME
+    assert base.names[0] == FIND_TOOLS_NAME  # first: tools joining later are appended
     assert len(base.names) - 1 == 3
-    assert base.names[0] == "get_weather"
+    assert base.names[1] == "get_weather"
     convo += [call("get_weather", {"city": "Oslo"}, "w1"), tool_msg("w1", "rain")]
     # the model asks for more tools: the meta-tool runs and the selection grows
     text = selector.find_tools_tool.invoke({"query": "play a song on the speaker"})
@@ -230,5 +231,101 @@ def test_from_tools(catalog: list[Any], tmp_path: Any) -> None:
         max_tools=5,
     )
     out = sel.select([HumanMessage("play some jazz music on the speaker")])
-    assert out.names[0] == "set_alarm"
+    assert out.names[:2] == [FIND_TOOLS_NAME, "set_alarm"]
     assert "play_music" in out.names
+
+
+def test_open_task_turns_join_the_query_at_a_fresh_start(selector: ToolSelector) -> None:
+    # The user answers the assistant's question: alone, "7:15 please" names no tool; the
+    # open task (no tool called since "I need an alarm ...") does.
+    alone = selector.select([HumanMessage("7:15 please")])
+    assert "set_alarm" not in alone.names
+    convo: list[BaseMessage] = [
+        HumanMessage("I need an alarm to wake me up tomorrow morning."),
+        AIMessage("Sure, for what time?"),
+        HumanMessage("7:15 please"),
+    ]
+    answered = selector.select(convo)
+    assert "set_alarm" in answered.names
+    assert not answered.abstained  # the user's answer continues the task: no abstention
+
+
+def test_task_context_reads_the_open_task() -> None:
+    convo: list[BaseMessage] = [
+        HumanMessage("Hey can you log me in?"),
+        AIMessage("Sure, what's your username?"),
+        HumanMessage("justinkool"),
+        AIMessage("What's your password?"),
+        HumanMessage("justforkicks123"),
+    ]
+    ctx = task_context(convo)
+    assert ctx.task_turns == 2
+    assert ctx.query == "Hey can you log me in?\njustinkool\njustforkicks123"
+    # a long clarification keeps the turn that states the request and the newest answers
+    long = [HumanMessage("Please reset my password, the code is 982003.")]
+    for text in ("Can you suggest one?", "Another one?", "Perfect!", "My username?"):
+        long += [AIMessage("How about this?"), HumanMessage(text)]
+    ctx = task_context(long)
+    assert ctx.task_turns == 4
+    assert ctx.query.splitlines() == [
+        "Please reset my password, the code is 982003.",
+        "Another one?",
+        "Perfect!",
+        "My username?",
+    ]
+    # once the agent acted (a tool result), the next request opens a new task
+    convo += [
+        call("UserLogin", {"username": "justinkool"}, "l1"),
+        tool_msg("l1", '{"session_token": "e149"}'),
+        AIMessage("You're logged in!"),
+        HumanMessage("What's on my calendar today?"),
+    ]
+    ctx = task_context(convo)
+    assert ctx.task_turns == 0
+    assert ctx.query == "What's on my calendar today?"
+
+
+def test_a_new_pick_joins_only_above_the_working_sets_own_tools(
+    retriever: ToolRetriever,
+) -> None:
+    convo: list[BaseMessage] = [
+        HumanMessage("what's the weather in Oslo?"),
+        call("get_weather", {"city": "Oslo"}, "w1"),
+        tool_msg("w1", "rain, 8C"),
+        AIMessage("It rains in Oslo."),
+        HumanMessage("And will it be raining in Bergen tomorrow as well?"),
+    ]
+    state = {"format": 1, "names": ["get_weather"], "last_used": {"get_weather": 1}}
+    strict = ToolSelector(retriever=retriever, k=3, max_tools=8, context_k=0)
+    loose = ToolSelector(retriever=retriever, k=3, max_tools=8, context_k=0, add_above_set=False)
+    # the set's own tool ranks first for the new turn: nothing below it joins, the bound
+    # tools (and the provider's cached prefix) stay as they were
+    kept = strict.select(convo, working_set=state)
+    assert [n for n in kept.names if n != FIND_TOOLS_NAME] == ["get_weather"]
+    grown = loose.select(convo, working_set=state)
+    assert len([n for n in grown.names if n != FIND_TOOLS_NAME]) > 1
+    # a tool the turn names always joins
+    convo[-1] = HumanMessage("Use play_music to play something cheerful for the rain.")
+    assert "play_music" in strict.select(convo, working_set=state).names
+    with pytest.raises(TokenOptConfigError):
+        ToolSelector(retriever=retriever, add_above_set="yes")  # type: ignore[arg-type]
+
+
+def test_the_newest_turn_keeps_its_own_picks_beside_the_open_task(
+    selector: ToolSelector,
+) -> None:
+    convo: list[BaseMessage] = [
+        HumanMessage(
+            "Please book a hotel room in Paris for next weekend: a double room near the "
+            "Louvre, check-in on Friday, check-out on Sunday, breakfast included, for two "
+            "adults, a quiet hotel room with a view if you can find one."
+        ),
+        AIMessage("Which dates exactly?"),
+        HumanMessage("Also some jazz on the speaker."),
+    ]
+    ctx = task_context(convo)
+    assert ctx.task_turns == 1 and ctx.newest == convo[-1].text
+    # a tight margin keeps only the best of each ranking: the newest turn's own pick is
+    # bound even where the open task's words rank other tools first
+    names = selector.select(convo, margin=0.01).names
+    assert "play_music" in names
