@@ -6,6 +6,7 @@ Run from the repository root::
     python bench/cache_bench.py --quick    # small run, ~3 min
     python bench/cache_bench.py --calibrate  # threshold curve on the DEV split only
     python bench/cache_bench.py --only-anchors  # ours beside redisvl, langchain-redis, GPTCache
+    python bench/cache_bench.py --only-pairwise  # test curve, pairwise, GPTCache paraphrases
 
 Protocols on ``cache/meancache/test.csv`` (the cache's test split):
 
@@ -466,7 +467,7 @@ def latency_only(args: argparse.Namespace, report: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         report["latency_local"] = local_latency(lat_emb, pairs, Path(tmp))
     if not args.no_redis:
-        from langchain_tokenopt.redis_server import RedisServer
+        from tests.redis_server import RedisServer
 
         with RedisServer() as server:
             pin_server(server, args.redis_cpu)
@@ -677,7 +678,7 @@ def anchors_only(args: argparse.Namespace, base: Embeddings, report: dict[str, A
     for lookup latency (the same 300 questions, the same mixed hits and misses). Ours runs at
     its shipped default on the embedded backend, each anchor at its own default.
     """
-    from langchain_tokenopt.redis_server import RedisServer
+    from tests.redis_server import RedisServer
 
     pairs = load_pairs(args.data, 1000 if args.quick else None)
     records = load_followups(args.data)
@@ -1080,6 +1081,60 @@ def scale_section(args: argparse.Namespace, report: dict[str, Any]) -> None:
     )
 
 
+def pairwise_only(
+    args: argparse.Namespace,
+    base: OnnxEmbeddings | LocalEmbeddings,
+    verifier: NearMissVerifier,
+    thresholds: Sequence[float],
+    report: dict[str, Any],
+) -> None:
+    """Test curve, pairwise protocol (verifier on and off) and GPTCache paraphrase recall."""
+    pairs = load_pairs(args.data, 1000 if args.quick else None)
+    paraphrases = load_paraphrases(args.data, None)
+    texts = [normalized(t) for p in pairs for t in p[:2]]
+    texts += [normalized(t) for p in paraphrases for t in p]
+    emb = Precomputed(base, texts)
+    console.print(CAVEAT)
+    sims, ok, y = pair_decisions(pairs, emb, verifier)
+    rows = curve(sims, ok, y, thresholds)
+    report["test_curve"] = rows
+    report["recall_at_fhr"] = {
+        f"{t}": {"cosine": recall_at_fhr(rows, t, False), "verified": recall_at_fhr(rows, t, True)}
+        for t in (0.01, 0.02, 0.05)
+    }
+    report["test_rules_at_default"] = rule_breakdown(pairs, sims, verifier)
+    with tempfile.TemporaryDirectory() as tmp:
+        proto: dict[str, Any] = {}
+        for name, kw in (
+            ("shipped default (verifier on)", {}),
+            ("same threshold, verifier off", {"verify_hits": False}),
+        ):
+            cache = SemanticCache(
+                backend=LocalBackend(path=Path(tmp) / f"p{len(proto)}.sqlite3", max_entries=None),
+                embeddings=emb,
+                **kw,
+            )
+            proto[name] = run_pairwise(cache, pairs)
+            cache.close()
+        report["pairwise"] = proto
+        cache = SemanticCache(
+            backend=LocalBackend(path=Path(tmp) / "g.sqlite3", max_entries=None), embeddings=emb
+        )
+        gpt_hits = 0
+        for i, (o, s) in enumerate(paraphrases):
+            with cache_scope(tenant_id=f"g{i}"):
+                cache.update(prompt_of(o), LLM_STRING, [Generation(text="x")])
+                gpt_hits += cache.lookup(prompt_of(s), LLM_STRING) is not None
+        cache.close()
+    report["gptcache_paraphrases"] = {"n": len(paraphrases), "recall": gpt_hits / len(paraphrases)}
+    table(
+        f"pairwise protocol (meancache test), SemanticCache at cos {DEFAULT_SIMILARITY_THRESHOLD}",
+        ["config", "recall", "FHR", "precision"],
+        [[k, v["recall"], v["fhr"], v["precision"]] for k, v in proto.items()],
+    )
+    console.print(f"GPTCache paraphrases: {report['gptcache_paraphrases']}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -1112,6 +1167,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     ap.add_argument(
         "--only-latency", action="store_true", help="run only the lookup-latency section"
+    )
+    ap.add_argument(
+        "--only-pairwise",
+        action="store_true",
+        help="only the test curve, the pairwise protocol and the GPTCache paraphrases",
     )
     ap.add_argument("--no-redis", action="store_true")
     ap.add_argument("--no-anchors", action="store_true")
@@ -1182,6 +1242,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.only_scale:
         scale_section(args, report)
         out = results_dir / "cache_bench_scale.json"
+        out.write_text(json.dumps(report, indent=1, default=str))
+        console.print(f"wrote {out}")
+        return
+    if args.only_pairwise:
+        pairwise_only(args, base, verifier, thresholds, report)
+        out = results_dir / "cache_bench_pairwise.json"
         out.write_text(json.dumps(report, indent=1, default=str))
         console.print(f"wrote {out}")
         return
@@ -1312,7 +1378,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         # 6. Redis backend + anchors
         if not args.no_redis:
-            from langchain_tokenopt.redis_server import RedisServer
+            from tests.redis_server import RedisServer
 
             with RedisServer() as server:
                 pin_server(server, args.redis_cpu)

@@ -4,6 +4,7 @@ Run from the repository root::
 
     OMP_NUM_THREADS=1 python bench/cache_hard_negatives.py            # dev and test
     OMP_NUM_THREADS=1 python bench/cache_hard_negatives.py --per-kind 100 --out x.json
+    python bench/cache_hard_negatives.py --no-cache --dump-dev dev.json  # dev failures
 
 Questions come from the cache dev pool (``cache/gptcache/similiar_qqp_full.json.gz`` minus
 every pair of ``cache/meancache/test.csv``). Each question is perturbed by one of these
@@ -535,20 +536,28 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=ROOT / "bench/results/cache_hard_negatives.json")
     ap.add_argument("--no-cache", action="store_true", help="verifier only (no embedder)")
+    ap.add_argument(
+        "--dump-dev",
+        type=Path,
+        default=None,
+        help="write the DEV split's failures here (negatives accepted, positives refused by "
+        "reason) to study them; never the test split's",
+    )
     args = ap.parse_args()
 
     t0 = time.perf_counter()
     negatives = make_negatives(dev_pool_questions(args.data), args.per_kind, args.seed)
     positives = paraphrases(args.data)
     verifier = NearMissVerifier()
-    for row in negatives:
-        verdict = verifier.verify(_normalized(row["perturbed"]), _normalized(row["original"]), 1.0)
-        row["verifier_accepts"] = verdict.accepted  # type: ignore[assignment]
-        row["reason"] = verdict.reason
-    for row in positives:
-        verdict = verifier.verify(_normalized(row["paraphrase"]), _normalized(row["original"]), 1.0)
-        row["verifier_accepts"] = verdict.accepted  # type: ignore[assignment]
-        row["reason"] = verdict.reason
+    verifier.verify("warm the lexicon up", "warm the lexicon", 1.0)
+    verify_ms: list[float] = []
+    for rows, asked in ((negatives, "perturbed"), (positives, "paraphrase")):
+        for row in rows:
+            started = time.perf_counter()
+            verdict = verifier.verify(_normalized(row[asked]), _normalized(row["original"]), 1.0)
+            verify_ms.append((time.perf_counter() - started) * 1000)
+            row["verifier_accepts"] = verdict.accepted  # type: ignore[assignment]
+            row["reason"] = verdict.reason
     if not args.no_cache:
         texts = [_normalized(r[k]) for r in negatives for k in ("original", "perturbed")]
         texts += [_normalized(r[k]) for r in positives for k in ("original", "paraphrase")]
@@ -578,6 +587,12 @@ def main() -> None:
         "per_kind_cap": args.per_kind,
         "caveat": "QQP is for non-commercial, internal evaluation only.",
         "cache_stats": stats,
+        "verifier_ms_per_call": {
+            "p50": float(np.percentile(verify_ms, 50)),
+            "p95": float(np.percentile(verify_ms, 95)),
+            "n": len(verify_ms),
+            "note": "one verify() per pair, lexicon loaded; an upper bound on a shared machine",
+        },
     }
     for split in ("dev", "test", "all"):
         rows = [r for r in negatives if split in ("all", r["split"])]
@@ -622,6 +637,25 @@ def main() -> None:
         for kind in KINDS
     }
     report["false_hits"] = [r for r in negatives if r.get("cache_hit")][:100]
+    if args.dump_dev is not None:
+        refused: dict[str, list[dict[str, str]]] = {}
+        for r in positives:
+            if r["split"] == "dev" and not r["verifier_accepts"]:
+                refused.setdefault(str(r["reason"]).split(":")[0], []).append(
+                    {k: str(r[k]) for k in ("reason", "original", "paraphrase")}
+                )
+        dump = {
+            "negatives_accepted_by_kind": {
+                kind: [
+                    {"original": r["original"], "perturbed": r["perturbed"]}
+                    for r in negatives
+                    if r["split"] == "dev" and r["kind"] == kind and r["verifier_accepts"]
+                ]
+                for kind in KINDS
+            },
+            "positives_refused_by_reason": dict(sorted(refused.items())),
+        }
+        args.dump_dev.write_text(json.dumps(dump, indent=1))
     report["seconds"] = round(time.perf_counter() - t0, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
@@ -633,6 +667,8 @@ def main() -> None:
         )
         for kind, v in part["per_kind"].items():
             print(f"  {kind:12s} n={v['n']:4d} verifier={v['verifier_fhr']} cache={v['cache_fhr']}")  # noqa: T201
+    timing = report["verifier_ms_per_call"]
+    print(f"verifier per call: p50 {timing['p50']:.3f} ms, p95 {timing['p95']:.3f} ms")  # noqa: T201
     print(f"wrote {args.out}")  # noqa: T201
 
 

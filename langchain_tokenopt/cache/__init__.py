@@ -26,7 +26,12 @@ Example:
 
 from __future__ import annotations
 
-from langchain_tokenopt.cache.backends import CacheBackend, LocalBackend, RedisBackend
+from langchain_tokenopt.cache.backends import (
+    CacheBackend,
+    LocalBackend,
+    RedisBackend,
+    RedisClusterBackend,
+)
 from langchain_tokenopt.cache.calibration import OnlineCalibration
 from langchain_tokenopt.cache.records import (
     CacheEntry,
@@ -43,6 +48,7 @@ from langchain_tokenopt.cache.scope import (
     cache_scope,
 )
 from langchain_tokenopt.cache.semantic_cache import DEFAULT_SIMILARITY_THRESHOLD, SemanticCache
+from langchain_tokenopt.cache.standalone import StandalonePolicy
 from langchain_tokenopt.cache.verifier import HitVerifier, NearMissVerifier, Verdict
 
 __all__ = [
@@ -59,7 +65,9 @@ __all__ = [
     "NearMissVerifier",
     "OnlineCalibration",
     "RedisBackend",
+    "RedisClusterBackend",
     "SemanticCache",
+    "StandalonePolicy",
     "StoredEntry",
     "TenantCalibration",
     "Verdict",

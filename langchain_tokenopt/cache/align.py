@@ -30,7 +30,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["OPPOSITE_PREPOSITIONS", "ROLE_CLASSES", "Slot", "SlotKind", "analyze", "canonical_unit"]
+__all__ = [
+    "OPPOSITE_PREPOSITIONS",
+    "PREP_CLASSES",
+    "ROLE_CLASSES",
+    "ROLE_FILLERS",
+    "Slot",
+    "SlotKind",
+    "analyze",
+    "canonical_unit",
+]
 
 SlotKind = Literal[
     "quote",
@@ -174,7 +183,11 @@ _NUMBER_WORDS.update(
         "billion": "1000000000",
         "dozen": "12",
         "half": "0.5",
-        "once": "1x",
+        "hundreds": "100",  # "several thousand" / "thousands": the same order of magnitude
+        "thousands": "1000",
+        "millions": "1000000",
+        "billions": "1000000000",
+        "dozens": "12",
         "twice": "2x",
         "thrice": "3x",
         "double": "2x",
@@ -210,7 +223,8 @@ _WEEKDAYS = {
 }
 _DAY_WORDS = _words("today tomorrow yesterday tonight weekend weekday weekdays weekends")
 _NEGATIONS = _words(
-    "not no never without none nobody nothing nowhere neither nor cannot unable lack lacks lacking"
+    "not no never without none nobody nothing nowhere neither nor cannot unable lack lacks lacking "
+    "non"
 )
 _WH = _words("why when where who whom whose")
 # Prepositions with a direction, by class; two classes in OPPOSITE_PREPOSITIONS reverse the meaning.
@@ -226,6 +240,7 @@ _PREP_CLASS = {
     **dict.fromkeys(["over", "above"], "over"),
     **dict.fromkeys(["under", "below", "beneath", "underneath"], "under"),
     "before": "before",
+    **dict.fromkeys(["during", "throughout", "amid", "amidst"], "during"),
     **dict.fromkeys(["after", "since"], "after"),
     "with": "with",
     **dict.fromkeys(["for", "pro"], "for"),
@@ -234,6 +249,8 @@ _PREP_CLASS = {
     "per": "per",
     "minus": "minus",
 }
+#: Preposition → its direction class ("into" → "to", "since" → "after").
+PREP_CLASSES: dict[str, str] = _PREP_CLASS
 OPPOSITE_PREPOSITIONS = {
     frozenset(p)
     for p in (
@@ -243,13 +260,22 @@ OPPOSITE_PREPOSITIONS = {
         ("up", "down"),
         ("over", "under"),
         ("before", "after"),
+        ("before", "during"),  # an event's three times: before it, while it lasts, after it
+        ("during", "after"),
         ("for", "against"),
         ("with", "without"),
     )
 }
 #: Prepositions and markers that give the word after them a role ("X to Y", "A than B").
 ROLE_CLASSES = frozenset(
-    {"to", "from", "than", "vs", "over", "before", "after", "by", "per", "minus"}
+    {"to", "from", "than", "vs", "over", "before", "during", "after", "by", "per", "minus"}
+)
+#: Function words that still fill a role ("comparing themselves to Indians", "sell things
+#: cheaper than X", "A gets more than B"): object pronouns, placeholder nouns, light verbs.
+ROLE_FILLERS = _words(
+    "it itself they them themselves me myself we us ourselves you yourself yourselves he him "
+    "himself she herself someone somebody something anyone anybody anything thing things "
+    "one ones get gets got getting make makes made making go goes going went"
 )
 _MARKERS = {"than": "than", "vs": "vs", "versus": "vs"}
 _FUNCTION = _words(
@@ -263,7 +289,7 @@ _FUNCTION = _words(
     "of at about around across along through throughout via among amongst between beside "
     "besides near like unlike upon de "
     "one just very really quite too even ever only still yet already again actually basically "
-    "please exactly much there here such own same other another else etc "
+    "please exactly much there here such own same other another else etc once "
     "get gets got getting make makes made making go goes going went gone "
     "kind sort type way ways thing things lot lots bit"
 )
@@ -293,14 +319,15 @@ _CODE = re.compile(
 )
 _UNIT_AFTER = "|".join(sorted((re.escape(u) for u in _UNITS if u[0].isalpha()), key=len)[::-1])
 _VERSION = re.compile(
-    r"(?<![\w.])v?\d+(?:\.\d+){2,}(?![\w.])|(?<![\w.])v\d+(?:\.\d+)*(?![\w.])", re.I
+    r"(?<![\w.])v?\d+(?:\.\d+){2,}(?!\w|\.\w)|(?<![\w.])v\d+(?:\.\d+)*(?!\w|\.\w)", re.I
 )
 _TIME = re.compile(
     r"\b(\d{1,2})(?::(\d{2}))?\s*(a\.?m\.?|p\.?m\.?)(?![a-z])|\b(\d{1,2}):(\d{2})\b|\b(noon|midnight)\b",
     re.I,
 )
 _DATE = re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b")
-_GLUED = re.compile(rf"(?<=\d)(?=(?:{_UNIT_AFTER}|%|°[cf])\b)", re.I)
+# a number glued to its unit ("200g"), not a model name ("note4g")
+_GLUED = re.compile(rf"(?<![A-Za-z\d.])(\d+(?:\.\d+)?)(?=(?:{_UNIT_AFTER}|%|°[cf])\b)", re.I)
 _NUMBER = re.compile(r"([$€£¥₹])?\s*(\d+(?:,\d{3})*(?:\.\d+)?)(?:st|nd|rd|th)?")
 _TOKEN = re.compile(
     r"\x00(\d+)\x00|([$€£¥₹])?\s*(\d+(?:,\d{3})*(?:\.\d+)?)(st|nd|rd|th)?|(%|°[cfCF])"
@@ -360,7 +387,7 @@ def analyze(text: str, *, known_word: Callable[[str], bool] | None = None) -> li
     text = _VERSION.sub(lambda m: hold(Slot("code", m[0].lower(), m[0])), text)
     text = _TIME.sub(lambda m: hold(Slot("time", _time_value(m), m[0])), text)
     text = _DATE.sub(lambda m: hold(Slot("date", m[0], m[0])), text)
-    text = _GLUED.sub(" ", text)
+    text = _GLUED.sub(r"\1 ", text)
 
     slots: list[Slot] = []
     initial = True
@@ -398,6 +425,8 @@ def _word_slot(word: str, initial: bool, known_word: Callable[[str], bool] | Non
     if low in _DAY_WORDS:
         return Slot("date", low, word)
     acronym = len(word) > 1 and word.isupper()
+    if capital and not acronym and low in _FUNCTION:
+        return Slot("func", low, word)  # "An Overview", "The Hub": a title's capitals
     if word != "I" and (acronym or (capital and not initial)):
         return Slot("entity", low, word)
     if low in _NEGATIONS:

@@ -30,159 +30,28 @@ import hashlib
 import json
 import re
 import unicodedata
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from langchain_tokenopt.cache.canonical import canonical_text
 from langchain_tokenopt.cache.scope import CallerScope, check_tags
+from langchain_tokenopt.cache.standalone import HistoryPolicy, StandalonePolicy
 from langchain_tokenopt.errors import TokenOptConfigError
 
 __all__ = [
-    "HistoryPolicy",
-    "is_standalone",
     "CacheKey",
     "ModelIdentity",
+    "RequestKey",
     "build_key",
+    "build_request_key",
     "check_entry_id",
     "clear_filters",
     "digest",
     "normalize_text",
+    "model_identity_of",
     "parse_llm_string",
 ]
-
-HistoryPolicy = Literal["always", "standalone"]
-
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-# Words and patterns that make a question lean on earlier turns. Written by hand: no library
-# detects context dependence offline, and a false "dependent" only costs a cache miss, while a
-# false "standalone" lets a question be looked up outside its conversation.
-_OPENER = re.compile(
-    r"^\W*(and|but|or|so|then|also|now|only|actually|instead|plus|great|ok|okay|"
-    r"what about|how about|same|make it|do it|yes|no|sure)\b",
-    re.IGNORECASE,
-)
-_BACK_REFERENCE = re.compile(
-    # words that point at earlier turns by meaning: "the former", "same again", "anything else"
-    r"\b(former|latter|above|aforementioned|previous|previously|earlier|again|instead|else|"
-    r"same|mentioned|said)\b"
-    # "the second one", "that one", "the others", "which ones"
-    r"|\b(the|this|that|these|those|which|other|another|first|second|third|fourth|fifth|"
-    r"last|next|cheaper|bigger|smaller|new|old)\s+ones?\b|\bthe\s+others?\b"
-    # "... too?" at the end
-    r"|\btoo\W*$"
-    # a definite transaction noun with no id after it: "when will the refund show up?"
-    r"|\bthe\s+(refund|order|return|claim|package|parcel|shipment|delivery|item|items|charge|"
-    r"ticket|booking|reservation|replacement|exchange|invoice|case|request)\b"
-    r"(?![\w-])(?!\s+(#?\d|[A-Z]{2,}-\d|(window|policy|policies|rates?|process|labels?|forms?|"
-    r"fees?|period|limits?|history|address|methods?|number|options?|status)\b))",
-    re.IGNORECASE,
-)
-_EXISTENTIAL = _words(
-    "is are was were be been will won't must should might may could has have isn't aren't "
-    "wasn't weren't"
-)
-# Pronouns and demonstratives that stand for something said before, unless the same message
-# introduced it first ("If I tried my boots on at home, can I send them back?").
-_SINGULAR = frozenset({"it", "its", "he", "him", "his", "she", "her", "hers", "this", "that"})
-_PLURAL = frozenset({"they", "them", "their", "theirs", "these", "those"})
-_TIME_WORDS = _words(
-    "morning afternoon evening night weekend week month year season spring summer autumn fall "
-    "winter time quarter"
-)
-# Words before "that" after which it is a pronoun or determiner ("is that covered?", "buy
-# that tent"); after any other word it is a relative or a conjunction ("a store that has").
-_THAT_POINTS = _words(
-    "about with for of on in to like from is was does do did get buy order return ship have "
-    "want need take keep try use cancel change track book are can will would could should"
-)
-_DETERMINER = re.compile(
-    r"\b(my|our|your|a|an|the|some|any|another|each|every|his|her|their)\s+", re.IGNORECASE
-)
-# "it" that stands for nothing: "how long does it take to ...", "is it possible to ..."
-_DUMMY_IT = _words(
-    "take takes cost costs possible safe ok okay true worth necessary allowed legal normal "
-    "free too better easier cheaper"
-)
-_CLAUSE_BREAK = re.compile(
-    r"[,;:.!?]|\b(and|but|or|if|when|so|because|until|once|that|which|who|while)\b",
-    re.IGNORECASE,
-)
-_TOKEN = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|[^\sA-Za-z]")
-
-
-def _introduced_before(text: str, plural: bool) -> bool:
-    """Whether ``text`` (the words before a pronoun) introduces a noun phrase, then a clause break.
-
-    ``plural`` asks for a plural noun in the phrase (``them`` → ``my boots``).
-    """
-    for match in _DETERMINER.finditer(text):
-        rest = text[match.end() :]
-        brk = _CLAUSE_BREAK.search(rest)
-        if brk is None:
-            return False
-        words = [w.lower() for w in re.findall(r"[A-Za-z][\w'-]*", rest[: brk.start()])][:3]
-        if not words:
-            continue
-        if plural and not any(
-            w.endswith("s") and not w.endswith(("ss", "us", "is")) for w in words
-        ):
-            continue
-        return True
-    return False
-
-
-def _unresolved_pronoun(text: str) -> bool:
-    tokens = list(_TOKEN.finditer(text))
-    for n, tok in enumerate(tokens):
-        word = tok.group(0).lower().split("'")[0]
-        after = tokens[n + 1].group(0).lower() if n + 1 < len(tokens) else ""
-        before = tokens[n - 1].group(0).lower() if n else ""
-        if word == "there":  # "how long to ship there?", not "is there a store ..."
-            if before not in _EXISTENTIAL and after not in _EXISTENTIAL:
-                return True
-            continue
-        if word not in _SINGULAR and word not in _PLURAL:
-            continue
-        following = [t.group(0).lower() for t in tokens[n + 1 : n + 4]]
-        if word == "it" and "to" in following and _DUMMY_IT.intersection(following):
-            continue  # "how long does it take to ship to Alaska?"
-        if word in ("this", "that", "these", "those") and after in _TIME_WORDS:
-            continue  # "this weekend": a time, not a reference
-        if word == "that" and before and before.isalpha() and before not in _THAT_POINTS:
-            continue  # a relative or conjunction: "a store that has", "sure that"
-        if not _introduced_before(text[: tok.start()], plural=word in _PLURAL):
-            return True
-    return False
-
-
-def is_standalone(text: str) -> bool:
-    """Return whether a question reads as self-contained (no reference to earlier turns).
-
-    A question depends on earlier turns when it is short (under four words), opens with an
-    ellipsis or a correction ("And the boots?", "What about Columbus?", "Actually, ..."),
-    names earlier turns ("the second one", "same again", "anything else"), uses a definite
-    transaction noun with no id ("the refund"), or uses a pronoun or demonstrative that the
-    question itself did not introduce ("Is it in stock?" but not "If I tried my boots on,
-    can I send them back?"). Time phrases ("this weekend", "last month"), existential
-    "there" and "other stores" do not count.
-
-    Example:
-        .. code-block:: python
-
-            is_standalone("Do you price match other stores?")  # True
-            is_standalone("What about the second one?")  # False
-    """
-    words = re.findall(r"\w+", text)
-    if len(words) < 4:
-        return False
-    if _OPENER.search(text) or _BACK_REFERENCE.search(text):
-        return False
-    return not _unresolved_pronoun(text)
-
 
 #: Model/call parameters that never change the answer.
 VOLATILE_FIELDS = frozenset(
@@ -311,6 +180,33 @@ def parse_llm_string(llm_string: str) -> ModelIdentity:
             tools="",
             temperature=_as_float(match.group(1)) if match else None,
         )
+    return _identity(serialized, params)
+
+
+def model_identity_of(
+    model: Mapping[str, Any], *, tools: Sequence[str] = (), stop: Sequence[str] | None = None
+) -> ModelIdentity:
+    """Build the :class:`ModelIdentity` of a model described by its plain settings.
+
+    The typed counterpart of :func:`parse_llm_string`: ``model`` is what LangChain would
+    serialize (``{"class": ..., "kwargs": {...}}``), ``tools`` the JSON schemas of the tools
+    bound, ``stop`` the stop sequences. The same model and tools give the same identity as
+    the ``llm_string`` LangChain would build for them.
+
+    Example:
+        .. code-block:: python
+
+            identity = model_identity_of(
+                {"class": "ChatOpenAI", "kwargs": {"model_name": "gpt-4o", "temperature": 0}}
+            )
+            identity.model_name  # "gpt-4o"
+    """
+    return _identity(
+        dict(model), {"stop": None if stop is None else list(stop), "tools": list(tools)}
+    )
+
+
+def _identity(serialized: Any, params: Any) -> ModelIdentity:
     kwargs: dict[str, Any] = {}
     if isinstance(serialized, dict):
         kwargs.update(serialized.get("kwargs") or {})
@@ -342,6 +238,11 @@ class ParsedPrompt:
     """Digest of every other message (before and after the newest human one)."""
     tool_context: bool = False
     """Whether the other messages hold tool calls or results (per-conversation data)."""
+    history_tools: tuple[str, ...] = ()
+    """The tools the turns before the question called or hold results of (``""``: a result
+    whose tool is not named)."""
+    after_question: bool = False
+    """Whether messages follow the newest human message (tool calls of the current turn)."""
 
 
 def _content_text(content: Any) -> tuple[str, bool]:
@@ -381,6 +282,30 @@ def _canonical(item: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
+def _history_tools(others: Sequence[tuple[str, dict[str, Any]]]) -> tuple[str, ...]:
+    """Names of the tools called (or answered) in ``others`` (``""``: an unknown call)."""
+    names: dict[str, None] = {}
+    by_id: dict[str, str] = {}
+    for kind, kwargs in others:
+        if kind != "ai":
+            continue
+        calls = [*(kwargs.get("tool_calls") or []), *(kwargs.get("invalid_tool_calls") or [])]
+        for call in calls:
+            name = str(call.get("name") or "") if isinstance(call, dict) else ""
+            names.setdefault(name, None)
+            if isinstance(call, dict) and call.get("id"):
+                by_id[str(call["id"])] = name
+        for call in (kwargs.get("additional_kwargs") or {}).get("tool_calls") or []:
+            function = call.get("function") if isinstance(call, dict) else None
+            raw = function.get("name") if isinstance(function, dict) else None
+            names.setdefault(str(raw or ""), None)
+    for kind, kwargs in others:
+        if kind in ("tool", "function"):
+            call_id = str(kwargs.get("tool_call_id") or "")
+            names.setdefault(str(kwargs.get("name") or by_id.get(call_id, "")), None)
+    return tuple(names)
+
+
 def parse_prompt(prompt: str) -> ParsedPrompt:
     """Split a LangChain cache prompt into query text and exact-match context digests."""
     messages: Any = None
@@ -408,6 +333,8 @@ def parse_prompt(prompt: str) -> ParsedPrompt:
             system=digest("system", systems) if systems else "",
             history=digest("history", others, marker),
         )
+    before = [(k, _canonical(m)) for m, k in zip(messages[:human], kinds[:human], strict=True)]
+    after = any(k != "system" for k in kinds[human + 1 :])
     text, text_only = _content_text((messages[human].get("kwargs") or {}).get("content", ""))
     extra = {k: v for k, v in _canonical(messages[human]).items() if k not in ("content", "type")}
     return ParsedPrompt(
@@ -416,6 +343,8 @@ def parse_prompt(prompt: str) -> ParsedPrompt:
         system=digest("system", systems) if systems else "",
         history=digest("history", others, marker, extra) if (others or extra) else "",
         tool_context=any(k == "tool" for k, _ in others),
+        history_tools=_history_tools([(k, m) for k, m in before if k != "system"]),
+        after_question=after,
     )
 
 
@@ -445,6 +374,62 @@ def _caller_digests(tenant_id: str | None, user_id: str | None) -> tuple[str, st
     return digest("tenant", tenant_id), digest("user", tenant_id, user_id)
 
 
+@dataclass(frozen=True, kw_only=True)
+class RequestKey:
+    """The typed cache key of one agent request (what the graph hands the cache).
+
+    LangChain's own calls reach the cache as ``lookup(prompt, llm_string)``; the optimized
+    agent instead names the model and the caller directly, so no ``llm_string`` is built
+    to be parsed back. The same request gives the same entry either way.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_core.load import dumps
+            from langchain_tokenopt.cache.keys import RequestKey, model_identity_of
+
+            key = RequestKey(
+                prompt=dumps(messages),
+                model=model_identity_of({"class": "ChatOpenAI", "kwargs": {"model": "gpt-4o"}}),
+                caller=CallerScope(tenant_id="acme"),
+            )
+            cache.lookup_request(key)
+    """
+
+    prompt: str
+    """The unoptimized messages, serialized with ``langchain_core.load.dumps`` (ids removed)."""
+    model: ModelIdentity
+    """The model and the tools bound (:func:`model_identity_of`)."""
+    caller: CallerScope | None = field(default=None)
+    """The tenant/user the request runs for; ``None`` reads the current
+    :func:`~langchain_tokenopt.cache.cache_scope` (or the run's metadata)."""
+    cacheable_tools: frozenset[str] = frozenset()
+    """Tools declared cacheable for this request (:mod:`~langchain_tokenopt.cache.tool_policy`):
+    under a standalone history policy, earlier turns that called only these do not keep the
+    conversation in the scope (:meth:`~.standalone.StandalonePolicy.history_is_private`)."""
+
+    @property
+    def llm_string(self) -> str:
+        """An opaque string naming the model and tools, for a plain LangChain ``BaseCache``."""
+        return f"tokenopt-model:{self.model.model}|tools:{self.model.tools}"
+
+
+def build_request_key(
+    request: RequestKey, caller: CallerScope, *, history_policy: HistoryPolicy = "always"
+) -> CacheKey:
+    """Build the cache key of a typed request (as :func:`build_key` does for LangChain's).
+
+    ``caller`` is used when the request names none (``request.caller is None``).
+    """
+    return _build(
+        request.prompt,
+        request.model,
+        request.caller if request.caller is not None else caller,
+        history_policy,
+        request.cacheable_tools,
+    )
+
+
 def build_key(
     prompt: str,
     llm_string: str,
@@ -454,19 +439,45 @@ def build_key(
 ) -> CacheKey:
     """Build the cache key of one call (pure; see the module docstring).
 
-    With ``history_policy="standalone"`` the digest of earlier turns is left out of the scope
-    when the newest question is self-contained (:func:`is_standalone`) and the earlier turns
-    hold no tool calls or results, so a repeated standalone question hits across
+    With ``history_policy="standalone"`` (or a
+    :class:`~langchain_tokenopt.cache.standalone.StandalonePolicy`) the digest of earlier
+    turns is left out of the scope when the newest question is self-contained
+    (:meth:`~.standalone.StandalonePolicy.is_standalone`) and the earlier turns hold no tool
+    results (a typed :class:`RequestKey` may name tools whose results do not count,
+    ``cacheable_tools``), so a repeated standalone question hits across
     conversations of the same tenant/user/model/system prompt/tools. Dependent follow-ups
     keep their conversation in the scope either way.
     """
+    return _build(prompt, parse_llm_string(llm_string), caller, history_policy)
+
+
+def _policy(history_policy: HistoryPolicy) -> StandalonePolicy | None:
+    if isinstance(history_policy, StandalonePolicy):
+        return history_policy
+    return StandalonePolicy.default() if history_policy == "standalone" else None
+
+
+def _build(
+    prompt: str,
+    model: ModelIdentity,
+    caller: CallerScope,
+    history_policy: HistoryPolicy,
+    cacheable_tools: frozenset[str] = frozenset(),
+) -> CacheKey:
     parsed = parse_prompt(prompt)
+    policy = _policy(history_policy)
     if (
-        history_policy == "standalone"
+        policy is not None
         and parsed.history
-        and not parsed.tool_context
         and parsed.embeddable
-        and is_standalone(parsed.query_text)
+        and not (
+            parsed.tool_context
+            and (
+                parsed.after_question
+                or policy.history_is_private(parsed.history_tools, cacheable_tools)
+            )
+        )
+        and policy.is_standalone(parsed.query_text)
     ):
         parsed = ParsedPrompt(
             query_text=parsed.query_text,
@@ -474,7 +485,6 @@ def build_key(
             system=parsed.system,
             history="",
         )
-    model = parse_llm_string(llm_string)
     tenant, user = _caller_digests(caller.tenant_id, caller.user_id)
     scope = digest("scope", user, model.model, model.tools, parsed.system, parsed.history)
     query = normalize_text(parsed.query_text)

@@ -1,9 +1,10 @@
 """English lexicon for the hit verifier: lemmas, synonyms, antonyms, derived forms.
 
-The source is Princeton WordNet 3.0 as Debian ships it (``apt-get install wordnet-base``,
-``make install-lexicon``): plain data files under ``/usr/share/wordnet``. ``$WNSEARCHDIR``
-(WordNet's own variable) or ``$WNHOME/dict`` point elsewhere. The files are read once and
-the extract is kept as gzip-compressed JSON (never pickle) under
+The source is Princeton WordNet 3.0. The package ships its extract as gzip-compressed JSON
+(never pickle) in ``langchain_tokenopt/_data/wordnet-3.0/`` with WordNet's licence, built by
+``scripts/build_lexicon.py`` from Debian's ``wordnet-base``; it loads in about half a second.
+``$WNSEARCHDIR`` (WordNet's own variable) or ``$WNHOME/dict`` point at a WordNet of your own
+instead: its files are read once and the extract kept under
 :func:`~langchain_tokenopt._assets.user_cache_dir`.
 
 Without WordNet the verifier still runs, only stricter: :func:`load_lexicon` returns
@@ -45,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 _POS = {"n": 0, "v": 1, "a": 2, "s": 2, "r": 3}
 _FILES = {"noun": "n", "verb": "v", "adj": "a", "adv": "r"}
-_FORMAT = 3
+_FORMAT = 5
 # WordNet's morphy detachment rules (suffix, replacement), all parts of speech together.
 _RULES = (
     ("s", ""),
@@ -98,6 +99,8 @@ class Lexicon:
     """Irregular inflected form → base forms (``went`` → ``go``)."""
     heads: dict[int, int] = field(default_factory=dict)
     """Adjective satellite synset → its cluster's head (``quick`` → ``fast``)."""
+    hypernyms: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    """Verb synset → its direct hypernyms (``generate`` → ``produce``)."""
 
     def known(self, word: str) -> bool:
         """Whether ``word`` (or one of its base forms) is an English word in WordNet."""
@@ -116,38 +119,105 @@ class Lexicon:
                     found.add(base)
         return frozenset(found)
 
-    def _synset_ids(self, word: str) -> set[int]:
+    # Per-word sets below are cached for the lexicon's life (one per process): the verifier
+    # asks about the same words over and over, and a long text pairs each with many.
+    @functools.lru_cache(maxsize=16384)  # noqa: B019
+    def _synset_ids(self, word: str) -> frozenset[int]:
         ids: set[int] = set()
         for lemma in self.lemmas(word):
             ids.update(self.synsets.get(lemma, ()))
-        return ids
+        return frozenset(ids)
 
-    def _sense_ids(self, word: str) -> set[int]:
+    @functools.lru_cache(maxsize=16384)  # noqa: B019
+    def _sense_ids(self, word: str) -> frozenset[int]:
         ids = self._synset_ids(word)
         return ids | {self.heads[i] for i in ids if i in self.heads}
 
+    @functools.lru_cache(maxsize=16384)  # noqa: B019
+    def _derived_of(self, word: str) -> frozenset[str]:
+        return frozenset().union(*(self.derived.get(x, frozenset()) for x in self.lemmas(word)))
+
+    @functools.lru_cache(maxsize=16384)  # noqa: B019
+    def _derived_senses(self, word: str) -> frozenset[int]:
+        return frozenset().union(*(self._sense_ids(x) for x in self._derived_of(word)))
+
+    @functools.lru_cache(maxsize=16384)  # noqa: B019
+    def _up(self, word: str) -> frozenset[int]:
+        """Hypernyms one and two steps above the senses of ``word``."""
+        one = {h for i in self._synset_ids(word) for h in self.hypernyms.get(i, ())}
+        return frozenset(one | {h for i in one for h in self.hypernyms.get(i, ())})
+
+    @functools.lru_cache(maxsize=16384)  # noqa: B019
+    def _antonym_ids(self, word: str) -> frozenset[int]:
+        pairs = self._antonym_index()
+        return frozenset().union(*(pairs.get(i, frozenset()) for i in self._synset_ids(word)))
+
+    @functools.lru_cache(maxsize=1)  # noqa: B019
+    def _antonym_index(self) -> dict[int, frozenset[int]]:
+        index: dict[int, set[int]] = {}
+        for x, y in self.antonym_pairs:
+            index.setdefault(x, set()).add(y)
+        return {k: frozenset(v) for k, v in index.items()}
+
     def synonyms(self, a: str, b: str) -> bool:
         """Whether ``a`` and ``b`` share a synset or an adjective cluster (via base forms)."""
-        return bool(self._sense_ids(a) & self._sense_ids(b))
+        return not self._sense_ids(a).isdisjoint(self._sense_ids(b))
+
+    def same_synset(self, a: str, b: str) -> bool:
+        """Whether ``a`` and ``b`` share a synset (via base forms; no adjective clusters)."""
+        return not self._synset_ids(a).isdisjoint(self._synset_ids(b))
+
+    def broader(self, a: str, b: str) -> bool:
+        """Whether a sense of one verb is a hypernym (one or two steps up) of the other's.
+
+        ``generate`` / ``produce``, ``generate`` / ``create``: the same request, one word
+        more general. Two words under one hypernym (``buy`` / ``sell``) are not, and nouns
+        are left out (``vegan`` is a kind of ``vegetarian``, yet another question).
+        """
+        return not (
+            self._up(a).isdisjoint(self._synset_ids(b))
+            and self._up(b).isdisjoint(self._synset_ids(a))
+        )
 
     def antonyms(self, a: str, b: str) -> bool:
         """Whether some sense of ``a`` is an antonym of some sense of ``b``."""
-        sa, sb = self._synset_ids(a), self._synset_ids(b)
-        return any((x, y) in self.antonym_pairs for x in sa for y in sb)
+        return not self._antonym_ids(a).isdisjoint(self._synset_ids(b))
+
+    def siblings(self, a: str, b: str) -> bool:
+        """Whether ``a`` and ``b`` are two satellites of one adjective cluster, no more.
+
+        ``daily`` / ``monthly`` (both under ``periodic``): similar, yet alternatives to each
+        other. A satellite and its head (``quick`` / ``fast``) or two words sharing a synset
+        are not siblings.
+        """
+        ia, ib = self._synset_ids(a), self._synset_ids(b)
+        if not ia or not ib or not ia.isdisjoint(ib):
+            return False
+        ha = {self.heads[i] for i in ia if i in self.heads}
+        hb = {self.heads[i] for i in ib if i in self.heads}
+        return not ha.isdisjoint(hb) and ia.isdisjoint(hb) and ib.isdisjoint(ha)
+
+    def is_modifier(self, word: str) -> bool:
+        """Whether ``word`` can modify a noun: a noun or adjective sense, or unknown."""
+        ids = self._synset_ids(word)
+        return not ids or any(i % 4 in (_POS["n"], _POS["a"]) for i in ids)
+
+    def is_noun(self, word: str) -> bool:
+        """Whether ``word`` (or a base form) has a noun sense in WordNet (``laptops``)."""
+        return any(i % 4 == _POS["n"] for i in self._synset_ids(word))
 
     def related(self, a: str, b: str) -> bool:
         """Whether ``a`` and ``b`` are derived forms of each other (``quick``/``quickly``)."""
         la, lb = self.lemmas(a), self.lemmas(b)
-        if la & lb:
+        if not la.isdisjoint(lb):
             return True
-        da = set().union(*(self.derived.get(x, frozenset()) for x in la))
-        db = set().union(*(self.derived.get(x, frozenset()) for x in lb))
-        if da & lb or db & la:
+        if not self._derived_of(a).isdisjoint(lb) or not self._derived_of(b).isdisjoint(la):
             return True
         # a derived form's synonym: "quickly" -> "quick", which shares a cluster with "fast"
-        sa = set().union(*(self._sense_ids(x) for x in da)) if da else set()
-        sb = set().union(*(self._sense_ids(x) for x in db)) if db else set()
-        return bool(sa & self._sense_ids(b) or sb & self._sense_ids(a))
+        return not (
+            self._derived_senses(a).isdisjoint(self._sense_ids(b))
+            and self._derived_senses(b).isdisjoint(self._sense_ids(a))
+        )
 
 
 def _parse(folder: Path) -> Lexicon:
@@ -158,6 +228,7 @@ def _parse(folder: Path) -> Lexicon:
     lexical: list[tuple[int, int, int, int, str]] = []
     words_of: dict[int, list[str]] = {}
     heads: dict[int, int] = {}
+    hypernyms: dict[int, list[int]] = {}
     for name, pos in _FILES.items():
         with open(folder / f"data.{name}", encoding="utf-8", errors="replace") as fh:
             for line in fh:
@@ -182,6 +253,8 @@ def _parse(folder: Path) -> Lexicon:
                         satellites.setdefault(sid, set()).add(target)
                         if parts[2] == "s":
                             heads[sid] = target
+                    elif sym in ("@", "@i") and pos == "v":
+                        hypernyms.setdefault(sid, []).append(target)
                     elif sym in ("+", "\\", "<", "="):
                         lexical.append((sid, int(st[:2], 16), target, int(st[2:], 16), sym))
     for sid, src, target, dst, _sym in lexical:
@@ -214,6 +287,7 @@ def _parse(folder: Path) -> Lexicon:
         derived={w: frozenset(v) for w, v in derived.items()},
         exceptions={w: tuple(v) for w, v in exceptions.items()},
         heads=heads,
+        hypernyms={k: tuple(v) for k, v in hypernyms.items()},
     )
 
 
@@ -222,12 +296,49 @@ def _signature(folder: Path) -> str:
     return f"{_FORMAT}|{folder}|" + "|".join(f"{s.st_size}:{int(s.st_mtime)}" for s in stats)
 
 
+#: The WordNet 3.0 extract shipped with the package (``scripts/build_lexicon.py`` writes it
+#: from Debian's ``wordnet-base``), with WordNet's licence beside it.
+SHIPPED_LEXICON = Path(__file__).resolve().parents[1] / "_data" / "wordnet-3.0" / "lexicon.json.gz"
+_SHIPPED_SIGNATURE = f"{_FORMAT}|wordnet-3.0"
+
+
+def build_shipped_lexicon(target: Path = SHIPPED_LEXICON) -> Path:
+    """Parse the installed WordNet and write the extract the package ships (reproducibly).
+
+    Raises:
+        FileNotFoundError: WordNet is not installed (``apt-get install wordnet-base``).
+    """
+    folder = wordnet_dir()
+    if folder is None:
+        msg = "WordNet not found: apt-get install wordnet-base (or set WNSEARCHDIR)"
+        raise FileNotFoundError(msg)
+    data = _to_json(_parse(folder), _SHIPPED_SIGNATURE)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
+    return target
+
+
+def _shipped_lexicon() -> Lexicon | None:
+    """The shipped extract, unless the user points at a WordNet of their own."""
+    if os.environ.get("WNSEARCHDIR") or os.environ.get("WNHOME"):
+        return None
+    try:
+        return _from_json(gzip.decompress(SHIPPED_LEXICON.read_bytes()), _SHIPPED_SIGNATURE)
+    except (OSError, EOFError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
 @functools.lru_cache(maxsize=1)
 def load_lexicon() -> Lexicon | None:
-    """Return the WordNet lexicon, or ``None`` (logged once) when WordNet is not installed.
+    """Return the WordNet lexicon, or ``None`` (logged once) when no WordNet is available.
 
-    The parsed extract is cached on disk, keyed by the source files' sizes and times.
+    The extract shipped with the package is read first (a fraction of a second); with
+    ``$WNSEARCHDIR`` / ``$WNHOME`` set, or without the shipped file, the installed WordNet is
+    parsed once and its extract cached on disk, keyed by the source files' sizes and times.
     """
+    shipped = _shipped_lexicon()
+    if shipped is not None:
+        return shipped
     folder = wordnet_dir()
     if folder is None:
         logger.info(
@@ -267,6 +378,7 @@ def _to_json(lexicon: Lexicon, signature: str) -> bytes:
         "derived": {w: sorted(v) for w, v in lexicon.derived.items()},
         "exceptions": {w: list(v) for w, v in lexicon.exceptions.items()},
         "heads": [x for item in lexicon.heads.items() for x in item],
+        "hypernyms": {str(k): list(v) for k, v in lexicon.hypernyms.items()},
     }
     return json.dumps(doc, separators=(",", ":")).encode("utf-8")
 
@@ -284,4 +396,5 @@ def _from_json(data: bytes, signature: str) -> Lexicon | None:
         derived={w: frozenset(v) for w, v in doc["derived"].items()},
         exceptions={w: tuple(v) for w, v in doc["exceptions"].items()},
         heads=dict(zip(flat_heads[::2], flat_heads[1::2], strict=True)),
+        hypernyms={int(k): tuple(v) for k, v in doc["hypernyms"].items()},
     )

@@ -58,8 +58,9 @@ from langchain_tokenopt.cache.calibration import (
 )
 from langchain_tokenopt.cache.keys import (
     CacheKey,
-    HistoryPolicy,
+    RequestKey,
     build_key,
+    build_request_key,
     check_entry_id,
     clear_filters,
     digest,
@@ -80,8 +81,10 @@ from langchain_tokenopt.cache.scope import (
     current_entry_options,
 )
 from langchain_tokenopt.cache.serialization import dumps_generations, loads_generations
+from langchain_tokenopt.cache.standalone import HistoryPolicy, StandalonePolicy
 from langchain_tokenopt.cache.verifier import HitVerifier, NearMissVerifier, reason_code
 from langchain_tokenopt.errors import BackendUnavailableError, CacheError, TokenOptConfigError
+from langchain_tokenopt.protocols import CacheAnswer
 
 __all__ = ["DEFAULT_SIMILARITY_THRESHOLD", "SemanticCache"]
 
@@ -103,6 +106,8 @@ _FAIL_OPEN = (CacheError, OSError, RuntimeError, ValueError)
 class _Plan:
     key: CacheKey
     semantic: bool
+    tenant_id: str | None = None
+    """The caller's tenant id (what calibration labels its evidence with)."""
 
 
 def _check_prompt(prompt: object, llm_string: object) -> None:
@@ -158,7 +163,9 @@ class SemanticCache(BaseCache):
         history_policy: ``"always"`` (default, strictest) puts a digest of all earlier turns
             in the scope. ``"standalone"`` leaves it out for self-contained questions when
             the earlier turns hold no tool calls or results, so repeats hit across
-            conversations; follow-ups ("and how old is he?") stay conversation-bound.
+            conversations; follow-ups ("and how old is he?") stay conversation-bound. A
+            :class:`~langchain_tokenopt.cache.StandalonePolicy` is ``"standalone"`` with
+            your own vocabulary.
         calibration: ``"online"`` (or an :class:`~.calibration.OnlineCalibration`) learns a
             lower threshold per tenant from evidence, with a bound on the error rate
             (:mod:`.calibration`); ``"off"`` / ``None`` (default) keeps
@@ -167,6 +174,8 @@ class SemanticCache(BaseCache):
     Raises:
         TokenOptConfigError: an argument is invalid (NaN or out-of-range threshold, negative
             TTL, unknown policy, ...).
+        MissingDependencyError: no ``embeddings`` given and onnxruntime or tokenizers is not
+            installed (``pip install "langchain-tokenopt[cache]"``).
 
     Example:
         .. code-block:: python
@@ -214,8 +223,14 @@ class SemanticCache(BaseCache):
         if not isinstance(max_embed_chars, int) or max_embed_chars < 1:
             msg = f"max_embed_chars must be a positive int, got {max_embed_chars!r}"
             raise TokenOptConfigError(msg)
-        if history_policy not in ("always", "standalone"):
-            msg = f"history_policy must be 'always' or 'standalone', got {history_policy!r}"
+        if not isinstance(history_policy, StandalonePolicy) and history_policy not in (
+            "always",
+            "standalone",
+        ):
+            msg = (
+                "history_policy must be 'always', 'standalone' or a StandalonePolicy, "
+                f"got {history_policy!r}"
+            )
             raise TokenOptConfigError(msg)
         if backend is not None and not isinstance(backend, CacheBackend):
             msg = f"backend must be a LocalBackend or RedisBackend, got {type(backend).__name__}"
@@ -223,6 +238,10 @@ class SemanticCache(BaseCache):
         if embeddings is not None and not isinstance(embeddings, Embeddings):
             msg = f"embeddings must be a langchain Embeddings, got {type(embeddings).__name__}"
             raise TokenOptConfigError(msg)
+        if embeddings is None and semantic:
+            from langchain_tokenopt.embeddings import require_query_embeddings
+
+            require_query_embeddings()  # a missing `cache` extra fails here, not on a call
         if calibration == "online":
             calibration = OnlineCalibration()
         elif calibration in (None, "off"):
@@ -319,14 +338,26 @@ class SemanticCache(BaseCache):
         _check_prompt(prompt, llm_string)
         if not prompt.strip():
             return CacheLookup(outcome="bypass", reason="empty prompt")
-        key = build_key(
-            prompt, llm_string, current_caller_scope(), history_policy=self.history_policy
-        )
+        caller = current_caller_scope()
+        key = build_key(prompt, llm_string, caller, history_policy=self.history_policy)
+        return self._plan_key(key, caller.tenant_id)
+
+    def _plan_request(self, request: RequestKey) -> _Plan | CacheLookup:
+        if not isinstance(request, RequestKey):
+            msg = f"key must be a RequestKey, got {type(request).__name__}"
+            raise TypeError(msg)
+        if not request.prompt.strip():
+            return CacheLookup(outcome="bypass", reason="empty prompt")
+        caller = request.caller if request.caller is not None else current_caller_scope()
+        key = build_request_key(request, caller, history_policy=self.history_policy)
+        return self._plan_key(key, caller.tenant_id)
+
+    def _plan_key(self, key: CacheKey, tenant_id: str | None) -> _Plan | CacheLookup:
         temperature = key.model.temperature
         if self.temperature_policy == "bypass" and temperature is not None and temperature > 0:
             return CacheLookup(outcome="bypass", reason=f"temperature {temperature} > 0")
         semantic = self.semantic and key.embeddable and len(key.query_text) <= self.max_embed_chars
-        return _Plan(key=key, semantic=semantic)
+        return _Plan(key=key, semantic=semantic, tenant_id=tenant_id)
 
     def _exact(self, entry: CacheEntry | None) -> _Found | None:
         if entry is None:
@@ -337,7 +368,8 @@ class SemanticCache(BaseCache):
         )
         return CacheLookup(outcome="exact_hit", hit=hit, best_similarity=1.0), generations
 
-    def _judge(self, key: CacheKey, candidate: Candidate | None) -> _Found:
+    def _judge(self, plan: _Plan, candidate: Candidate | None) -> _Found:
+        key = plan.key
         if candidate is None:
             return CacheLookup(outcome="miss"), None
         sim, calib = candidate.similarity, self._calibration
@@ -353,7 +385,7 @@ class SemanticCache(BaseCache):
                     outcome="rejected", best_similarity=sim, reason=verdict.reason
                 ), None
         if calib is not None and calib.in_band(sim) and (sim < threshold or calib.explore()):
-            tenant = current_caller_scope().tenant_id or ""
+            tenant = plan.tenant_id or ""
             calib.label(key.tenant, tenant)
             calib.expect(key.entry_id, key.tenant, tenant, sim, candidate.entry.payload)
             reason = "calibrating: similarity in the uncertain band, answer to be compared"
@@ -448,7 +480,7 @@ class SemanticCache(BaseCache):
                 yield ("calibration_load",)
             vector = yield ("embed", key.query_text)
             candidate: Candidate | None = yield ("search", key.scope, vector)
-            found = self._judge(key, candidate)
+            found = self._judge(plan, candidate)
             served = candidate.entry if candidate is not None else None
         elif found is None:
             found = (CacheLookup(outcome="miss"), None)
@@ -582,7 +614,11 @@ class SemanticCache(BaseCache):
         Raises:
             TypeError: ``prompt`` or ``llm_string`` is not a ``str``.
         """
-        plan = self._plan(prompt, llm_string)
+        return self._lookup_planned(self._plan(prompt, llm_string))
+
+    def _lookup_planned(
+        self, plan: _Plan | CacheLookup
+    ) -> tuple[CacheLookup, list[Generation] | None]:
         if isinstance(plan, CacheLookup):
             self._record(plan)
             return plan, None
@@ -626,7 +662,15 @@ class SemanticCache(BaseCache):
             TokenOptConfigError: ``ttl`` is not a positive number or a tag is invalid.
         """
         ttl, entry_tags = self._write_options(ttl, tags)
-        plan = self._plan(prompt, llm_string)
+        self._update_planned(self._plan(prompt, llm_string), return_val, ttl, entry_tags)
+
+    def _update_planned(
+        self,
+        plan: _Plan | CacheLookup,
+        return_val: Sequence[Generation],
+        ttl: float | None,
+        entry_tags: tuple[str, ...],
+    ) -> None:
         if isinstance(plan, CacheLookup):
             return
         try:
@@ -637,6 +681,51 @@ class SemanticCache(BaseCache):
             self._count(errors=1)
             return
         self._count(updates=1)
+
+    # ------------------------------------------------------------------ typed requests
+
+    def lookup_request(self, key: RequestKey, /) -> CacheAnswer:
+        """Look up a typed request (what the optimized agent calls; no ``llm_string``).
+
+        Same decisions as :meth:`lookup_detailed`; ``key.caller`` (when set) replaces the
+        current :func:`~langchain_tokenopt.cache.cache_scope`.
+
+        Raises:
+            TypeError: ``key`` is not a :class:`~langchain_tokenopt.cache.keys.RequestKey`.
+
+        Example:
+            .. code-block:: python
+
+                answer = cache.lookup_request(key)
+                answer.layer  # "exact", "semantic" or None
+        """
+        return _answer(*self._lookup_planned(self._plan_request(key)))
+
+    async def alookup_request(self, key: RequestKey, /) -> CacheAnswer:
+        """Async :meth:`lookup_request` (admitted like :meth:`alookup_detailed`)."""
+        async with self.backend.admit():
+            return _answer(*await self._alookup_planned(self._plan_request(key)))
+
+    def update_request(
+        self, key: RequestKey, generations: Sequence[Generation], /, *, ttl: float | None = None
+    ) -> bool:
+        """Store generations for a typed request (see :meth:`update`); always accepts them.
+
+        Raises:
+            TokenOptConfigError: ``ttl`` is not a positive number.
+        """
+        ttl, entry_tags = self._write_options(ttl, None)
+        self._update_planned(self._plan_request(key), generations, ttl, entry_tags)
+        return True
+
+    async def aupdate_request(
+        self, key: RequestKey, generations: Sequence[Generation], /, *, ttl: float | None = None
+    ) -> bool:
+        """Async :meth:`update_request` (admitted like :meth:`aupdate`)."""
+        ttl, entry_tags = self._write_options(ttl, None)
+        async with self.backend.admit():
+            await self._aupdate_planned(self._plan_request(key), generations, ttl, entry_tags)
+        return True
 
     def clear(self, **kwargs: Any) -> None:
         """Delete entries: all, or by tenant / user / model / configuration / tags.
@@ -765,16 +854,20 @@ class SemanticCache(BaseCache):
         """
         _check_prompt(prompt, llm_string)
         async with self.backend.admit():
-            plan = self._plan(prompt, llm_string)
-            if isinstance(plan, CacheLookup):
-                self._record(plan)
-                return plan, None
-            t0 = time.perf_counter()
-            try:
-                found, embed_ms = await self._adrive(self._lookup_flow(plan))
-            except _FAIL_OPEN as exc:
-                return self._finish(exc, 0.0, t0)
-            return self._finish(found, embed_ms, t0)
+            return await self._alookup_planned(self._plan(prompt, llm_string))
+
+    async def _alookup_planned(
+        self, plan: _Plan | CacheLookup
+    ) -> tuple[CacheLookup, list[Generation] | None]:
+        if isinstance(plan, CacheLookup):
+            self._record(plan)
+            return plan, None
+        t0 = time.perf_counter()
+        try:
+            found, embed_ms = await self._adrive(self._lookup_flow(plan))
+        except _FAIL_OPEN as exc:
+            return self._finish(exc, 0.0, t0)
+        return self._finish(found, embed_ms, t0)
 
     async def alookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
         """Async :meth:`lookup`."""
@@ -793,14 +886,28 @@ class SemanticCache(BaseCache):
         _check_prompt(prompt, llm_string)
         ttl, entry_tags = self._write_options(ttl, tags)
         async with self.backend.admit():
-            plan = self._plan(prompt, llm_string)
-            if isinstance(plan, CacheLookup):
-                return
-            try:
-                payload = dumps_generations(return_val)
-                await self._adrive(self._update_flow(plan, payload, ttl, entry_tags, return_val))
-            except _FAIL_OPEN as exc:
-                self._fail("update", exc)
-                self._count(errors=1)
-                return
-            self._count(updates=1)
+            await self._aupdate_planned(self._plan(prompt, llm_string), return_val, ttl, entry_tags)
+
+    async def _aupdate_planned(
+        self,
+        plan: _Plan | CacheLookup,
+        return_val: Sequence[Generation],
+        ttl: float | None,
+        entry_tags: tuple[str, ...],
+    ) -> None:
+        if isinstance(plan, CacheLookup):
+            return
+        try:
+            payload = dumps_generations(return_val)
+            await self._adrive(self._update_flow(plan, payload, ttl, entry_tags, return_val))
+        except _FAIL_OPEN as exc:
+            self._fail("update", exc)
+            self._count(errors=1)
+            return
+        self._count(updates=1)
+
+
+def _answer(result: CacheLookup, generations: list[Generation] | None) -> CacheAnswer:
+    """The typed answer of a lookup: the generations and the layer that served them."""
+    kind = result.hit.kind if result.hit is not None and generations else None
+    return CacheAnswer(generations=generations or None, layer=kind)

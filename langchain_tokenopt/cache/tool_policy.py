@@ -32,13 +32,21 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from langchain_tokenopt.errors import TokenOptConfigError
 
-__all__ = ["CACHE_TTL_KEY", "StoreDecision", "cacheable_ttls", "turn_store_decision"]
+__all__ = [
+    "CACHE_TTL_KEY",
+    "NEUTRAL_TOOLS",
+    "StoreDecision",
+    "cacheable_ttls",
+    "context_free_tools",
+    "turn_store_decision",
+]
 
 #: Metadata key declaring a tool cacheable, with its lifetime in seconds.
 CACHE_TTL_KEY = "cache_ttl"
 
 #: Meta-tools whose calls never make a turn uncacheable (they load schemas, not data).
-_NEUTRAL = frozenset({"find_tools"})
+NEUTRAL_TOOLS = frozenset({"find_tools"})
+_NEUTRAL = NEUTRAL_TOOLS
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,34 @@ def cacheable_ttls(
     return ttls
 
 
+def context_free_tools(ttls: Mapping[str, float]) -> frozenset[str]:
+    """Tools whose results do not make a conversation private to the response cache.
+
+    The cacheable tools (``ttls``) and the meta-tools that load schemas
+    (:data:`NEUTRAL_TOOLS`): what the graph hands the cache as
+    :attr:`~langchain_tokenopt.cache.keys.RequestKey.cacheable_tools`, so a standalone
+    question asked after turns that called only these is looked up across conversations
+    (:meth:`~langchain_tokenopt.cache.standalone.StandalonePolicy.history_is_private`).
+
+    Example:
+        .. code-block:: python
+
+            context_free_tools({"get_weather": 600})  # {"get_weather", "find_tools"}
+    """
+    return frozenset(ttls) | NEUTRAL_TOOLS
+
+
+def _called(messages: Sequence[BaseMessage]) -> tuple[str, ...]:
+    called: dict[str, None] = {}
+    for message in messages:
+        if isinstance(message, AIMessage):
+            for call in [*message.tool_calls, *message.invalid_tool_calls]:
+                name = str(call.get("name") or "")
+                if name not in _NEUTRAL:
+                    called.setdefault(name, None)
+    return tuple(called)
+
+
 def turn_store_decision(
     messages: Sequence[BaseMessage], ttls: Mapping[str, float]
 ) -> StoreDecision:
@@ -119,26 +155,30 @@ def turn_store_decision(
     The turn is everything after the newest human message. No tool call: store with the
     cache's default lifetime. Only cacheable tools: store with the smallest of their
     lifetimes. Any other tool: do not store.
+
+    Cacheable tools called in *earlier* turns bound the lifetime too: their results are in
+    the conversation the answer was written from, and a standalone question may be looked
+    up without that conversation (:func:`context_free_tools`), so the answer expires no
+    later than the data it may repeat.
     """
     start = 0
     for i in range(len(messages) - 1, -1, -1):
         if isinstance(messages[i], HumanMessage):
             start = i + 1
             break
-    called: dict[str, None] = {}
-    for message in messages[start:]:
-        if isinstance(message, AIMessage):
-            for call in [*message.tool_calls, *message.invalid_tool_calls]:
-                name = str(call.get("name") or "")
-                if name not in _NEUTRAL:
-                    called.setdefault(name, None)
-    names = tuple(called)
+    names = _called(messages[start:])
+    earlier = [ttls[n] for n in _called(messages[:start]) if n in ttls]
     if not names:
+        if earlier:
+            ttl = min(earlier)
+            return StoreDecision(
+                True, ttl, f"no tool calls; earlier cacheable tools (lifetime {ttl:g} s)"
+            )
         return StoreDecision(True, None, "no tool calls")
     blocking = [n for n in names if n not in ttls]
     if blocking:
         return StoreDecision(
             False, None, f"called tools not declared cacheable: {', '.join(blocking)}", names
         )
-    ttl = min(ttls[n] for n in names)
+    ttl = min([*(ttls[n] for n in names), *earlier])
     return StoreDecision(True, ttl, f"only cacheable tools (lifetime {ttl:g} s)", names)

@@ -1,6 +1,7 @@
-"""Cache backends: :class:`LocalBackend` (SQLite + in-process index) and :class:`RedisBackend`.
+"""Cache backends: :class:`LocalBackend`, :class:`RedisBackend`, :class:`RedisClusterBackend`.
 
-Both implement :class:`CacheBackend`. Importing this package imports neither redis nor
+:class:`LocalBackend` is SQLite + an in-process index; the Redis ones share one server or a
+Redis Cluster. All implement :class:`CacheBackend`. Importing this package imports neither redis nor
 usearch; they load on first use.
 
 Example:
@@ -16,5 +17,6 @@ from __future__ import annotations
 from langchain_tokenopt.cache.backends.base import CacheBackend
 from langchain_tokenopt.cache.backends.local import LocalBackend
 from langchain_tokenopt.cache.backends.redis import RedisBackend
+from langchain_tokenopt.cache.backends.redis_cluster import RedisClusterBackend
 
-__all__ = ["CacheBackend", "LocalBackend", "RedisBackend"]
+__all__ = ["CacheBackend", "LocalBackend", "RedisBackend", "RedisClusterBackend"]

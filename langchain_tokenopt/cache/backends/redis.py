@@ -216,7 +216,7 @@ class RedisBackend(CacheBackend):
         ):
             msg = f"max_concurrency must be a positive int, got {max_concurrency!r}"
             raise TokenOptConfigError(msg)
-        redis = _redis()
+        _redis()  # a missing redis-py fails here, not on first use
         self.url = url
         self.max_concurrency = max_concurrency
         self.prefix = prefix
@@ -234,8 +234,8 @@ class RedisBackend(CacheBackend):
             "socket_connect_timeout": self.connect_timeout,
             "health_check_interval": 0,
         }
-        self._client = redis.Redis.from_url(url, **options)
         self._options = options
+        self._sync_client: Any = None
         self._aclient: Any = None
         self._aclient_loop: Any = None
         self._gate: asyncio.Semaphore | None = None
@@ -245,6 +245,33 @@ class RedisBackend(CacheBackend):
         self._down_kind: str | None = None
         self._retry_at = 0.0
         self._index_ready = False
+
+    # ------------------------------------------------------------------ clients
+
+    @property
+    def _client(self) -> Any:
+        """The sync client, made on first use (a cluster client connects when made)."""
+        if self._sync_client is None:
+            self._sync_client = self._new_client()
+        return self._sync_client
+
+    def _new_client(self) -> Any:
+        return _redis().Redis.from_url(self.url, **self._options)
+
+    def _new_async_client(self) -> Any:
+        """An asyncio client whose pool admits ``max_concurrency`` connections."""
+        import redis.asyncio as aredis
+
+        # The gate admits max_concurrency calls, each of which then finds a free
+        # connection in a pool of that size at once: a burst queues on the gate (no
+        # timeout) instead of timing out on the pool and marking Redis as down.
+        pool = aredis.BlockingConnectionPool.from_url(
+            self.url,
+            max_connections=self.max_concurrency,
+            timeout=self.socket_timeout,
+            **self._options,
+        )
+        return aredis.Redis(connection_pool=pool)
 
     # ------------------------------------------------------------------ outage handling
 
@@ -354,18 +381,7 @@ class RedisBackend(CacheBackend):
             or self._flow_gate is None
             or self._aclient_loop is not loop
         ):
-            import redis.asyncio as aredis
-
-            # The gate admits max_concurrency calls, each of which then finds a free
-            # connection in a pool of that size at once: a burst queues on the gate (no
-            # timeout) instead of timing out on the pool and marking Redis as down.
-            pool = aredis.BlockingConnectionPool.from_url(
-                self.url,
-                max_connections=self.max_concurrency,
-                timeout=self.socket_timeout,
-                **self._options,
-            )
-            self._aclient = aredis.Redis(connection_pool=pool)
+            self._aclient = self._new_async_client()
             self._gate = asyncio.Semaphore(self.max_concurrency)
             self._flow_gate = asyncio.Semaphore(self.max_concurrency)
             self._aclient_loop = loop
@@ -749,7 +765,8 @@ class RedisBackend(CacheBackend):
 
     def close(self) -> None:
         """Close the connection pools."""
-        self._client.close()
+        if self._sync_client is not None:
+            self._sync_client.close()
 
     # ------------------------------------------------------------------ async API
 

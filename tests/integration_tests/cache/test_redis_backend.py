@@ -12,7 +12,7 @@ from langchain_core.outputs import Generation
 from langchain_tokenopt.cache import RedisBackend, SemanticCache, cache_scope
 from langchain_tokenopt.cache.backends.redis_schema import knn_query
 from langchain_tokenopt.errors import TokenOptConfigError
-from langchain_tokenopt.redis_server import RedisServer
+from tests.redis_server import RedisServer
 
 from ...unit_tests.cache.helpers import ServingModel, chat_prompt, conversation, llm_string
 
@@ -143,7 +143,7 @@ def test_bad_config_is_refused() -> None:
 def test_redis_down_fails_open_with_one_warning(
     make_redis_cache: MakeCache, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from langchain_tokenopt.redis_server import free_port
+    from tests.redis_server import free_port
 
     cache = make_redis_cache(
         url=f"redis://127.0.0.1:{free_port()}/0", backend_kw={"retry_interval": 0.05}

@@ -51,7 +51,7 @@ async def test_async_burst_queues_instead_of_failing(
 
 
 async def test_burst_while_redis_is_down_fails_open_fast(make_redis_cache: MakeCache) -> None:
-    from langchain_tokenopt.redis_server import free_port
+    from tests.redis_server import free_port
 
     cache = make_redis_cache(
         url=f"redis://127.0.0.1:{free_port()}/0",

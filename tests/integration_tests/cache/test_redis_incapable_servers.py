@@ -22,7 +22,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from langchain_tokenopt.cache import RedisBackend, SemanticCache
 from langchain_tokenopt.embeddings import OnnxEmbeddings
-from langchain_tokenopt.redis_server import RedisServer
+from tests.redis_server import RedisServer
 
 BACKEND_LOGGER = "langchain_tokenopt.cache.backends.redis"
 CALLS = 4

@@ -208,6 +208,18 @@ def test_exploration_keeps_observing_would_be_hits(make_cache: MakeCache) -> Non
     assert cache.stats().calibration["acme"].observations == 31
 
 
+def test_a_wrong_answer_in_the_band_raises_the_threshold_again(make_cache: MakeCache) -> None:
+    """Evidence works both ways: one differing answer above a lowered threshold undoes it."""
+    cache = make_cache(similarity_threshold=BASE, calibration=config(exploration=1.0))
+    with cache_scope(tenant_id="acme"):
+        train(cache, 25)
+        assert cache.stats().calibration["acme"].threshold < BASE
+        assert observe(cache, next(_DESKS), same=False) == "miss"  # explored, then differs
+        state = cache.stats().calibration["acme"]
+        assert (state.threshold, state.observations, state.errors) == (BASE, 26, 1)
+        assert state.error_bound == 1.0
+
+
 def test_answer_comparison_embeddings_structured_and_judge(make_cache: MakeCache) -> None:
     cache = make_cache(similarity_threshold=BASE, calibration=config())
     with cache_scope(tenant_id="emb"):

@@ -127,3 +127,247 @@ def test_wordnet_lexicon_relations() -> None:
     assert lex.antonyms("open", "closed") and not lex.antonyms("begin", "start")
     assert lex.synonyms("begin", "start") and lex.related("quick", "quickly")
     assert "child" in lex.lemmas("children")
+
+
+# Role swaps in every form the verifier reads (hand-written, not from the bench's split):
+# "from X to Y", "A than B", subject / object around a verb, repeated words, numbers,
+# object pronouns.
+ROLE_SWAPS = [
+    ("How do I send money from India to the US?", "How do I send money from the US to India?"),
+    ("Is a cat bigger than a dog?", "Is a dog bigger than a cat?"),
+    ("Why did Germany declare war on the US?", "Why did the US declare war on Germany?"),
+    ("Can I upgrade from Windows 7 to Windows 10?", "Can I upgrade from Windows 10 to Windows 7?"),
+    ("Why do cats chase dogs and not other cats?", "Why do dogs chase cats and not other cats?"),
+    (
+        "Why do teenagers compare themselves to celebrities?",
+        "Why do teenagers compare celebrities to themselves?",
+    ),
+    (
+        "Is it cheaper to fly from London to Paris or to Rome?",
+        "Is it cheaper to fly from Paris to London or to Rome?",
+    ),
+]
+
+
+@pytest.mark.parametrize(("stored", "asked"), ROLE_SWAPS)
+def test_role_swaps_are_refused_for_their_roles(
+    make_cache: MakeCache, stored: str, asked: str
+) -> None:
+    # threshold 0.5: the embedder scores these 0.97-0.99, the verifier alone decides
+    cache = make_cache(similarity_threshold=0.5)
+    assert not _served(cache, stored, asked, "r")
+    assert not _served(cache, asked, stored, "s")  # and the other way round
+    assert cache.stats().rejections_by_reason == {"roles": 2}
+
+
+# Differences the verifier explains; each pair scores >= 0.93 with the packaged embedder
+# (or is the same text once canonical), so it must hit at the shipped default.
+EXPLAINED = [
+    # words added on one side only
+    (
+        "What is the default value of the timeout parameter?",
+        "What is the timeout parameter set to by default?",
+    ),
+    ("The dataset is 2 GB.", "The dataset is 2 GB in size."),
+    # a negation and an antonym cancel out
+    ("Is the timeout parameter optional?", "Is the timeout parameter not mandatory?"),
+    # contractions, number words, case, word order that is not a role swap
+    ("Why can't I log in to my account?", "Why cannot I log in to my account?"),
+    ("What are the three laws of motion?", "What are the 3 laws of motion?"),
+    ("How do I translate this letter to English?", "How do I translate this letter into english?"),
+    ("Tomorrow, will it rain in London?", "Will it rain in London tomorrow?"),
+    # synonyms that WordNet also lists as antonyms in another sense; "when" in a statement
+    ("The parameter is used to set the timeout.", "The parameter is utilized to set the timeout."),
+    (
+        "When a file is missing, the loader raises an error.",
+        "If a file is missing, the loader raises an error.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("stored", "asked"), EXPLAINED)
+def test_explained_differences_hit(make_cache: MakeCache, stored: str, asked: str) -> None:
+    assert _served(make_cache(), stored, asked, "e")
+
+
+@pytest.mark.parametrize(
+    ("query", "candidate"),
+    [
+        ("How do I generate an API key?", "How do I create an API key?"),  # verb hypernym
+        ("What is ML used for?", "What is Machine Learning used for?"),  # acronym
+        ("What does the `Table` class do?", "What does the Table class do?"),  # quoted name
+        ("List the files with os.listdir()", "List the files with the listdir() function of os"),
+        ("Are there thousands of users?", "Are there several thousand users?"),  # magnitude
+        ("Once the data is loaded, can I filter it?", "After the data is loaded, can I filter it?"),
+    ],
+)
+def test_verifier_explains(query: str, candidate: str) -> None:
+    verdict = NearMissVerifier().verify(query, candidate, 0.95)
+    assert verdict.accepted, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("query", "candidate", "code"),
+    [
+        ("Do you like horror movies?", "Do you dislike horror movies?", "antonym"),
+        ("Turn the lights on", "Turn the lights off", "antonym"),
+        ("Is it safe to take aspirin?", "Is it not safe to take aspirin?", "negation"),
+        ("Is this recipe vegan?", "Is this recipe vegetarian?", "unexplained"),
+        ("Should I take it once a day?", "Should I take it twice a day?", "number"),
+        ("Are there hundreds of users?", "Are there thousands of users?", "number"),
+        ("Print the 'hello world' string", "Print the 'world hello' string", "quote"),
+        ("Which phone is the note4g?", "Which phone is the note4oz?", "unexplained"),
+        (
+            "Why is the first test slower than the second test?",
+            "Why is the second test slower than the first test?",
+            "roles",
+        ),
+    ],
+)
+def test_near_misses_still_refused(query: str, candidate: str, code: str) -> None:
+    verdict = NearMissVerifier().verify(query, candidate, 0.95)
+    assert not verdict.accepted
+    assert verdict.reason.startswith(code), verdict.reason
+
+
+def test_wordnet_hypernyms_and_shared_synsets() -> None:
+    lex = load_lexicon()
+    assert lex is not None
+    assert lex.broader("generates", "produces") and lex.broader("create", "generate")
+    assert not lex.broader("buy", "sell") and not lex.broader("vegan", "vegetarian")
+    assert lex.same_synset("used", "utilized") and not lex.same_synset("safe", "unsafe")
+
+
+def test_lexicon_extract_round_trips_through_json() -> None:
+    from langchain_tokenopt.cache.lexicon import _from_json, _to_json
+
+    lex = load_lexicon()
+    assert lex is not None
+    again = _from_json(_to_json(lex, "sig"), "sig")
+    assert again is not None
+    assert again.hypernyms == lex.hypernyms and again.heads == lex.heads
+    assert again.synsets == lex.synsets and again.antonym_pairs == lex.antonym_pairs
+    assert again.broader("generates", "produces") and again.antonyms("safe", "unsafe")
+    assert _from_json(_to_json(lex, "sig"), "other") is None  # stale: parsed again
+
+
+@pytest.mark.parametrize(
+    ("query", "candidate"),
+    [
+        # question words that ask for the same type of answer (issue 22, second round)
+        ("When does the museum open?", "What time does the museum open?"),
+        ("When is the library closed?", "On what day is the library closed?"),
+        ("How long does the train ride take?", "How many hours does the train ride take?"),
+        ("Until when can I cancel my booking?", "How many days do I have to cancel my booking?"),
+        ("The museum app crashes, what is wrong?", "Why does the museum app crash?"),
+        ("Do I pay a fee when I cancel my booking?", "Is there a fee to cancel my booking?"),
+    ],
+)
+def test_same_answer_type_is_explained(query: str, candidate: str) -> None:
+    verdict = NearMissVerifier().verify(query, candidate, 0.95)
+    assert verdict.accepted, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("query", "candidate", "code"),
+    [
+        ("When does the museum open?", "Where does the museum open?", "question"),
+        ("How long does the ferry take?", "When does the ferry leave?", "question"),
+        ("How does the heater work?", "Why does the heater work?", "question"),
+        # temporal prepositions: before, during and after an event are three times
+        ("Can I swim during a thunderstorm?", "Can I swim after a thunderstorm?", "antonym"),
+        ("Should I eat before a long run?", "Should I eat during a long run?", "antonym"),
+        # a changed event after the same temporal preposition
+        (
+            "Can I change the seat after paying for the ticket?",
+            "Can I change the seat after boarding the train?",
+            "unexplained",
+        ),
+        # a modifier or an extreme only one side has narrows the question
+        ("How heavy can a suitcase be?", "How heavy can a cabin suitcase be?", "unexplained"),
+        (
+            "What age do I need to ride a scooter?",
+            "What is the maximum age to ride a scooter?",
+            "unexplained",
+        ),
+    ],
+)
+def test_real_differences_refused(query: str, candidate: str, code: str) -> None:
+    verdict = NearMissVerifier().verify(query, candidate, 0.95)
+    assert not verdict.accepted
+    assert verdict.reason.startswith(code), verdict.reason
+    back = NearMissVerifier().verify(candidate, query, 0.95)
+    assert not back.accepted, "the difference is refused both ways"
+
+
+@pytest.mark.parametrize(
+    ("query", "candidate", "code"),
+    [
+        # two satellites of one WordNet adjective cluster are alternatives
+        ("Is the weekly pass valid on buses?", "Is the yearly pass valid on buses?", "unexplained"),
+        # the same number bounded from opposite sides
+        (
+            "Is parking free for stays over 3 hours?",
+            "Is parking free for stays under 3 hours?",
+            "number",
+        ),
+        (
+            "Do trips longer than 20 miles cost extra?",
+            "Do trips shorter than 20 miles cost extra?",
+            "number",
+        ),
+        # opposite particles on the same word, written with a hyphen
+        (
+            "When is the gym sign-in desk staffed?",
+            "When is the gym sign-out desk staffed?",
+            "antonym",
+        ),
+        # names exchanged around a role marker, however reworded the rest is
+        (
+            "Convert 40 Kelvin to Rankine for my lab, please.",
+            "How would I convert 40 degrees Rankine to Kelvin for my lab?",
+            "roles",
+        ),
+    ],
+)
+def test_alternatives_bounds_particles_names_refused(query: str, candidate: str, code: str) -> None:
+    verdict = NearMissVerifier().verify(query, candidate, 0.95)
+    assert not verdict.accepted
+    assert verdict.reason.startswith(code), verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("query", "candidate"),
+    [
+        (
+            "Is parking free for stays over 3 hours?",
+            "Is parking free for stays of more than 3 hours?",
+        ),
+        ("How do I make my bread rise quickly?", "How do I make my bread rise fast?"),
+        ("Can I pay in installments?", "Can I pay in several installments?"),  # a quantifier
+        # a normative adjective names what the bare question asks for
+        (
+            "What is the tire pressure for my bike?",
+            "What is the correct tire pressure for my bike?",
+        ),
+        # after a subject pronoun comes a verb, not a modifier
+        ("Do I salt the pasta water?", "Should I add salt to the pasta water?"),
+    ],
+)
+def test_same_bound_and_cluster_synonyms_hit(query: str, candidate: str) -> None:
+    verdict = NearMissVerifier().verify(query, candidate, 0.95)
+    assert verdict.accepted, verdict.reason
+
+
+def test_lexicon_siblings_and_modifiers() -> None:
+    lex = load_lexicon()
+    assert lex is not None
+    assert lex.siblings("weekly", "yearly") and not lex.siblings("quick", "fast")
+    assert lex.is_modifier("express") and not lex.is_modifier("quickly")
+
+
+def test_lexicon_knows_nouns() -> None:
+    lex = load_lexicon()
+    assert lex is not None
+    assert lex.is_noun("laptops") and lex.is_noun("suitcase")
+    assert not lex.is_noun("quickly")

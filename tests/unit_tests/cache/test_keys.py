@@ -118,8 +118,9 @@ def test_standalone_history_policy_scopes_follow_ups_but_not_standalone_question
     from langchain_core.load import dumps
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-    from langchain_tokenopt.cache.keys import build_key, is_standalone
+    from langchain_tokenopt.cache.keys import build_key
     from langchain_tokenopt.cache.scope import CallerScope
+    from langchain_tokenopt.cache.standalone import is_standalone
 
     assert is_standalone("What is the return window for hiking boots?")
     for follow_up in ("And how old is he?", "What about the second one?", "Why?", "Is it red"):
