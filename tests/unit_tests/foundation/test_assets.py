@@ -92,9 +92,11 @@ def test_smollm2_loads_through_the_resolver_and_generates() -> None:
 
 
 def test_redis_parts_resolve() -> None:
-    binary = _assets.redis_server_binary()
+    from tests.redis_server import redis_module_paths, redis_server_binary
+
+    binary = redis_server_binary()
     assert binary.name == "redis-server" and os.access(binary, os.X_OK)
-    search, rejson = _assets.redis_module_paths()
+    search, rejson = redis_module_paths()
     assert search.name == "redisearch.so" and rejson.name == "rejson.so"
 
 

