@@ -10,7 +10,7 @@ with the local SmolLM2, and reports:
   question needs tools, whether those tools were bound on the first model call the graph made
   and the argument values the question or its conversation states were still in the request
   (the agent calls the expected tools when bound, find_tools otherwise; see
-  langchain_tokenopt/demo/tool_loop.py);
+  examples/tokenopt_demo/tool_loop.py);
 * cache hit rate against the workload's achievable rate (repeats / paraphrases in the same
   tenant whose tools are all declared cacheable), with false hits (hits on questions that must
   miss) and missed hits counted;
@@ -18,7 +18,11 @@ with the local SmolLM2, and reports:
   update counter and entry count per turn (must be 0);
 * end-to-end latency through the graph for cache hits and misses (p50 / p95);
 * quality proxies carried over from the component benches' JSON in bench/results
-  (answer-string retention, tool recall, fact retention), when those files exist.
+  (answer-string retention, tool recall, fact retention), when those files exist;
+* the run's cost four ways at Claude Sonnet, GPT-4o and GPT-4.1 prices (price_calls):
+  unoptimized without and with provider prompt caching, ours, and ours in prefix-stable mode
+  (a second run of the workload, skipped with --no-prefix-stable), with the prefix reuse and
+  the next-call sufficiency of each mode.
 
 Also measured, without the LM:
 
@@ -33,6 +37,7 @@ Also measured, without the LM:
 Usage:
     python bench/e2e_bench.py                      # all 64 questions
     python bench/e2e_bench.py --quick              # first 20 questions
+    python bench/e2e_bench.py --no-prefix-stable   # one run, no prefix-stable cost row
     python bench/e2e_bench.py --tool-margin-sweep  # BFCL dev split: recall vs tool_margin
 Writes bench/results/e2e.json (or e2e_quick.json; e2e_tool_margin.json for the sweep).
 """
@@ -45,9 +50,12 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from langchain_core.callbacks import BaseCallbackHandler
 from rich.console import Console
 from rich.table import Table
 
@@ -59,6 +67,262 @@ GOALS = {
     "hit_latency": "< 100 ms per cache hit",
     "quality": "> 95 % of quality kept",
 }
+
+
+#: Models the run is priced at, with their provider's prompt-caching rules (as agent_bench).
+PRICED = (("claude-sonnet-4-5", "anthropic"), ("gpt-4o", "openai"), ("gpt-4.1", "openai"))
+#: Seconds between two model calls in the cost replay (inside every provider's lifetime).
+CALL_GAP_S = 30.0
+
+
+#: ``_llm_type`` of the demo's agent model and of the graph's cached-answer replay: the calls
+#: a provider would receive (the SmolLM2 call nested in the agent model's is the same request).
+AGENT_MODEL_TYPE = "workload-tool-agent"
+REPLAY_MODEL_TYPE = "tokenopt-cached-answer"
+
+
+class RequestCapture(BaseCallbackHandler):
+    """Every chat-model call of a run, as sent, and the unoptimized request in its place.
+
+    Installed for the whole run through ``langchain_core``'s configure hook (the demo's
+    runner builds its own callbacks). For each call it keeps the messages the graph sent and
+    the tools bound (read from the demo model's call log), and rebuilds the request an
+    unoptimized agent would have sent at that point: the whole system prompt, all the tools,
+    and the thread's whole conversation (the seeded history, every earlier turn with its tool
+    calls and answers, then this turn's messages). A response-cache hit is a request of the
+    unoptimized agent and none of ours.
+    """
+
+    run_inline = True
+
+    def __init__(self, workload: Any) -> None:
+        super().__init__()
+        self.workload = workload
+        self.log: Any = None
+        self.tools_by_name: dict[str, Any] = {}
+        self.all_tools: list[Any] = []
+        self.calls: list[dict[str, Any]] = []
+        self._starts: dict[Any, tuple[str, list[Any]]] = {}
+        self._threads: dict[str, dict[str, Any]] = {}
+
+    def attach(self, model: Any, tools: Any) -> None:
+        """Read the call log of the demo's model and the catalog (from the agent's builder)."""
+        self.log = getattr(model, "log", None)
+        self.all_tools = list(tools)
+        self.tools_by_name = {t.name: t for t in self.all_tools}
+
+    def on_chat_model_start(
+        self, serialized: Any, messages: Any, *, run_id: Any, metadata: Any = None, **_: Any
+    ) -> None:
+        """Keep what the call received, by run."""
+        params = _.get("invocation_params") or {}
+        if params.get("_type") not in (AGENT_MODEL_TYPE, REPLAY_MODEL_TYPE):
+            return  # SmolLM2 writing the agent's answer inside the agent model's call
+        thread = str((metadata or {}).get("thread_id") or "")
+        self._starts[run_id] = (thread, list(messages[0]))
+
+    def on_llm_end(self, response: Any, *, run_id: Any, **_: Any) -> None:
+        """Pair the request with its unoptimized twin once the reply is known."""
+        from langchain_core.messages import SystemMessage
+
+        from langchain_tokenopt.monitoring.handler import REPLAY_MARKER
+
+        start = self._starts.pop(run_id, None)
+        if start is None:
+            return
+        thread, sent = start
+        out = response.generations[0][0].message
+        replay = bool((out.response_metadata or {}).get(REPLAY_MARKER))
+        tools = () if replay or not self.log or not self.log.calls else self.log.calls[-1].tools
+        conv = [m for m in sent if m.type != "system"]
+        h = max((i for i, m in enumerate(conv) if m.type == "human"), default=0)
+        turn = conv[h:]
+        key = (conv[h].id or conv[h].text) if conv else None
+        seed = thread.endswith("/" + str(self.workload.history_conversation_id))
+        st = self._threads.setdefault(
+            thread,
+            {"done": list(self.workload.history) if seed else [], "key": None, "turn": []},
+        )
+        if st["key"] is not None and key != st["key"]:
+            st["done"] += st["turn"] + [st["out"]]
+        st.update(key=key, turn=turn, out=out)
+        full = [SystemMessage(self.workload.system_prompt), *st["done"], *turn]
+        self.calls.append(
+            {"thread": thread, "replay": replay, "sent": sent, "tools": tuple(tools), "full": full}
+        )
+
+
+def _marked(shape: Any, n_tools: int, has_system: bool) -> Any:
+    """Breakpoints where a caching user puts them: last tool, system prompt, newest message."""
+    from dataclasses import replace
+
+    marks = {len(shape.parts) - 2} if len(shape.parts) >= 2 else set()
+    if n_tools:
+        marks.add(n_tools - 1)
+    if has_system:
+        marks.add(n_tools)
+    return replace(shape, breakpoints=tuple(sorted(marks)))
+
+
+def price_calls(capture: RequestCapture) -> dict[str, Any]:
+    """Price a run's calls and their unoptimized twins under each provider's caching rules.
+
+    The calls of the whole run are replayed in workload order, ``CALL_GAP_S`` apart, through
+    one provider cache (one organisation's traffic: the unoptimized agent's tools and system
+    prompt are shared by every thread). Input tokens only: outputs are the same for every
+    method, except a response-cache hit, which costs ours nothing.
+    """
+    from dataclasses import replace
+
+    from langchain_tokenopt.monitoring import RequestShape, price_thread
+    from langchain_tokenopt.tokens import TokenCounter
+
+    counter = TokenCounter("gpt-4o")
+    ours, full = [], []
+    for i, call in enumerate(capture.calls):
+        at = i * CALL_GAP_S
+        tools = capture.all_tools
+        shape = RequestShape.from_messages(call["full"], tools=tools, counter=counter)
+        full.append(replace(_marked(shape, len(tools), True), at=at))
+        if call["replay"]:
+            continue
+        bound = [capture.tools_by_name[n] for n in call["tools"] if n in capture.tools_by_name]
+        shape = RequestShape.from_messages(call["sent"], tools=bound, counter=counter)
+        system = any(m.type == "system" for m in call["sent"])
+        ours.append(replace(_marked(shape, len(bound), system), at=at))
+    out: dict[str, Any] = {
+        "calls": len(full),
+        "model_calls_ours": len(ours),
+        "input_tokens_unoptimized": sum(s.input_tokens for s in full),
+        "input_tokens_ours": sum(s.input_tokens for s in ours),
+    }
+    for model, provider in PRICED:
+        base = price_thread(full, model=model, provider=provider)
+        mine = price_thread(ours, model=model, provider=provider)
+        out[model] = {
+            "unoptimized_no_caching_usd": base.usd_without_caching,
+            "unoptimized_caching_usd": base.usd,
+            "unoptimized_prefix_reuse": round(base.prefix_reuse, 4),
+            "ours_usd": mine.usd,
+            "ours_no_caching_usd": mine.usd_without_caching,
+            "ours_prefix_reuse": round(mine.prefix_reuse, 4),
+            "ours_cache_read_tokens": mine.cache_read_tokens,
+            "ours_cache_write_tokens": mine.cache_write_tokens,
+        }
+    return out
+
+
+@contextmanager
+def capturing(workload: Any, *, prefix_stable: bool | None) -> Iterator[RequestCapture]:
+    """Capture every model call of a demo run; ``prefix_stable`` overrides the agent's mode.
+
+    ``build_demo_agent`` has no ``prefix_stable`` option: the graph factory it imports is
+    wrapped for the run to pass one (``None`` keeps the agent's default).
+    """
+    from contextvars import ContextVar
+
+    from langchain_core.tracers.context import register_configure_hook
+
+    import langchain_tokenopt.graph as graph_pkg
+
+    capture = RequestCapture(workload)
+    original = graph_pkg.build_optimized_agent
+
+    def build(model: Any, tools: Any = (), **kwargs: Any) -> Any:
+        capture.attach(model, tools)
+        if prefix_stable is not None:
+            kwargs["prefix_stable"] = prefix_stable
+        return original(model, tools, **kwargs)
+
+    var: ContextVar[RequestCapture | None] = ContextVar("e2e_request_capture", default=None)
+    register_configure_hook(var, inheritable=True)
+    token = var.set(capture)
+    graph_pkg.build_optimized_agent = build  # type: ignore[assignment]
+    try:
+        yield capture
+    finally:
+        graph_pkg.build_optimized_agent = original  # type: ignore[assignment]
+        var.reset(token)
+
+
+def cost_four_ways(
+    default: dict[str, Any], stable: dict[str, Any] | None, sufficiency: dict[str, Any]
+) -> dict[str, Any]:
+    """The four figures per priced model, each as a ratio to the cached unoptimized baseline."""
+    out: dict[str, Any] = {
+        "method": (
+            "calls of the run replayed in order, 30 s apart, through one provider cache"
+            " (bench/e2e_bench.py price_calls); input tokens only; breakpoints on the last"
+            " tool, the system prompt and the newest message for every method (Anthropic)"
+        ),
+        "calls": {"default": default, "prefix_stable": stable},
+        "sufficiency": sufficiency,
+        "models": {},
+    }
+    for model, _ in PRICED:
+        d = default[model]
+        cached = d["unoptimized_caching_usd"]
+        rows = {
+            "unoptimized_no_caching": (d["unoptimized_no_caching_usd"], 0.0),
+            "unoptimized_caching": (cached, d["unoptimized_prefix_reuse"]),
+            "ours": (d["ours_usd"], d["ours_prefix_reuse"]),
+        }
+        if stable is not None:
+            s = stable[model]
+            rows["ours_prefix_stable"] = (s["ours_usd"], s["ours_prefix_reuse"])
+            rows["unoptimized_caching_prefix_stable_run"] = (
+                s["unoptimized_caching_usd"],
+                s["unoptimized_prefix_reuse"],
+            )
+        out["models"][model] = {
+            name: {
+                "usd": round(usd, 6),
+                "x_cached_baseline": round(usd / cached, 4) if cached else None,
+                "prefix_reuse": reuse,
+            }
+            for name, (usd, reuse) in rows.items()
+        }
+    return out
+
+
+def print_cost_table(console: Console, cost: dict[str, Any]) -> None:
+    """USD of the run four ways, × the unoptimized-with-caching baseline, prefix reuse."""
+    table = Table(
+        title="Cost of the run, four ways (USD of input tokens; × unoptimized with caching; "
+        "reuse: share of the input read from the provider's cache)"
+    )
+    table.add_column("method")
+    for model, _ in PRICED:
+        table.add_column(f"{model} USD (×)", justify="right")
+        table.add_column("reuse", justify="right")
+    table.add_column("sufficiency", justify="right")
+    labels = {
+        "unoptimized_no_caching": "unoptimized, no caching",
+        "unoptimized_caching": "unoptimized, provider caching",
+        "ours": "ours (default mode)",
+        "ours_prefix_stable": "ours, prefix-stable",
+    }
+    suff = cost["sufficiency"]
+    for key, label in labels.items():
+        if key not in cost["models"][PRICED[0][0]]:
+            continue
+        cells = [label]
+        for model, _ in PRICED:
+            row = cost["models"][model][key]
+            cells += [
+                f"{row['usd']:.4f} ({row['x_cached_baseline']:.3f}×)",
+                f"{row['prefix_reuse']:.0%}",
+            ]
+        mode = {"ours": "default", "ours_prefix_stable": "prefix_stable"}.get(key)
+        s = suff.get(mode) if mode else None
+        cells.append(
+            "–"
+            if s is None
+            else f"{s['sufficient']:.1%} ({s['sufficient_with_find']:.1%} with find_tools)"
+            f" of {s['questions']}"
+        )
+        table.add_row(*cells)
+    console.print(table)
 
 
 def _pct(values: list[float], q: int) -> float | None:
@@ -315,8 +579,8 @@ def system_prompt_quality(workload: Any, budgets: tuple[int, ...]) -> dict[str, 
     at several budgets: mean tokens, the answer sentences of ANSWER_SENTENCES kept, and the
     core rules/paragraphs of CORE_PARTS_THAT_MATTER kept.
     """
+    from examples.tokenopt_demo.prompt import demo_system_fitter
     from langchain_tokenopt.compression import ModularPrompt, PromptAssembler
-    from langchain_tokenopt.demo.prompt import demo_system_fitter
     from langchain_tokenopt.embeddings import get_default_query_embeddings
     from langchain_tokenopt.tokens import TokenCounter
 
@@ -493,42 +757,80 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tool-margin-sweep", action="store_true", help="BFCL dev split sweep of tool_margin"
     )
+    parser.add_argument(
+        "--no-prefix-stable",
+        action="store_true",
+        help="skip the second run in prefix-stable mode (its cost and sufficiency)",
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
     if args.tool_margin_sweep:
         return tool_margin_sweep(Console(width=110))
-    from langchain_tokenopt.demo import load_workload
-    from langchain_tokenopt.demo.agent_run import (
+    from examples.tokenopt_demo import load_workload
+    from examples.tokenopt_demo.agent_run import (
         DEMO_CONTEXT_BUDGET,
         DEMO_SYSTEM_BUDGET,
         run_workload,
     )
-    from langchain_tokenopt.demo.report import estimate_cost, render_report
+    from examples.tokenopt_demo.report import render_report
 
     console = Console(width=110)
     limit = args.limit or (20 if args.quick else None)
     workload = load_workload(REPO / "examples" / "workload")
-    with tempfile.TemporaryDirectory(prefix="tokenopt-e2e-") as tmp:
-        started = time.perf_counter()
-        report = run_workload(
-            workload,
-            limit=limit,
-            workdir=Path(tmp),
-            on_result=lambda r: console.print(
-                f"[dim]{r.question.id} {r.question.kind:12} "
-                f"{'hit ' + str(r.cache_layer) if r.cache_hit else 'miss':14} "
-                f"{r.latency_ms:9.1f} ms  {r.tokens_unoptimized:6} -> {r.tokens_sent:5}[/dim]"
-            ),
+
+    def progress(r: Any) -> None:
+        console.print(
+            f"[dim]{r.question.id} {r.question.kind:12} "
+            f"{'hit ' + str(r.cache_layer) if r.cache_hit else 'miss':14} "
+            f"{r.latency_ms:9.1f} ms  {r.tokens_unoptimized:6} -> {r.tokens_sent:5}[/dim]"
         )
+
+    with (
+        tempfile.TemporaryDirectory(prefix="tokenopt-e2e-") as tmp,
+        capturing(workload, prefix_stable=None) as capture,
+    ):
+        started = time.perf_counter()
+        report = run_workload(workload, limit=limit, workdir=Path(tmp), on_result=progress)
         seconds = time.perf_counter() - started
     render_report(report, console=console)
+    default_calls = price_calls(capture)
+    stable_calls = stable_report = None
+    if not args.no_prefix_stable:
+        console.print("[bold]Second run: prefix-stable mode (cost and sufficiency)[/bold]")
+        with (
+            tempfile.TemporaryDirectory(prefix="tokenopt-e2e-") as tmp,
+            capturing(workload, prefix_stable=True) as capture_ps,
+        ):
+            stable_report = run_workload(
+                workload, limit=limit, workdir=Path(tmp), on_result=progress
+            )
+        stable_calls = price_calls(capture_ps)
+
+    def suff_of(r: Any) -> dict[str, Any]:
+        x = r.sufficiency
+        return {
+            "questions": x.questions,
+            "sufficient": x.sufficient,
+            "sufficient_with_find": x.sufficient_with_find,
+            "tools_bound": x.tools_bound,
+            "args_kept": x.args_kept,
+            "insufficient": list(x.insufficient),
+        }
+
+    cost = cost_four_ways(
+        default_calls,
+        stable_calls,
+        {
+            "default": suff_of(report),
+            "prefix_stable": None if stable_report is None else suff_of(stable_report),
+        },
+    )
 
     misses, hits = report.misses(), report.hits()
     miss_before = statistics.fmean(r.tokens_unoptimized for r in misses) if misses else 0.0
     miss_after = statistics.fmean(r.tokens_sent for r in misses) if misses else 0.0
     hit_ms = [r.latency_ms for r in hits]
     miss_ms = [r.latency_ms for r in misses]
-    cost = estimate_cost(report)
 
     def step_after(step: str) -> float | None:
         rows = [r.steps[step][1] for r in misses if step in r.steps]
@@ -614,11 +916,7 @@ def main(argv: list[str] | None = None) -> int:
             "miss_p50": _pct(miss_ms, 50),
             "miss_p95": _pct(miss_ms, 95),
         },
-        "cost_usd_at_gpt_4o": {
-            "unoptimized": cost.unoptimized_usd,
-            "optimized": cost.optimized_usd,
-            "saving": cost.saving,
-        },
+        "cost_four_ways": cost,
         "quality_proxies": quality_proxies(),
         "workload_quality": {
             "tool_recall_on_misses": tools_quality,
@@ -784,6 +1082,7 @@ def main(argv: list[str] | None = None) -> int:
         "scope still separates them): "
         + (", ".join(norm["must_miss_matched_same_tenant_ignoring_conversation"]) or "none")
     )
+    print_cost_table(console, cost)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / ("e2e_quick.json" if args.quick or args.limit else "e2e.json")
     out.write_text(json.dumps(result, indent=2))

@@ -94,9 +94,14 @@ def summary_tables(summary: Summary) -> list[Any]:
         ("average reduction / request", _pct(summary.average_reduction)),
         ("latency p50 / p95 / p99 ms", " / ".join(_ms(x) for x in _pcts(summary.latency))),
         ("optimizer p50/p95/p99 ms", " / ".join(_ms(x) for x in _pcts(summary.optimizer_latency))),
+        ("provider cache reads / writes (tokens)",
+         f"{summary.tokens.cache_read:,} / {summary.tokens.cache_creation:,}"),
+        ("priced as", ", ".join(summary.cost.priced_as) or "each request's own model"),
         ("cost actual", _usd(summary.cost.actual_usd)),
-        ("cost without optimization", _usd(summary.cost.counterfactual_usd)),
-        ("saved", _usd(summary.cost.savings_usd)),
+        ("cost unoptimized, no provider caching", _usd(summary.cost.counterfactual_usd)),
+        ("cost unoptimized, with provider caching", _usd(summary.cost.counterfactual_cached_usd)),
+        ("saved vs unoptimized, no provider caching", _usd(summary.cost.savings_usd)),
+        ("saved vs unoptimized, with provider caching", _usd(summary.cost.savings_vs_cached_usd)),
         ("pricing coverage", _pct(summary.cost.pricing_coverage)),
         ("unpriced models", ", ".join(summary.cost.unpriced_models) or "–"),
         ("model calls without usage (excluded)", f"{summary.usage_unavailable:,}"),
@@ -108,7 +113,8 @@ def summary_tables(summary: Summary) -> list[Any]:
     steps = Table(title="savings per step")
     steps.add_column("step")
     steps.add_column("tokens saved", justify="right")
-    steps.add_column("USD saved", justify="right")
+    steps.add_column("USD saved (vs no caching)", justify="right")
+    steps.add_column("USD saved net of lost cache reads", justify="right")
     # Rows are named by the graph's steps (StepName); the cost's savings key of the cache
     # step is "response_cache", and the provider's prompt cache is not a step of ours.
     names = ["cache", "tool_selection", "compression", "context", "prompt_cache"]
@@ -116,7 +122,13 @@ def summary_tables(summary: Summary) -> list[Any]:
     for name in names:
         tokens = summary.tokens_saved_by_step.get(name)
         usd = summary.cost.savings_by_step.get(usd_key.get(name, name))
-        steps.add_row(name, "–" if tokens is None else f"{tokens:,}", _usd(usd))
+        net = summary.cost.net_savings_by_step.get(usd_key.get(name, name))
+        steps.add_row(
+            name,
+            "–" if tokens is None else f"{tokens:,}",
+            _usd(usd),
+            "–" if name == "prompt_cache" else _usd(net),
+        )
     tables: list[Any] = [overview, steps]
     if summary.groups:
         keys = list(summary.groups[0].key)
@@ -163,13 +175,20 @@ def stats(
     ] = "",
     db: _DB = None,
     redis_url: _REDIS = None,
+    price_as: Annotated[
+        str | None,
+        typer.Option(
+            help="Price every request as this hosted model (e.g. claude-sonnet-4-5); "
+            "default: the prices recorded with each request."
+        ),
+    ] = None,
 ) -> None:
     """Print the summary of recorded requests as rich tables."""
     keys = tuple(k.strip() for k in by.split(",") if k.strip())
     try:
         store = _open_store(db, redis_url, create=False)
         try:
-            result = store.summary(window=window, group_by=keys)  # type: ignore[arg-type]
+            result = store.summary(window=window, group_by=keys, price_as=price_as)  # type: ignore[arg-type]
         finally:
             store.close()
     except TokenOptError as exc:
@@ -190,6 +209,10 @@ def dashboard(
     ] = None,
     db: _DB = None,
     redis_url: _REDIS = None,
+    price_as: Annotated[
+        str | None,
+        typer.Option(help="Price every request as this hosted model (e.g. claude-sonnet-4-5)."),
+    ] = None,
 ) -> None:
     """Serve the web dashboard and /metrics."""
     try:
@@ -206,19 +229,27 @@ def dashboard(
         _fail(str(exc), exc)
     console.print(f"tokenopt dashboard on http://{escape(host)}:{port}/  (Ctrl-C to stop)")
     try:
-        serve(store, host=host, port=port, token=token)
-    except MissingDependencyError as exc:
+        serve(store, host=host, port=port, token=token, price_as=price_as)
+    except (MissingDependencyError, TokenOptError) as exc:
         _fail(str(exc), exc)
     finally:
         store.close()
 
 
+#: What ``tokenopt demo`` says where no checkout holds the demo (it is not in the wheel).
+_DEMO_MISSING = (
+    "the demo is not part of the installed package: it lives in the repository's examples/ "
+    "folder. Clone the langchain-tokenopt repository and run `make demo` (or "
+    "`tokenopt demo`) from its root."
+)
+
+
 @app.command()
 def demo() -> None:
-    """Run the repository's examples/demo.py (records into the default store)."""
+    """Run the checkout's examples/demo.py (records into the default store)."""
     path = _repo_file("examples", "demo.py")
     if path is None:
-        _fail("examples/demo.py not found; run from the repository root.")
+        _fail(_DEMO_MISSING)
     sys.argv = [str(path)]
     runpy.run_path(str(path), run_name="__main__")
 

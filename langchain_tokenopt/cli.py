@@ -4,7 +4,8 @@ Commands:
 
 * ``tokenopt stats [--window 24h] [--by model,tenant] [--db PATH | --redis-url URL]``
 * ``tokenopt dashboard [--host 127.0.0.1] [--port 8765] [--token T] [--db PATH]``
-* ``tokenopt demo`` runs the repository's ``examples/demo.py``
+* ``tokenopt demo`` runs ``examples/demo.py`` from a checkout of the repository (the demo is
+  not in the wheel; elsewhere it says to clone the repository and run ``make demo``)
 * ``tokenopt bench NAME [ARGS...]`` runs ``bench/NAME_bench.py``
 * ``tokenopt tool-examples TOOLS.json --out EXAMPLES.json [--per-tool 2]`` writes example
   questions per tool with the local SmolLM2 (for ``ToolRetriever(examples=...)``)

@@ -1,25 +1,40 @@
 """Resolve the optimizer arguments of the graph factory and the middleware.
 
-``True`` means "build the default", ``False`` / ``None`` means "switch the step off", and an
-object is validated and used as given. Shared by :func:`~langchain_tokenopt.build_optimized_agent`
-and :class:`~langchain_tokenopt.graph.middleware.TokenOptMiddleware`.
+``None`` means "build the default", ``False`` means "switch the step off" (``True`` is read
+as ``None``), and an object is validated and used as given. Shared by
+:func:`~langchain_tokenopt.build_optimized_agent` and
+:class:`~langchain_tokenopt.graph.middleware.TokenOptMiddleware`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.caches import BaseCache
 from langchain_core.language_models import BaseChatModel
+from langchain_core.outputs import Generation
 
+from langchain_tokenopt.cache.keys import RequestKey
+from langchain_tokenopt.compression.modular_prompt import ModularPrompt, PromptAssembler
+from langchain_tokenopt.compression.query_aware import QueryAwareCompressor
 from langchain_tokenopt.errors import TokenOptConfigError
+from langchain_tokenopt.protocols import (
+    CacheAnswer,
+    HistoryOptimizer,
+    PromptFitter,
+    ResponseCache,
+    StepMonitor,
+    ToolSelectorLike,
+)
 from langchain_tokenopt.tokens import TokenCounter
 
 __all__ = [
     "CALLER_KEYS",
     "DEFAULT_CONTEXT_BUDGET",
+    "DEFAULT_SYSTEM_BUDGET",
     "DEFAULT_TOOL_MARGIN",
+    "LangChainResponseCache",
     "caller_ids",
     "check_compact_to",
     "check_tool_margin",
@@ -46,6 +61,9 @@ DEFAULT_TOOL_MARGIN = 0.7
 #: tokens kept the next call's argument values on 0.87 / 0.83 of calls, 3,000 on 0.93 / 0.87,
 #: still sending over 90 % fewer tokens than the full request.
 DEFAULT_CONTEXT_BUDGET = 3000
+
+#: System-prompt budget of the default compressor (tokens).
+DEFAULT_SYSTEM_BUDGET = 1000
 
 
 def check_tool_margin(tool_margin: Any) -> float | None:
@@ -74,57 +92,116 @@ def check_compact_to(compact_to: Any) -> float:
     return float(compact_to)
 
 
-def resolve_cache(cache: Any) -> Any:
-    """Return the response cache: ``True`` → default :class:`SemanticCache`, falsy → None."""
-    if cache is True:
+class LangChainResponseCache:
+    """A LangChain ``BaseCache`` seen as a :class:`~langchain_tokenopt.protocols.ResponseCache`.
+
+    The request's key is passed as LangChain's ``(prompt, llm_string)`` pair (``llm_string``
+    an opaque name of the model and tools). Such a cache gives no entry its own lifetime,
+    so an answer that needs one (``ttl`` set) is refused, and every hit counts as exact.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_core.caches import InMemoryCache
+
+            cache = LangChainResponseCache(InMemoryCache())
+            cache.lookup_request(key).generations
+    """
+
+    def __init__(self, cache: BaseCache) -> None:
+        if not isinstance(cache, BaseCache):
+            msg = f"cache must be a BaseCache, got {type(cache).__name__}"
+            raise TokenOptConfigError(msg)
+        self.cache = cache
+
+    def lookup_request(self, key: RequestKey, /) -> CacheAnswer:
+        """Look ``key`` up with ``BaseCache.lookup``."""
+        return _plain_answer(self.cache.lookup(key.prompt, key.llm_string))
+
+    async def alookup_request(self, key: RequestKey, /) -> CacheAnswer:
+        """Look ``key`` up with ``BaseCache.alookup``."""
+        return _plain_answer(await self.cache.alookup(key.prompt, key.llm_string))
+
+    def update_request(
+        self, key: RequestKey, generations: Sequence[Generation], /, *, ttl: float | None = None
+    ) -> bool:
+        """Store with ``BaseCache.update``; refuse an answer that needs its own lifetime."""
+        if ttl is not None:
+            return False
+        self.cache.update(key.prompt, key.llm_string, list(generations))
+        return True
+
+    async def aupdate_request(
+        self, key: RequestKey, generations: Sequence[Generation], /, *, ttl: float | None = None
+    ) -> bool:
+        """Store with ``BaseCache.aupdate``; refuse an answer that needs its own lifetime."""
+        if ttl is not None:
+            return False
+        await self.cache.aupdate(key.prompt, key.llm_string, list(generations))
+        return True
+
+
+def _plain_answer(generations: Sequence[Generation] | None) -> CacheAnswer:
+    if not generations:
+        return CacheAnswer()
+    return CacheAnswer(generations=list(generations), layer="exact")
+
+
+def resolve_cache(cache: BaseCache | ResponseCache | bool | None) -> ResponseCache | None:
+    """Return the response cache: ``None`` → default :class:`SemanticCache`, ``False`` → off.
+
+    A plain LangChain ``BaseCache`` is wrapped in :class:`LangChainResponseCache`.
+    """
+    if cache is None or cache is True:
         from langchain_tokenopt.cache import SemanticCache
 
         return SemanticCache()
-    if cache is False or cache is None:
+    if cache is False:
         return None
-    if not isinstance(cache, BaseCache):
-        msg = f"cache must be a BaseCache, True or False, got {type(cache).__name__}"
-        raise TokenOptConfigError(msg)
-    return cache
+    if isinstance(cache, ResponseCache):
+        return cache
+    if isinstance(cache, BaseCache):
+        return LangChainResponseCache(cache)
+    msg = f"cache must be a BaseCache, None or False, got {type(cache).__name__}"
+    raise TokenOptConfigError(msg)
 
 
-def resolve_tool_selector(selector: Any, tools: list[Any], counter: TokenCounter) -> Any:
-    """Return the tool selector: ``True`` → a ``ToolSelector`` over ``tools``, falsy → None."""
-    if selector is True:
+def resolve_tool_selector(
+    selector: ToolSelectorLike | bool | None, tools: list[Any], counter: TokenCounter
+) -> ToolSelectorLike | None:
+    """Return the tool selector: ``None`` → a ``ToolSelector`` over ``tools``, ``False`` → off."""
+    if selector is None or selector is True:
         if not tools:
             return None
         from langchain_tokenopt.tools import ToolSelector
 
         return ToolSelector.from_tools(tools)
-    if selector is False or selector is None:
+    if selector is False:
         return None
-    if not callable(getattr(selector, "select", None)):
+    if not isinstance(selector, ToolSelectorLike):
         msg = f"tool_selector must have select(messages), got {type(selector).__name__}"
         raise TokenOptConfigError(msg)
     return selector
 
 
 def resolve_compressor(
-    compressor: Any, system_prompt: Any, budget: int, counter: TokenCounter
-) -> Callable[[Any, str], str] | None:
+    compressor: PromptFitter | PromptAssembler | QueryAwareCompressor | bool | None,
+    system_prompt: Any,
+    budget: int,
+    counter: TokenCounter,
+) -> PromptFitter | None:
     """Return ``(system_prompt, question) -> str`` that fits the system prompt, or None.
 
-    ``True`` picks a :class:`~langchain_tokenopt.graph.system_prompt.ModuleFitter` for a
-    ``ModularPrompt`` (core modules whole, the answering sentences of the others) and a
+    ``None`` picks a :class:`~langchain_tokenopt.compression.module_fitter.ModuleFitter` for
+    a ``ModularPrompt`` (core modules whole, the answering sentences of the others) and a
     ``QueryAwareCompressor`` for a plain string, both with ``budget`` tokens.
     """
-    if compressor is False or compressor is None or system_prompt is None:
+    if compressor is False or system_prompt is None:
         return None
-    from langchain_tokenopt.compression import (
-        ModularPrompt,
-        PromptAssembler,
-        QueryAwareCompressor,
-    )
-
-    if compressor is True:
+    if compressor is None or compressor is True:
         if isinstance(system_prompt, ModularPrompt):
+            from langchain_tokenopt.compression.module_fitter import ModuleFitter
             from langchain_tokenopt.errors import MissingDependencyError
-            from langchain_tokenopt.graph.system_prompt import ModuleFitter
 
             try:
                 return ModuleFitter(system_prompt, budget_tokens=budget, token_counter=counter)
@@ -149,36 +226,38 @@ def resolve_compressor(
             return str(qac.invoke({"context": text, "question": question}).text)
 
         return compress
-    if callable(compressor):
+    if isinstance(compressor, PromptFitter):
         return compressor
     kinds = "a PromptAssembler, a QueryAwareCompressor or a callable"
     msg = f"compressor must be {kinds}, got {type(compressor).__name__}"
     raise TokenOptConfigError(msg)
 
 
-def resolve_context_optimizer(optimizer: Any, budget: int, counter: TokenCounter) -> Any:
-    """Return the history optimizer: ``True`` → ``ContextOptimizer(max_tokens=budget)``."""
-    if optimizer is True:
+def resolve_context_optimizer(
+    optimizer: HistoryOptimizer | bool | None, budget: int, counter: TokenCounter
+) -> HistoryOptimizer | None:
+    """Return the history optimizer: ``None`` → ``ContextOptimizer(max_tokens=budget)``."""
+    if optimizer is None or optimizer is True:
         from langchain_tokenopt.context import ContextOptimizer
 
         return ContextOptimizer(max_tokens=budget, counter=counter)
-    if optimizer is False or optimizer is None:
+    if optimizer is False:
         return None
-    if not callable(getattr(optimizer, "invoke", None)):
+    if not isinstance(optimizer, HistoryOptimizer):
         msg = f"context_optimizer must be a Runnable over messages, got {type(optimizer).__name__}"
         raise TokenOptConfigError(msg)
     return optimizer
 
 
-def resolve_monitor(monitor: Any) -> Any:
-    """Return the monitor: ``True`` → ``TokenOptCallbackHandler()`` (SQLite store)."""
-    if monitor is True:
+def resolve_monitor(monitor: StepMonitor | bool | None) -> StepMonitor | None:
+    """Return the monitor: ``None`` → ``TokenOptCallbackHandler()`` (SQLite store)."""
+    if monitor is None or monitor is True:
         from langchain_tokenopt.monitoring import TokenOptCallbackHandler
 
         return TokenOptCallbackHandler()
-    if monitor is False or monitor is None:
+    if monitor is False:
         return None
-    if not callable(getattr(monitor, "record_step", None)):
+    if not isinstance(monitor, StepMonitor):
         msg = f"monitor must be a TokenOptCallbackHandler, got {type(monitor).__name__}"
         raise TokenOptConfigError(msg)
     return monitor

@@ -21,8 +21,11 @@ Follow one user turn through the graph::
 * ``call_model`` calls the model; ``cache_store`` stores the final answer, unless the turn
   called a tool that is not declared cacheable (``cacheable_tools``).
 
-Each node has a sync and an async form, reports tokens before/after and latency to the
-monitor, and fails open (see :mod:`langchain_tokenopt.graph.pipeline`).
+Each node is a ``RunnableCallable(sync, async)``: ``graph.invoke`` runs the sync forms,
+``graph.ainvoke`` / ``astream`` the async ones, which await the cache's ``alookup_request`` /
+``aupdate_request``, the selector's ``aselect``, the context optimizer's ``aoptimize`` and the
+model's ``ainvoke``. Each reports tokens before/after and latency to the monitor and fails
+open (see :mod:`langchain_tokenopt.graph.pipeline`).
 
 Example:
     .. code-block:: python
@@ -36,29 +39,28 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Literal, Unpack
 
-from langchain_core.caches import BaseCache
-from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
-from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import merge_configs
 from langchain_core.tools import BaseTool
+
+# LangGraph's own node wrapper (what ``create_react_agent`` and langgraph-bigtool use): a
+# node with a real sync and a real async form, each given the run's config.
+from langgraph._internal._runnable import RunnableCallable
 from langgraph.graph import END, START, StateGraph
 
-from langchain_tokenopt.context.compaction import DEFAULT_COMPACT_TO
+from langchain_tokenopt.cache.keys import RequestKey
 from langchain_tokenopt.errors import TokenOptConfigError
 from langchain_tokenopt.graph.defaults import (
     CALLER_KEYS,
-    DEFAULT_CONTEXT_BUDGET,
     DEFAULT_TOOL_MARGIN,
     caller_ids,
-    check_compact_to,
-    check_tool_margin,
     model_name,
     resolve_cache,
     resolve_compressor,
@@ -67,10 +69,10 @@ from langchain_tokenopt.graph.defaults import (
     resolve_tool_selector,
     tool_name,
 )
+from langchain_tokenopt.graph.options import OptimizerOptions, OptimizerSettings
 from langchain_tokenopt.graph.pipeline import (
-    CacheKeyParts,
     OptimizerPipeline,
-    StepRecorder,
+    ToolChoice,
     latest_human,
 )
 from langchain_tokenopt.graph.prefix import (
@@ -80,12 +82,18 @@ from langchain_tokenopt.graph.prefix import (
 )
 from langchain_tokenopt.graph.replay import CachedAnswerModel
 from langchain_tokenopt.graph.state import OptimizedAgentState, TurnState
+from langchain_tokenopt.monitoring.reporting import StepRecorder
+from langchain_tokenopt.protocols import CacheLayer, StepEvent
 from langchain_tokenopt.tokens import TokenCounter
+from langchain_tokenopt.tools.selector import ToolSelector
 from langchain_tokenopt.tools.working_set import WORKING_SET_KEY
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_TOOL_MARGIN", "build_optimized_agent"]
+
+Update = dict[str, Any]
+"""A node's state update."""
 
 
 def build_optimized_agent(
@@ -93,24 +101,18 @@ def build_optimized_agent(
     tools: Sequence[BaseTool | Callable[..., Any] | dict[str, Any]] = (),
     *,
     system_prompt: Any = None,
-    cache: BaseCache | bool | None = True,
-    tool_selector: Any = True,
-    compressor: Any = True,
-    context_optimizer: Any = True,
-    monitor: Any = True,
-    context_budget: int = DEFAULT_CONTEXT_BUDGET,
-    system_budget: int = 1000,
+    options: OptimizerOptions | None = None,
     token_model: str | None = None,
     cache_scope_by: Sequence[Literal["tenant_id", "user_id"]] = ("tenant_id", "user_id"),
-    tool_margin: float | None = DEFAULT_TOOL_MARGIN,
-    cacheable_tools: Mapping[str, float] | None = None,
-    prefix_stable: bool | None = None,
-    compact_to: float = DEFAULT_COMPACT_TO,
-) -> StateGraph:
+    **settings: Unpack[OptimizerSettings],
+) -> StateGraph[OptimizedAgentState]:
     """Build an agent graph with cache, tool selection, compression and context steps.
 
-    Every optimizer has a working default; pass ``False`` (or ``None``) to switch a step
-    off, or your own configured component to replace it.
+    Every optimizer has a working default; pass ``False`` to switch a step off, or your own
+    configured component to replace it. The steps and budgets are those of
+    :class:`~langchain_tokenopt.graph.options.OptimizerOptions`, shared with
+    :class:`~langchain_tokenopt.graph.middleware.TokenOptMiddleware` (same defaults): give
+    them as ``options=`` or as keywords (keywords override ``options``).
 
     Args:
         model: The chat model (``BaseChatModel``) the agent calls.
@@ -118,48 +120,18 @@ def build_optimized_agent(
             and schema-only dicts (bound, but a call to one ends the turn so the caller can
             run it).
         system_prompt: A string, a :class:`~langchain_tokenopt.ModularPrompt` or None.
-        cache: A ``BaseCache``; ``True`` builds the default
-            :class:`~langchain_tokenopt.SemanticCache` (embedded, user cache dir).
-        tool_selector: A :class:`~langchain_tokenopt.ToolSelector`; ``True`` builds one over
-            ``tools``; ``False`` binds every tool.
-        compressor: How the system prompt is fitted: a
-            :class:`~langchain_tokenopt.graph.ModuleFitter` or a ``PromptAssembler`` (for a
-            ``ModularPrompt``), a ``QueryAwareCompressor``, any callable
-            ``(system_prompt, question) -> str``; ``True`` picks the default for the prompt
-            type with ``system_budget`` tokens (``ModuleFitter`` for a ``ModularPrompt``:
-            core modules whole, then the sentences of the other modules that answer the
-            question).
-        context_optimizer: A ``Runnable`` over messages; ``True`` builds
-            :class:`~langchain_tokenopt.ContextOptimizer` with ``context_budget`` tokens.
-        monitor: A :class:`~langchain_tokenopt.TokenOptCallbackHandler`; ``True`` builds one
-            with the default SQLite store.
-        context_budget: Token budget of the conversation sent to the model (default
-            context optimizer; default :data:`DEFAULT_CONTEXT_BUDGET`, chosen with
-            ``bench/agent_bench.py`` so the next call keeps the values it needs).
-        system_budget: Token budget of the system prompt (default compressor). A
-            ``ModularPrompt``'s core modules must fit it.
+        options: The optimizer steps and budgets (default: ``OptimizerOptions()``).
         token_model: Model name that picks the tokenizer for the figures (defaults to the
             chat model's name).
         cache_scope_by: Which ``config["metadata"]`` ids confine cache entries. The default
             keeps answers per tenant *and* user; ``("tenant_id",)`` shares answers between
             the users of a tenant (right for FAQ-like traffic, wrong where answers hold one
             user's data).
-        tool_margin: With the default tool selector, bind only the retrieved tools whose
-            score (the retriever's probability that the tool is needed) is within this gap
-            of the best one (``find_tools`` stays bound to load the rest); ``None`` binds the
-            selector's top ``k``. The default was chosen on the BFCL dev split
-            (``bench/e2e_bench.py --tool-margin-sweep``).
-        cacheable_tools: ``{tool name: lifetime in seconds}`` of read-only tools whose
-            results may be served again for that long (a tool's ``cache_ttl`` metadata
-            declares it too). A turn that called any other tool is never stored in the
-            response cache, so a booking is never replayed without booking.
-        prefix_stable: Keep the request prefix stable for the provider's prompt cache
-            (system prompt fitted once per thread, history compacted in steps, Anthropic
-            breakpoints / an OpenAI ``prompt_cache_key``); ``None`` (default) turns it on
-            for models whose provider caches prefixes (Anthropic, OpenAI, Gemini).
-        compact_to: In the prefix-stable mode, a compaction brings the history to
-            ``context_budget`` and the next calls append to it until it reaches
-            ``context_budget / compact_to`` tokens.
+        **settings: Any field of :class:`~langchain_tokenopt.graph.options.OptimizerOptions`:
+            ``cache``, ``tool_selector``, ``compressor``, ``context_optimizer``, ``monitor``
+            (each: your component, ``False`` for off, ``None`` for the default),
+            ``context_budget``, ``system_budget``, ``tool_margin``, ``cacheable_tools``,
+            ``prefix_stable``, ``compact_to``.
 
     Returns:
         The uncompiled ``StateGraph`` over :class:`OptimizedAgentState`: call
@@ -167,19 +139,24 @@ def build_optimized_agent(
 
     Raises:
         TokenOptConfigError: an argument has the wrong type or a budget is not positive.
+
+    Example:
+        .. code-block:: python
+
+            graph = build_optimized_agent(model, tools, cache=False, context_budget=2000)
+            await graph.compile().ainvoke({"messages": [("user", "Where is my order?")]})
     """
     if not isinstance(model, BaseChatModel):
         msg = f"model must be a LangChain BaseChatModel, got {type(model).__name__}"
         raise TokenOptConfigError(msg)
+    if options is not None and not isinstance(options, OptimizerOptions):
+        msg = f"options must be an OptimizerOptions, got {type(options).__name__}"
+        raise TokenOptConfigError(msg)
+    opts = (options or OptimizerOptions()).with_settings(**settings)
     scope_keys = tuple(cache_scope_by)
     if not scope_keys or any(k not in CALLER_KEYS for k in scope_keys):
         msg = f"cache_scope_by must be a non-empty subset of {CALLER_KEYS}, got {cache_scope_by!r}"
         raise TokenOptConfigError(msg)
-    for name, value in (("context_budget", context_budget), ("system_budget", system_budget)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            msg = f"{name} must be a positive int, got {value!r}"
-            raise TokenOptConfigError(msg)
-    margin = check_tool_margin(tool_margin)
     if tools is None or isinstance(tools, str | bytes | dict) or not hasattr(tools, "__iter__"):
         msg = f"tools must be a sequence of tools, got {type(tools).__name__}"
         raise TokenOptConfigError(msg)
@@ -193,22 +170,28 @@ def build_optimized_agent(
         model=model,
         tools=catalog,
         system_prompt=system_prompt,
-        cache=resolve_cache(cache),
-        tool_selector=resolve_tool_selector(tool_selector, catalog, counter),
-        prompt_compressor=resolve_compressor(compressor, system_prompt, system_budget, counter),
-        context_optimizer=resolve_context_optimizer(context_optimizer, context_budget, counter),
-        monitor=resolve_monitor(monitor),
+        cache=resolve_cache(opts.cache),
+        tool_selector=resolve_tool_selector(opts.tool_selector, catalog, counter),
+        prompt_compressor=resolve_compressor(
+            opts.compressor, system_prompt, opts.system_budget, counter
+        ),
+        context_optimizer=resolve_context_optimizer(
+            opts.context_optimizer, opts.context_budget, counter
+        ),
+        monitor=resolve_monitor(opts.monitor),
         counter=counter,
-        tool_margin=margin,
-        cacheable_tools=cacheable_tools,
-        prefix_stable=prefix_caching_default(model) if prefix_stable is None else prefix_stable,
-        compact_to=check_compact_to(compact_to),
+        tool_margin=opts.tool_margin,
+        cacheable_tools=opts.cacheable_tools,
+        prefix_stable=(
+            prefix_caching_default(model) if opts.prefix_stable is None else opts.prefix_stable
+        ),
+        compact_to=opts.compact_to,
     )
     return _AgentGraph(pipeline, model, catalog, model_name(model), scope_keys).build()
 
 
 class _AgentGraph:
-    """The nodes of one agent; sync and async forms share every line of logic."""
+    """The nodes of one agent: a sync and an async form each, sharing their logic."""
 
     def __init__(
         self,
@@ -226,9 +209,11 @@ class _AgentGraph:
         self.by_name: dict[str, Any] = {tool_name(t): t for t in tools}
         selector = pipeline.tool_selector
         # The selector's ``find_tools`` meta-tool must be executable by the tools node.
-        meta = getattr(selector, "find_tools_tool", None) if selector is not None else None
-        enabled = getattr(selector, "find_tools_enabled", False)
-        self.meta_tools: list[BaseTool] = [meta] if isinstance(meta, BaseTool) and enabled else []
+        self.meta_tools: list[BaseTool] = (
+            [selector.find_tools_tool]
+            if isinstance(selector, ToolSelector) and selector.find_tools_enabled
+            else []
+        )
         for tool in self.meta_tools:
             self.by_name[tool_name(tool)] = tool
 
@@ -236,15 +221,12 @@ class _AgentGraph:
     def _cache_scope(self, config: RunnableConfig) -> dict[str, str]:
         return {k: v for k, v in caller_ids(config).items() if k in self.scope_keys}
 
-    def _recorder(self, state: OptimizedAgentState, config: RunnableConfig) -> StepRecorder:
-        turn = state.get("turn") or {}
+    def _recorder(self, turn: TurnState, config: RunnableConfig) -> StepRecorder:
         return self.pipeline.recorder(turn.get("request_id") or uuid.uuid4().hex, config)
 
     # ------------------------------------------------------------------ cache_check
-    def _lookup(
-        self, state: OptimizedAgentState, config: RunnableConfig
-    ) -> tuple[AIMessage | None, str | None, TurnState, int]:
-        messages = list(state.get("messages") or [])
+    def _new_turn(self, state: OptimizedAgentState, config: RunnableConfig) -> _Lookup:
+        messages: list[BaseMessage] = list(state.get("messages") or [])
         human = latest_human(messages)
         request_id = uuid.uuid4().hex
         turn: TurnState = {
@@ -254,123 +236,166 @@ class _AgentGraph:
             "steps": [],
         }
         if human is None or self.pipeline.cache is None:
-            return None, None, turn, 0
+            return _Lookup(messages, turn, None)
         recorder = self.pipeline.recorder(request_id, config)
-        scope = self._cache_scope(config)
-        key = self.pipeline.cache_key(messages)
-        turn["cache_prompt"], turn["cache_llm_string"] = key.prompt, key.llm_string
-        answer, layer = self.pipeline.lookup(messages, recorder, scope)
-        turn["steps"] = [_event_dict(e) for e in recorder.events]
-        prompt_tokens = recorder.events[-1].tokens_before if recorder.events else 0
-        return answer, layer, turn, prompt_tokens
+        turn["cache_prompt"] = self.pipeline.cache_key(messages).prompt
+        return _Lookup(messages, turn, recorder)
 
     def _hit_update(
         self,
         replayed: BaseMessage,
-        layer: str | None,
-        turn: TurnState,
-        prompt_tokens: int,
+        layer: CacheLayer | None,
+        found: _Lookup,
         config: RunnableConfig,
-    ) -> dict[str, Any]:
+    ) -> Update:
+        turn = found.turn
         turn["cache_hit"] = True
         recorder = self.pipeline.recorder(turn["request_id"], config)
         output_tokens = self.pipeline.counter.count(_text(replayed))
         ids = caller_ids(config)
-        for monitor in recorder.monitors:
-            try:
-                monitor.record_cache_hit(
-                    turn["request_id"],
-                    layer=layer,
-                    prompt_tokens=prompt_tokens,
-                    output_tokens=output_tokens,
-                    model=self.model_name,
-                    tenant_id=ids.get("tenant_id"),
-                    user_id=ids.get("user_id"),
-                )
-            except Exception as exc:  # noqa: BLE001 - monitoring never breaks a request
-                logger.warning("tokenopt monitor failed on a cache hit: %s", type(exc).__name__)
+        recorder.cache_hit(
+            layer=layer,
+            prompt_tokens=found.prompt_tokens,
+            output_tokens=output_tokens,
+            model=self.model_name,
+            tenant_id=ids.get("tenant_id"),
+            user_id=ids.get("user_id"),
+        )
         return {"messages": [replayed], "turn": turn}
 
-    def cache_check(self, state: OptimizedAgentState, config: RunnableConfig) -> dict[str, Any]:
-        answer, layer, turn, tokens = self._lookup(state, config)
+    def cache_check(self, state: OptimizedAgentState, config: RunnableConfig) -> Update:
+        found = self._new_turn(state, config)
+        if found.recorder is None:
+            return {"turn": found.turn}
+        answer, layer = self.pipeline.lookup(
+            found.messages, found.recorder, self._cache_scope(config)
+        )
+        found.record()
         if answer is None:
-            return {"turn": turn}
-        replay = CachedAnswerModel(answer=_fresh(answer))
-        replayed = replay.invoke(list(state.get("messages") or []), config)
-        return self._hit_update(replayed, layer, turn, tokens, config)
+            return {"turn": found.turn}
+        replayed = CachedAnswerModel(answer=_fresh(answer)).invoke(found.messages, config)
+        return self._hit_update(replayed, layer, found, config)
 
-    async def acache_check(
-        self, state: OptimizedAgentState, config: RunnableConfig
-    ) -> dict[str, Any]:
-        answer, layer, turn, tokens = await asyncio.to_thread(self._lookup, state, config)
+    async def acache_check(self, state: OptimizedAgentState, config: RunnableConfig) -> Update:
+        found = self._new_turn(state, config)
+        if found.recorder is None:
+            return {"turn": found.turn}
+        answer, layer = await self.pipeline.alookup(
+            found.messages, found.recorder, self._cache_scope(config)
+        )
+        found.record()
         if answer is None:
-            return {"turn": turn}
-        replay = CachedAnswerModel(answer=_fresh(answer))
-        replayed = await replay.ainvoke(list(state.get("messages") or []), config)
-        return self._hit_update(replayed, layer, turn, tokens, config)
+            return {"turn": found.turn}
+        replayed = await CachedAnswerModel(answer=_fresh(answer)).ainvoke(found.messages, config)
+        return self._hit_update(replayed, layer, found, config)
 
     @staticmethod
     def after_cache(state: OptimizedAgentState) -> Literal["select_tools", "__end__"]:
-        return "__end__" if (state.get("turn") or {}).get("cache_hit") else "select_tools"
+        return "__end__" if _turn(state).get("cache_hit") else "select_tools"
 
     # ------------------------------------------------------------------ select_tools
-    def select_tools(self, state: OptimizedAgentState, config: RunnableConfig) -> dict[str, Any]:
-        turn: TurnState = dict(state.get("turn") or {})  # type: ignore[assignment]
-        if turn.get("steps") is None or _called(state):
+    def _selection_turn(self, state: OptimizedAgentState) -> TurnState:
+        turn = _turn(state)
+        if turn.get("steps") is None or turn.get("calls"):
             # A new pass through the tool loop is a new model request, with its own steps.
             turn["request_id"] = uuid.uuid4().hex
             turn["steps"] = []
-        recorder = self.pipeline.recorder(turn.get("request_id") or uuid.uuid4().hex, config)
-        choice = self.pipeline.select_tools(
-            list(state.get("messages") or []), recorder, state.get(WORKING_SET_KEY)
-        )
+        return turn
+
+    def _selected(self, turn: TurnState, recorder: StepRecorder, choice: ToolChoice) -> Update:
         for tool in choice.tools:
             self.by_name.setdefault(tool_name(tool), tool)
         turn["tools"] = choice.names
         _add_steps(turn, recorder)
-        update: dict[str, Any] = {"turn": turn}
+        update: Update = {"turn": turn}
         if choice.working_set is not None:
             update[WORKING_SET_KEY] = choice.working_set
         return update
 
+    def select_tools(self, state: OptimizedAgentState, config: RunnableConfig) -> Update:
+        turn = self._selection_turn(state)
+        recorder = self._recorder(turn, config)
+        choice = self.pipeline.select_tools(
+            list(state.get("messages") or []), recorder, state.get("tool_working_set")
+        )
+        return self._selected(turn, recorder, choice)
+
+    async def aselect_tools(self, state: OptimizedAgentState, config: RunnableConfig) -> Update:
+        turn = self._selection_turn(state)
+        recorder = self._recorder(turn, config)
+        choice = await self.pipeline.aselect_tools(
+            list(state.get("messages") or []), recorder, state.get("tool_working_set")
+        )
+        return self._selected(turn, recorder, choice)
+
     # ------------------------------------------------------------------ compress_prompt
-    def compress_prompt(self, state: OptimizedAgentState, config: RunnableConfig) -> dict[str, Any]:
-        turn: TurnState = dict(state.get("turn") or {})  # type: ignore[assignment]
+    @staticmethod
+    def _question(state: OptimizedAgentState) -> str:
         human = latest_human(list(state.get("messages") or []))
-        question = _text(human) if human is not None else ""
-        prefix = dict(state.get("prefix") or {})
-        recorder = self._recorder(state, config)
-        text = self.pipeline.system_text(question, recorder, prefix.get("system"))
+        return _text(human) if human is not None else ""
+
+    def _compressed(self, state: OptimizedAgentState, recorder: StepRecorder, text: str) -> Update:
+        turn = _turn(state)
         turn["system_prompt"] = text
         _add_steps(turn, recorder)
         if not self.pipeline.prefix_stable:
             return {"turn": turn}
-        prefix["system"] = text
-        return {"turn": turn, "prefix": prefix}
+        return {"turn": turn, "prefix": {**(state.get("prefix") or {}), "system": text}}
+
+    def compress_prompt(self, state: OptimizedAgentState, config: RunnableConfig) -> Update:
+        recorder = self._recorder(_turn(state), config)
+        kept = (state.get("prefix") or {}).get("system")
+        text = self.pipeline.system_text(self._question(state), recorder, kept)
+        return self._compressed(state, recorder, text)
+
+    async def acompress_prompt(self, state: OptimizedAgentState, config: RunnableConfig) -> Update:
+        recorder = self._recorder(_turn(state), config)
+        kept = (state.get("prefix") or {}).get("system")
+        text = await self.pipeline.asystem_text(self._question(state), recorder, kept)
+        return self._compressed(state, recorder, text)
 
     # ------------------------------------------------------------------ optimize_context
-    def optimize_context(
-        self, state: OptimizedAgentState, config: RunnableConfig
-    ) -> dict[str, Any]:
-        messages = list(state.get("messages") or [])
-        recorder = self._recorder(state, config)
-        turn: TurnState = dict(state.get("turn") or {})  # type: ignore[assignment]
+    def _optimized(
+        self,
+        state: OptimizedAgentState,
+        recorder: StepRecorder,
+        view: list[BaseMessage],
+        kept: Any = None,
+        stable: int = 0,
+    ) -> Update:
+        turn = _turn(state)
         if not self.pipeline.prefix_stable:
-            view = self.pipeline.history(messages, recorder)
             _add_steps(turn, recorder)
             return {"model_input": view, "turn": turn}
-        prefix = dict(state.get("prefix") or {})
-        view, kept, stable = self.pipeline.stable_history(messages, recorder, prefix.get("context"))
-        prefix["context"] = kept
         turn["stable_messages"] = stable
         _add_steps(turn, recorder)
+        prefix = {**(state.get("prefix") or {}), "context": kept}
         return {"model_input": view, "prefix": prefix, "turn": turn}
+
+    def optimize_context(self, state: OptimizedAgentState, config: RunnableConfig) -> Update:
+        messages = list(state.get("messages") or [])
+        recorder = self._recorder(_turn(state), config)
+        if not self.pipeline.prefix_stable:
+            return self._optimized(state, recorder, self.pipeline.history(messages, recorder))
+        kept = (state.get("prefix") or {}).get("context")
+        view, new, stable = self.pipeline.stable_history(messages, recorder, kept)
+        return self._optimized(state, recorder, view, new, stable)
+
+    async def aoptimize_context(self, state: OptimizedAgentState, config: RunnableConfig) -> Update:
+        messages = list(state.get("messages") or [])
+        recorder = self._recorder(_turn(state), config)
+        if not self.pipeline.prefix_stable:
+            view = await self.pipeline.ahistory(messages, recorder)
+            return self._optimized(state, recorder, view)
+        kept = (state.get("prefix") or {}).get("context")
+        view, new, stable = await self.pipeline.astable_history(messages, recorder, kept)
+        return self._optimized(state, recorder, view, new, stable)
 
     # ------------------------------------------------------------------ call_model
     def _model_call(
         self, state: OptimizedAgentState, config: RunnableConfig
-    ) -> tuple[Any, list[BaseMessage], RunnableConfig]:
-        turn = state.get("turn") or {}
+    ) -> tuple[Runnable[LanguageModelInput, Any], list[BaseMessage], RunnableConfig]:
+        turn = _turn(state)
         tools = [self.by_name[n] for n in turn.get("tools", []) if n in self.by_name]
         system = turn.get("system_prompt") or ""
         view: list[BaseMessage] = list(state.get("model_input") or state.get("messages") or [])
@@ -379,22 +404,22 @@ class _AgentGraph:
         if provider == "anthropic":
             stable = int(turn.get("stable_messages") or 0)
             system_message, view, tools = mark_breakpoints(system_message, view, tools, stable)
-        bound: Any = self.model.bind_tools(tools) if tools else self.model
+        bound: Runnable[LanguageModelInput, Any] = (
+            self.model.bind_tools(tools) if tools else self.model
+        )
         if provider == "openai":
             bound = bound.bind(prompt_cache_key=cache_key_for(config, system))
         messages: list[BaseMessage] = [system_message] if system_message is not None else []
         messages += view
         request_id = turn.get("request_id") or uuid.uuid4().hex
-        call_config = merge_configs(config, self.pipeline.model_config(config, request_id))  # type: ignore[arg-type]
+        call_config = merge_configs(config, self.pipeline.model_config(config, request_id))
         return bound, messages, call_config
 
-    def call_model(self, state: OptimizedAgentState, config: RunnableConfig) -> dict[str, Any]:
+    def call_model(self, state: OptimizedAgentState, config: RunnableConfig) -> Update:
         bound, messages, call_config = self._model_call(state, config)
         return {"messages": [bound.invoke(messages, call_config)], "turn": _count_call(state)}
 
-    async def acall_model(
-        self, state: OptimizedAgentState, config: RunnableConfig
-    ) -> dict[str, Any]:
+    async def acall_model(self, state: OptimizedAgentState, config: RunnableConfig) -> Update:
         bound, messages, call_config = self._model_call(state, config)
         response = await bound.ainvoke(messages, call_config)
         return {"messages": [response], "turn": _count_call(state)}
@@ -409,32 +434,46 @@ class _AgentGraph:
         return "cache_store"
 
     # ------------------------------------------------------------------ cache_store
-    def cache_store(self, state: OptimizedAgentState, config: RunnableConfig) -> dict[str, Any]:
-        turn = state.get("turn") or {}
-        last = _last(state)
-        prompt, llm_string = turn.get("cache_prompt"), turn.get("cache_llm_string")
-        if isinstance(last, AIMessage) and prompt and llm_string and not turn.get("cache_hit"):
-            scope = self._cache_scope(config)
-            messages = list(state.get("messages") or [])
-            self.pipeline.store(CacheKeyParts(prompt, llm_string), last, scope, messages)
+    def _to_store(
+        self, state: OptimizedAgentState, config: RunnableConfig
+    ) -> tuple[RequestKey, AIMessage, list[BaseMessage]] | None:
+        turn = _turn(state)
+        last, prompt = _last(state), turn.get("cache_prompt")
+        if not isinstance(last, AIMessage) or not prompt or turn.get("cache_hit"):
+            return None
+        messages: list[BaseMessage] = list(state.get("messages") or [])
+        key = self.pipeline.cache_key_of(prompt, self._cache_scope(config))
+        return key, last, messages
+
+    def cache_store(self, state: OptimizedAgentState, config: RunnableConfig) -> Update:
+        found = self._to_store(state, config)
+        if found is not None:
+            self.pipeline.store(*found)
+        return {}
+
+    async def acache_store(self, state: OptimizedAgentState, config: RunnableConfig) -> Update:
+        found = self._to_store(state, config)
+        if found is not None:
+            await self.pipeline.astore(*found)
         return {}
 
     # ------------------------------------------------------------------ wiring
-    def build(self) -> StateGraph:
+    def build(self) -> StateGraph[OptimizedAgentState]:
         graph = StateGraph(OptimizedAgentState)
 
-        def node(fn: Callable[..., Any], afn: Callable[..., Any] | None = None) -> Any:
-            async def threaded(state: OptimizedAgentState, config: RunnableConfig) -> Any:
-                return await asyncio.to_thread(fn, state, config)
+        def node(
+            name: str,
+            sync: Callable[[OptimizedAgentState, RunnableConfig], Update],
+            async_: Callable[[OptimizedAgentState, RunnableConfig], Awaitable[Update]],
+        ) -> None:
+            graph.add_node(name, RunnableCallable(sync, async_, name=name))
 
-            return RunnableLambda(fn, afunc=afn or threaded, name=fn.__name__)
-
-        graph.add_node("cache_check", node(self.cache_check, self.acache_check))
-        graph.add_node("select_tools", node(self.select_tools))
-        graph.add_node("compress_prompt", node(self.compress_prompt))
-        graph.add_node("optimize_context", node(self.optimize_context))
-        graph.add_node("call_model", node(self.call_model, self.acall_model))
-        graph.add_node("cache_store", node(self.cache_store))
+        node("cache_check", self.cache_check, self.acache_check)
+        node("select_tools", self.select_tools, self.aselect_tools)
+        node("compress_prompt", self.compress_prompt, self.acompress_prompt)
+        node("optimize_context", self.optimize_context, self.aoptimize_context)
+        node("call_model", self.call_model, self.acall_model)
+        node("cache_store", self.cache_store, self.acache_store)
         graph.add_edge(START, "cache_check")
         graph.add_conditional_edges("cache_check", self.after_cache, ["select_tools", END])
         graph.add_edge("select_tools", "compress_prompt")
@@ -448,14 +487,40 @@ class _AgentGraph:
             graph.add_node("tools", ToolNode([*self.executable, *self.meta_tools]))
             graph.add_edge("tools", "select_tools")
         else:
-            graph.add_node("tools", node(_no_tools))
+            node("tools", _no_tools, _ano_tools)
             graph.add_edge("tools", END)
         return graph
 
 
+class _Lookup:
+    """A turn's cache check in progress: its messages, its turn state and its recorder."""
+
+    def __init__(
+        self, messages: list[BaseMessage], turn: TurnState, recorder: StepRecorder | None
+    ) -> None:
+        self.messages, self.turn, self.recorder = messages, turn, recorder
+        self.prompt_tokens = 0
+
+    def record(self) -> None:
+        """Keep the lookup's step report in the turn (and its prompt tokens)."""
+        events = self.recorder.events if self.recorder is not None else []
+        self.turn["steps"] = [_event_dict(e) for e in events]
+        self.prompt_tokens = events[-1].tokens_before if events else 0
+
+
 # ---------------------------------------------------------------------- small helpers
-def _no_tools(state: OptimizedAgentState, config: RunnableConfig) -> dict[str, Any]:
+def _no_tools(state: OptimizedAgentState, config: RunnableConfig) -> Update:
     return {}
+
+
+async def _ano_tools(state: OptimizedAgentState, config: RunnableConfig) -> Update:
+    return {}
+
+
+def _turn(state: OptimizedAgentState) -> TurnState:
+    """A copy of the state's turn (a node returns a new one, never edits the state's)."""
+    turn = state.get("turn")
+    return TurnState() if turn is None else turn.copy()
 
 
 def _text(message: BaseMessage) -> str:
@@ -467,7 +532,7 @@ def _fresh(answer: AIMessage) -> AIMessage:
     return answer.model_copy(update={"id": f"tokenopt-cache-{uuid.uuid4().hex}"})
 
 
-def _event_dict(event: Any) -> dict[str, Any]:
+def _event_dict(event: StepEvent) -> dict[str, Any]:
     return {
         "step": event.step,
         "tokens_before": event.tokens_before,
@@ -487,11 +552,7 @@ def _last(state: OptimizedAgentState) -> BaseMessage | None:
     return messages[-1] if messages else None
 
 
-def _called(state: OptimizedAgentState) -> bool:
-    return bool((state.get("turn") or {}).get("calls"))
-
-
 def _count_call(state: OptimizedAgentState) -> TurnState:
-    turn: dict[str, Any] = dict(state.get("turn") or {})
-    turn["calls"] = int(turn.get("calls") or 0) + 1
-    return turn  # type: ignore[return-value]
+    turn = _turn(state)
+    turn["calls"] = turn.get("calls", 0) + 1
+    return turn

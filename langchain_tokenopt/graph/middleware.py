@@ -21,25 +21,20 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, NotRequired
+from typing import Any, NotRequired, Unpack
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.tools import BaseTool
 from langgraph.types import Command
 
-from langchain_tokenopt.context.compaction import DEFAULT_COMPACT_TO
+from langchain_tokenopt.cache.keys import RequestKey
 from langchain_tokenopt.errors import MissingDependencyError, TokenOptConfigError
 from langchain_tokenopt.graph.defaults import (
-    DEFAULT_CONTEXT_BUDGET,
-    DEFAULT_TOOL_MARGIN,
     caller_ids,
-    check_compact_to,
-    check_tool_margin,
     model_name,
     resolve_cache,
     resolve_compressor,
@@ -48,14 +43,16 @@ from langchain_tokenopt.graph.defaults import (
     resolve_tool_selector,
     tool_name,
 )
-from langchain_tokenopt.graph.pipeline import CacheKeyParts, OptimizerPipeline
+from langchain_tokenopt.graph.options import OptimizerOptions, OptimizerSettings
+from langchain_tokenopt.graph.pipeline import OptimizerPipeline, ToolChoice
 from langchain_tokenopt.graph.prefix import (
     cache_key_for,
     mark_breakpoints,
     prefix_caching_default,
 )
+from langchain_tokenopt.monitoring.reporting import StepRecorder
 from langchain_tokenopt.tokens import TokenCounter
-from langchain_tokenopt.tools.selector import make_find_tools_tool
+from langchain_tokenopt.tools.selector import ToolSelector, make_find_tools_tool
 from langchain_tokenopt.tools.working_set import WORKING_SET_KEY
 
 try:
@@ -108,10 +105,32 @@ class _Prepared:
     pipeline: OptimizerPipeline
     hit: AIMessage | None
     request: ModelRequest
-    key: CacheKeyParts | None
-    scope: dict[str, str]
+    key: RequestKey | None
     updates: dict[str, Any] | None = None
     """State to keep: the tool working set, the prefix-stable mode's system and view."""
+
+
+@dataclass
+class _Call:
+    """A model call being optimized: what every step reads."""
+
+    pipeline: OptimizerPipeline
+    request: ModelRequest
+    recorder: StepRecorder
+    scope: dict[str, str]
+    messages: list[BaseMessage]
+    turn: list[BaseMessage] | None
+    state: dict[str, Any]
+    question: str
+
+    @property
+    def first(self) -> bool:
+        """Whether this is the first model call of a user turn (the cache is checked)."""
+        return self.turn is not None and self.turn is self.messages
+
+    @property
+    def key(self) -> RequestKey | None:
+        return None if self.turn is None else self.pipeline.cache_key(self.turn, self.scope)
 
 
 class TokenOptMiddleware(AgentMiddleware[TokenOptState, Any, Any]):
@@ -119,88 +138,66 @@ class TokenOptMiddleware(AgentMiddleware[TokenOptState, Any, Any]):
 
     The thread's tool working set lives in the agent state (``tool_working_set``), so it
     survives checkpoints; the ``find_tools`` meta-tool is registered with the agent, and the
-    tools it loads join the working set.
+    tools it loads join the working set. ``ainvoke`` / ``astream`` run the async forms of
+    every step (the cache's ``alookup_request``, the selector's ``aselect``, ...).
 
     Args:
-        cache: ``BaseCache``, ``True`` (default :class:`~langchain_tokenopt.SemanticCache`)
-            or ``False``.
-        tool_selector: ``True`` builds a :class:`~langchain_tokenopt.ToolSelector` over the
-            agent's tools on first use; ``False`` keeps every tool; or your own selector.
-        compressor: System-prompt compressor (as in ``build_optimized_agent``) or ``False``.
-        context_optimizer: ``Runnable`` over messages, ``True`` for the default, or ``False``.
-        monitor: :class:`~langchain_tokenopt.TokenOptCallbackHandler`, ``True`` or ``False``.
-        context_budget: History budget of the default context optimizer.
-        system_budget: System-prompt budget of the default compressor.
-        tool_margin: Bind only the selected tools within this retrieval-score gap of the
-            best one (as in ``build_optimized_agent``); ``None`` keeps the selector's top ``k``.
-        cacheable_tools: ``{tool name: lifetime in seconds}`` of read-only tools whose turns
-            may be stored (as in ``build_optimized_agent``); a turn that called any other
-            tool is never stored.
-        prefix_stable: Keep the request prefix stable for the provider's prompt cache (as
-            in ``build_optimized_agent``); ``None`` turns it on for models whose provider
-            caches prefixes.
-        compact_to: In the prefix-stable mode, the history grows to
-            ``context_budget / compact_to`` tokens between compactions.
+        options: The optimizer steps and budgets
+            (:class:`~langchain_tokenopt.graph.options.OptimizerOptions`, the same defaults
+            as :func:`~langchain_tokenopt.build_optimized_agent`; monitoring is on unless
+            ``monitor=False``).
+        **settings: Any field of ``OptimizerOptions`` (overrides ``options``): ``cache``,
+            ``tool_selector``, ``compressor``, ``context_optimizer``, ``monitor`` (each:
+            your component, ``False`` for off, ``None`` for the default),
+            ``context_budget``, ``system_budget``, ``tool_margin``, ``cacheable_tools``,
+            ``prefix_stable``, ``compact_to``.
+
+    Raises:
+        TokenOptConfigError: a setting is invalid.
+
+    Example:
+        .. code-block:: python
+
+            middleware = TokenOptMiddleware(cache=False, context_budget=3000)
+            agent = create_agent(model, tools, middleware=[middleware])
     """
 
     state_schema = TokenOptState
 
     def __init__(
-        self,
-        *,
-        cache: Any = True,
-        tool_selector: Any = True,
-        compressor: Any = True,
-        context_optimizer: Any = True,
-        monitor: Any = False,
-        context_budget: int = DEFAULT_CONTEXT_BUDGET,
-        system_budget: int = 1000,
-        tool_margin: float | None = DEFAULT_TOOL_MARGIN,
-        cacheable_tools: Mapping[str, float] | None = None,
-        prefix_stable: bool | None = None,
-        compact_to: float = DEFAULT_COMPACT_TO,
+        self, *, options: OptimizerOptions | None = None, **settings: Unpack[OptimizerSettings]
     ) -> None:
         super().__init__()
-        margin = check_tool_margin(tool_margin)
-        if cacheable_tools is not None and not isinstance(cacheable_tools, Mapping):
-            msg = f"cacheable_tools must map tool names to seconds, got {cacheable_tools!r}"
+        if options is not None and not isinstance(options, OptimizerOptions):
+            msg = f"options must be an OptimizerOptions, got {type(options).__name__}"
             raise TokenOptConfigError(msg)
-        self._settings = {
-            "cache": resolve_cache(cache),
-            "selector": tool_selector,
-            "compressor": compressor,
-            "context": context_optimizer,
-            "monitor": resolve_monitor(monitor),
-            "context_budget": context_budget,
-            "system_budget": system_budget,
-            "tool_margin": margin,
-            "cacheable_tools": cacheable_tools,
-            "prefix_stable": prefix_stable,
-            "compact_to": check_compact_to(compact_to),
-        }
+        self.options = (options or OptimizerOptions()).with_settings(**settings)
+        self._cache = resolve_cache(self.options.cache)
+        self._monitor = resolve_monitor(self.options.monitor)
         self._pipelines: dict[tuple[int, str, tuple[str, ...]], OptimizerPipeline] = {}
         self._latest: OptimizerPipeline | None = None
         self._lock = threading.Lock()
         self._find_tool = make_find_tools_tool(self._find_tools, self._afind_tools)
         # The meta-tool is registered with the agent, so its tool node runs it.
-        selects = tool_selector is not False and tool_selector is not None
+        selects = self.options.tool_selector is not False
         self.tools: list[BaseTool] = [self._find_tool] if selects else []
 
     # ------------------------------------------------------------------ find_tools
-    def _find_selector(self) -> Any:
+    def _find_selector(self) -> ToolSelector | None:
         with self._lock:
             pipeline = self._latest
-        return None if pipeline is None else pipeline.tool_selector
+        selector = None if pipeline is None else pipeline.tool_selector
+        return selector if isinstance(selector, ToolSelector) else None
 
     def _find_tools(self, query: str) -> str:
         selector = self._find_selector()
-        if selector is None or not hasattr(selector, "find_tools_tool"):
+        if selector is None:
             return "No tool catalog is available to search."
         return str(selector.find_tools_tool.invoke({"query": query}))
 
     async def _afind_tools(self, query: str) -> str:
         selector = self._find_selector()
-        if selector is None or not hasattr(selector, "find_tools_tool"):
+        if selector is None:
             return "No tool catalog is available to search."
         return str(await selector.find_tools_tool.ainvoke({"query": query}))
 
@@ -214,85 +211,135 @@ class TokenOptMiddleware(AgentMiddleware[TokenOptState, Any, Any]):
             if found is not None:
                 self._latest = found
                 return found
-        s = self._settings
+        o = self.options
         counter = TokenCounter(model_name(request.model))
         pipeline = OptimizerPipeline(
             model=request.model,
             tools=tools,
             system_prompt=system or None,
-            cache=s["cache"],
-            tool_selector=resolve_tool_selector(s["selector"], tools, counter),
+            cache=self._cache,
+            tool_selector=resolve_tool_selector(o.tool_selector, tools, counter),
             prompt_compressor=resolve_compressor(
-                s["compressor"], system or None, s["system_budget"], counter
+                o.compressor, system or None, o.system_budget, counter
             ),
-            context_optimizer=resolve_context_optimizer(s["context"], s["context_budget"], counter),
-            monitor=s["monitor"],
+            context_optimizer=resolve_context_optimizer(
+                o.context_optimizer, o.context_budget, counter
+            ),
+            monitor=self._monitor,
             counter=counter,
-            tool_margin=s["tool_margin"],
-            cacheable_tools=s["cacheable_tools"],
+            tool_margin=o.tool_margin,
+            cacheable_tools=o.cacheable_tools,
             prefix_stable=(
                 prefix_caching_default(request.model)
-                if s["prefix_stable"] is None
-                else bool(s["prefix_stable"])
+                if o.prefix_stable is None
+                else o.prefix_stable
             ),
-            compact_to=s["compact_to"],
+            compact_to=o.compact_to,
         )
         with self._lock:
             self._latest = self._pipelines.setdefault(key, pipeline)
             return self._latest
 
-    def _prepare(self, request: ModelRequest) -> _Prepared:
+    def _begin(self, request: ModelRequest) -> _Call:
         pipeline = self._pipeline(request)
         config = _current_config()
-        scope = caller_ids(config)
-        recorder = pipeline.recorder(uuid.uuid4().hex, config)
         messages: list[BaseMessage] = list(request.messages)
-        turn = _turn_messages(messages)
-        key: CacheKeyParts | None = None
-        if turn is not None and turn is messages:  # first model call of a user turn
-            key = pipeline.cache_key(turn)
-            answer, _layer = pipeline.lookup(turn, recorder, scope)
-            if answer is not None:
-                hit = answer.model_copy(update={"id": None})
-                return _Prepared(pipeline, hit, request, None, scope)
-        elif turn is not None:
-            key = pipeline.cache_key(turn)
+        human = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
+        return _Call(
+            pipeline=pipeline,
+            request=request,
+            recorder=pipeline.recorder(uuid.uuid4().hex, config),
+            scope=caller_ids(config),
+            messages=messages,
+            turn=_turn_messages(messages),
+            state=dict(request.state) if isinstance(request.state, dict) else {},
+            question=human.text if human is not None else "",
+        )
+
+    def _hit(self, call: _Call, answer: AIMessage) -> _Prepared:
+        return _Prepared(call.pipeline, answer.model_copy(update={"id": None}), call.request, None)
+
+    @staticmethod
+    def _assemble(
+        call: _Call,
+        choice: ToolChoice | None,
+        text: str | None,
+        history: tuple[list[BaseMessage], Any, int] | None,
+    ) -> _Prepared:
+        """The optimized request and the state to keep, from the steps' results."""
+        pipeline, request = call.pipeline, call.request
         registered = {tool_name(t): t for t in request.tools or []}
-        state: dict[str, Any] = dict(request.state) if isinstance(request.state, dict) else {}
         overrides: dict[str, Any] = {}
         updates: dict[str, Any] = {}
-        if pipeline.tool_selector is not None:
-            choice = pipeline.select_tools(messages, recorder, state.get(WORKING_SET_KEY))
+        if choice is not None:
             overrides["tools"] = [registered[n] for n in choice.names if n in registered]
             if choice.working_set is not None:
                 updates[WORKING_SET_KEY] = choice.working_set
-        human = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
-        question = human.text if human is not None else ""
-        prefix: dict[str, Any] = dict(state.get("prefix") or {})
-        if pipeline.prompt_compressor is not None:
-            text = pipeline.system_text(question, recorder, prefix.get("system"))
+        prefix: dict[str, Any] = dict(call.state.get("prefix") or {})
+        if text is not None:
             overrides["system_message"] = SystemMessage(text)
             prefix["system"] = text
         stable = 0
-        if pipeline.context_optimizer is not None:
-            view, kept, stable = pipeline.stable_history(messages, recorder, prefix.get("context"))
+        if history is not None:
+            view, kept, stable = history
             overrides["messages"] = view
             prefix["context"] = kept
         if pipeline.prefix_stable:
             updates["prefix"] = prefix
             _ask_provider_to_cache(pipeline, request, overrides, stable, _current_config())
-        optimized = request.override(**overrides)
-        return _Prepared(pipeline, None, optimized, key, scope, updates)
+        return _Prepared(pipeline, None, request.override(**overrides), call.key, updates)
+
+    def _prepare(self, request: ModelRequest) -> _Prepared:
+        call = self._begin(request)
+        pipeline, recorder = call.pipeline, call.recorder
+        if call.first and call.turn is not None:
+            answer, _layer = pipeline.lookup(call.turn, recorder, call.scope)
+            if answer is not None:
+                return self._hit(call, answer)
+        prefix: dict[str, Any] = dict(call.state.get("prefix") or {})
+        choice = text = history = None
+        if pipeline.tool_selector is not None:
+            choice = pipeline.select_tools(call.messages, recorder, call.state.get(WORKING_SET_KEY))
+        if pipeline.prompt_compressor is not None:
+            text = pipeline.system_text(call.question, recorder, prefix.get("system"))
+        if pipeline.context_optimizer is not None:
+            history = pipeline.stable_history(call.messages, recorder, prefix.get("context"))
+        return self._assemble(call, choice, text, history)
+
+    async def _aprepare(self, request: ModelRequest) -> _Prepared:
+        call = self._begin(request)
+        pipeline, recorder = call.pipeline, call.recorder
+        if call.first and call.turn is not None:
+            answer, _layer = await pipeline.alookup(call.turn, recorder, call.scope)
+            if answer is not None:
+                return self._hit(call, answer)
+        prefix: dict[str, Any] = dict(call.state.get("prefix") or {})
+        choice = text = history = None
+        if pipeline.tool_selector is not None:
+            choice = await pipeline.aselect_tools(
+                call.messages, recorder, call.state.get(WORKING_SET_KEY)
+            )
+        if pipeline.prompt_compressor is not None:
+            text = await pipeline.asystem_text(call.question, recorder, prefix.get("system"))
+        if pipeline.context_optimizer is not None:
+            history = await pipeline.astable_history(call.messages, recorder, prefix.get("context"))
+        return self._assemble(call, choice, text, history)
 
     @staticmethod
-    def _finish(prepared: _Prepared, original: ModelRequest, response: Any) -> Any:
-        """Store a final answer (when its tools allow it) and keep the working set."""
+    def _final_answer(prepared: _Prepared, response: Any) -> AIMessage | None:
+        """The final answer to store, or None (a tool call, a hit, no key)."""
         inner = response.model_response if isinstance(response, ExtendedModelResponse) else response
         result = getattr(inner, "result", None)
         message = result[-1] if result else inner
         if prepared.key is not None and isinstance(message, AIMessage) and not message.tool_calls:
-            messages = list(original.messages)
-            prepared.pipeline.store(prepared.key, message, prepared.scope, messages)
+            return message
+        return None
+
+    @staticmethod
+    def _with_updates(
+        prepared: _Prepared, response: ModelResponse | AIMessage | ExtendedModelResponse
+    ) -> ModelResponse | AIMessage | ExtendedModelResponse:
+        """Keep the working set / prefix in the state with the model's response."""
         if not prepared.updates or isinstance(response, ExtendedModelResponse):
             return response  # an inner middleware's own command is left as it is
         if isinstance(response, AIMessage):
@@ -310,19 +357,26 @@ class TokenOptMiddleware(AgentMiddleware[TokenOptState, Any, Any]):
         prepared = self._prepare(request)
         if prepared.hit is not None:
             return prepared.hit
-        return self._finish(prepared, request, handler(prepared.request))
+        response = handler(prepared.request)
+        answer = self._final_answer(prepared, response)
+        if answer is not None and prepared.key is not None:
+            prepared.pipeline.store(prepared.key, answer, list(request.messages))
+        return self._with_updates(prepared, response)
 
     async def awrap_model_call(
         self,
         request: ModelRequest,
         handler: Callable[[ModelRequest], Awaitable[ModelResponse]],
     ) -> ModelResponse | AIMessage | ExtendedModelResponse:
-        """Async form: the CPU-bound steps run in a worker thread."""
-        prepared = await asyncio.to_thread(self._prepare, request)
+        """Async form: every step awaits its component's async method, then the model."""
+        prepared = await self._aprepare(request)
         if prepared.hit is not None:
             return prepared.hit
         response = await handler(prepared.request)
-        return await asyncio.to_thread(self._finish, prepared, request, response)
+        answer = self._final_answer(prepared, response)
+        if answer is not None and prepared.key is not None:
+            await prepared.pipeline.astore(prepared.key, answer, list(request.messages))
+        return self._with_updates(prepared, response)
 
 
 def _current_config() -> dict[str, Any]:

@@ -9,27 +9,39 @@ step is reported with ``error=<type>``, and the request goes on unoptimized.
 Example:
     .. code-block:: python
 
-        pipeline = OptimizerPipeline(model=llm, tools=tools, system_prompt="You are ...")
-        answer, lookup = pipeline.lookup(messages, config)
+        pipeline = OptimizerPipeline(model=llm, tools=tools, system_prompt="You are ...", ...)
+        recorder = pipeline.recorder("request-1", config)
+        answer, layer = await pipeline.alookup(messages, recorder, {"tenant_id": "acme"})
+
+``trim_by_margin`` lives in :mod:`langchain_tokenopt.tools.margin` (re-exported here).
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.load import dumps
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration
+from langchain_core.runnables import RunnableConfig
 
-from langchain_tokenopt.cache.tool_policy import cacheable_ttls, turn_store_decision
+from langchain_tokenopt.cache.keys import RequestKey, model_identity_of
+from langchain_tokenopt.cache.scope import CallerScope
+from langchain_tokenopt.cache.tool_policy import (
+    cacheable_ttls,
+    context_free_tools,
+    turn_store_decision,
+)
+from langchain_tokenopt.compression.modular_prompt import ModularPrompt
 from langchain_tokenopt.context import ContextOptimizer, ContextResult
 from langchain_tokenopt.context.compaction import (
     DEFAULT_COMPACT_TO,
@@ -40,14 +52,26 @@ from langchain_tokenopt.context.compaction import (
 from langchain_tokenopt.graph.defaults import tool_name
 from langchain_tokenopt.graph.prefix import provider_of
 from langchain_tokenopt.monitoring.handler import REQUEST_ID_KEY, find_handlers
-from langchain_tokenopt.monitoring.records import StepEvent, StepName
+from langchain_tokenopt.monitoring.reporting import StepRecorder
+from langchain_tokenopt.protocols import (
+    CacheAnswer,
+    CacheLayer,
+    HistoryOptimizer,
+    PromptFitter,
+    ResponseCache,
+    StepEvent,
+    StepMonitor,
+    StepName,
+    ToolSelectorLike,
+)
 from langchain_tokenopt.tokens import TokenCounter, tool_schema_json
+from langchain_tokenopt.tools.margin import trim_by_margin
+from langchain_tokenopt.tools.records import ToolSelection
 from langchain_tokenopt.tools.selector import ToolSelector
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "CacheKeyParts",
     "OptimizerPipeline",
     "ToolChoice",
     "latest_human",
@@ -113,46 +137,6 @@ def _plain(value: Any) -> bool:
     return False
 
 
-def trim_by_margin(selection: Any, margin: float) -> tuple[list[Any], list[str]]:
-    """Keep the retrieved tools that score within ``margin`` of the best one.
-
-    When retrieval is confident (one tool far ahead) the runners-up are dropped; when scores
-    are close they all stay. Tools named in the query, loaded by ``find_tools``, carried
-    from a recent call, always included (no score) and the ``find_tools`` meta-tool itself
-    are never dropped, so the model can still load what was trimmed.
-
-    Args:
-        selection: A :class:`~langchain_tokenopt.ToolSelection` (``tools``, ``names``,
-            ``scores``, ``forced``, ``loaded``, ``carried``).
-        margin: Largest gap, in retrieval score (the retriever's probability that a tool is
-            needed, or the fused score with ``rerank=False``), to the best tool.
-
-    Returns:
-        ``(tools, names)`` in the selection's order.
-
-    Example:
-        .. code-block:: python
-
-            tools, names = trim_by_margin(selector.select(messages), 0.1)
-    """
-    tools, names = list(selection.tools), list(selection.names)
-    scores: dict[str, float] = dict(getattr(selection, "scores", None) or {})
-    if not scores:
-        return tools, names
-    keep_always = {
-        *(getattr(selection, "forced", None) or []),
-        *(getattr(selection, "loaded", None) or []),
-        *(getattr(selection, "carried", None) or []),
-    }
-    floor = max(scores.values()) - margin
-    pairs = [
-        (tool, name)
-        for tool, name in zip(tools, names, strict=True)
-        if name not in scores or name in keep_always or scores[name] >= floor
-    ]
-    return [t for t, _ in pairs], [n for _, n in pairs]
-
-
 @dataclass(frozen=True)
 class ToolChoice:
     """The tools bound to one model call and the thread's working set after it."""
@@ -161,54 +145,35 @@ class ToolChoice:
     """The tool objects to bind (what the user passed, plus ``find_tools``)."""
     names: list[str]
     """Their names, in the same order."""
-    working_set: Any = None
+    working_set: dict[str, Any] | None = None
     """The working set to keep in the agent state (``None`` when no selector keeps one)."""
-
-
-@dataclass(frozen=True)
-class CacheKeyParts:
-    """The strings a :class:`~langchain_core.caches.BaseCache` is called with for one turn."""
-
-    prompt: str
-    """The unoptimized prompt (system prompt + whole conversation), serialized."""
-    llm_string: str
-    """Model identity plus the whole tool catalog (their digest is part of the scope)."""
-
-
-@dataclass
-class StepRecorder:
-    """Collects the step events of one model request and forwards them to monitors."""
-
-    request_id: str
-    monitors: list[Any] = field(default_factory=list)
-    events: list[StepEvent] = field(default_factory=list)
-
-    def add(self, event: StepEvent) -> None:
-        self.events.append(event)
-        for monitor in self.monitors:
-            try:
-                monitor.record_step(self.request_id, event)
-            except Exception as exc:  # noqa: BLE001 - monitoring must never break a request
-                logger.warning("tokenopt monitor failed to record a step: %s", type(exc).__name__)
 
 
 class OptimizerPipeline:
     """Run the optimizer steps of one request, measured and failing open.
 
+    Every step has a sync and an async form that share its logic; the async form awaits
+    the component's own async method (the cache's ``alookup_request`` / ``aupdate_request``,
+    the selector's ``aselect``, the history optimizer's ``aoptimize`` / ``ainvoke``). A
+    step whose component has no async form (a prompt fitter, a selector with ``select``
+    only, the prefix-stable compaction) runs in a worker thread.
+
     Args:
         model: The chat model the agent calls.
         tools: The whole tool catalog.
         system_prompt: The unoptimized system prompt (a string, a ``ModularPrompt`` or None).
-        cache: A LangChain ``BaseCache`` (e.g. :class:`~langchain_tokenopt.SemanticCache`) or
-            None to skip the response cache.
-        tool_selector: A :class:`~langchain_tokenopt.ToolSelector` or None to bind every tool.
-        prompt_compressor: Callable ``(system_prompt, question) -> str`` or None.
-        context_optimizer: A ``Runnable`` over messages (e.g.
+        cache: A :class:`~langchain_tokenopt.protocols.ResponseCache` (e.g.
+            :class:`~langchain_tokenopt.SemanticCache`) or None to skip the response cache.
+        tool_selector: A :class:`~langchain_tokenopt.protocols.ToolSelectorLike` or None to
+            bind every tool.
+        prompt_compressor: A :class:`~langchain_tokenopt.protocols.PromptFitter` or None.
+        context_optimizer: A :class:`~langchain_tokenopt.protocols.HistoryOptimizer` (e.g.
             :class:`~langchain_tokenopt.ContextOptimizer`) or None.
-        monitor: A :class:`~langchain_tokenopt.TokenOptCallbackHandler` or None.
+        monitor: A :class:`~langchain_tokenopt.protocols.StepMonitor` or None.
         counter: Token counter for the before/after figures.
         tool_margin: Trim the selected tools to those within this retrieval-score gap of the
-            best one (:func:`trim_by_margin`); ``None`` binds the selector's choice as is.
+            best one (:func:`~langchain_tokenopt.tools.margin.trim_by_margin`); ``None``
+            binds the selector's choice as is.
         cacheable_tools: ``{tool name: lifetime in seconds}`` of tools whose turns may be
             stored (also read from a tool's ``cache_ttl`` metadata); other tool-using
             turns are never stored.
@@ -217,6 +182,16 @@ class OptimizerPipeline:
             in steps (:mod:`~langchain_tokenopt.context.compaction`), breakpoints or a
             cache key per provider (:mod:`~langchain_tokenopt.graph.prefix`).
         compact_to: The history grows to its budget / ``compact_to`` between compactions.
+
+    Example:
+        .. code-block:: python
+
+            pipeline = OptimizerPipeline(
+                model=llm, tools=tools, system_prompt="You are ...", cache=None,
+                tool_selector=None, prompt_compressor=None, context_optimizer=None,
+                monitor=None, counter=TokenCounter("gpt-4o"),
+            )
+            view = pipeline.history(messages, pipeline.recorder("req-1", None))
     """
 
     def __init__(
@@ -225,11 +200,11 @@ class OptimizerPipeline:
         model: BaseChatModel,
         tools: Sequence[Any],
         system_prompt: Any,
-        cache: Any,
-        tool_selector: Any,
-        prompt_compressor: Callable[[Any, str], str] | None,
-        context_optimizer: Any,
-        monitor: Any,
+        cache: ResponseCache | None,
+        tool_selector: ToolSelectorLike | None,
+        prompt_compressor: PromptFitter | None,
+        context_optimizer: HistoryOptimizer | None,
+        monitor: StepMonitor | None,
         counter: TokenCounter,
         tool_margin: float | None = None,
         cacheable_tools: Mapping[str, float] | None = None,
@@ -250,8 +225,8 @@ class OptimizerPipeline:
         self.prefix_stable = bool(prefix_stable)
         self.compact_to = compact_to
         self.provider = provider_of(model)
-        self._identity = json.dumps(model_identity(model), sort_keys=True, default=str)
         self._catalog_json = [tool_schema_json(t) for t in self.tools]
+        self._identity = model_identity_of(model_identity(model), tools=self._catalog_json)
         self._catalog_tokens = counter.count_tools(self.tools) if self.tools else 0
         self._full_system = _system_text(system_prompt)
         self._system_tokens = counter.count(self._full_system) if self._full_system else 0
@@ -261,21 +236,22 @@ class OptimizerPipeline:
     # ------------------------------------------------------------------ monitoring
     def recorder(self, request_id: str, config: Mapping[str, Any] | None) -> StepRecorder:
         """Return a recorder that reports to our monitor and to handlers in ``config``."""
-        monitors: list[Any] = [self.monitor] if self.monitor is not None else []
-        for handler in find_handlers(config):
-            if all(handler is not m for m in monitors):
-                monitors.append(handler)
-        return StepRecorder(request_id=request_id, monitors=monitors)
+        own = [self.monitor] if self.monitor is not None else []
+        found = StepRecorder.from_config(config, request_id=request_id, monitors=own)
+        return found if found is not None else StepRecorder(request_id=request_id)
 
-    def model_config(self, config: Mapping[str, Any] | None, request_id: str) -> dict[str, Any]:
+    def model_config(self, config: Mapping[str, Any] | None, request_id: str) -> RunnableConfig:
         """Config for the model call: our monitor as a callback, the request id in metadata."""
-        callbacks: list[Any] = []
-        if self.monitor is not None and all(h is not self.monitor for h in find_handlers(config)):
-            callbacks.append(self.monitor)
+        callbacks: list[BaseCallbackHandler] = []
+        monitor = self.monitor
+        if isinstance(monitor, BaseCallbackHandler) and all(
+            h is not monitor for h in find_handlers(config)
+        ):
+            callbacks.append(monitor)
         metadata = {REQUEST_ID_KEY: request_id}
-        return (
-            {"callbacks": callbacks, "metadata": metadata} if callbacks else {"metadata": metadata}
-        )
+        if callbacks:
+            return RunnableConfig(callbacks=callbacks, metadata=metadata)
+        return RunnableConfig(metadata=metadata)
 
     def _run(
         self,
@@ -288,20 +264,57 @@ class OptimizerPipeline:
         **extra: Any,
     ) -> T:
         start = time.perf_counter()
-        error: str | None = None
         try:
-            value = work()
-            after = measure(value)
-            latency = (time.perf_counter() - start) * 1000
-            tokens_before = before() if callable(before) else before
+            outcome: T | Exception = work()
         except Exception as exc:  # noqa: BLE001 - optimizers fail open by design
+            outcome = exc
+        return self._report(recorder, step, start, before, outcome, fallback, measure, extra)
+
+    async def _arun(
+        self,
+        recorder: StepRecorder,
+        step: StepName,
+        before: int | Callable[[], int],
+        work: Callable[[], Awaitable[T]],
+        fallback: T,
+        measure: Callable[[T], int],
+        **extra: Any,
+    ) -> T:
+        start = time.perf_counter()
+        try:
+            outcome: T | Exception = await work()
+        except Exception as exc:  # noqa: BLE001 - optimizers fail open by design
+            outcome = exc
+        return self._report(recorder, step, start, before, outcome, fallback, measure, extra)
+
+    @staticmethod
+    def _report(
+        recorder: StepRecorder,
+        step: StepName,
+        start: float,
+        before: int | Callable[[], int],
+        outcome: T | Exception,
+        fallback: T,
+        measure: Callable[[T], int],
+        extra: dict[str, Any],
+    ) -> T:
+        """Measure a step's outcome, report it, and return its value (the fallback on error)."""
+        error: str | None = None
+        if not isinstance(outcome, Exception):
+            try:
+                value, after = outcome, measure(outcome)
+                latency = (time.perf_counter() - start) * 1000
+                tokens_before = before() if callable(before) else before
+            except Exception as exc:  # noqa: BLE001 - a failed measure fails the step
+                outcome = exc
+        if isinstance(outcome, Exception):
             logger.warning(
                 "tokenopt %s step failed (%s); the request goes on unoptimized",
                 step,
-                type(exc).__name__,
+                type(outcome).__name__,
             )
             tokens_before = before() if callable(before) else before
-            value, after, error = fallback, tokens_before, type(exc).__name__
+            value, after, error = fallback, tokens_before, type(outcome).__name__
             extra = {k: v for k, v in extra.items() if k in ("tools_catalog",)}
             latency = (time.perf_counter() - start) * 1000
         extra_values = {k: (v(value) if callable(v) else v) for k, v in extra.items()}
@@ -318,20 +331,35 @@ class OptimizerPipeline:
         return value
 
     # ------------------------------------------------------------------ cache
-    def cache_key(self, messages: Sequence[BaseMessage]) -> CacheKeyParts:
-        """Build the response-cache key from the *unoptimized* request.
+    def cache_key(
+        self, messages: Sequence[BaseMessage], scope: Mapping[str, str] | None = None
+    ) -> RequestKey:
+        """Build the typed response-cache key of the *unoptimized* request.
 
         The key holds the full system prompt, the whole conversation (the cache embeds only
-        the newest human message and digests the rest) and the whole tool catalog, so the
-        optimizations that follow never change which entry a question maps to.
+        the newest human message and digests the rest), the model and the whole tool
+        catalog, so the optimizations that follow never change which entry a question maps
+        to. ``scope`` (tenant/user ids) confines the entry; empty, the current
+        :func:`~langchain_tokenopt.cache.cache_scope` does.
         """
         system = [SystemMessage(self._full_system)] if self._full_system else []
         # Message ids are generated per run: left in, no plain BaseCache would ever match a
         # repeated turn (SemanticCache ignores them on its own).
         bare = [m.model_copy(update={"id": None}) if m.id else m for m in messages]
-        prompt = dumps([*system, *bare])
-        params = [("stop", None), ("tools", self._catalog_json)]
-        return CacheKeyParts(prompt=prompt, llm_string=f"{self._identity}---{sorted(params)}")
+        return self.cache_key_of(dumps([*system, *bare]), scope)
+
+    def cache_key_of(self, prompt: str, scope: Mapping[str, str] | None = None) -> RequestKey:
+        """The typed key of an already serialized request (``RequestKey.prompt``)."""
+        ids = {k: v for k, v in (scope or {}).items() if isinstance(v, str) and v}
+        caller = (
+            CallerScope(tenant_id=ids.get("tenant_id"), user_id=ids.get("user_id")) if ids else None
+        )
+        return RequestKey(
+            prompt=prompt,
+            model=self._identity,
+            caller=caller,
+            cacheable_tools=context_free_tools(self.cacheable_ttls),
+        )
 
     def request_tokens(self, messages: Sequence[BaseMessage]) -> int:
         """Tokens of the unoptimized request: system prompt, messages and every tool."""
@@ -339,47 +367,53 @@ class OptimizerPipeline:
         return self.counter.count_messages([*system, *messages]) + self._catalog_tokens
 
     def lookup(
-        self, messages: Sequence[BaseMessage], recorder: StepRecorder, scope: Mapping[str, Any]
-    ) -> tuple[AIMessage | None, str | None]:
+        self, messages: Sequence[BaseMessage], recorder: StepRecorder, scope: Mapping[str, str]
+    ) -> tuple[AIMessage | None, CacheLayer | None]:
         """Look the turn up in the response cache; return ``(answer, layer)``."""
-        if self.cache is None:
+        cache = self.cache
+        if cache is None:
             return None, None
-        key = self.cache_key(messages)
-        before = self.request_tokens(messages)
-        found: dict[str, Any] = {"layer": None}
-
-        def work() -> AIMessage | None:
-            with _scoped(scope):
-                if hasattr(self.cache, "lookup_detailed"):
-                    result, generations = self.cache.lookup_detailed(key.prompt, key.llm_string)
-                    found["layer"] = getattr(getattr(result, "hit", None), "kind", None)
-                else:
-                    generations = self.cache.lookup(key.prompt, key.llm_string)
-                    found["layer"] = "exact" if generations else None
-            if not generations:
-                return None
-            generation = generations[0]
-            if isinstance(generation, ChatGeneration) and isinstance(generation.message, AIMessage):
-                return generation.message
-            return AIMessage(content=generation.text)
-
+        key, before = self.cache_key(messages, scope), self.request_tokens(messages)
         answer = self._run(
             recorder,
             "cache",
             before,
-            work,
-            None,
-            lambda a: 0 if a is not None else before,
-            cache_hit=lambda a: a is not None,
-            cache_layer=lambda a: _layer(found["layer"]) if a is not None else None,
+            lambda: cache.lookup_request(key),
+            CacheAnswer(),
+            lambda a: 0 if a.generations else before,
+            **_cache_extra(),
         )
-        return answer, (_layer(found["layer"]) if answer is not None else None)
+        return _answer_message(answer), (answer.layer if answer.generations else None)
+
+    async def alookup(
+        self, messages: Sequence[BaseMessage], recorder: StepRecorder, scope: Mapping[str, str]
+    ) -> tuple[AIMessage | None, CacheLayer | None]:
+        """Async :meth:`lookup`: awaits the cache's ``alookup_request``."""
+        cache = self.cache
+        if cache is None:
+            return None, None
+        key, before = self.cache_key(messages, scope), self.request_tokens(messages)
+        answer = await self._arun(
+            recorder,
+            "cache",
+            before,
+            lambda: cache.alookup_request(key),
+            CacheAnswer(),
+            lambda a: 0 if a.generations else before,
+            **_cache_extra(),
+        )
+        return _answer_message(answer), (answer.layer if answer.generations else None)
+
+    def _store_ttl(self, messages: Sequence[BaseMessage]) -> tuple[bool, float | None]:
+        decision = turn_store_decision(messages, self.cacheable_ttls)
+        if not decision.store:
+            logger.debug("tokenopt cache store skipped: %s", decision.reason)
+        return decision.store, decision.ttl
 
     def store(
         self,
-        key: CacheKeyParts,
+        key: RequestKey,
         answer: AIMessage,
-        scope: Mapping[str, Any],
         messages: Sequence[BaseMessage] = (),
     ) -> bool:
         """Store the turn's final answer when its tools allow it; never raises.
@@ -387,74 +421,147 @@ class OptimizerPipeline:
         ``messages`` is the conversation the answer ends: a turn that called a tool not
         declared cacheable is not stored, and one that called only cacheable tools is stored
         with the smallest of their lifetimes (:mod:`~langchain_tokenopt.cache.tool_policy`).
-        A cache that cannot give one entry its own lifetime (not a ``SemanticCache``) stores
+        A cache that cannot give one entry its own lifetime (a plain ``BaseCache``) stores
         only turns without tool calls. Returns whether the answer was stored.
         """
-        if self.cache is None:
+        cache = self.cache
+        if cache is None:
             return False
-        decision = turn_store_decision(messages, self.cacheable_ttls)
-        if not decision.store:
-            logger.debug("tokenopt cache store skipped: %s", decision.reason)
+        allowed, ttl = self._store_ttl(messages)
+        if not allowed:
             return False
         try:
-            generations = [ChatGeneration(message=answer)]
-            with _scoped(scope):
-                if decision.ttl is None:
-                    self.cache.update(key.prompt, key.llm_string, generations)
-                elif _takes_ttl(self.cache):
-                    self.cache.update(key.prompt, key.llm_string, generations, ttl=decision.ttl)
-                else:
-                    logger.debug("tokenopt cache store skipped: the cache has no per-entry TTL")
-                    return False
+            stored = cache.update_request(key, [ChatGeneration(message=answer)], ttl=ttl)
         except Exception as exc:  # noqa: BLE001 - fail open
             logger.warning("tokenopt cache store failed (%s)", type(exc).__name__)
             return False
-        return True
+        if not stored:
+            logger.debug("tokenopt cache store skipped: the cache has no per-entry TTL")
+        return stored
+
+    async def astore(
+        self,
+        key: RequestKey,
+        answer: AIMessage,
+        messages: Sequence[BaseMessage] = (),
+    ) -> bool:
+        """Async :meth:`store`: awaits the cache's ``aupdate_request``."""
+        cache = self.cache
+        if cache is None:
+            return False
+        allowed, ttl = self._store_ttl(messages)
+        if not allowed:
+            return False
+        try:
+            stored = await cache.aupdate_request(key, [ChatGeneration(message=answer)], ttl=ttl)
+        except Exception as exc:  # noqa: BLE001 - fail open
+            logger.warning("tokenopt cache store failed (%s)", type(exc).__name__)
+            return False
+        if not stored:
+            logger.debug("tokenopt cache store skipped: the cache has no per-entry TTL")
+        return stored
 
     # ------------------------------------------------------------------ tools
+    def _all_tools(self, working_set: dict[str, Any] | None) -> ToolChoice:
+        return ToolChoice(list(self.tools), [tool_name(t) for t in self.tools], working_set)
+
+    def _choice(
+        self, selection: ToolSelection, working_set: dict[str, Any] | None, own: bool
+    ) -> ToolChoice:
+        """The tools to bind from a selection (``own``: made by a ``ToolSelector``)."""
+        if own:
+            return ToolChoice(list(selection.tools), list(selection.names), selection.working_set)
+        if self.tool_margin is not None:
+            return ToolChoice(*trim_by_margin(selection, self.tool_margin), working_set)
+        return ToolChoice(list(selection.tools), list(selection.names), working_set)
+
+    def _tools_measure(self, choice: ToolChoice) -> int:
+        return self.counter.count_tools(choice.tools) if choice.tools else 0
+
     def select_tools(
         self,
         messages: Sequence[BaseMessage],
         recorder: StepRecorder,
-        working_set: Any = None,
+        working_set: dict[str, Any] | None = None,
     ) -> ToolChoice:
         """Choose the tools of this model call and the thread's next working set.
 
         ``working_set`` is the value kept in the agent state (``None`` on a fresh thread or
         an old checkpoint); the returned :class:`ToolChoice` carries the one to keep.
         """
-        if not self.tools and self.tool_selector is None:
-            return ToolChoice([], [], working_set)
-        if self.tool_selector is None:
-            return ToolChoice(list(self.tools), [tool_name(t) for t in self.tools], working_set)
-        everything = ToolChoice(list(self.tools), [tool_name(t) for t in self.tools], working_set)
         selector = self.tool_selector
+        if selector is None:
+            return self._all_tools(working_set) if self.tools else ToolChoice([], [], working_set)
+        items = list(messages)
 
         def work() -> ToolChoice:
             if isinstance(selector, ToolSelector):
-                selection = selector.select(
-                    list(messages), working_set=working_set, margin=self.tool_margin
-                )
-                return ToolChoice(
-                    list(selection.tools), list(selection.names), selection.working_set
-                )
-            selection = selector.select(list(messages))
-            if self.tool_margin is not None:
-                return ToolChoice(*trim_by_margin(selection, self.tool_margin), working_set)
-            return ToolChoice(list(selection.tools), list(selection.names), working_set)
+                selection = selector.select(items, working_set=working_set, margin=self.tool_margin)
+                return self._choice(selection, working_set, own=True)
+            return self._choice(selector.select(items), working_set, own=False)
 
         return self._run(
             recorder,
             "tool_selection",
             self._catalog_tokens,
             work,
-            everything,
-            lambda v: self.counter.count_tools(v.tools) if v.tools else 0,
+            self._all_tools(working_set),
+            self._tools_measure,
+            tools_bound=lambda v: len(v.tools),
+            tools_catalog=len(self.tools),
+        )
+
+    async def aselect_tools(
+        self,
+        messages: Sequence[BaseMessage],
+        recorder: StepRecorder,
+        working_set: dict[str, Any] | None = None,
+    ) -> ToolChoice:
+        """Async :meth:`select_tools`: awaits a ``ToolSelector``'s ``aselect``.
+
+        A selector with ``select`` only runs in a worker thread.
+        """
+        selector = self.tool_selector
+        if selector is None:
+            return self._all_tools(working_set) if self.tools else ToolChoice([], [], working_set)
+        items = list(messages)
+
+        async def work() -> ToolChoice:
+            if isinstance(selector, ToolSelector):
+                selection = await selector.aselect(
+                    items, working_set=working_set, margin=self.tool_margin
+                )
+                return self._choice(selection, working_set, own=True)
+            found = await asyncio.to_thread(selector.select, items)
+            return self._choice(found, working_set, own=False)
+
+        return await self._arun(
+            recorder,
+            "tool_selection",
+            self._catalog_tokens,
+            work,
+            self._all_tools(working_set),
+            self._tools_measure,
             tools_bound=lambda v: len(v.tools),
             tools_catalog=len(self.tools),
         )
 
     # ------------------------------------------------------------------ system prompt
+    def _fit(self, compressor: PromptFitter, question: str, kept: str | None) -> str:
+        if self.prefix_stable and kept:
+            return kept
+        with self._memo_lock:
+            found = self._fitted.get(question)
+            if found is not None:
+                self._fitted.move_to_end(question)
+                return found
+        text = compressor(self.system_prompt, question)
+        with self._memo_lock:
+            self._fitted[question] = text
+            while len(self._fitted) > _FITTED_PROMPTS:
+                self._fitted.popitem(last=False)
+        return text
+
     def system_text(self, question: str, recorder: StepRecorder, kept: str | None = None) -> str:
         """Return the system prompt for this request, compressed when a compressor is set.
 
@@ -463,30 +570,32 @@ class OptimizerPipeline:
         prefix-stable mode, ``kept`` (the thread's prompt, fitted on its first question) is
         sent again as it is.
         """
-        if not self._full_system:
-            return ""
-        if self.prompt_compressor is None:
-            return self._full_system
-        before = self._system_tokens
         compressor = self.prompt_compressor
-
-        def work() -> str:
-            if self.prefix_stable and kept:
-                return kept
-            with self._memo_lock:
-                found = self._fitted.get(question)
-                if found is not None:
-                    self._fitted.move_to_end(question)
-                    return found
-            text = compressor(self.system_prompt, question)
-            with self._memo_lock:
-                self._fitted[question] = text
-                while len(self._fitted) > _FITTED_PROMPTS:
-                    self._fitted.popitem(last=False)
-            return text
-
+        if not self._full_system or compressor is None:
+            return self._full_system
         return self._run(
-            recorder, "compression", before, work, self._full_system, self.counter.count
+            recorder,
+            "compression",
+            self._system_tokens,
+            lambda: self._fit(compressor, question, kept),
+            self._full_system,
+            self.counter.count,
+        )
+
+    async def asystem_text(
+        self, question: str, recorder: StepRecorder, kept: str | None = None
+    ) -> str:
+        """Async :meth:`system_text` (a prompt fitter is sync: it runs in a worker thread)."""
+        compressor = self.prompt_compressor
+        if not self._full_system or compressor is None:
+            return self._full_system
+        return await self._arun(
+            recorder,
+            "compression",
+            self._system_tokens,
+            lambda: asyncio.to_thread(self._fit, compressor, question, kept),
+            self._full_system,
+            self.counter.count,
         )
 
     # ------------------------------------------------------------------ history
@@ -504,51 +613,41 @@ class OptimizerPipeline:
         if not self.prefix_stable or not isinstance(optimizer, ContextOptimizer):
             return self.history(messages, recorder), kept, 0
         items = list(messages)
-        previous = CompactedView.from_state(kept)
-        done: list[tuple[list[BaseMessage], CompactedView, bool]] = []
+        step = _Stepwise(optimizer, items, CompactedView.from_state(kept), self.compact_to)
+        view = self._run(recorder, "context", step.before, step.run, items, step.after)
+        return step.result(view)
 
-        def work() -> list[BaseMessage]:
-            done.append(stepwise_view(optimizer, items, previous, compact_to=self.compact_to))
-            return done[-1][0]
-
-        view = self._run(
-            recorder,
-            "context",
-            lambda: history_tokens(optimizer, items),
-            work,
-            items,
-            lambda out: history_tokens(optimizer, out),
+    async def astable_history(
+        self, messages: Sequence[BaseMessage], recorder: StepRecorder, kept: Any
+    ) -> tuple[list[BaseMessage], Any, int]:
+        """Async :meth:`stable_history` (the compaction runs in a worker thread)."""
+        optimizer = self.context_optimizer
+        if not self.prefix_stable or not isinstance(optimizer, ContextOptimizer):
+            return await self.ahistory(messages, recorder), kept, 0
+        items = list(messages)
+        step = _Stepwise(optimizer, items, CompactedView.from_state(kept), self.compact_to)
+        view = await self._arun(
+            recorder, "context", step.before, lambda: asyncio.to_thread(step.run), items, step.after
         )
-        if not done:
-            return view, None, 0
-        _, new, _compacted = done[-1]
-        return view, new.to_state(), len(new.messages)
+        return step.result(view)
 
     def history(self, messages: Sequence[BaseMessage], recorder: StepRecorder) -> list[BaseMessage]:
         """Return the optimized view of the conversation for this request."""
         items = list(messages)
-        if self.context_optimizer is None:
-            return items
         optimizer = self.context_optimizer
+        if optimizer is None:
+            return items
         if isinstance(optimizer, ContextOptimizer):
             # Its result counts the input lazily and memoized per message: a long thread's
             # old messages are not counted again on every call.
-            done: list[ContextResult] = []
-
-            def optimize() -> list[BaseMessage]:
-                done.append(optimizer.optimize(items))
-                return done[-1].messages
-
-            def before() -> int:
-                return done[-1].tokens_before if done else self.counter.count_messages(items)
-
+            done = _Optimized(self.counter, items)
             return self._run(
                 recorder,
                 "context",
-                before,
-                optimize,
+                done.before,
+                lambda: done.keep(optimizer.optimize(items)),
                 items,
-                lambda out: done[-1].tokens_after if done else self.counter.count_messages(out),
+                done.after,
             )
         return self._run(
             recorder,
@@ -559,16 +658,104 @@ class OptimizerPipeline:
             self.counter.count_messages,
         )
 
+    async def ahistory(
+        self, messages: Sequence[BaseMessage], recorder: StepRecorder
+    ) -> list[BaseMessage]:
+        """Async :meth:`history`: awaits ``aoptimize`` / ``ainvoke``."""
+        items = list(messages)
+        optimizer = self.context_optimizer
+        if optimizer is None:
+            return items
+        if isinstance(optimizer, ContextOptimizer):
+            done = _Optimized(self.counter, items)
 
-def _takes_ttl(cache: Any) -> bool:
-    """Whether ``cache.update`` accepts a per-entry ``ttl`` (our ``SemanticCache`` does)."""
-    from langchain_tokenopt.cache import SemanticCache
+            async def optimize() -> list[BaseMessage]:
+                return done.keep(await optimizer.aoptimize(items))
 
-    return isinstance(cache, SemanticCache)
+            return await self._arun(recorder, "context", done.before, optimize, items, done.after)
+
+        async def invoke() -> list[BaseMessage]:
+            return list(await optimizer.ainvoke(items))
+
+        return await self._arun(
+            recorder,
+            "context",
+            self.counter.count_messages(items),
+            invoke,
+            items,
+            self.counter.count_messages,
+        )
 
 
-def _layer(value: Any) -> Any:
-    return value if value in ("exact", "semantic") else None
+class _Optimized:
+    """The figures of one ``ContextOptimizer`` run (its result counts lazily)."""
+
+    def __init__(self, counter: TokenCounter, items: list[BaseMessage]) -> None:
+        self.counter, self.items = counter, items
+        self.result: ContextResult | None = None
+
+    def keep(self, result: ContextResult) -> list[BaseMessage]:
+        self.result = result
+        return result.messages
+
+    def before(self) -> int:
+        if self.result is not None:
+            return self.result.tokens_before
+        return self.counter.count_messages(self.items)
+
+    def after(self, out: list[BaseMessage]) -> int:
+        if self.result is not None:
+            return self.result.tokens_after
+        return self.counter.count_messages(out)
+
+
+class _Stepwise:
+    """One prefix-stable history step: the view, the kept value and the stable messages."""
+
+    def __init__(
+        self,
+        optimizer: ContextOptimizer,
+        items: list[BaseMessage],
+        previous: CompactedView | None,
+        compact_to: float,
+    ) -> None:
+        self.optimizer, self.items, self.previous = optimizer, items, previous
+        self.compact_to = compact_to
+        self.done: tuple[list[BaseMessage], CompactedView, bool] | None = None
+
+    def run(self) -> list[BaseMessage]:
+        self.done = stepwise_view(
+            self.optimizer, self.items, self.previous, compact_to=self.compact_to
+        )
+        return self.done[0]
+
+    def before(self) -> int:
+        return history_tokens(self.optimizer, self.items)
+
+    def after(self, out: list[BaseMessage]) -> int:
+        return history_tokens(self.optimizer, out)
+
+    def result(self, view: list[BaseMessage]) -> tuple[list[BaseMessage], Any, int]:
+        if self.done is None:
+            return view, None, 0
+        _, new, _compacted = self.done
+        return view, new.to_state(), len(new.messages)
+
+
+def _cache_extra() -> dict[str, Callable[[CacheAnswer], Any]]:
+    return {
+        "cache_hit": lambda a: bool(a.generations),
+        "cache_layer": lambda a: a.layer if a.generations else None,
+    }
+
+
+def _answer_message(answer: CacheAnswer) -> AIMessage | None:
+    if not answer.generations:
+        return None
+    generation = answer.generations[0]
+    if isinstance(generation, ChatGeneration) and isinstance(generation.message, AIMessage):
+        return generation.message
+    return AIMessage(content=generation.text)
 
 
 def _system_text(system_prompt: Any) -> str:
@@ -576,9 +763,8 @@ def _system_text(system_prompt: Any) -> str:
         return ""
     if isinstance(system_prompt, str):
         return system_prompt
-    modules = getattr(system_prompt, "modules", None)
-    if modules is not None:  # a ModularPrompt: every module, in order
-        return str(getattr(system_prompt, "separator", "\n\n")).join(m.text for m in modules)
+    if isinstance(system_prompt, ModularPrompt):  # every module, in order
+        return system_prompt.separator.join(m.text for m in system_prompt.modules)
     text = getattr(system_prompt, "text", None)
     if callable(text):
         return str(text())
@@ -588,22 +774,3 @@ def _system_text(system_prompt: Any) -> str:
     if callable(render):
         return str(render())
     return str(system_prompt)
-
-
-class _scoped:
-    """Enter ``cache_scope`` for the tenant/user of a call (no-op when none is given)."""
-
-    def __init__(self, scope: Mapping[str, Any]) -> None:
-        self._scope = {k: v for k, v in scope.items() if isinstance(v, str) and v}
-        self._cm: Any = None
-
-    def __enter__(self) -> None:
-        if self._scope:
-            from langchain_tokenopt.cache import cache_scope
-
-            self._cm = cache_scope(**self._scope)
-            self._cm.__enter__()
-
-    def __exit__(self, *exc: object) -> None:
-        if self._cm is not None:
-            self._cm.__exit__(*exc)

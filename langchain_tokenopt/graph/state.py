@@ -25,9 +25,8 @@ class TurnState(TypedDict, total=False):
     request_id: str
     """Id of the current model request (new for each pass through the tool loop)."""
     cache_prompt: str
-    """Serialized unoptimized prompt used as the response-cache key."""
-    cache_llm_string: str
-    """Model identity (and full tool catalog) used as the response-cache key."""
+    """Serialized unoptimized prompt (``RequestKey.prompt`` of the response-cache key; the
+    model and tool catalog are the graph's own)."""
     cache_hit: bool
     """Whether the turn was answered from the response cache."""
     tools: list[str]

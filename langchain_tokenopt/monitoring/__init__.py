@@ -46,6 +46,7 @@ from langchain_tokenopt.monitoring.records import (
     TokenUsage,
 )
 from langchain_tokenopt.monitoring.reporting import (
+    StepRecorder,
     StepTiming,
     measure_step,
     report_cache_hit,
@@ -87,6 +88,7 @@ __all__ = [
     "RequestShape",
     "SQLiteMetricsStore",
     "StepEvent",
+    "StepRecorder",
     "StepTiming",
     "Summary",
     "ThreadCost",

@@ -98,6 +98,12 @@ class TokenOptCallbackHandler(BaseCallbackHandler):
         otel: Also export each record as OpenTelemetry GenAI spans and metrics: an
             :class:`~langchain_tokenopt.monitoring.OpenTelemetrySink`, or ``True`` for one
             on the global providers (extra ``otel``).
+        price_as: Price every request as this hosted model (any name ``genai-prices`` or
+            the store's ``Pricer(overrides=...)`` knows, e.g. ``"claude-sonnet-4-5"``). A
+            local model has no price, so its costs read "n/a" without it. Recorded on each
+            :class:`RequestRecord` (``price_as``), so ``tokenopt stats``, the dashboard and
+            :meth:`summary` price the run the same way. An unknown name raises
+            ``TokenOptConfigError`` here.
 
     Example:
         .. code-block:: python
@@ -106,6 +112,8 @@ class TokenOptCallbackHandler(BaseCallbackHandler):
             from langchain_tokenopt.monitoring import MemoryMetricsStore, TokenOptCallbackHandler
 
             handler = TokenOptCallbackHandler(store=MemoryMetricsStore())
+            # a local model, its costs priced as Claude Sonnet:
+            # TokenOptCallbackHandler(price_as="claude-sonnet-4-5")
             model = GenericFakeChatModel(messages=iter(["hi"]))
             model.invoke("hello", config={"callbacks": [handler],
                                           "metadata": {"tenant_id": "acme"}})
@@ -121,6 +129,7 @@ class TokenOptCallbackHandler(BaseCallbackHandler):
         store: MetricsStore | None = None,
         pending_ttl_s: float = 600.0,
         otel: OpenTelemetrySink | bool = False,
+        price_as: str | None = None,
     ) -> None:
         super().__init__()
         if (
@@ -141,12 +150,17 @@ class TokenOptCallbackHandler(BaseCallbackHandler):
         from langchain_tokenopt.monitoring.otel import resolve_otel_sink
 
         otel_sink = resolve_otel_sink(otel)
+        if price_as is not None:  # checked before a default store starts its writer
+            from langchain_tokenopt.monitoring.pricing import Pricer
+
+            (store.pricer if store is not None else Pricer()).require(price_as)
         if store is None:
             from langchain_tokenopt.monitoring.store_sqlite import SQLiteMetricsStore
 
             store = SQLiteMetricsStore()
         self.store = store
         self.otel = otel_sink
+        self.price_as = price_as
         self._ttl = pending_ttl_s
         self._lock = threading.Lock()
         self._runs: dict[UUID, _Run] = {}
@@ -234,6 +248,7 @@ class TokenOptCallbackHandler(BaseCallbackHandler):
             latency_ms=optimizer_ms,
             tools_bound=tools_bound,
             tools_catalog=tools_catalog,
+            price_as=self.price_as,
         )
         self._emit(record)
         return record
@@ -244,11 +259,19 @@ class TokenOptCallbackHandler(BaseCallbackHandler):
             self._pending.pop(request_id, None)
 
     def summary(
-        self, window: str | float | None = "24h", group_by: Sequence[GroupKey] = ()
+        self,
+        window: str | float | None = "24h",
+        group_by: Sequence[GroupKey] = (),
+        *,
+        price_as: str | None = None,
     ) -> Summary:
-        """Flush queued records and summarize the store (see :meth:`MetricsStore.summary`)."""
+        """Flush queued records and summarize the store (see :meth:`MetricsStore.summary`).
+
+        ``price_as`` re-prices the window as another model; by default the records keep
+        the prices they were stored with (the handler's own ``price_as``, if any).
+        """
         self.store.flush()
-        return self.store.summary(window=window, group_by=group_by)
+        return self.store.summary(window=window, group_by=group_by, price_as=price_as)
 
     # -- LangChain callbacks -------------------------------------------------------------
     def on_chat_model_start(
@@ -392,6 +415,7 @@ class TokenOptCallbackHandler(BaseCallbackHandler):
             ttft_ms=(run.first_token - run.started) * 1000.0 if run.first_token else None,
             streamed=run.streamed,
             error_type=type(error).__name__ if error is not None else None,
+            price_as=self.price_as,
         )
         self._emit(record)
 

@@ -14,6 +14,24 @@ Savings are attributed step by step, from the actual cost upwards:
 
 So ``sum(savings) == counterfactual - actual`` for every priced request.
 
+Those savings are against a user who does **not** cache prompts. Against one who does
+(``net_savings_usd``, the *cached baseline*), each step's saving is net of the provider cache
+reads its rewrite destroyed. The unoptimized agent sends the same tools, system prompt and
+history prefix on every call, so a caching provider would read them from its cache (the
+baseline is taken warm: every prompt token a step received is a cache read, which makes the
+net saving a lower bound). For a step that received ``before`` tokens and passed on
+``after``, of which the request actually read the share ``r = cache_read / input`` from the
+provider's cache::
+
+    lost_reads = after * (1 - r)          # sent tokens billed in full that the baseline read
+    net = (before - after) * read_rate - lost_reads * (input_rate - read_rate)
+
+``read_rate`` is the provider's cache-read price (``effective_price``); it applies only to a
+provider with prompt caching (:func:`~langchain_tokenopt.monitoring.caching_provider`) and a
+prompt of at least its minimum cacheable length, else ``net == gross``. On a response-cache
+hit the net saving is the warm cached cost of the whole request. The net savings add up to
+``counterfactual_cached_usd - actual_usd``.
+
 Example:
     .. code-block:: python
 
@@ -27,15 +45,33 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from langchain_tokenopt.errors import MissingDependencyError, TokenOptConfigError
+from langchain_tokenopt.monitoring.provider_rules import (
+    CachingRules,
+    caching_provider,
+    caching_rules,
+)
 from langchain_tokenopt.monitoring.records import CostBreakdown, RequestRecord, TokenUsage
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ModelPrice", "PriceTier", "Pricer", "cost_of_usage", "price_record"]
+__all__ = [
+    "NET_SAVINGS_KEYS",
+    "ModelPrice",
+    "PriceTier",
+    "Pricer",
+    "cost_of_usage",
+    "effective_price",
+    "price_record",
+    "rules_for",
+]
+
+#: Keys of :attr:`CostBreakdown.net_savings_usd` (savings against the cached baseline).
+NET_SAVINGS_KEYS = ("response_cache", "tool_selection", "compression", "context")
+_REWRITING_STEPS = ("compression", "context", "tool_selection")
 
 _MTOK = 1_000_000.0
 # LangChain ``ls_provider`` values -> genai-prices provider ids.
@@ -141,20 +177,119 @@ def cost_of_usage(price: ModelPrice, usage: TokenUsage, *, prompt_cache: bool = 
     )
 
 
-def price_record(record: RequestRecord, price: ModelPrice | None, source: str) -> CostBreakdown:
+def _fill(rate: float | None, input_rate: float, multiplier: float) -> float:
+    return input_rate * multiplier if rate is None else rate
+
+
+def effective_price(price: ModelPrice, rules: CachingRules) -> ModelPrice:
+    """``price`` with its cache rates filled in from ``rules`` where the table has none.
+
+    Example:
+        .. code-block:: python
+
+            billed = effective_price(ModelPrice(input_per_mtok=3.0, output_per_mtok=15.0),
+                                     caching_rules("anthropic", "claude-sonnet-4-5"))
+            billed.cache_read_per_mtok  # 0.3
+    """
+
+    def write(rate: float | None, input_rate: float) -> float:
+        table = rate if rules.table_write_price else None
+        return _fill(table, input_rate, rules.write_multiplier)
+
+    tiers = tuple(
+        replace(
+            t,
+            cache_read_per_mtok=_fill(
+                t.cache_read_per_mtok, t.input_per_mtok, rules.read_multiplier
+            ),
+            cache_write_per_mtok=write(t.cache_write_per_mtok, t.input_per_mtok),
+        )
+        for t in price.tiers
+    )
+    return ModelPrice(
+        input_per_mtok=price.input_per_mtok,
+        output_per_mtok=price.output_per_mtok,
+        cache_read_per_mtok=_fill(
+            price.cache_read_per_mtok, price.input_per_mtok, rules.read_multiplier
+        ),
+        cache_write_per_mtok=write(price.cache_write_per_mtok, price.input_per_mtok),
+        tiers=tiers,
+    )
+
+
+def rules_for(model: str | None, provider: str | None) -> CachingRules | None:
+    """The prompt-caching rules of a model's provider, or ``None`` when it has none.
+
+    Example:
+        .. code-block:: python
+
+            rules_for("gpt-4o", "openai").min_prefix_tokens  # 1024
+            rules_for("local-smollm2", None)  # None
+    """
+    if not model:
+        return None
+    try:
+        return caching_rules(caching_provider(provider, model), model)
+    except TokenOptConfigError:
+        return None
+
+
+def _net_savings(
+    record: RequestRecord, price: ModelPrice, rules: CachingRules | None
+) -> dict[str, float]:
+    """Savings per step against the warm cached baseline (see the module docstring)."""
+    usage = record.usage
+    assert usage is not None
+    net = dict.fromkeys(NET_SAVINGS_KEYS, 0.0)
+    cf_input = record.counterfactual_input_tokens()
+    cacheable = rules is not None and cf_input >= rules.min_prefix_tokens
+    billed = effective_price(price, rules) if rules is not None else price
+    inp, out, read, _ = billed.rates_for(cf_input)
+    read = read if cacheable else inp
+    if not record.llm_called:
+        net["response_cache"] = cf_input * read + usage.output_tokens * out
+        return net
+    share = usage.cache_read_tokens / usage.input_tokens if usage.input_tokens else 0.0
+    for event in record.steps:
+        if event.step not in _REWRITING_STEPS:
+            continue
+        lost_reads = event.tokens_after * (1.0 - share)
+        net[event.step] += event.tokens_saved * read - lost_reads * (inp - read)
+    return net
+
+
+def price_record(
+    record: RequestRecord,
+    price: ModelPrice | None,
+    source: str,
+    *,
+    rules: CachingRules | None = None,
+    priced_as: str | None = None,
+) -> CostBreakdown:
     """Compute actual, counterfactual and per-step savings for one record (pure).
 
     Args:
         record: The request.
         price: Its model's prices, or ``None`` when unknown.
         source: Where ``price`` came from (``user`` or ``genai-prices``).
+        rules: The provider's prompt-caching rules, for the savings against the cached
+            baseline (``None``: a provider without prompt caching, net equals gross).
+        priced_as: The hosted model ``price`` belongs to, when not the record's own.
 
     Returns:
         The breakdown; unpriced (all ``None``) when ``price`` or the usage is missing.
+
+    Example:
+        .. code-block:: python
+
+            price = ModelPrice(input_per_mtok=3.0, output_per_mtok=15.0)
+            cost = price_record(record, price, "user",
+                                rules=caching_rules("anthropic", "claude-sonnet-4-5"))
+            cost.savings_usd["compression"], cost.net_savings_usd["compression"]
     """
     usage = record.usage
     if price is None or usage is None:
-        return CostBreakdown(priced=False)
+        return CostBreakdown(priced=False, priced_as=priced_as)
     savings: dict[str, float] = dict.fromkeys(
         ("response_cache", "tool_selection", "compression", "context", "prompt_cache"), 0.0
     )
@@ -178,12 +313,16 @@ def price_record(record: RequestRecord, price: ModelPrice | None, source: str) -
         savings = dict.fromkeys(savings, 0.0)
         savings["response_cache"] = counterfactual
         actual = 0.0
+    net = _net_savings(record, price, rules)
     return CostBreakdown(
         priced=True,
         actual_usd=actual,
         counterfactual_usd=counterfactual,
         savings_usd=savings,
         price_source=source,
+        counterfactual_cached_usd=actual + sum(net.values()),
+        net_savings_usd=net,
+        priced_as=priced_as,
     )
 
 
@@ -324,7 +463,61 @@ class Pricer:
             MissingDependencyError("genai-prices", extra="monitoring"),
         )
 
+    def require(self, model: str) -> ModelPrice:
+        """Return ``model``'s prices, or raise when neither table knows it.
+
+        Args:
+            model: A model name, e.g. ``"claude-sonnet-4-5"``.
+
+        Returns:
+            Its prices.
+
+        Raises:
+            TokenOptConfigError: No price is known for ``model`` (or ``genai-prices`` is not
+                installed and ``overrides`` lack it).
+        """
+        if not isinstance(model, str) or not model.strip():
+            msg = f"a model name to price as must be a non-empty string, got {model!r}"
+            raise TokenOptConfigError(msg)
+        price, _ = self.lookup(model)
+        if price is None:
+            where = "genai-prices' data" if self._use_genai else "Pricer(overrides=...)"
+            msg = (
+                f"no price is known for model {model!r} in {where}; use a hosted model name"
+                " genai-prices knows, e.g. 'claude-sonnet-4-5', 'gpt-4o' or 'gpt-4.1'"
+            )
+            raise TokenOptConfigError(msg)
+        return price
+
     def price(self, record: RequestRecord) -> CostBreakdown:
-        """Price one record (see :func:`price_record`)."""
+        """Price one record (see :func:`price_record`).
+
+        A record with :attr:`~RequestRecord.price_as` is priced as that model, under its
+        provider's caching rules (guessed from the name).
+        """
+        if record.price_as:
+            price, source = self.lookup(record.price_as)
+            rules = rules_for(record.price_as, None)
+            return price_record(record, price, source, rules=rules, priced_as=record.price_as)
         price, source = self.lookup(record.model, record.provider)
-        return price_record(record, price, source)
+        return price_record(record, price, source, rules=rules_for(record.model, record.provider))
+
+    def price_as(self, records: list[RequestRecord], model: str) -> list[RequestRecord]:
+        """``records`` re-priced as hosted ``model`` (their stored costs replaced).
+
+        Args:
+            records: The records.
+            model: A model name this pricer knows (checked first).
+
+        Returns:
+            New records with ``price_as=model`` and the cost at its prices.
+
+        Raises:
+            TokenOptConfigError: ``model`` has no known price.
+        """
+        self.require(model)
+        out = []
+        for record in records:
+            as_model = replace(record, price_as=model, cost=None)
+            out.append(replace(as_model, cost=self.price(as_model)))
+        return out

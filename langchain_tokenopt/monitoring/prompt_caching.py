@@ -37,10 +37,15 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from langchain_tokenopt.errors import TokenOptConfigError
-from langchain_tokenopt.monitoring.pricing import ModelPrice, Pricer, cost_of_usage
+from langchain_tokenopt.monitoring.pricing import (
+    ModelPrice,
+    Pricer,
+    cost_of_usage,
+    effective_price,
+)
 from langchain_tokenopt.monitoring.provider_rules import (
     AnthropicTTL,
     CachingRules,
@@ -160,38 +165,6 @@ class ThreadCost:
         """Share of the prompt tokens read from the cache (0 for an empty thread)."""
         total = self.input_tokens
         return self.cache_read_tokens / total if total else 0.0
-
-
-def _fill(rate: float | None, input_rate: float, multiplier: float) -> float:
-    return input_rate * multiplier if rate is None else rate
-
-
-def effective_price(price: ModelPrice, rules: CachingRules) -> ModelPrice:
-    """``price`` with its cache rates filled in from ``rules`` where the table has none."""
-
-    def write(rate: float | None, input_rate: float) -> float:
-        table = rate if rules.table_write_price else None
-        return _fill(table, input_rate, rules.write_multiplier)
-
-    tiers = tuple(
-        replace(
-            t,
-            cache_read_per_mtok=_fill(
-                t.cache_read_per_mtok, t.input_per_mtok, rules.read_multiplier
-            ),
-            cache_write_per_mtok=write(t.cache_write_per_mtok, t.input_per_mtok),
-        )
-        for t in price.tiers
-    )
-    return ModelPrice(
-        input_per_mtok=price.input_per_mtok,
-        output_per_mtok=price.output_per_mtok,
-        cache_read_per_mtok=_fill(
-            price.cache_read_per_mtok, price.input_per_mtok, rules.read_multiplier
-        ),
-        cache_write_per_mtok=write(price.cache_write_per_mtok, price.input_per_mtok),
-        tiers=tiers,
-    )
 
 
 class _PrefixCache:

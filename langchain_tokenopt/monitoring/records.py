@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from langchain_tokenopt.errors import TokenOptConfigError
+from langchain_tokenopt.protocols import CACHE_LAYERS, STEP_NAMES, CacheLayer, StepEvent, StepName
 
 __all__ = [
     "CACHE_LAYERS",
@@ -39,63 +39,10 @@ __all__ = [
     "record_to_json",
 ]
 
-StepName = Literal["cache", "tool_selection", "compression", "context"]
-CacheLayer = Literal["exact", "semantic"]
 SavingsKey = Literal["response_cache", "tool_selection", "compression", "context", "prompt_cache"]
 
-#: The optimizer steps a request can pass through, in pipeline order.
-STEP_NAMES: tuple[StepName, ...] = get_args(StepName)
-#: The response-cache layers.
-CACHE_LAYERS: tuple[CacheLayer, ...] = get_args(CacheLayer)
 #: The keys of :attr:`CostBreakdown.savings_usd` (and of token savings in summaries).
 SAVINGS_KEYS: tuple[SavingsKey, ...] = get_args(SavingsKey)
-
-
-@dataclass(frozen=True, slots=True)
-class StepEvent:
-    """What one optimizer step did to one request (reported by the graph node that ran it).
-
-    Example:
-        .. code-block:: python
-
-            StepEvent(step="tool_selection", tokens_before=5000, tokens_after=900,
-                      latency_ms=4.0, tools_bound=3, tools_catalog=40)
-    """
-
-    step: StepName
-    """Which optimizer step ran: ``cache``, ``tool_selection``, ``compression`` or ``context``."""
-    tokens_before: int
-    """Prompt tokens this step received (for ``cache``: the prompt looked up)."""
-    tokens_after: int
-    """Prompt tokens it passed on (for a ``cache`` hit: 0, nothing goes to the model)."""
-    latency_ms: float = 0.0
-    """Wall time the step took, in milliseconds (optimizer overhead)."""
-    error: str | None = None
-    """Exception type name when the step failed open and passed the request through."""
-    cache_hit: bool | None = None
-    """For ``cache`` steps: whether the lookup hit."""
-    cache_layer: CacheLayer | None = None
-    """For ``cache`` hits: ``exact`` or ``semantic``."""
-    tools_bound: int | None = None
-    """For ``tool_selection``: tools bound to the model after selection."""
-    tools_catalog: int | None = None
-    """For ``tool_selection``: size of the whole tool catalog."""
-
-    def __post_init__(self) -> None:
-        if self.step not in STEP_NAMES:
-            msg = f"StepEvent.step must be one of {STEP_NAMES}, got {self.step!r}"
-            raise TokenOptConfigError(msg)
-        if self.tokens_before < 0 or self.tokens_after < 0:
-            msg = "StepEvent token counts must be >= 0"
-            raise TokenOptConfigError(msg)
-        if self.cache_layer is not None and self.cache_layer not in CACHE_LAYERS:
-            msg = f"StepEvent.cache_layer must be one of {CACHE_LAYERS} or None"
-            raise TokenOptConfigError(msg)
-
-    @property
-    def tokens_saved(self) -> int:
-        """Prompt tokens removed by this step (never negative)."""
-        return max(0, self.tokens_before - self.tokens_after)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +98,18 @@ class CostBreakdown:
     """Savings per :data:`SAVINGS_KEYS` entry; they add up to counterfactual - actual."""
     price_source: str | None = None
     """``user`` (price-table override) or ``genai-prices``."""
+    counterfactual_cached_usd: float | None = None
+    """What the unoptimized request would have cost a user who already has the provider's
+    prompt caching, with a warm cache (see :func:`~langchain_tokenopt.monitoring.price_record`);
+    equal to ``counterfactual_usd`` for a provider without prompt caching."""
+    net_savings_usd: dict[str, float] = field(default_factory=dict)
+    """Savings per step against that cached baseline: each step's saving net of the provider
+    cache reads its rewrite destroyed (may be negative). Keys: ``response_cache``,
+    ``tool_selection``, ``compression``, ``context``; they add up to
+    ``counterfactual_cached_usd - actual_usd``."""
+    priced_as: str | None = None
+    """The hosted model whose prices were applied when it is not the record's own model
+    (``TokenOptCallbackHandler(price_as=...)``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +171,9 @@ class RequestRecord:
     """Exception type name when the model call failed."""
     cost: CostBreakdown | None = None
     """Filled in by the store's writer thread (off the request path)."""
+    price_as: str | None = None
+    """Hosted model to price this request as (a local model has no price), set by
+    ``TokenOptCallbackHandler(price_as=...)``; ``None``: priced as :attr:`model`."""
 
     def step(self, name: StepName) -> StepEvent | None:
         """Return the last reported event of step ``name``, or ``None``."""
@@ -262,6 +224,7 @@ def record_to_dict(record: RequestRecord) -> dict[str, Any]:
     if record.cost is not None:
         cost = _plain(record.cost)
         cost["savings_usd"] = dict(record.cost.savings_usd)
+        cost["net_savings_usd"] = dict(record.cost.net_savings_usd)
         data["cost"] = cost
     return data
 

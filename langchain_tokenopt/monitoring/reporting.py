@@ -1,8 +1,15 @@
-"""Helpers for graph nodes that only have their ``RunnableConfig``.
+"""The one path by which optimizer steps and cache hits reach the monitors.
 
-They find the :class:`~langchain_tokenopt.monitoring.TokenOptCallbackHandler` instances in
-``config["callbacks"]`` and the request id in ``config["metadata"]["tokenopt_request_id"]``,
-and do nothing (returning ``False``) when either is missing.
+A :class:`StepRecorder` collects the step events
+(:class:`~langchain_tokenopt.protocols.StepEvent`) of one request and forwards each, and
+any cache hit, to its monitors (:class:`~langchain_tokenopt.protocols.StepMonitor`, e.g.
+:class:`~langchain_tokenopt.monitoring.TokenOptCallbackHandler`); a monitor that raises is
+logged and never breaks the request. The optimized agent's graph and its middleware report
+through it, and so do the helpers for your own graph nodes, which only have their
+``RunnableConfig``: :func:`report_step`, :func:`measure_step` and :func:`report_cache_hit`
+find the handlers in ``config["callbacks"]`` and the request id in
+``config["metadata"]["tokenopt_request_id"]``, and do nothing (returning ``False``) when
+either is missing.
 
 Example:
     .. code-block:: python
@@ -20,9 +27,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_tokenopt.monitoring.handler import (
@@ -31,11 +38,11 @@ from langchain_tokenopt.monitoring.handler import (
     USER_KEY,
     find_handlers,
 )
-from langchain_tokenopt.monitoring.records import CacheLayer, StepEvent, StepName
+from langchain_tokenopt.protocols import CacheLayer, StepEvent, StepMonitor, StepName
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["StepTiming", "measure_step", "report_cache_hit", "report_step"]
+__all__ = ["StepRecorder", "StepTiming", "measure_step", "report_cache_hit", "report_step"]
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -48,11 +55,109 @@ def _request_id(config: Mapping[str, Any] | None) -> str | None:
     return None if rid is None else str(rid)
 
 
+@dataclass
+class StepRecorder:
+    """Collects the step events of one request and forwards them to its monitors.
+
+    Every step report of the package goes through one: the optimized agent's graph and
+    middleware build one per model request, and :func:`report_step`,
+    :func:`measure_step` and :func:`report_cache_hit` build one from a node's config. A
+    monitor that raises is logged (``WARNING``) and skipped.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_tokenopt.monitoring import StepRecorder, TokenOptCallbackHandler
+            from langchain_tokenopt.protocols import StepEvent
+
+            handler = TokenOptCallbackHandler()
+            recorder = StepRecorder(request_id="r1", monitors=[handler])
+            recorder.add(StepEvent(step="context", tokens_before=900, tokens_after=400))
+            recorder.events  # [StepEvent(step="context", ...)]
+    """
+
+    request_id: str
+    """The request the events belong to."""
+    monitors: list[StepMonitor] = field(default_factory=list)
+    """Who receives them."""
+    events: list[StepEvent] = field(default_factory=list)
+    """The events added so far, in order."""
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Mapping[str, Any] | None,
+        *,
+        request_id: str | None = None,
+        monitors: Iterable[StepMonitor] = (),
+    ) -> StepRecorder | None:
+        """A recorder for ``monitors`` plus the handlers in ``config["callbacks"]``.
+
+        ``request_id`` defaults to ``config["metadata"]["tokenopt_request_id"]``. Returns
+        ``None`` when there is no request id or no monitor at all.
+
+        Example:
+            .. code-block:: python
+
+                recorder = StepRecorder.from_config(config)
+                if recorder is not None:
+                    recorder.add(event)
+        """
+        rid = request_id if request_id is not None else _request_id(config)
+        found: list[StepMonitor] = list(monitors)
+        for handler in find_handlers(config):
+            if all(handler is not m for m in found):
+                found.append(handler)
+        if rid is None or not found:
+            return None
+        return cls(request_id=rid, monitors=found)
+
+    def add(self, event: StepEvent) -> None:
+        """Keep ``event`` and report it to every monitor (a failing monitor is logged)."""
+        self.events.append(event)
+        for monitor in self.monitors:
+            try:
+                monitor.record_step(self.request_id, event)
+            except Exception as exc:  # noqa: BLE001 - monitoring must never break a request
+                logger.warning("tokenopt monitor failed to record a step: %s", type(exc).__name__)
+
+    def cache_hit(
+        self,
+        *,
+        layer: CacheLayer | None,
+        prompt_tokens: int,
+        output_tokens: int,
+        model: str | None = None,
+        tenant_id: str | None = None,
+        user_id: str | None = None,
+        **extra: Any,
+    ) -> None:
+        """Report a request answered from the response cache to every monitor.
+
+        ``extra`` (e.g. ``lookup_latency_ms``, ``provider``) is passed on as is.
+        """
+        for monitor in self.monitors:
+            try:
+                monitor.record_cache_hit(
+                    self.request_id,
+                    layer=layer,
+                    prompt_tokens=prompt_tokens,
+                    output_tokens=output_tokens,
+                    model=model,
+                    tenant_id=tenant_id,
+                    user_id=user_id,
+                    **extra,
+                )
+            except Exception as exc:  # noqa: BLE001 - monitoring must never break a request
+                logger.warning("tokenopt monitor failed on a cache hit: %s", type(exc).__name__)
+
+
 def report_step(config: Mapping[str, Any] | None, event: StepEvent) -> bool:
     """Report a step from inside a graph node, using the node's ``RunnableConfig``.
 
     Finds the handlers in ``config["callbacks"]`` and the request id in
-    ``config["metadata"]["tokenopt_request_id"]``; does nothing if either is missing.
+    ``config["metadata"]["tokenopt_request_id"]``; does nothing if either is missing. The
+    event goes through a :class:`StepRecorder`, as the optimized agent's own steps do.
 
     Args:
         config: The node's ``RunnableConfig``.
@@ -61,12 +166,10 @@ def report_step(config: Mapping[str, Any] | None, event: StepEvent) -> bool:
     Returns:
         Whether a handler received the event.
     """
-    rid = _request_id(config)
-    handlers = find_handlers(config)
-    if rid is None or not handlers:
+    recorder = StepRecorder.from_config(config)
+    if recorder is None:
         return False
-    for handler in handlers:
-        handler.record_step(rid, event)
+    recorder.add(event)
     return True
 
 
@@ -87,23 +190,20 @@ def report_cache_hit(
     Returns:
         Whether a handler recorded it.
     """
-    rid = _request_id(config)
-    handlers = find_handlers(config)
-    if rid is None or not handlers:
+    recorder = StepRecorder.from_config(config)
+    if recorder is None:
         return False
     meta = (config or {}).get("metadata") or {}
-    for handler in handlers:
-        handler.record_cache_hit(
-            rid,
-            layer=layer,
-            prompt_tokens=prompt_tokens,
-            output_tokens=output_tokens,
-            lookup_latency_ms=lookup_latency_ms,
-            model=model,
-            provider=provider,
-            tenant_id=_str_or_none(meta.get(TENANT_KEY)),
-            user_id=_str_or_none(meta.get(USER_KEY)),
-        )
+    recorder.cache_hit(
+        layer=layer,
+        prompt_tokens=prompt_tokens,
+        output_tokens=output_tokens,
+        lookup_latency_ms=lookup_latency_ms,
+        model=model,
+        provider=provider,
+        tenant_id=_str_or_none(meta.get(TENANT_KEY)),
+        user_id=_str_or_none(meta.get(USER_KEY)),
+    )
     return True
 
 

@@ -376,10 +376,29 @@ class MetricsStore(ABC):
         return self._read(since)
 
     def summary(
-        self, window: str | float | None = "24h", group_by: Sequence[GroupKey] = ()
+        self,
+        window: str | float | None = "24h",
+        group_by: Sequence[GroupKey] = (),
+        *,
+        price_as: str | None = None,
     ) -> Summary:
-        """Summarize the records of ``window``, optionally per group (see :func:`summarize`)."""
-        return summarize(self.records(window), group_by=group_by, window=window)
+        """Summarize the records of ``window``, optionally per group (see :func:`summarize`).
+
+        Args:
+            window: ``"24h"``, ``"7d"``, seconds, or ``None`` / ``"all"``.
+            group_by: Group keys (:data:`~langchain_tokenopt.monitoring.summary.GROUP_KEYS`).
+            price_as: Re-price every record as this model (:meth:`Pricer.price_as`);
+                ``None`` keeps the costs they were stored with.
+
+        Raises:
+            TokenOptConfigError: a bad window or group key, or ``price_as`` has no price.
+        """
+        if price_as is not None:
+            self.pricer.require(price_as)
+        records = self.records(window)
+        if price_as is not None:
+            records = self.pricer.price_as(records, price_as)
+        return summarize(records, group_by=group_by, window=window)
 
     def __enter__(self) -> MetricsStore:
         return self

@@ -157,6 +157,16 @@ class CostSummary:
     """``priced_requests / requests`` (``None`` with no requests)."""
     unpriced_models: tuple[str, ...] = ()
     """Models (or ``"<unknown>"``) that could not be priced."""
+    counterfactual_cached_usd: float | None = None
+    """What the same requests would have cost unoptimized *with* the provider's prompt
+    caching (warm cache; the cached baseline, see
+    :func:`~langchain_tokenopt.monitoring.price_record`)."""
+    savings_vs_cached_usd: float | None = None
+    """``counterfactual_cached_usd - actual_usd``: the saving against a user who caches."""
+    net_savings_by_step: dict[str, float] = field(default_factory=dict)
+    """Per step, the saving net of the provider cache reads its rewrite destroyed."""
+    priced_as: tuple[str, ...] = ()
+    """Hosted models the requests were priced as (``price_as``), if any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +287,13 @@ def _summarize_flat(records: list[RequestRecord], window: str | None) -> Summary
             by_step.update(r.cost.savings_usd)
     cost_actual = sum(r.cost.actual_usd or 0.0 for r in priced if r.cost is not None)
     cost_cf = sum(r.cost.counterfactual_usd or 0.0 for r in priced if r.cost is not None)
+    with_cached = [r.cost for r in priced if r.cost is not None and r.cost.net_savings_usd]
+    net_by_step: Counter[str] = Counter()
+    for c in with_cached:
+        net_by_step.update(c.net_savings_usd)
+    cost_cached = sum(c.counterfactual_cached_usd or 0.0 for c in with_cached)
+    cached_actual = sum(c.actual_usd or 0.0 for c in with_cached)
+    priced_as = sorted({r.cost.priced_as for r in priced if r.cost and r.cost.priced_as})
     unpriced = sorted(
         {r.model or "<unknown>" for r in records if r.cost is None or not r.cost.priced}
     )
@@ -315,6 +332,10 @@ def _summarize_flat(records: list[RequestRecord], window: str | None) -> Summary
             priced_requests=len(priced),
             pricing_coverage=_ratio(len(priced), requests),
             unpriced_models=tuple(unpriced),
+            counterfactual_cached_usd=cost_cached if with_cached else None,
+            savings_vs_cached_usd=cost_cached - cached_actual if with_cached else None,
+            net_savings_by_step=dict(net_by_step),
+            priced_as=tuple(priced_as),
         ),
         errors=dict(Counter(r.error_type for r in records if r.error_type is not None)),
         step_errors=dict(step_errors),

@@ -42,7 +42,14 @@ class TimePoint:
     cost_actual_usd: float
     """USD paid (priced requests)."""
     cost_counterfactual_usd: float
-    """USD without optimization (priced requests)."""
+    """USD without optimization and without provider caching (priced requests)."""
+    cost_counterfactual_cached_usd: float
+    """USD without optimization, with the provider's prompt caching (priced requests that
+    carry the cached baseline)."""
+    cache_read_tokens: int
+    """Provider prompt-cache reads (model calls with known usage)."""
+    cache_creation_tokens: int
+    """Provider prompt-cache writes (model calls with known usage)."""
     latency_p50_ms: float | None
     """Median end-to-end latency."""
     latency_p95_ms: float | None
@@ -97,6 +104,15 @@ def timeseries(
                 tokens_counterfactual=sum(r.counterfactual_tokens() for r in measured),
                 cost_actual_usd=sum(c.actual_usd or 0.0 for c in priced),
                 cost_counterfactual_usd=sum(c.counterfactual_usd or 0.0 for c in priced),
+                cost_counterfactual_cached_usd=sum(
+                    c.counterfactual_cached_usd or 0.0 for c in priced if c.net_savings_usd
+                ),
+                cache_read_tokens=sum(
+                    r.usage.cache_read_tokens for r in measured if r.llm_called and r.usage
+                ),
+                cache_creation_tokens=sum(
+                    r.usage.cache_creation_tokens for r in measured if r.llm_called and r.usage
+                ),
                 latency_p50_ms=percentile(lat, 50),
                 latency_p95_ms=percentile(lat, 95),
                 latency_p99_ms=percentile(lat, 99),

@@ -93,7 +93,11 @@ def _fit_span(records: list[Any], seconds: float | None, *, now: float) -> tuple
 
 
 def create_app(
-    store: MetricsStore, *, token: str | None = None, title: str = "tokenopt"
+    store: MetricsStore,
+    *,
+    token: str | None = None,
+    title: str = "tokenopt",
+    price_as: str | None = None,
 ) -> FastAPI:
     """Build the dashboard app (extra ``dashboard``).
 
@@ -101,6 +105,9 @@ def create_app(
         store: The metrics store to read.
         token: If set, ``/api/*`` and ``/metrics`` require this bearer token.
         title: Page title.
+        price_as: Re-price every record as this hosted model (as ``tokenopt stats
+            --price-as``); ``None`` shows the costs recorded with each request (those of
+            ``TokenOptCallbackHandler(price_as=...)``, if it was set).
 
     Returns:
         A ``fastapi.FastAPI`` app; run it with uvicorn or :func:`serve`.
@@ -108,6 +115,12 @@ def create_app(
     if token is not None and not token:
         msg = "token must be a non-empty string or None"
         raise TokenOptConfigError(msg)
+    if price_as is not None:
+        store.pricer.require(price_as)
+
+    def records_of(window: str) -> list[Any]:
+        records = store.records(window)
+        return records if price_as is None else store.pricer.price_as(records, price_as)
 
     def check_token(request: Request) -> None:
         if token is None:
@@ -146,7 +159,7 @@ def create_app(
     def api_summary(window: str = "24h", group_by: str | None = None) -> Any:
         try:
             keys = _group_keys(group_by)
-            result = store.summary(window=window, group_by=keys)
+            result = store.summary(window=window, group_by=keys, price_as=price_as)
         except TokenOptConfigError as exc:
             return bad_request(exc)
         return asdict(result)
@@ -157,7 +170,7 @@ def create_app(
             seconds = parse_window(window)
         except TokenOptConfigError as exc:
             return bad_request(exc)
-        records = store.records(window)
+        records = records_of(window)
         start, end = _fit_span(records, seconds, now=time.time())
         points = timeseries(records, start=start, end=end, buckets=buckets)
         return {"window": window, "points": [asdict(p) for p in points]}
@@ -169,7 +182,7 @@ def create_app(
         limit: int = Query(10, ge=1, le=100),
     ) -> Any:
         try:
-            records = store.records(window)
+            records = records_of(window)
         except TokenOptConfigError as exc:
             return bad_request(exc)
         groups = summarize(records, group_by=(by,), window=window).groups[:limit]
@@ -203,6 +216,7 @@ def serve(
     port: int = DEFAULT_PORT,
     token: str | None = None,
     log_level: str = "warning",
+    price_as: str | None = None,
 ) -> None:
     """Run the dashboard with uvicorn until interrupted (binds 127.0.0.1 by default).
 
@@ -212,6 +226,7 @@ def serve(
         port: TCP port.
         token: Optional bearer token for the data routes.
         log_level: uvicorn log level.
+        price_as: Price every record as this hosted model (see :func:`create_app`).
     """
     try:
         import uvicorn
@@ -220,4 +235,5 @@ def serve(
     if not 0 < port < 65536:
         msg = f"port must be within 1..65535, got {port}"
         raise TokenOptConfigError(msg)
-    uvicorn.run(create_app(store, token=token), host=host, port=port, log_level=log_level)
+    app = create_app(store, token=token, price_as=price_as)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)

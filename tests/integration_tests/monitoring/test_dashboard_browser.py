@@ -45,11 +45,23 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _usd(v: float | None) -> str:
+    """The page's USD format (dashboard.js ``usd``)."""
+    if v is None:
+        return "n/a"
+    return ("-$" if v < 0 else "$") + f"{abs(v):.{4 if abs(v) < 1 else 2}f}"
+
+
 def _records(now: float) -> list[RequestRecord]:
     out = []
     for i in range(60):
         hit = i % 4 == 0
-        usage = TokenUsage(input_tokens=800 + 10 * i, output_tokens=100, cache_read_tokens=200)
+        usage = TokenUsage(
+            input_tokens=800 + 10 * i,
+            output_tokens=100,
+            cache_read_tokens=200,
+            cache_creation_tokens=50 if i % 3 == 1 else 0,
+        )
         steps = (
             StepEvent(step="compression", tokens_before=1200 + 10 * i, tokens_after=800 + 10 * i,
                       latency_ms=3.0),
@@ -128,6 +140,7 @@ def test_dashboard_charts_draw_recorded_data(
                 for cid in (
                     "chart-tokens", "chart-cost", "chart-hits", "chart-latency",
                     "chart-steps", "chart-savings", "chart-tenants", "chart-models",
+                    "chart-prompt-cache",
                 )
             }  # fmt: skip
             # the charts plotted exactly the recorded figures
@@ -137,6 +150,35 @@ def test_dashboard_charts_draw_recorded_data(
             cost = drawn["chart-cost"]["series"]
             assert cost["actual"] == pytest.approx(summary.cost.actual_usd)
             assert cost["without optimization"] == pytest.approx(summary.cost.counterfactual_usd)
+            # both baselines, each labelled: without and with the provider's prompt caching
+            assert cost["without optimization, provider caching"] == pytest.approx(
+                summary.cost.counterfactual_cached_usd
+            )
+            assert summary.cost.savings_vs_cached_usd is not None
+            assert summary.cost.savings_usd is not None
+            assert summary.cost.savings_vs_cached_usd < summary.cost.savings_usd
+            assert page.inner_text("#kpi-saved") == _usd(summary.cost.savings_usd)
+            assert page.inner_text("#kpi-saved-cached") == _usd(summary.cost.savings_vs_cached_usd)
+            labels = page.inner_text(".kpis")
+            assert "vs the full unoptimized request, no provider caching" in labels
+            assert "vs the unoptimized request with provider caching" in labels
+            # cached input tokens, reads and writes
+            assert page.inner_text("#kpi-cache-read") == f"{summary.tokens.cache_read:,}"
+            assert page.inner_text("#kpi-cache-write") == f"{summary.tokens.cache_creation:,}"
+            prompt_cache = drawn["chart-prompt-cache"]["series"]
+            assert prompt_cache["cache reads"] == summary.tokens.cache_read > 0
+            assert prompt_cache["cache writes"] == summary.tokens.cache_creation > 0
+            # per step, gross and net of the cache reads the step's rewrite destroyed
+            savings = drawn["chart-savings"]["series"]
+            assert savings["net of lost cache reads"] == pytest.approx(
+                sum(summary.cost.net_savings_by_step.values())
+            )
+            net_row = page.inner_text("#table-savings tr[data-step='compression']").split("\t")
+            assert net_row == [
+                "compression",
+                _usd(summary.cost.savings_by_step["compression"]),
+                _usd(summary.cost.net_savings_by_step["compression"]),
+            ]
             steps = drawn["chart-steps"]["series"]["tokens saved"]
             assert steps == sum(summary.tokens_saved_by_step.values())
             assert drawn["chart-tenants"]["series"]["requests"] == len(records)

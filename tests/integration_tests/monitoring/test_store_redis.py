@@ -18,7 +18,7 @@ from langchain_tokenopt.monitoring import (
     StepEvent,
     TokenUsage,
 )
-from langchain_tokenopt.redis_server import RedisServer
+from tests.redis_server import RedisServer
 
 PRICER = Pricer(overrides={"m": ModelPrice(input_per_mtok=1.0, output_per_mtok=2.0)})
 

@@ -61,7 +61,7 @@ def test_port_that_is_not_redis_is_named_at_construction(http_port: int) -> None
 
 
 def test_queries_on_a_lost_server_raise_backend_unavailable(redis_url: str) -> None:
-    from langchain_tokenopt.redis_server import RedisServer
+    from tests.redis_server import RedisServer
 
     server = RedisServer().start()
     store = RedisMetricsStore(url=server.url, socket_timeout=0.5, key_prefix="lost:")

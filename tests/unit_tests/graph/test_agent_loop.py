@@ -200,8 +200,10 @@ def test_confirmation_keeps_the_working_set_and_survives_a_restart() -> None:
     CALLS.clear()
     out = second.invoke({"messages": [HumanMessage("Yes, please proceed.")]}, config)
     confirm_call = CALLS[0]
-    # the confirmation binds the task's tools (nothing withheld), in the same order first
-    assert confirm_call["tools"][: len(kept["names"])] == kept["names"]
+    # the confirmation binds the task's tools (nothing withheld), in the same order, after
+    # find_tools (first, so that tools joining later are appended)
+    catalog_tools = [n for n in confirm_call["tools"] if n != "find_tools"]
+    assert catalog_tools[: len(kept["names"])] == kept["names"]
     assert "cancel_reservation" in confirm_call["tools"]
     called = [m for m in out["messages"] if isinstance(m, ToolMessage)]
     assert called[-1].name == "cancel_reservation"
@@ -373,3 +375,91 @@ def test_cacheable_tools_argument_and_bad_values() -> None:
     for bad in (0, -1, float("nan"), True, "60"):
         with pytest.raises(TokenOptConfigError):
             cacheable_ttls(CATALOG, {"get_weather": bad})  # type: ignore[dict-item]
+
+
+def test_a_repeat_after_cacheable_tool_turns_hits_and_after_other_tools_does_not(
+    tmp_path: Path,
+) -> None:
+    """Earlier turns that called only cacheable tools do not keep the history in the scope."""
+    question = "Do you price match other stores?"
+
+    def script(messages: list[BaseMessage], names: list[str]) -> AIMessage:
+        human = [m for m in messages if isinstance(m, HumanMessage)][-1].text
+        results = [m for m in _since_human(messages) if isinstance(m, ToolMessage)]
+        if results:
+            return AIMessage(f"Done: {results[-1].text}")
+        if "table" in human:
+            return _call("book_table", "b1", restaurant="Luigi's", people=2, time="19:00")
+        if "weather" in human:
+            return _call("get_weather", "w1", city="Oslo")
+        if "EUR" in human:
+            return _call(
+                "convert_currency", "c1", amount=10, from_currency="EUR", to_currency="NOK"
+            )
+        return AIMessage("Yes, we match any local store's advertised price.")
+
+    cache = SemanticCache(
+        backend=LocalBackend(path=tmp_path / "cache.sqlite"), history_policy="standalone"
+    )
+    model = ScriptedChatModel(script=script)
+    graph = build_optimized_agent(
+        model,
+        CATALOG,
+        system_prompt=SYSTEM,
+        cache=cache,
+        monitor=False,
+        cacheable_tools={"convert_currency": 600},
+    ).compile(checkpointer=InMemorySaver())
+
+    def ask(thread: str, text: str) -> dict[str, Any]:
+        return graph.invoke({"messages": [HumanMessage(text)]}, _config(thread))
+
+    ask("t-weather", "What is the weather in Oslo right now?")  # get_weather: cacheable
+    ask("t-weather", question)  # stored, its lifetime bounded by get_weather's 1.5 s
+    ask("t-money", "How much is 10 EUR in NOK today?")  # convert_currency: cacheable
+    calls = len(CALLS)
+    out = ask("t-money", question)
+    assert len(CALLS) == calls  # the repeat hits across threads
+    assert out["turn"]["cache_hit"] is True
+    assert out["messages"][-1].text == "Yes, we match any local store's advertised price."
+
+    ask("t-booked", "Book a table for two at Luigi's tonight at 7 pm.")  # not cacheable
+    calls = len(CALLS)
+    out = ask("t-booked", question)
+    assert len(CALLS) == calls + 1  # the booking keeps the conversation in the scope
+    assert out["turn"]["cache_hit"] is False
+
+    time.sleep(1.7)  # the answer written after get_weather expires with its result
+    ask("t-money-2", "How much is 10 EUR in NOK today?")
+    calls = len(CALLS)
+    ask("t-money-2", question)
+    assert len(CALLS) == calls + 1
+
+
+def test_store_lifetime_is_bounded_by_earlier_cacheable_tools() -> None:
+    from langchain_tokenopt.cache.tool_policy import (
+        cacheable_ttls,
+        context_free_tools,
+        turn_store_decision,
+    )
+
+    ttls = cacheable_ttls(CATALOG, {"convert_currency": 60})
+    assert context_free_tools(ttls) == {"get_weather", "convert_currency", "find_tools"}
+    earlier: list[BaseMessage] = [
+        HumanMessage("weather in Oslo?"),
+        _call("get_weather", "a", city="Oslo"),
+        ToolMessage("rain", tool_call_id="a"),
+        AIMessage("Rain."),
+    ]
+    decision = turn_store_decision([*earlier, HumanMessage("Do you price match?")], ttls)
+    assert decision.store and decision.ttl == 1.5
+    plain = turn_store_decision([HumanMessage("Do you price match?")], ttls)
+    assert plain.store and plain.ttl is None
+    booked: list[BaseMessage] = [
+        HumanMessage("book it"),
+        _call("book_table", "b", restaurant="x", people=2, time="7"),
+        ToolMessage("booked", tool_call_id="b"),
+        AIMessage("Booked."),
+        HumanMessage("Do you price match?"),
+    ]
+    assert turn_store_decision(booked, ttls).ttl is None  # the scope keeps that history

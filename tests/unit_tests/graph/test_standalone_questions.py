@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from langchain_tokenopt.cache.keys import is_standalone
-from langchain_tokenopt.demo import load_workload
+from examples.tokenopt_demo import load_workload
+from langchain_tokenopt.cache.standalone import is_standalone
 
 DEPENDENT = [
     "Is it in stock?",

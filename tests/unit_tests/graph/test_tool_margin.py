@@ -121,5 +121,5 @@ def test_middleware_checks_tool_margin_the_same_way() -> None:
     with pytest.raises(TokenOptConfigError, match="tool_margin"):
         TokenOptMiddleware(cache=False, tool_margin=-1.0)
     # None switches the margin off (every selected tool is bound); a given margin is kept
-    assert TokenOptMiddleware(cache=False, tool_margin=None)._settings["tool_margin"] is None
-    assert TokenOptMiddleware(cache=False, tool_margin=0.5)._settings["tool_margin"] == 0.5
+    assert TokenOptMiddleware(cache=False, tool_margin=None).options.tool_margin is None
+    assert TokenOptMiddleware(cache=False, tool_margin=0.5).options.tool_margin == 0.5

@@ -59,7 +59,8 @@ def test_stats_name_every_step_as_the_graph_does() -> None:
         console.print(table)
     text = console.export_text()
     assert "response_cache" not in text
-    rows = [line.split("│")[1:3] for line in text.splitlines() if line.count("│") == 4]
+    # step rows: step | tokens saved | USD vs no caching | USD net of lost cache reads
+    rows = [line.split("│")[1:3] for line in text.splitlines() if line.count("│") == 5]
     # the hit's tokens, on the graph's step name
     assert ["cache", "320"] in [[cell.strip() for cell in row] for row in rows]
     for step in STEP_NAMES:

@@ -271,3 +271,39 @@ def test_graph_replay_of_a_cached_answer_is_not_a_second_request(
     replay.invoke("q", config=cfg)
     (rec,) = _records(handler)
     assert rec.cache_hit and not rec.llm_called and rec.cache_layer == "exact"
+
+
+def test_one_step_recorder_serves_the_graph_and_user_nodes(
+    handler: TokenOptCallbackHandler, caplog: pytest.LogCaptureFixture
+) -> None:
+    from langchain_tokenopt.monitoring import StepRecorder
+    from langchain_tokenopt.protocols import StepEvent as BaseStepEvent
+
+    assert StepEvent is BaseStepEvent  # one event type, in the base layer
+
+    class Broken:
+        def record_step(self, request_id: str, event: StepEvent) -> None:
+            raise RuntimeError("store down")
+
+        def record_cache_hit(self, request_id: str, **kwargs: object) -> None:
+            raise RuntimeError("store down")
+
+    config = {"callbacks": [handler], "metadata": {"tokenopt_request_id": "r-1"}}
+    assert StepRecorder.from_config({}) is None
+    assert StepRecorder.from_config({"callbacks": [handler]}) is None  # no request id
+    recorder = StepRecorder.from_config(config, monitors=[Broken(), handler])  # type: ignore[list-item]
+    assert recorder is not None and recorder.request_id == "r-1"
+    assert len(recorder.monitors) == 2  # the handler once, though named twice
+    event = StepEvent(step="context", tokens_before=900, tokens_after=400)
+    recorder.add(event)  # the broken monitor is logged, the handler still records
+    recorder.cache_hit(layer="exact", prompt_tokens=900, output_tokens=20)
+    assert recorder.events == [event]
+    assert "failed to record a step" in caplog.text and "failed on a cache hit" in caplog.text
+    # report_step goes through the same recorder, so a broken monitor never breaks a node
+    assert report_step(
+        {"callbacks": [handler], "metadata": {"tokenopt_request_id": "r-2"}},
+        StepEvent(step="compression", tokens_before=10, tokens_after=5),
+    )
+    handler.store.flush(10)
+    hits = [r for r in handler.store.records() if r.request_id == "r-1"]
+    assert len(hits) == 1 and hits[0].cache_hit and hits[0].step("context") == event

@@ -14,7 +14,7 @@ EXPECTED = {
     "extract_usage", "find_handlers", "parse_window", "percentile", "price_record",
     "report_cache_hit", "report_step", "summarize", "StepTiming", "measure_step",
     "OpenTelemetrySink", "CachingRules", "RequestCost", "RequestShape", "ThreadCost",
-    "caching_provider", "caching_rules", "price_thread",
+    "caching_provider", "caching_rules", "price_thread", "StepRecorder",
 }  # fmt: skip
 
 

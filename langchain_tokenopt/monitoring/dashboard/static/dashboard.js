@@ -17,7 +17,11 @@
     });
   }
   function pct(v) { return v === null || v === undefined ? "–" : (100 * v).toFixed(1) + "%"; }
-  function usd(v) { return v === null || v === undefined ? "n/a" : "$" + v.toFixed(v < 1 ? 4 : 2); }
+  function usd(v) {
+    if (v === null || v === undefined) return "n/a";
+    var a = Math.abs(v);
+    return (v < 0 ? "-$" : "$") + a.toFixed(a < 1 ? 4 : 2);
+  }
   function ms(v) { return v === null || v === undefined ? "–" : v.toFixed(1) + " ms"; }
   // Bucket labels: hh:mm, with seconds when the run spans under an hour, with the date past a day.
   function stamp(t, span) {
@@ -26,6 +30,7 @@
     if (span <= 86400) return iso.slice(11, 16);
     return iso.slice(5, 10) + " " + iso.slice(11, 16);
   }
+  function int(v) { return v === null || v === undefined ? "–" : v.toLocaleString("en-US"); }
   function set(id, text) { document.getElementById(id).textContent = text; }
 
   function load() {
@@ -43,7 +48,11 @@
       set("kpi-reduction", pct(s.token_reduction));
       set("kpi-no-usage", String(s.usage_unavailable));
       set("kpi-saved", usd(s.cost.savings_usd));
+      set("kpi-saved-cached", usd(s.cost.savings_vs_cached_usd));
       set("kpi-cost", usd(s.cost.actual_usd));
+      set("kpi-priced-as", s.cost.priced_as.length ? "(priced as " + s.cost.priced_as.join(", ") + ")" : "");
+      set("kpi-cache-read", int(s.tokens.cache_read));
+      set("kpi-cache-write", int(s.tokens.cache_creation));
       set("kpi-p95", ms(s.latency.p95));
       set("kpi-overhead", ms(s.optimizer_latency.p50));
       set("kpi-coverage", pct(s.cost.pricing_coverage));
@@ -55,7 +64,11 @@
         {name: "without optimization", values: col("tokens_counterfactual")}]});
       C.line(document.getElementById("chart-cost"), {labels: labels, yFormat: function (v) { return "$" + v.toPrecision(2); }, series: [
         {name: "actual", values: col("cost_actual_usd")},
-        {name: "without optimization", values: col("cost_counterfactual_usd")}]});
+        {name: "without optimization", values: col("cost_counterfactual_usd")},
+        {name: "without optimization, provider caching", values: col("cost_counterfactual_cached_usd")}]});
+      C.line(document.getElementById("chart-prompt-cache"), {labels: labels, series: [
+        {name: "cache reads", values: col("cache_read_tokens")},
+        {name: "cache writes", values: col("cache_creation_tokens")}]});
       C.line(document.getElementById("chart-hits"), {labels: labels, yFormat: function (v) { return Math.round(v * 100) + "%"; }, series: [
         {name: "hit rate", values: col("hit_rate")}]});
       C.line(document.getElementById("chart-latency"), {labels: labels, series: [
@@ -65,7 +78,19 @@
       C.bar(document.getElementById("chart-steps"), {labels: STEPS, series: [
         {name: "tokens saved", values: STEPS.map(function (k) { return s.tokens_saved_by_step[k] || 0; })}]});
       C.bar(document.getElementById("chart-savings"), {labels: SAVINGS, series: [
-        {name: "USD saved", values: SAVINGS.map(function (k) { return s.cost.savings_by_step[SAVINGS_KEY[k] || k] || 0; })}]});
+        {name: "vs no caching", values: SAVINGS.map(function (k) { return s.cost.savings_by_step[SAVINGS_KEY[k] || k] || 0; })},
+        {name: "net of lost cache reads", values: SAVINGS.map(function (k) { return s.cost.net_savings_by_step[SAVINGS_KEY[k] || k] || 0; })}]});
+      var body = document.querySelector("#table-savings tbody");
+      body.textContent = "";
+      SAVINGS.forEach(function (k) {
+        var key = SAVINGS_KEY[k] || k, tr = document.createElement("tr");
+        var net = k === "prompt_cache" ? null : s.cost.net_savings_by_step[key];
+        [k, usd(s.cost.savings_by_step[key]), k === "prompt_cache" ? "–" : usd(net)].forEach(function (t) {
+          var td = document.createElement("td"); td.textContent = t; tr.appendChild(td);
+        });
+        tr.dataset.step = k;
+        body.appendChild(tr);
+      });
       C.bar(document.getElementById("chart-tenants"), {labels: tenants.map(function (g) { return g.key || "(none)"; }), series: [
         {name: "requests", values: tenants.map(function (g) { return g.requests; })},
         {name: "cache hits", values: tenants.map(function (g) { return g.cache_hits; })}]});
