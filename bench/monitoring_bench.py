@@ -44,9 +44,11 @@ from langchain_tokenopt.monitoring import (
     TokenOptCallbackHandler,
     TokenUsage,
 )
-from langchain_tokenopt.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the test tooling's Redis launcher
+from tests.redis_server import RedisServer  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
 console = Console()
 

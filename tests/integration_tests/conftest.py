@@ -2,8 +2,10 @@
 
 ``redis_server`` is one server per test session (volatile); ``persistent_redis`` is a
 fresh server per test with AOF on, for tests that kill / restart it and expect data back.
+``redis_cluster`` is a 3-master Redis Cluster per session, ``fresh_redis_cluster`` one per
+test (for tests that kill a master).
 ``http_port`` is a loopback port that is not Redis (it answers HTTP), for fail-open tests.
-Both are stopped by PID at the end, so no ``redis-server`` of the run is left behind.
+All are stopped by PID at the end, so no ``redis-server`` of the run is left behind.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from langchain_tokenopt.redis_server import RedisServer
+from tests.redis_server import RedisClusterServer, RedisServer
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +44,28 @@ def persistent_redis(tmp_path: object) -> Iterator[RedisServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterServer]:
+    """A real 3-master Redis Cluster (no replicas) from the packaged server, per session."""
+    cluster = RedisClusterServer(masters=3)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def fresh_redis_cluster() -> Iterator[RedisClusterServer]:
+    """A 3-master cluster of its own, for tests that kill a master."""
+    cluster = RedisClusterServer(masters=3)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.close()
 
 
 class _HttpHandler(socketserver.BaseRequestHandler):

@@ -6,7 +6,7 @@ import textwrap
 
 import redis
 
-from langchain_tokenopt.redis_server import RedisServer
+from tests.redis_server import RedisServer
 
 
 def test_server_reports_search_and_json_modules(redis_url: str) -> None:
@@ -31,7 +31,7 @@ def test_no_server_left_behind_after_a_session(tmp_path: object) -> None:
     code = textwrap.dedent(
         """
         import os
-        from langchain_tokenopt.redis_server import RedisServer
+        from tests.redis_server import RedisServer
         s = RedisServer().start()
         print(s.pid, flush=True)
         s.close()

@@ -15,7 +15,7 @@ import pytest
 
 from langchain_tokenopt.cache import RedisBackend, SemanticCache
 from langchain_tokenopt.monitoring import RedisMetricsStore, RequestRecord
-from langchain_tokenopt.redis_server import RedisServer
+from tests.redis_server import RedisServer
 
 from ...unit_tests.cache.helpers import chat_prompt, llm_string
 from .conftest import answer

@@ -25,7 +25,7 @@ from langchain_tokenopt.monitoring import (
     TokenOptCallbackHandler,
 )
 from langchain_tokenopt.monitoring.dashboard import DEFAULT_HOST, create_app, serve
-from langchain_tokenopt.redis_server import RedisServer
+from tests.redis_server import RedisServer
 
 from ...unit_tests.cache.helpers import chat_prompt, llm_string
 from .conftest import answer

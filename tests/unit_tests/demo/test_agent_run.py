@@ -8,9 +8,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from langchain_tokenopt.demo import load_workload
-from langchain_tokenopt.demo.agent_run import demo_threads, run_workload
-from langchain_tokenopt.demo.report import render_report
+from examples.tokenopt_demo import load_workload
+from examples.tokenopt_demo.agent_run import demo_threads, run_workload
+from examples.tokenopt_demo.report import render_report
 
 
 def test_figures_ignore_earlier_runs_in_the_same_metrics_file(tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from langchain_tokenopt.demo import load_workload
-from langchain_tokenopt.demo.prompt import CORE_RULES, demo_prompt, demo_system_fitter
+from examples.tokenopt_demo import load_workload
+from examples.tokenopt_demo.prompt import CORE_RULES, demo_prompt, demo_system_fitter
 from langchain_tokenopt.errors import TokenOptConfigError
 from langchain_tokenopt.tokens import TokenCounter
 

@@ -10,14 +10,14 @@ import pytest
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-from langchain_tokenopt.demo import Workload, load_workload
-from langchain_tokenopt.demo.agent_run import run_workload
-from langchain_tokenopt.demo.sufficiency import (
+from examples.tokenopt_demo import Workload, load_workload
+from examples.tokenopt_demo.agent_run import run_workload
+from examples.tokenopt_demo.sufficiency import (
     SufficiencySummary,
     argument_values,
     question_sufficiency,
 )
-from langchain_tokenopt.demo.tool_loop import (
+from examples.tokenopt_demo.tool_loop import (
     FIND_TOOLS,
     ModelCall,
     request_text,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
-from langchain_tokenopt.demo import (
+from examples.tokenopt_demo import (
     DEFAULT_FAMILIES,
     Workload,
     build_request,
@@ -231,7 +231,7 @@ def test_committed_files_are_what_generate_py_produces(tmp_path: Path) -> None:
 
 def test_demo_package_stays_light() -> None:
     code = (
-        "import sys, langchain_tokenopt.demo as d\n"
+        "import sys, examples.tokenopt_demo as d\n"
         "d.compare_families(d.load_workload())\n"
         "heavy = ('rich', 'torch', 'transformers', 'redis', 'sentence_transformers')\n"
         "print(','.join(m for m in heavy if m in sys.modules))\n"

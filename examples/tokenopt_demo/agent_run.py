@@ -5,17 +5,17 @@ The same runner drives ``make demo`` (``examples/demo.py``), ``tokenopt demo`` a
 thread (the conversation of the long history starts with that history), as its tenant
 and user, through :func:`~langchain_tokenopt.build_optimized_agent` with the local SmolLM2.
 The agent calls the tools each question needs when the graph binds them
-(:mod:`~langchain_tokenopt.demo.tool_loop`; SmolLM2 writes the answers), the workload's
+(:mod:`~examples.tokenopt_demo.tool_loop`; SmolLM2 writes the answers), the workload's
 read-only tools are declared cacheable, and every store the response cache makes is
 counted. Token figures come from the monitor's records, so they are the ones
 ``tokenopt stats`` shows; next-call sufficiency from what each model call received
-(:mod:`~langchain_tokenopt.demo.sufficiency`).
+(:mod:`~examples.tokenopt_demo.sufficiency`).
 
 Example:
     .. code-block:: python
 
-        from langchain_tokenopt.demo import load_workload
-        from langchain_tokenopt.demo.agent_run import run_workload
+        from examples.tokenopt_demo import load_workload
+        from examples.tokenopt_demo.agent_run import run_workload
 
         report = run_workload(load_workload(), limit=10)
         report.hit_rate, report.mean_tokens_before, report.mean_tokens_after
@@ -37,21 +37,23 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from langchain_tokenopt.demo.sufficiency import (
+from langchain_tokenopt.errors import TokenOptConfigError
+from langchain_tokenopt.graph.factory import DEFAULT_TOOL_MARGIN
+
+from .sufficiency import (
     QuestionSufficiency,
     SufficiencySummary,
     question_sufficiency,
 )
-from langchain_tokenopt.demo.tool_loop import FIND_TOOLS, CallLog, request_text
-from langchain_tokenopt.demo.workload import Workload, WorkloadQuestion
-from langchain_tokenopt.errors import TokenOptConfigError
-from langchain_tokenopt.graph.factory import DEFAULT_TOOL_MARGIN
+from .tool_loop import FIND_TOOLS, CallLog, request_text
+from .workload import Workload, WorkloadQuestion
 
 __all__ = [
     "demo_threads",
     "DEMO_CONTEXT_BUDGET",
     "DEMO_MAX_NEW_TOKENS",
     "DEMO_MAX_SENTENCES",
+    "DEMO_PRICE_AS",
     "DEMO_SYSTEM_BUDGET",
     "DemoAgent",
     "DemoReport",
@@ -70,10 +72,14 @@ DEMO_MAX_SENTENCES = 1
 #: ids at 1,200 tokens and 0-1 at 600-900 (``python bench/e2e_bench.py`` prints this).
 DEMO_CONTEXT_BUDGET = 1200
 #: System-prompt budget: the always-on essentials (195 tokens) plus the sentences of the other
-#: modules that answer the question (:func:`~langchain_tokenopt.demo.prompt.demo_prompt`,
+#: modules that answer the question (:func:`~examples.tokenopt_demo.prompt.demo_prompt`,
 #: :class:`~langchain_tokenopt.graph.system_prompt.ModuleFitter`). ``python bench/e2e_bench.py``
 #: prints the answer sentences and hard rules kept at 250-500 tokens.
 DEMO_SYSTEM_BUDGET = 350
+#: The hosted model the demo's local SmolLM2 runs are priced as, in the monitor's records
+#: (``TokenOptCallbackHandler(price_as=...)``: ``tokenopt stats`` and the dashboard) and in
+#: the report's cost row (:func:`~examples.tokenopt_demo.report.estimate_cost`).
+DEMO_PRICE_AS = "gpt-4o"
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,9 @@ class DemoReport:
     """The tools declared cacheable in this run (``build_optimized_agent(cacheable_tools=)``)."""
     cache_entries: int = 0
     """Entries in the run's cache file at the end of the run."""
+    prepare_seconds: float = 0.0
+    """Wall time of building the agent and loading its models before the first question
+    (any one-time asset build included); not part of :attr:`seconds`."""
 
     @property
     def hit_rate(self) -> float:
@@ -278,7 +287,32 @@ class DemoAgent:
     cache: Any
     """Its :class:`~langchain_tokenopt.SemanticCache` (counters and entries are read)."""
     log: CallLog
-    """What each model call received (see :mod:`~langchain_tokenopt.demo.tool_loop`)."""
+    """What each model call received (see :mod:`~examples.tokenopt_demo.tool_loop`)."""
+    writer: BaseChatModel | None = None
+    """The model that writes the answers (SmolLM2 unless ``model=`` replaced it)."""
+
+    def warm_up(self) -> None:
+        """Load the writer's weights now (SmolLM2 loads them on its first answer otherwise).
+
+        So the first question's latency is the question's, not the model load's.
+        """
+        from langchain_tokenopt.llms import LocalChatModel
+
+        if isinstance(self.writer, LocalChatModel):
+            from transformers.utils import logging as hf_logging
+
+            from langchain_tokenopt._assets import load_smollm2
+            from langchain_tokenopt._quiet import quiet_third_party_logs
+
+            # transformers shows an unlabelled "Loading weights" bar for a 0.1 s load.
+            bars = hf_logging.is_progress_bar_enabled()
+            hf_logging.disable_progress_bar()
+            try:
+                with quiet_third_party_logs():
+                    load_smollm2(dtype=self.writer.dtype)
+            finally:
+                if bars:
+                    hf_logging.enable_progress_bar()
 
 
 def build_demo_agent(
@@ -293,25 +327,26 @@ def build_demo_agent(
     tool_margin: float | None = DEFAULT_TOOL_MARGIN,
     num_threads: int | None = None,
     model: BaseChatModel | None = None,
+    price_as: str | None = DEMO_PRICE_AS,
 ) -> DemoAgent:
     """Build the demo agent for the workload with the local SmolLM2.
 
     The unoptimized system prompt (cache key, "before" figures) is the workload's
     :class:`~langchain_tokenopt.ModularPrompt`; what is sent is fitted to ``system_budget``
-    by :func:`~langchain_tokenopt.demo.prompt.demo_system_fitter`. The tools are its 131
-    schemas as :func:`~langchain_tokenopt.demo.tool_loop.stub_tools`, the read-only ones
+    by :func:`~examples.tokenopt_demo.prompt.demo_system_fitter`. The tools are its 131
+    schemas as :func:`~examples.tokenopt_demo.tool_loop.stub_tools`, the read-only ones
     declared cacheable (``workload.cacheable_tools``). The model is
-    :class:`~langchain_tokenopt.demo.tool_loop.WorkloadToolModel` around SmolLM2, which
+    :class:`~examples.tokenopt_demo.tool_loop.WorkloadToolModel` around SmolLM2, which
     decodes greedily, at most ``max_new_tokens`` tokens and ``max_sentences`` sentences
     (bounds a miss on two CPU cores), on ``num_threads`` torch threads (default
     :func:`demo_threads`). ``model`` replaces SmolLM2 as the writer of the answers (tests).
+    The monitor prices the local model's requests as ``price_as`` (a hosted model's list
+    prices; ``None`` leaves them unpriced).
     """
     from langgraph.checkpoint.memory import InMemorySaver
 
     from langchain_tokenopt.cache import LocalBackend, SemanticCache
     from langchain_tokenopt.compression import ModularPrompt
-    from langchain_tokenopt.demo.prompt import demo_system_fitter
-    from langchain_tokenopt.demo.tool_loop import WorkloadToolModel, stub_tools
     from langchain_tokenopt.graph import build_optimized_agent
     from langchain_tokenopt.llms import LocalChatModel
     from langchain_tokenopt.monitoring import (
@@ -320,6 +355,9 @@ def build_demo_agent(
         TokenOptCallbackHandler,
     )
     from langchain_tokenopt.tokens import TokenCounter
+
+    from .prompt import demo_system_fitter
+    from .tool_loop import WorkloadToolModel, stub_tools
 
     modules = [
         {
@@ -336,7 +374,7 @@ def build_demo_agent(
         modules, cache_breakpoint=breakpoint_module, separator=workload.separator
     )
     store = SQLiteMetricsStore(path=metrics_path) if metrics_path else MemoryMetricsStore()
-    monitor = TokenOptCallbackHandler(store=store)
+    monitor = TokenOptCallbackHandler(store=store, price_as=price_as)
     counter = TokenCounter("gpt-4o")
     # What is sent: the split prompt's essentials plus the sentences that answer the question.
     fitter = demo_system_fitter(workload, budget_tokens=system_budget, token_counter=counter)
@@ -367,7 +405,7 @@ def build_demo_agent(
         # Read-only reference tools; a turn that called any other tool is never stored.
         cacheable_tools=dict(workload.cacheable_tools),
     ).compile(checkpointer=InMemorySaver())
-    return DemoAgent(graph=graph, monitor=monitor, cache=cache, log=log)
+    return DemoAgent(graph=graph, monitor=monitor, cache=cache, log=log, writer=writer)
 
 
 def run_workload(
@@ -401,14 +439,17 @@ def run_workload(
         Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="tokenopt-demo-"))
     )
     folder.mkdir(parents=True, exist_ok=True)
+    prepare_start = time.perf_counter()
     try:
         agent = build_demo_agent(
             workload, cache_path=folder / "cache.sqlite", metrics_path=metrics_path, **agent_kwargs
         )
+        agent.warm_up()
     except BaseException:
         if workdir is None:
             shutil.rmtree(folder, ignore_errors=True)
         raise
+    prepare_seconds = time.perf_counter() - prepare_start
     try:
         from langchain_tokenopt.monitoring import MemoryMetricsStore, TokenOptCallbackHandler
 
@@ -480,6 +521,7 @@ def run_workload(
             metrics_path=metrics_path,
             cacheable_tools=dict(workload.cacheable_tools),
             cache_entries=agent.cache.backend.count(),
+            prepare_seconds=prepare_seconds,
         )
     finally:
         agent.cache.close()

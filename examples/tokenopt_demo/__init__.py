@@ -1,15 +1,19 @@
-"""The offline demo: the shipped agent workload and its token breakdown.
+"""The offline demo: the repository's agent workload and its token breakdown.
+
+It lives in the repository's ``examples/`` folder, not in the wheel: import it as
+``examples.tokenopt_demo`` with the repository root on ``sys.path`` (``examples/demo.py``,
+``bench/e2e_bench.py`` and the tests do).
 
 Example:
     .. code-block:: python
 
-        from langchain_tokenopt.demo import load_workload, request_breakdown
+        from examples.tokenopt_demo import load_workload, request_breakdown
 
         breakdown = request_breakdown(load_workload(), model="gpt-4o")
         breakdown.total, breakdown.section_totals()["tools"]
 """
 
-from langchain_tokenopt.demo.breakdown import (
+from .breakdown import (
     DEFAULT_FAMILIES,
     BreakdownPart,
     ModelFamily,
@@ -19,7 +23,7 @@ from langchain_tokenopt.demo.breakdown import (
     render_breakdowns,
     request_breakdown,
 )
-from langchain_tokenopt.demo.workload import (
+from .workload import (
     PromptModule,
     QuestionKind,
     Workload,

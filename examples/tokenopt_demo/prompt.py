@@ -10,8 +10,8 @@ modules with a description and keywords, chosen per question like the policy mod
 Example:
     .. code-block:: python
 
-        from langchain_tokenopt.demo import load_workload
-        from langchain_tokenopt.demo.prompt import demo_prompt
+        from examples.tokenopt_demo import load_workload
+        from examples.tokenopt_demo.prompt import demo_prompt
 
         prompt = demo_prompt(load_workload())
         [m.name for m in prompt.modules if m.core]  # ['essentials']
@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_tokenopt.compression import ModularPrompt, PromptModule, RankingConfig
-from langchain_tokenopt.demo.workload import Workload
 from langchain_tokenopt.errors import TokenOptConfigError
 from langchain_tokenopt.graph.system_prompt import ModuleFitter
 from langchain_tokenopt.tokens import TokenCounter
+
+from .workload import Workload
 
 __all__ = ["CORE_RULES", "RuleSpec", "demo_prompt", "demo_system_fitter", "split_core_rules"]
 
@@ -192,14 +193,41 @@ def demo_system_fitter(
     Every sentence of the optional modules is ranked against the question with BM25 and the
     int8 ONNX MiniLM (``RankingConfig.thorough()``: each sentence is embedded once, on the
     first request, and its vector reused), so the policy sentence a question needs is kept
-    even when its module is ten times the budget.
+    even when its module is ten times the budget. With the default embedder the sentence
+    vectors are also kept between runs (:class:`~examples.tokenopt_demo.vectors.
+    PersistentVectors`; the same vectors, so the same rankings).
     """
-    from langchain_tokenopt.embeddings import get_default_query_embeddings
-
+    if embeddings is None:
+        embeddings = _default_sentence_embeddings(workload)
     return ModuleFitter(
         demo_prompt(workload),
         budget_tokens=budget_tokens,
         token_counter=token_counter,
-        embeddings=embeddings or get_default_query_embeddings(),
+        embeddings=embeddings,
         ranking=RankingConfig.thorough(),
+    )
+
+
+def _default_sentence_embeddings(workload: Workload) -> Any:
+    """The shared int8 MiniLM, its vectors of the prompt's sentences kept between runs.
+
+    The questions' vectors are not kept: every run embeds each question, as it would a
+    user's.
+    """
+    from pathlib import Path
+
+    from langchain_tokenopt.embeddings import OnnxEmbeddings, get_default_query_embeddings
+
+    from .vectors import PersistentVectors
+
+    embeddings = get_default_query_embeddings()
+    if not isinstance(embeddings, OnnxEmbeddings):
+        return embeddings  # the torch fallback: batched, so not stored
+    model_file = Path(embeddings.model_dir) / "model.int8.onnx" if embeddings.model_dir else None
+    questions = frozenset(q.text for q in workload.questions)
+    return PersistentVectors(
+        embeddings,
+        name="demo-prompt-sentences",
+        model_file=model_file,
+        keep=lambda text: text not in questions,
     )

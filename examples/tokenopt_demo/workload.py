@@ -8,7 +8,7 @@ the end-to-end benchmark and tests load it with :func:`load_workload`.
 Example:
     .. code-block:: python
 
-        from langchain_tokenopt.demo import load_workload
+        from examples.tokenopt_demo import load_workload
 
         workload = load_workload()          # finds examples/workload
         messages = [workload.system_message(), *workload.history]
@@ -203,7 +203,7 @@ def find_workload_dir(path: str | Path | None = None) -> Path:
 
     With ``path``: that folder, or ``path/examples/workload`` when ``path`` is a repository root.
     Without: ``$TOKENOPT_WORKLOAD_DIR``, then ``examples/workload`` under the current directory
-    or one of its parents, then under the repository root next to the installed source.
+    or one of its parents, then the ``workload`` folder next to this package (``examples/``).
 
     Raises:
         TokenOptConfigError: no folder with the workload files was found.
@@ -221,7 +221,7 @@ def find_workload_dir(path: str | Path | None = None) -> Path:
         candidates.append(Path(env).expanduser())
     cwd = Path.cwd()
     candidates += [p / _RELATIVE for p in (cwd, *cwd.parents)]
-    candidates.append(Path(__file__).resolve().parents[2] / _RELATIVE)
+    candidates.append(Path(__file__).resolve().parent.parent / "workload")
     for candidate in candidates:
         if _is_workload(candidate):
             return candidate.resolve()

@@ -13,7 +13,7 @@ tokens of the whole request (``count_messages(messages) + count_tools(tools)``):
 Example:
     .. code-block:: python
 
-        from langchain_tokenopt.demo import compare_families, load_workload, render_breakdowns
+        from examples.tokenopt_demo import compare_families, load_workload, render_breakdowns
 
         render_breakdowns(compare_families(load_workload()))
 """
@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
-from langchain_tokenopt.demo.workload import Workload, WorkloadQuestion
 from langchain_tokenopt.errors import MissingDependencyError, TokenOptConfigError
 from langchain_tokenopt.tokens import (
     MESSAGE_OVERHEAD,
@@ -35,6 +34,8 @@ from langchain_tokenopt.tokens import (
     TokenCounter,
     tool_schema_json,
 )
+
+from .workload import Workload, WorkloadQuestion
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -92,6 +93,9 @@ class ModelFamily:
     """True when the encoding is the model's own tokenizer."""
     note: str = ""
     """How the count relates to the model's real tokenizer."""
+    encoding: str | None = None
+    """The stand-in encoding of a model whose tokenizer is not shipped (``exact=False``);
+    ``None`` lets :class:`TokenCounter` pick the model's own."""
 
 
 #: GPT-4o (o200k_base, exact), GPT-4 (cl100k_base, exact), Claude Sonnet (documented stand-in).
@@ -103,6 +107,7 @@ DEFAULT_FAMILIES: tuple[ModelFamily, ...] = (
         "claude-sonnet-4",
         exact=False,
         note="o200k_base stand-in; Claude's own tokenizer differs, expect about ±15 % on English",
+        encoding="o200k_base",
     ),
 )
 
@@ -202,7 +207,7 @@ def request_breakdown(
         question: Newest question (see :func:`build_request`).
     """
     family = model if isinstance(model, ModelFamily) else _family_for(model)
-    counter = TokenCounter(family.model)
+    counter = TokenCounter(family.model, encoding=family.encoding)
     q = _resolve_question(workload, question)
     parts: list[BreakdownPart] = []
     framing = 0

@@ -3,7 +3,7 @@
 Example:
     .. code-block:: python
 
-        from langchain_tokenopt.demo.report import render_report
+        from examples.tokenopt_demo.report import render_report
 
         render_report(report)  # report from run_workload(...)
 """
@@ -14,8 +14,9 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_tokenopt.demo.agent_run import DemoReport
 from langchain_tokenopt.errors import MissingDependencyError
+
+from .agent_run import DEMO_PRICE_AS, DemoReport
 
 __all__ = ["CostEstimate", "estimate_cost", "render_report"]
 
@@ -46,7 +47,7 @@ class CostEstimate:
         return 1 - self.optimized_usd / self.unoptimized_usd
 
 
-def estimate_cost(report: DemoReport, *, model: str = "gpt-4o") -> CostEstimate:
+def estimate_cost(report: DemoReport, *, model: str = DEMO_PRICE_AS) -> CostEstimate:
     """Price the run's input and output tokens at ``model``'s list prices."""
     from langchain_tokenopt.monitoring.pricing import Pricer, cost_of_usage
     from langchain_tokenopt.monitoring.records import TokenUsage

@@ -10,7 +10,7 @@ whitespace-folded; booleans are not checked.
 Example:
     .. code-block:: python
 
-        from langchain_tokenopt.demo.sufficiency import question_sufficiency
+        from examples.tokenopt_demo.sufficiency import question_sufficiency
 
         row = question_sufficiency(question, calls, full_text)
         row.sufficient, row.args_lost
@@ -23,8 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_tokenopt.demo.tool_loop import FIND_TOOLS, ModelCall
-from langchain_tokenopt.demo.workload import WorkloadQuestion
+from .tool_loop import FIND_TOOLS, ModelCall
+from .workload import WorkloadQuestion
 
 __all__ = ["QuestionSufficiency", "SufficiencySummary", "argument_values", "question_sufficiency"]
 
@@ -96,7 +96,7 @@ def question_sufficiency(
         question: The question (its ``expected_tools`` and ``expected_args``).
         calls: The turn's model calls, in order, as the model received them.
         full_text: The unoptimized request's text, folded like
-            :func:`~langchain_tokenopt.demo.tool_loop.request_text`.
+            :func:`~examples.tokenopt_demo.tool_loop.request_text`.
     """
     if not question.expected_tools or not calls:
         return None

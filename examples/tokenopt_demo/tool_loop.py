@@ -18,7 +18,7 @@ store rule (:mod:`langchain_tokenopt.cache.tool_policy`) sees real tool calls.
 Example:
     .. code-block:: python
 
-        from langchain_tokenopt.demo.tool_loop import CallLog, WorkloadToolModel, stub_tools
+        from examples.tokenopt_demo.tool_loop import CallLog, WorkloadToolModel, stub_tools
         from langchain_tokenopt.llms import LocalChatModel
 
         log = CallLog()
@@ -41,7 +41,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import ConfigDict
 
-from langchain_tokenopt.demo.workload import Workload, WorkloadQuestion
+from .workload import Workload, WorkloadQuestion
 
 __all__ = [
     "FIND_TOOLS",
