@@ -170,7 +170,7 @@ def build_onnx_int8(folder: Path) -> None:
     Example:
         .. code-block:: python
 
-            build_onnx_int8(Path("/tmp/minilm-int8"))  # writes model.int8.onnx, tokenizer.json
+            build_onnx_int8(Path("minilm-int8"))  # writes model.int8.onnx, tokenizer.json
     """
     import shutil
 

@@ -169,13 +169,13 @@ _PREFERENCE_LOWER = re.compile(PREFERENCE_RE.pattern)
 def _line_score(line: str) -> float:
     """Importance of a transcript line, memoized with the facts it was scored on."""
     facts = line_facts(line)
-    table = active_memo().table("line-score")
-    found = table.get(line)
+    memo = active_memo()
+    found = memo.table("line-score").get(line)
     if found is not None and found[0] == facts:
         score: float = found[1]
         return score
     score = _score_line(line, len(facts))
-    active_memo().remember("line-score", line, (facts, score))
+    memo.remember("line-score", line, (facts, score))
     return score
 
 
@@ -208,9 +208,10 @@ def _shorten(line: str, max_chars: int = 320) -> str:
         return line
     facts = line_facts(line)
     key = (line, max_chars, facts)
-    found = active_memo().table("shortened").get(key)
+    memo = active_memo()
+    found = memo.table("shortened").get(key)
     if found is None:
-        found = active_memo().remember("shortened", key, _shorten_with(line, max_chars, facts))
+        found = memo.remember("shortened", key, _shorten_with(line, max_chars, facts))
     short: str = found
     _note_facts(short, facts)
     return short

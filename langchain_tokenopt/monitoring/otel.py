@@ -53,6 +53,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
@@ -84,6 +85,78 @@ _DURATION_BUCKETS = (
     0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
 )  # fmt: skip
 _TOOL_BUCKETS = (0, 1, 2, 4, 8, 16, 32, 64, 128)
+
+
+@dataclass(frozen=True)
+class _Instrument:
+    """One metric the sink records: a histogram (with buckets) or a counter."""
+
+    attr: str
+    name: str
+    unit: str
+    description: str
+    buckets: tuple[float, ...] | None = None  # None: a counter
+
+    def create(self, meter: Any) -> Any:
+        if self.buckets is None:
+            return meter.create_counter(self.name, unit=self.unit, description=self.description)
+        return meter.create_histogram(
+            self.name,
+            unit=self.unit,
+            description=self.description,
+            explicit_bucket_boundaries_advisory=self.buckets,
+        )
+
+
+_INSTRUMENTS = (
+    _Instrument(
+        "token_usage",
+        "gen_ai.client.token.usage",
+        "{token}",
+        "Number of input and output tokens used per model call.",
+        _TOKEN_BUCKETS,
+    ),
+    _Instrument(
+        "duration",
+        "gen_ai.client.operation.duration",
+        "s",
+        "Duration of the model call.",
+        _DURATION_BUCKETS,
+    ),
+    _Instrument(
+        "ttfc",
+        "gen_ai.client.operation.time_to_first_chunk",
+        "s",
+        "Time to the first streamed chunk of the model call.",
+        _DURATION_BUCKETS,
+    ),
+    _Instrument(
+        "requests",
+        "tokenopt.requests",
+        "{request}",
+        "Requests seen by the token optimizer (model calls and cache answers).",
+    ),
+    _Instrument(
+        "saved",
+        "tokenopt.tokens.saved",
+        "{token}",
+        "Tokens an optimizer step kept away from the model.",
+    ),
+    _Instrument(
+        "step_duration",
+        "tokenopt.step.duration",
+        "s",
+        "Wall time of one optimizer step.",
+        _DURATION_BUCKETS,
+    ),
+    _Instrument(
+        "tools_bound",
+        "tokenopt.tools.bound",
+        "{tool}",
+        "Tools bound to the model for one call after tool selection.",
+        _TOOL_BUCKETS,
+    ),
+)
 
 _NS_PER_MS = 1_000_000
 
@@ -154,46 +227,14 @@ class OpenTelemetrySink:
         self._trace = trace
         self._tracer = trace.get_tracer(SCOPE, version, tracer_provider=tracer_provider)
         meter = metrics.get_meter(SCOPE, version, meter_provider=meter_provider)
-        self._token_usage = meter.create_histogram(
-            "gen_ai.client.token.usage",
-            unit="{token}",
-            description="Number of input and output tokens used per model call.",
-            explicit_bucket_boundaries_advisory=_TOKEN_BUCKETS,
-        )
-        self._duration = meter.create_histogram(
-            "gen_ai.client.operation.duration",
-            unit="s",
-            description="Duration of the model call.",
-            explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
-        )
-        self._ttfc = meter.create_histogram(
-            "gen_ai.client.operation.time_to_first_chunk",
-            unit="s",
-            description="Time to the first streamed chunk of the model call.",
-            explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
-        )
-        self._requests = meter.create_counter(
-            "tokenopt.requests",
-            unit="{request}",
-            description="Requests seen by the token optimizer (model calls and cache answers).",
-        )
-        self._saved = meter.create_counter(
-            "tokenopt.tokens.saved",
-            unit="{token}",
-            description="Tokens an optimizer step kept away from the model.",
-        )
-        self._step_duration = meter.create_histogram(
-            "tokenopt.step.duration",
-            unit="s",
-            description="Wall time of one optimizer step.",
-            explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
-        )
-        self._tools_bound = meter.create_histogram(
-            "tokenopt.tools.bound",
-            unit="{tool}",
-            description="Tools bound to the model for one call after tool selection.",
-            explicit_bucket_boundaries_advisory=_TOOL_BUCKETS,
-        )
+        made = {spec.attr: spec.create(meter) for spec in _INSTRUMENTS}
+        self._token_usage = made["token_usage"]
+        self._duration = made["duration"]
+        self._ttfc = made["ttfc"]
+        self._requests = made["requests"]
+        self._saved = made["saved"]
+        self._step_duration = made["step_duration"]
+        self._tools_bound = made["tools_bound"]
 
     def export(self, record: RequestRecord) -> None:
         """Emit the spans and metrics of one finished request."""
