@@ -58,7 +58,7 @@ typecheck: install
 	$(VENV)/bin/mypy langchain_tokenopt
 
 bench: install
-	$(PY) bench/run_all.py
+	$(PY) -m bench all
 
 ## The documentation site (docs/, mkdocs.yml), built strictly outside the repository.
 docs: install

@@ -1,4 +1,4 @@
-"""Tool catalogs for ``bench/agent_bench.py``: tau-bench airline and ToolTalk, as OpenAI tool dicts.
+"""Tool catalogs for ``python -m bench agent``: tau-bench airline and ToolTalk as OpenAI tools.
 
 Neither dataset ships its tool schemas (tau-bench's live in its Python environment, ToolTalk's
 in its API classes), so these are our own wording: names as the trajectories call them,
@@ -8,6 +8,8 @@ plausible: the retriever ranks them against user messages, and the token counts 
 
 ``with_distractors`` pads a catalog with a fixed sample of BFCL functions (seed 0, names that
 do not collide) so that tool selection has a realistic haystack (~264 / ~278 tools).
+
+Import from the package: ``from bench.agent_catalogs import TAU_AIRLINE_TOOLS, with_distractors``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,16 @@ from __future__ import annotations
 import random
 import re
 from typing import Any
+
+__all__ = [
+    "TAU_AIRLINE_TOOLS",
+    "TOOLTALK_TOOLS",
+    "description_of",
+    "tool_name",
+    "toolkit_of",
+    "with_distractors",
+    "with_toolkits",
+]
 
 
 def _tool(name: str, description: str, params: dict[str, Any], required: list[str]) -> dict:

@@ -14,12 +14,12 @@ when the graph binds them (``examples/tokenopt_demo/tool_loop.py``) and SmolLM2 
     python examples/demo.py                   # the whole demo
     python examples/demo.py --breakdown-only  # only the token breakdown (seconds)
     python examples/demo.py --limit 10        # the first 10 questions
-    python examples/demo.py --all             # all 64 questions (as bench/e2e_bench.py)
+    python examples/demo.py --all             # all 64 questions (as python -m bench e2e)
 
 By default it asks the first :data:`DEMO_SAMPLE` questions, a stated sample that holds every
 question kind, repeats that must hit and repeats that must miss (another tenant, another
 conversation): SmolLM2 writes every miss's answer on CPU, so the whole workload takes about
-twice as long. ``python bench/e2e_bench.py --limit 40`` gives the same figures; without
+twice as long. ``python -m bench e2e --limit 32`` gives the same figures; without
 ``--limit`` it runs all 64.
 
 At the end it prints its phases with their times: install (``make demo`` times ``make
@@ -61,7 +61,7 @@ from examples.tokenopt_demo.phases import (  # noqa: E402
 )
 
 #: Questions asked by default (the first N of the workload's 64); ``--all`` asks every one.
-DEMO_SAMPLE = 40
+DEMO_SAMPLE = 32
 
 
 def show_preparation_notices() -> None:
@@ -191,7 +191,7 @@ def run_agent(workload: Workload, console: Console, *, limit: int | None) -> flo
             f"({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}; "
             f"{sum(q.expect_cache_hit for q in asked)} should hit the cache). Every figure "
             f"below is over these {total}; [b]--all[/b] asks all {len(workload.questions)} "
-            f"(bench/e2e_bench.py runs all, [b]--limit {total}[/b] there gives these figures)."
+            f"(python -m bench e2e runs all, [b]--limit {total}[/b] there gives these figures)."
         )
     metrics = default_metrics_path()
     with Progress(

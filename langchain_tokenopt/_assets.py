@@ -45,7 +45,7 @@ import threading
 from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from langchain_tokenopt._quiet import quiet_first_run
 from langchain_tokenopt.errors import AssetError, MissingDependencyError
@@ -57,9 +57,11 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "SMOLLM2_INSTALL_COMMAND",
+    "atomic_write",
     "atomic_write_bytes",
     "embedding_model_path",
     "ensure_tiktoken_cache",
+    "file_lock",
     "get_encoding",
     "has_module",
     "load_smollm2",
@@ -101,10 +103,13 @@ def user_cache_dir() -> Path:
 
 
 @contextlib.contextmanager
-def _interprocess_lock(name: str) -> Iterator[None]:
-    """Hold an exclusive lock shared by threads of this process and by other processes."""
-    lock_path = user_cache_dir() / f".{name}.lock"
-    with _process_lock, open(lock_path, "a+b") as handle:
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) against other processes.
+
+    Where ``fcntl`` does not exist (Windows) it holds nothing: atomic renames still
+    protect the writers.
+    """
+    with open(path, "a+b") as handle:
         try:
             import fcntl
         except ImportError:  # pragma: no cover - Windows: atomic renames still protect us
@@ -117,19 +122,38 @@ def _interprocess_lock(name: str) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def atomic_write_bytes(target: Path, data: bytes) -> None:
-    """Write ``data`` to ``target`` through a temporary file and a rename (never half-written)."""
+@contextlib.contextmanager
+def _interprocess_lock(name: str) -> Iterator[None]:
+    """Hold an exclusive lock shared by threads of this process and by other processes."""
+    with _process_lock, file_lock(user_cache_dir() / f".{name}.lock"):
+        yield
+
+
+def atomic_write(target: Path, write: Callable[[BinaryIO], object], *, fsync: bool = True) -> None:
+    """Write ``target`` through a temporary file and a rename (never half-written).
+
+    Args:
+        target: The file to create or replace.
+        write: Writes the content into the open temporary file.
+        fsync: Flush the data to disk before the rename.
+    """
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
+            write(out)
+            if fsync:
+                out.flush()
+                os.fsync(out.fileno())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_bytes(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` through a temporary file and a rename (never half-written)."""
+    atomic_write(target, lambda out: out.write(data))
 
 
 def has_module(name: str) -> bool:

@@ -15,7 +15,9 @@ Example:
 from __future__ import annotations
 
 import runpy
+import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -254,38 +256,73 @@ def demo() -> None:
     runpy.run_path(str(path), run_name="__main__")
 
 
+#: What ``tokenopt bench`` says where no checkout holds the benches (they are not in the wheel).
+_BENCH_MISSING = (
+    "the benchmarks are not part of the installed package: they live in the repository's "
+    "bench/ folder. Clone the langchain-tokenopt repository and run `tokenopt bench NAME` "
+    "(or `python -m bench NAME`) from its root."
+)
+
+
+def _find_checkout(roots: Iterable[Path] | None = None) -> Path | None:
+    """The first of ``roots`` that holds the ``bench`` package (a checkout of the repository).
+
+    ``roots`` defaults to the working directory, then the package's source tree.
+    """
+    for root in roots if roots is not None else (Path.cwd(), Path(__file__).resolve().parents[1]):
+        if (root / "bench" / "__main__.py").is_file():
+            return root
+    return None
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def bench(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Benchmark name: runs bench/NAME_bench.py")],
+    name: Annotated[
+        str, typer.Argument(help="Benchmark: runs `python -m bench NAME` (tools, agent, e2e, ...)")
+    ],
 ) -> None:
-    """Run bench/NAME_bench.py, passing any further arguments through.
+    """Run ``python -m bench NAME`` from the repository checkout, passing further arguments.
 
-    A bench that takes ``--out`` writes its results under the user cache dir unless
-    ``--out`` is given, so a run never overwrites the repository's tracked results
-    (``make bench`` writes those).
+    A bench that takes ``--results`` writes its results under the user cache dir unless
+    ``--results`` or ``--out`` is given, so a run never overwrites the repository's tracked
+    results (``make bench`` writes those). ``python -m bench --help`` lists the benches.
     """
-    path = _repo_file("bench", f"{name}_bench.py")
-    if path is None:
-        _fail(f"bench/{name}_bench.py not found; run from the repo root.")
-    sys.argv = [str(path), *_bench_args(path, name, list(ctx.args))]
-    runpy.run_path(str(path), run_name="__main__")
+    repo = _find_checkout()
+    if repo is None:
+        _fail(_BENCH_MISSING)
+    try:
+        cmd = _bench_command(repo, name, list(ctx.args))
+    except LookupError as exc:
+        _fail(str(exc), exc)
+    raise typer.Exit(subprocess.call(cmd, cwd=repo))
 
 
-def _bench_args(script: Path, name: str, args: list[str]) -> list[str]:
-    """``args``, plus ``--out`` into the user cache dir if the script takes it and none is given."""
-    if any(a == "--out" or a.startswith("--out=") for a in args):
-        return args
-    if '"--out"' not in script.read_text(encoding="utf-8"):
-        return args
+def _bench_command(repo: Path, name: str, args: list[str]) -> list[str]:
+    """``python -m bench NAME ARGS``, plus ``--results`` into the user cache dir when it applies.
+
+    It applies when the chosen (sub)command takes ``--results`` (its ``--help``, run in
+    ``repo``, says so) and ``args`` give neither ``--results`` nor ``--out``. Raises
+    :class:`LookupError` when that ``--help`` fails (no such bench).
+    """
+    cmd = [sys.executable, "-m", "bench", name, *args]
+    chosen = ("--results", "--out", "-h", "--help")
+    if any(a in chosen or a.startswith(("--results=", "--out=")) for a in args):
+        return cmd
+    probe = subprocess.run(
+        [*cmd, "--help"], cwd=repo, capture_output=True, text=True, timeout=300, check=False
+    )
+    if probe.returncode != 0:
+        lines = probe.stderr.strip().splitlines()
+        msg = f"bench {name!r} not found: {lines[-1] if lines else 'python -m bench failed'}"
+        raise LookupError(msg)
+    if "--results" not in probe.stdout:
+        return cmd
     from langchain_tokenopt._assets import user_cache_dir
 
     folder = user_cache_dir() / "bench"
-    folder.mkdir(parents=True, exist_ok=True)
-    suffix = "_quick" if "--quick" in args else ""
-    out = folder / f"{name}{suffix}.json"
-    console.print(f"[dim]results go to {escape(str(out))} (pass --out to choose)[/dim]")
-    return [*args, "--out", str(out)]
+    console.print(f"[dim]results go to {escape(str(folder))} (pass --results to choose)[/dim]")
+    return [*cmd, "--results", str(folder)]
 
 
 @app.command("tool-examples")

@@ -6,7 +6,8 @@ Commands:
 * ``tokenopt dashboard [--host 127.0.0.1] [--port 8765] [--token T] [--db PATH]``
 * ``tokenopt demo`` runs ``examples/demo.py`` from a checkout of the repository (the demo is
   not in the wheel; elsewhere it says to clone the repository and run ``make demo``)
-* ``tokenopt bench NAME [ARGS...]`` runs ``bench/NAME_bench.py``
+* ``tokenopt bench NAME [ARGS...]`` runs ``python -m bench NAME [ARGS...]`` from a checkout of
+  the repository (the benches are not in the wheel)
 * ``tokenopt tool-examples TOOLS.json --out EXAMPLES.json [--per-tool 2]`` writes example
   questions per tool with the local SmolLM2 (for ``ToolRetriever(examples=...)``)
 

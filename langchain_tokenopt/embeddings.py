@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from abc import abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,33 @@ def _load_sentence_transformer() -> Any:
         return model
 
 
-class LocalEmbeddings(Embeddings):
+class _Encoder(Embeddings):
+    """LangChain's :class:`Embeddings` methods over one batch :meth:`encode`."""
+
+    @abstractmethod
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Return unit-norm float32 vectors, one row per text."""
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed a list of documents."""
+        vectors: list[list[float]] = self.encode(list(texts)).tolist()
+        return vectors
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one query."""
+        vector: list[float] = self.encode([text])[0].tolist()
+        return vector
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed documents in a worker thread so the event loop never blocks."""
+        return await asyncio.to_thread(self.embed_documents, texts)
+
+    async def aembed_query(self, text: str) -> list[float]:
+        """Embed a query in a worker thread so the event loop never blocks."""
+        return await asyncio.to_thread(self.embed_query, text)
+
+
+class LocalEmbeddings(_Encoder):
     """all-MiniLM-L6-v2 from the installed wheel, on CPU, with deliberate thread counts.
 
     Args:
@@ -125,22 +152,6 @@ class LocalEmbeddings(Embeddings):
         )
         return np.asarray(vectors, dtype=np.float32)
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed a list of documents."""
-        return self.encode(list(texts)).tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        """Embed one query."""
-        return self.encode([text])[0].tolist()
-
-    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed documents in a worker thread so the event loop never blocks."""
-        return await asyncio.to_thread(self.embed_documents, texts)
-
-    async def aembed_query(self, text: str) -> list[float]:
-        """Embed a query in a worker thread so the event loop never blocks."""
-        return await asyncio.to_thread(self.embed_query, text)
-
 
 _default: list[LocalEmbeddings] = []
 
@@ -184,7 +195,7 @@ def build_onnx_int8(folder: Path) -> None:
     tmp = Path(folder)
     model = AutoModel.from_pretrained(str(source), attn_implementation="eager").eval()
 
-    class _Wrapper(torch.nn.Module):
+    class _Wrapper(torch.nn.Module):  # type: ignore[misc,unused-ignore]  # an untyped base
         def __init__(self, inner: Any) -> None:
             super().__init__()
             self.inner = inner
@@ -291,7 +302,7 @@ def require_query_embeddings() -> None:
             raise MissingDependencyError(what, extra="cache")
 
 
-class OnnxEmbeddings(Embeddings):
+class OnnxEmbeddings(_Encoder):
     """The packaged MiniLM as an int8 ONNX model on onnxruntime: ~1-2 ms per short query.
 
     Same vectors as :class:`LocalEmbeddings` up to quantization noise (pair cosines move by
@@ -375,22 +386,6 @@ class OnnxEmbeddings(Embeddings):
             pooled = hidden[0].mean(axis=0)
             out[row] = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
         return out
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed a list of documents."""
-        return self.encode(list(texts)).tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        """Embed one query."""
-        return self.encode([text])[0].tolist()
-
-    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed documents in a worker thread so the event loop never blocks."""
-        return await asyncio.to_thread(self.embed_documents, texts)
-
-    async def aembed_query(self, text: str) -> list[float]:
-        """Embed a query in a worker thread so the event loop never blocks."""
-        return await asyncio.to_thread(self.embed_query, text)
 
 
 _default_query: list[Embeddings] = []

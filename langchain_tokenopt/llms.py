@@ -294,7 +294,7 @@ def _text_stopping_criteria(
     """A ``StoppingCriteriaList`` that ends generation on a stop string or the last sentence."""
     from transformers import StoppingCriteria, StoppingCriteriaList
 
-    class _TextStop(StoppingCriteria):
+    class _TextStop(StoppingCriteria):  # type: ignore[misc,unused-ignore]  # an untyped base
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
             import torch
 

@@ -36,7 +36,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args, runtime_checkable
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Literal,
+    NotRequired,
+    Protocol,
+    TypedDict,
+    Unpack,
+    get_args,
+    runtime_checkable,
+)
 
 from langchain_tokenopt.errors import TokenOptConfigError
 
@@ -51,6 +61,7 @@ __all__ = [
     "CACHE_LAYERS",
     "STEP_NAMES",
     "CacheAnswer",
+    "CacheHitReport",
     "CacheLayer",
     "HistoryOptimizer",
     "PromptFitter",
@@ -233,6 +244,36 @@ class HistoryOptimizer(Protocol):
         ...
 
 
+class CacheHitReport(TypedDict):
+    """What a :class:`StepMonitor` records of a request the response cache answered.
+
+    The keywords of ``record_cache_hit`` (the monitor's, the step recorder's ``cache_hit``).
+
+    Example:
+        .. code-block:: python
+
+            hit: CacheHitReport = {"layer": "exact", "prompt_tokens": 900, "output_tokens": 20}
+            monitor.record_cache_hit("request-1", **hit)
+    """
+
+    layer: CacheLayer | None
+    """Which path answered (``exact`` or ``semantic``; ``None``: a cache that does not say)."""
+    prompt_tokens: int
+    """Tokens of the prompt that was looked up."""
+    output_tokens: int
+    """Tokens of the cached answer (what the model would have produced)."""
+    lookup_latency_ms: NotRequired[float]
+    """Cache lookup time in milliseconds (default 0)."""
+    model: NotRequired[str | None]
+    """Model that would have been called (for the counterfactual cost)."""
+    provider: NotRequired[str | None]
+    """Its provider."""
+    tenant_id: NotRequired[str | None]
+    """Tenant, if known."""
+    user_id: NotRequired[str | None]
+    """User, if known."""
+
+
 @runtime_checkable
 class StepMonitor(Protocol):
     """Receives the figures of every optimizer step and of every cache hit.
@@ -249,16 +290,6 @@ class StepMonitor(Protocol):
         """Attach one optimizer step's figures to request ``request_id``."""
         ...
 
-    def record_cache_hit(
-        self,
-        request_id: str,
-        *,
-        layer: CacheLayer | None,
-        prompt_tokens: int,
-        output_tokens: int,
-        model: str | None = None,
-        tenant_id: str | None = None,
-        user_id: str | None = None,
-    ) -> Any:
-        """Record a request answered from the response cache."""
+    def record_cache_hit(self, request_id: str, **hit: Unpack[CacheHitReport]) -> Any:
+        """Record a request answered from the response cache (:class:`CacheHitReport`)."""
         ...

@@ -2,7 +2,7 @@
 
 It lives in the repository's ``examples/`` folder, not in the wheel: import it as
 ``examples.tokenopt_demo`` with the repository root on ``sys.path`` (``examples/demo.py``,
-``bench/e2e_bench.py`` and the tests do).
+``python -m bench e2e`` and the tests do).
 
 Example:
     .. code-block:: python

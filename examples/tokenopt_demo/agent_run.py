@@ -1,7 +1,7 @@
 """Run the demo workload through the optimized LangGraph agent and measure every step.
 
 The same runner drives ``make demo`` (``examples/demo.py``), ``tokenopt demo`` and
-``bench/e2e_bench.py``: each question of the workload is asked in its own conversation
+``python -m bench e2e``: each question of the workload is asked in its own conversation
 thread (the conversation of the long history starts with that history), as its tenant
 and user, through :func:`~langchain_tokenopt.build_optimized_agent` with the local SmolLM2.
 The agent calls the tools each question needs when the graph binds them
@@ -69,11 +69,11 @@ DEMO_MAX_NEW_TOKENS = 40
 #: Complete sentences per answer (``LocalChatModel(max_sentences=...)``).
 DEMO_MAX_SENTENCES = 1
 #: History budget. On the 46k-token support thread the context optimizer keeps 9 of its 11
-#: ids at 1,200 tokens and 0-1 at 600-900 (``python bench/e2e_bench.py`` prints this).
+#: ids at 1,200 tokens and 0-1 at 600-900 (``python -m bench e2e`` prints this).
 DEMO_CONTEXT_BUDGET = 1200
 #: System-prompt budget: the always-on essentials (195 tokens) plus the sentences of the other
 #: modules that answer the question (:func:`~examples.tokenopt_demo.prompt.demo_prompt`,
-#: :class:`~langchain_tokenopt.graph.system_prompt.ModuleFitter`). ``python bench/e2e_bench.py``
+#: :class:`~langchain_tokenopt.graph.system_prompt.ModuleFitter`). ``python -m bench e2e``
 #: prints the answer sentences and hard rules kept at 250-500 tokens.
 DEMO_SYSTEM_BUDGET = 350
 #: The hosted model the demo's local SmolLM2 runs are priced as, in the monitor's records
@@ -328,6 +328,7 @@ def build_demo_agent(
     num_threads: int | None = None,
     model: BaseChatModel | None = None,
     price_as: str | None = DEMO_PRICE_AS,
+    build_agent: Callable[..., Any] | None = None,
 ) -> DemoAgent:
     """Build the demo agent for the workload with the local SmolLM2.
 
@@ -341,7 +342,9 @@ def build_demo_agent(
     (bounds a miss on two CPU cores), on ``num_threads`` torch threads (default
     :func:`demo_threads`). ``model`` replaces SmolLM2 as the writer of the answers (tests).
     The monitor prices the local model's requests as ``price_as`` (a hosted model's list
-    prices; ``None`` leaves them unpriced).
+    prices; ``None`` leaves them unpriced). ``build_agent`` replaces
+    :func:`~langchain_tokenopt.build_optimized_agent` as the graph factory (same arguments; the
+    end-to-end bench wraps it to see the model and tools and to set ``prefix_stable``).
     """
     from langgraph.checkpoint.memory import InMemorySaver
 
@@ -388,7 +391,7 @@ def build_demo_agent(
         reuse_prefix=True,
     )
     cache = SemanticCache(backend=LocalBackend(path=cache_path), history_policy="standalone")
-    graph = build_optimized_agent(
+    graph = (build_agent or build_optimized_agent)(
         WorkloadToolModel(inner=writer, log=log),
         stub_tools(workload),
         system_prompt=prompt,

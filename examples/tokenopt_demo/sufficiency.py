@@ -1,6 +1,6 @@
 """Next-call sufficiency of the demo run: did each model call keep what the next step needs?
 
-The measure of ``bench/agent_bench.py``, applied to the demo workload. For a question that
+The measure of ``python -m bench agent``, applied to the demo workload. For a question that
 needs tools (``expected_tools``), a model call is **sufficient** when every needed tool is
 bound on it and every argument value of the expected calls (``expected_args``) that the
 unoptimized request holds is still in the request sent. Values are compared as the agent

@@ -306,7 +306,10 @@ _CONTRACTIONS = (
     (re.compile(r"['’]d\b", re.I), " would"),
     (re.compile(r"(?<=\w)['’]s?(?=\W|$)", re.I), ""),
 )
-_QUOTE = re.compile(r"\"([^\"]+)\"|“([^”]+)”|`([^`]+)`|(?<![\w])'([^']+)'(?![\w])")
+# any double quote mark opens and closes ("x", “x”, and ”x” as some editors write it)
+_QUOTE = re.compile(r"[\"“”„]([^\"“”„]+)[\"“”„]|`([^`]+)`|(?<![\w])['‘]([^'‘’]+)['’](?![\w])")
+#: An enumeration label ("1)", "(2)") after a clause start: an item label, not a number.
+_LIST_MARKER = re.compile(r"(?:(?<=^)|(?<=[\s:;,]))\(?\d{1,2}\)(?=\s)")
 _URL = re.compile(r"\b(?:https?://|www\.)\S+|(?<!\w)(?:~|\.{1,2})?/[\w.\-/~]+")
 _CODE = re.compile(
     r"(?<![\w.])("
@@ -380,6 +383,8 @@ def analyze(text: str, *, known_word: Callable[[str], bool] | None = None) -> li
         lambda m: hold(Slot("quote", " ".join(next(g for g in m.groups() if g).split()), m[0])),
         text,
     )
+    if len(_LIST_MARKER.findall(text)) >= 2:  # "1) download ... 2) generate": item labels
+        text = _LIST_MARKER.sub(" ", text)
     text = _URL.sub(lambda m: hold(Slot("code", m[0].rstrip(".,;:!?"), m[0])), text)
     for pattern, repl in _CONTRACTIONS:
         text = pattern.sub(repl, text)

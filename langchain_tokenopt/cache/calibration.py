@@ -1,26 +1,38 @@
 """Online per-tenant calibration of the similarity threshold, with a bound on the error rate.
 
 The packaged threshold (``DEFAULT_SIMILARITY_THRESHOLD``) is set on general paraphrase
-data; a deployment's own traffic usually separates better, so that threshold blocks many
-honest paraphrases. With ``SemanticCache(calibration="online")`` each tenant learns its own
-threshold from evidence, after the idea of vCache (arXiv 2502.03771; written from the
-paper, not its code):
+data; a deployment's own traffic often separates better, so that threshold blocks honest
+paraphrases. With ``SemanticCache(calibration="online")`` each tenant (or, with
+``pool="cache"``, the whole cache) learns a lower threshold from its own evidence, after
+the idea of vCache (arXiv 2502.03771; written from the paper, not its code): learn how
+often a candidate of a given similarity has an equivalent answer, explore a small share,
+and serve only where a confidence bound allows it.
 
-1. A candidate whose similarity falls in the **uncertain band**
-   ``[floor, similarity_threshold)`` and that the near-miss verifier accepts is *not*
-   served: the lookup is a miss, as without calibration, and the candidate is remembered.
-2. When the fresh answer for that prompt arrives (``update``), it is compared with the
-   candidate's cached answer: exact match for structured output and tool calls, cosine of
-   the two answers' embeddings (same embedder) otherwise, or the user's
-   ``judge(fresh, cached) -> bool``. The outcome (similarity, equivalent?) is recorded for
-   the tenant, in similarity bins stored in the backend (it survives restarts).
-3. The tenant's effective threshold is the lowest bin edge ``s`` such that the one-sided
-   Wilson upper confidence bound on the error rate of the observations with similarity
-   ``>= s`` is at most ``max_error_rate``. Without evidence it stays at the cache's
-   threshold; it never goes below ``floor``.
+1. Every semantic lookup of a group is a **request** (the denominator). A best candidate
+   whose similarity falls in the **band** ``[floor, similarity_threshold)`` and that the
+   near-miss verifier accepts is counted in its similarity bin (width 0.01).
+2. Below the group's current threshold, or when drawn for **exploration**, such a
+   candidate is *not* served: the lookup is a miss and the candidate is remembered. When
+   the fresh answer arrives (``update``) it is compared with the candidate's cached answer
+   (exact match for structured output and tool calls, cosine of the two answers'
+   embeddings otherwise, or the user's ``judge(fresh, cached) -> bool``) and the outcome
+   is recorded in the bin.
+3. **What is bounded**: the *per-request* error that the lowered threshold adds, i.e. the
+   share of the group's semantic lookups served a cached answer that is not equivalent
+   while the similarity was below ``similarity_threshold``. For a threshold ``t`` it is
+   estimated as ``sum over bins >= t of (band candidates in the bin) x (error rate of the
+   bin's compared answers) / requests``; bins with candidates but no comparison count as
+   all wrong. Its one-sided Wilson upper bound (confidence ``confidence``; when bins were
+   compared at different rates, on the Kish effective sample size, an approximation) must
+   be at most ``max_error_rate``. The effective threshold is the lowest bin edge
+   ``>= floor`` that passes; without evidence it stays at ``similarity_threshold``.
+   Candidates at or above ``similarity_threshold`` are served as without calibration and
+   are outside the bound. The bound assumes the traffic it learned from is like the
+   traffic it serves (exploration keeps checking that: a wrong answer found there raises
+   the threshold again). With a zero-error record, a 1 % bound at 95 % needs about 270
+   requests of a group: ``pool="cache"`` lets tenants of one application share evidence.
 4. Candidates between the effective and the configured threshold are served, except an
-   ``exploration`` share of them that is still treated as a miss, so the evidence keeps
-   coming and a drift in the traffic raises the threshold again.
+   ``exploration`` share that is still looked up as a miss and compared.
 
 The near-miss verifier stays in force at every threshold: a candidate it rejects is never
 served and never observed.
@@ -32,7 +44,7 @@ Example:
 
         cache = SemanticCache(calibration=OnlineCalibration(max_error_rate=0.01))
         ...
-        print(cache.stats().calibration)  # {"acme": TenantCalibration(threshold=0.71, ...)}
+        print(cache.stats().calibration)  # {"acme": TenantCalibration(threshold=0.88, ...)}
         cache.reset_calibration(tenant_id="acme")
 """
 
@@ -47,7 +59,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, Generation
@@ -69,7 +81,9 @@ logger = logging.getLogger(__name__)
 
 #: Width of a similarity bin (observations are kept as counts per bin).
 BIN_WIDTH = 0.01
-_STATE_VERSION = 1
+_STATE_VERSION = 2
+#: The group of every tenant when evidence is pooled cache-wide (``pool="cache"``).
+_POOLED_GROUP = "*"
 _PENDING = 4096
 _JSON_START = ("{", "[")
 
@@ -110,24 +124,30 @@ def _check_rate(name: str, value: object, *, low: float, high: float) -> float:
 class OnlineCalibration:
     """Settings of online per-tenant threshold calibration (``SemanticCache(calibration=...)``).
 
-    ``calibration="online"`` is ``OnlineCalibration()``.
+    ``calibration="online"`` is ``OnlineCalibration()``. What ``max_error_rate`` bounds is
+    the share of a tenant's (or, with ``pool="cache"``, the cache's) semantic lookups served
+    a non-equivalent answer below ``similarity_threshold``, at ``confidence``; see
+    :mod:`langchain_tokenopt.cache.calibration`.
 
     Raises:
-        TokenOptConfigError: a value is out of range or ``judge`` is not callable.
+        TokenOptConfigError: a value is out of range, ``pool`` is unknown or ``judge`` is
+            not callable.
 
     Example:
         .. code-block:: python
 
             SemanticCache(calibration=OnlineCalibration(max_error_rate=0.02, floor=0.6))
+            SemanticCache(calibration=OnlineCalibration(pool="cache"))  # tenants share
     """
 
     max_error_rate: float = 0.01
-    """Bound on the share of served band candidates whose answer is not equivalent."""
+    """Bound on the share of a group's semantic lookups served a non-equivalent answer below
+    the configured threshold (per request; see the module docstring)."""
     confidence: float = 0.95
     """One-sided confidence of the Wilson upper bound on the error rate."""
     floor: float = 0.5
     """Lowest threshold a tenant can reach; candidates below it are never observed."""
-    exploration: float = 0.05
+    exploration: float = 0.1
     """Share of would-be hits below the configured threshold still looked up as misses."""
     answer_similarity: float = 0.9
     """Cosine the two answers' embeddings need to count as equivalent (free-text answers)."""
@@ -135,6 +155,10 @@ class OnlineCalibration:
     """Optional ``judge(fresh, cached) -> bool`` replacing the built-in comparison."""
     seed: int | None = None
     """Seed of the exploration draws (``None``: unseeded)."""
+    pool: Literal["tenant", "cache"] = "tenant"
+    """Whose evidence a threshold rests on: each tenant's own (``"tenant"``), or every
+    tenant's together (``"cache"``: one threshold for all, learnt faster; for tenants of one
+    application with alike traffic)."""
 
     def __post_init__(self) -> None:
         _check_rate("max_error_rate", self.max_error_rate, low=0.0, high=1.0)
@@ -145,18 +169,24 @@ class OnlineCalibration:
         if self.judge is not None and not callable(self.judge):
             msg = f"judge must be a callable judge(fresh, cached) -> bool, got {self.judge!r}"
             raise TokenOptConfigError(msg)
+        if self.pool not in ("tenant", "cache"):
+            msg = f"pool must be 'tenant' or 'cache', got {self.pool!r}"
+            raise TokenOptConfigError(msg)
         seed = self.seed
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             msg = f"seed must be an int or None, got {self.seed!r}"
             raise TokenOptConfigError(msg)
 
 
-def wilson_upper(errors: int, n: int, confidence: float) -> float:
-    """One-sided Wilson score upper bound on a proportion (1.0 without observations)."""
+def wilson_upper(errors: float, n: float, confidence: float) -> float:
+    """One-sided Wilson score upper bound on a proportion (1.0 without observations).
+
+    ``errors`` and ``n`` may be effective (non-integer) counts.
+    """
     if n <= 0:
         return 1.0
     z = NormalDist().inv_cdf(confidence)
-    p = errors / n
+    p = min(max(errors / n, 0.0), 1.0)
     z2 = z * z
     centre = p + z2 / (2 * n)
     spread = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
@@ -168,7 +198,8 @@ def _bin(similarity: float) -> int:
 
 
 def calibrated_threshold(
-    bins: dict[int, tuple[int, int]],
+    bins: dict[int, tuple[int, int, int]],
+    requests: int,
     *,
     base: float,
     floor: float,
@@ -178,28 +209,49 @@ def calibrated_threshold(
     """Return the effective threshold and the evidence for it (pure).
 
     Args:
-        bins: ``{bin: (observations, errors)}``; bin ``b`` holds similarities in
-            ``[b * BIN_WIDTH, (b + 1) * BIN_WIDTH)``.
+        bins: ``{bin: (candidates, compared, errors)}``; bin ``b`` holds similarities in
+            ``[b * BIN_WIDTH, (b + 1) * BIN_WIDTH)``: the verifier-accepted band candidates
+            that fell in it, how many of them had their answer compared, and how many of
+            those were not equivalent.
+        requests: The group's semantic lookups (the denominator of the per-request error).
         base: The configured threshold (returned without enough evidence).
         floor: The lowest threshold allowed.
-        max_error_rate: Bound on the upper confidence bound of the error rate.
+        max_error_rate: Bound on the upper confidence bound of the per-request error.
         confidence: One-sided confidence of the bound.
 
     Returns:
-        ``(threshold, observations, errors, bound)``: observations and errors at or above
-        the threshold and the upper bound on their error rate (``1.0`` when not lowered).
+        ``(threshold, compared, errors, bound)``: the compared candidates and errors at or
+        above the threshold and the upper bound on the per-request error it adds (``1.0``
+        when not lowered).
+
+    Example:
+        .. code-block:: python
+
+            calibrated_threshold({80: (30, 30, 0)}, 300, base=0.93, floor=0.5,
+                                 max_error_rate=0.01, confidence=0.95)[0]  # 0.8
     """
     best = (base, 0, 0, 1.0)
-    n = k = 0
+    seen = compared = wrong = 0
+    estimated = design = 0.0
     for b in sorted((b for b in bins if b * BIN_WIDTH < base), reverse=True):
         edge = round(b * BIN_WIDTH, 6)
         if edge < floor - 1e-9:
             break
-        seen, wrong = bins[b]
-        n, k = n + seen, k + wrong
-        bound = wilson_upper(k, n, confidence)
+        m, n, k = bins[b]
+        if m <= 0:
+            continue
+        seen, compared, wrong = seen + m, compared + n, wrong + k
+        if n > 0:
+            estimated += m * k / n
+            design += m * m / n
+        else:  # served, never compared: counted as wrong
+            estimated += m
+            design += m
+        deff = max(design / seen, 1.0)
+        total = max(requests, seen)
+        bound = wilson_upper(estimated / deff, total / deff, confidence)
         if bound <= max_error_rate:
-            best = (max(edge, floor), n, k, bound)
+            best = (max(edge, floor), compared, wrong, bound)
     return best
 
 
@@ -261,9 +313,10 @@ class _Pending:
 
 
 class TenantCalibrator:
-    """Per-tenant evidence and thresholds of one :class:`SemanticCache` (thread-safe).
+    """Per-group evidence and thresholds of one :class:`SemanticCache` (thread-safe).
 
     Internal to the cache: it holds no I/O; the cache loads and saves the states it returns.
+    A group is a tenant's digest, or ``"*"`` with ``pool="cache"``.
 
     Args:
         config: The calibration settings.
@@ -275,11 +328,15 @@ class TenantCalibrator:
         self.base = base
         self.loaded = False
         self._lock = threading.Lock()
-        self._bins: dict[str, dict[int, tuple[int, int]]] = {}
+        self._bins: dict[str, dict[int, tuple[int, int, int]]] = {}
+        self._requests: dict[str, int] = {}
         self._labels: dict[str, str] = {}
-        self._thresholds: dict[str, float] = {}
         self._pending: OrderedDict[str, _Pending] = OrderedDict()
         self._random = random.Random(config.seed)
+
+    def group(self, tenant: str) -> str:
+        """The evidence group of a tenant digest."""
+        return _POOLED_GROUP if self.config.pool == "cache" else tenant
 
     # ---------------------------------------------------------------- state
 
@@ -289,12 +346,17 @@ class TenantCalibrator:
             for group, raw in states.items():
                 try:
                     data = json.loads(raw)
-                    bins = {int(b): (int(v[0]), int(v[1])) for b, v in data["bins"].items()}
-                except (ValueError, KeyError, TypeError, IndexError) as exc:
+                    bins: dict[int, tuple[int, int, int]] = {}
+                    for b, v in data["bins"].items():
+                        # version 1 kept (compared, errors): every candidate was compared
+                        m, n, k = (int(v[0]), int(v[0]), int(v[1])) if len(v) == 2 else v
+                        bins[int(b)] = (int(m), int(n), int(k))
+                    requests = int(data.get("requests", sum(v[0] for v in bins.values())))
+                except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
                     logger.warning("ignoring unreadable calibration state %r: %s", group, exc)
                     continue
                 self._bins[group] = bins
-                self._thresholds.pop(group, None)
+                self._requests[group] = requests
             self.loaded = True
 
     def dump(self, group: str) -> str:
@@ -302,7 +364,11 @@ class TenantCalibrator:
         with self._lock:
             bins = self._bins.get(group, {})
             return json.dumps(
-                {"v": _STATE_VERSION, "bins": {str(b): list(v) for b, v in sorted(bins.items())}}
+                {
+                    "v": _STATE_VERSION,
+                    "requests": self._requests.get(group, 0),
+                    "bins": {str(b): list(v) for b, v in sorted(bins.items())},
+                }
             )
 
     def forget(self, group: str | None) -> None:
@@ -310,11 +376,11 @@ class TenantCalibrator:
         with self._lock:
             if group is None:
                 self._bins.clear()
-                self._thresholds.clear()
+                self._requests.clear()
                 self._pending.clear()
                 return
             self._bins.pop(group, None)
-            self._thresholds.pop(group, None)
+            self._requests.pop(group, None)
             for key in [k for k, p in self._pending.items() if p.group == group]:
                 del self._pending[key]
 
@@ -324,23 +390,39 @@ class TenantCalibrator:
         cfg = self.config
         return calibrated_threshold(
             self._bins.get(group, {}),
+            self._requests.get(group, 0),
             base=self.base,
             floor=cfg.floor,
             max_error_rate=cfg.max_error_rate,
             confidence=cfg.confidence,
         )
 
+    def request(self, group: str) -> float:
+        """Count one semantic lookup of a group; return the threshold for it.
+
+        The threshold rests on the evidence from before this lookup.
+        """
+        with self._lock:
+            threshold = self._evidence(group)[0]
+            self._requests[group] = self._requests.get(group, 0) + 1
+            return threshold
+
     def threshold(self, group: str) -> float:
         """The effective threshold of a group (the configured one without evidence)."""
         with self._lock:
-            value = self._thresholds.get(group)
-            if value is None:
-                value = self._thresholds[group] = self._evidence(group)[0]
-            return value
+            return self._evidence(group)[0]
 
     def in_band(self, similarity: float) -> bool:
         """Whether a similarity lies in the uncertain band ``[floor, configured threshold)``."""
         return self.config.floor <= similarity < self.base
+
+    def seen(self, group: str, similarity: float) -> None:
+        """Count a verifier-accepted band candidate (served or not) in its bin."""
+        with self._lock:
+            bins = self._bins.setdefault(group, {})
+            b = _bin(similarity)
+            m, n, k = bins.get(b, (0, 0, 0))
+            bins[b] = (m + 1, n, k)
 
     def explore(self) -> bool:
         """Draw whether a would-be hit in the band is looked up as a miss instead."""
@@ -363,34 +445,38 @@ class TenantCalibrator:
             return self._pending.pop(entry_id, None)
 
     def record(self, pending: _Pending, equivalent: bool) -> None:
-        """Record one observation (similarity, whether the answers were equivalent)."""
+        """Record one comparison (similarity, whether the answers were equivalent)."""
         with self._lock:
             bins = self._bins.setdefault(pending.group, {})
             b = _bin(pending.similarity)
-            seen, wrong = bins.get(b, (0, 0))
-            bins[b] = (seen + 1, wrong + (0 if equivalent else 1))
+            m, n, k = bins.get(b, (0, 0, 0))
+            bins[b] = (max(m, n + 1), n + 1, k + (0 if equivalent else 1))
             self._labels.setdefault(pending.group, pending.label)
-            self._thresholds.pop(pending.group, None)
 
     def label(self, group: str, label: str) -> None:
         """Remember the readable tenant id of a group (ids are hashed before storage)."""
         with self._lock:
-            self._labels.setdefault(group, label)
+            self._labels.setdefault(group, "*" if group == _POOLED_GROUP else label)
 
     def snapshot(self) -> dict[str, TenantCalibration]:
-        """Every group's effective threshold and evidence, by tenant id (digest if unseen)."""
+        """Every group's effective threshold and evidence, by tenant id (digest if unseen).
+
+        With ``pool="cache"`` the one pooled group is listed under ``"*"``.
+        """
         with self._lock:
             out: dict[str, TenantCalibration] = {}
             for group, bins in self._bins.items():
                 threshold, n, k, bound = self._evidence(group)
-                label = self._labels.get(group, group)
+                label = "*" if group == _POOLED_GROUP else self._labels.get(group, group)
                 out[label] = TenantCalibration(
                     tenant=label,
                     threshold=threshold,
-                    observations=sum(v[0] for v in bins.values()),
-                    errors=sum(v[1] for v in bins.values()),
+                    observations=sum(v[1] for v in bins.values()),
+                    errors=sum(v[2] for v in bins.values()),
                     supporting=n,
                     error_bound=bound,
+                    requests=self._requests.get(group, 0),
+                    candidates=sum(v[0] for v in bins.values()),
                 )
             return out
 

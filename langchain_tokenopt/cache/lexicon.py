@@ -202,6 +202,14 @@ class Lexicon:
         ids = self._synset_ids(word)
         return not ids or any(i % 4 in (_POS["n"], _POS["a"]) for i in ids)
 
+    def is_gradable(self, word: str) -> bool:
+        """Whether ``word`` itself (not a base form) has an adjective or adverb sense."""
+        return any(i % 4 in (_POS["a"], _POS["r"]) for i in self.synsets.get(word, ()))
+
+    def noun_senses(self, word: str) -> int:
+        """How many noun senses ``word`` itself (not a base form) has (``number``: many)."""
+        return sum(i % 4 == _POS["n"] for i in self.synsets.get(word, ()))
+
     def is_noun(self, word: str) -> bool:
         """Whether ``word`` (or a base form) has a noun sense in WordNet (``laptops``)."""
         return any(i % 4 == _POS["n"] for i in self._synset_ids(word))

@@ -146,9 +146,14 @@ class TenantCalibration:
     errors: int
     """Of those, the ones whose answers were not equivalent."""
     supporting: int
-    """Observations at or above ``threshold`` (the evidence for it; 0 when not lowered)."""
+    """Compared candidates at or above ``threshold`` (0 when not lowered)."""
     error_bound: float
-    """Upper confidence bound on the error rate at ``threshold`` (1.0 when not lowered)."""
+    """Upper confidence bound on the per-request error ``threshold`` adds (1.0 when not
+    lowered)."""
+    requests: int = 0
+    """Semantic lookups of the tenant (the denominator of the per-request error)."""
+    candidates: int = 0
+    """Verifier-accepted candidates in the band, served or compared."""
 
 
 @dataclass(frozen=True)

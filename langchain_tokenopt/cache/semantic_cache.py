@@ -42,7 +42,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import numpy as np
 from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
@@ -110,6 +110,49 @@ class _Plan:
     """The caller's tenant id (what calibration labels its evidence with)."""
 
 
+class _Run(Generic[T]):
+    """One flow being driven: what to send it next, its result, the time spent embedding.
+
+    The sync and async drivers share it; only how they run a step differs.
+    """
+
+    def __init__(self, flow: Generator[_Op, Any, T]) -> None:
+        self.flow = flow
+        self.embed_ms = 0.0
+        self.result: T
+        self._value: Any = None
+        self._error: Exception | None = None
+        self._op: _Op = ("",)
+        self._t0 = 0.0
+
+    def next(self) -> _Op | None:
+        """The flow's next step (``None`` when it has returned; see :attr:`result`)."""
+        try:
+            if self._error is None:
+                op = self.flow.send(self._value)
+            else:
+                op = self.flow.throw(self._error)
+        except StopIteration as stop:
+            self.result = stop.value
+            return None
+        self._op, self._t0, self._error = op, time.perf_counter(), None
+        return op
+
+    def done(self, value: Any) -> None:
+        """The step's result, sent into the flow next."""
+        self._value = value
+        self._timed()
+
+    def failed(self, error: Exception) -> None:
+        """The step failed open: the failure is thrown into the flow next."""
+        self._error = error
+        self._timed()
+
+    def _timed(self) -> None:
+        if self._op[0] == "embed":
+            self.embed_ms += (time.perf_counter() - self._t0) * 1000
+
+
 def _check_prompt(prompt: object, llm_string: object) -> None:
     if not isinstance(prompt, str):
         msg = f"prompt must be a str, got {type(prompt).__name__}"
@@ -167,9 +210,9 @@ class SemanticCache(BaseCache):
             :class:`~langchain_tokenopt.cache.StandalonePolicy` is ``"standalone"`` with
             your own vocabulary.
         calibration: ``"online"`` (or an :class:`~.calibration.OnlineCalibration`) learns a
-            lower threshold per tenant from evidence, with a bound on the error rate
-            (:mod:`.calibration`); ``"off"`` / ``None`` (default) keeps
-            ``similarity_threshold`` for everyone.
+            lower threshold per tenant (or per cache, ``pool="cache"``) from evidence, with
+            a bound on the wrong answers per request it adds (:mod:`.calibration`);
+            ``"off"`` / ``None`` (default) keeps ``similarity_threshold`` for everyone.
 
     Raises:
         TokenOptConfigError: an argument is invalid (NaN or out-of-range threshold, negative
@@ -371,9 +414,12 @@ class SemanticCache(BaseCache):
     def _judge(self, plan: _Plan, candidate: Candidate | None) -> _Found:
         key = plan.key
         if candidate is None:
+            if self._calibration is not None:
+                self._calibration.request(self._calibration.group(key.tenant))
             return CacheLookup(outcome="miss"), None
         sim, calib = candidate.similarity, self._calibration
-        threshold = self.similarity_threshold if calib is None else calib.threshold(key.tenant)
+        group = "" if calib is None else calib.group(key.tenant)
+        threshold = self.similarity_threshold if calib is None else calib.request(group)
         if sim < threshold and (calib is None or not calib.in_band(sim)):
             return CacheLookup(outcome="miss", best_similarity=sim), None
         if self.verifier is not None:
@@ -384,10 +430,12 @@ class SemanticCache(BaseCache):
                 return CacheLookup(
                     outcome="rejected", best_similarity=sim, reason=verdict.reason
                 ), None
+        if calib is not None and calib.in_band(sim):
+            calib.seen(group, sim)
         if calib is not None and calib.in_band(sim) and (sim < threshold or calib.explore()):
             tenant = plan.tenant_id or ""
-            calib.label(key.tenant, tenant)
-            calib.expect(key.entry_id, key.tenant, tenant, sim, candidate.entry.payload)
+            calib.label(group, tenant)
+            calib.expect(key.entry_id, group, tenant, sim, candidate.entry.payload)
             reason = "calibrating: similarity in the uncertain band, answer to be compared"
             return CacheLookup(outcome="miss", best_similarity=sim, reason=reason), None
         entry = candidate.entry
@@ -567,30 +615,54 @@ class SemanticCache(BaseCache):
         return await self.backend.aput(op[1])
 
     def _drive(self, flow: Generator[_Op, Any, T]) -> tuple[T, float]:
-        """Run a flow with sync I/O; return its result and the milliseconds spent embedding."""
-        embed_ms, value = 0.0, None
-        while True:
+        """Run a flow with sync I/O; return its result and the milliseconds spent embedding.
+
+        A step that fails open is thrown into the flow, which decides what it means.
+        """
+        run = _Run(flow)
+        while (op := run.next()) is not None:
             try:
-                op = flow.send(value)
-            except StopIteration as stop:
-                return stop.value, embed_ms
-            t0 = time.perf_counter()
-            value = self._step(op)
-            if op[0] == "embed":
-                embed_ms += (time.perf_counter() - t0) * 1000
+                run.done(self._step(op))
+            except _FAIL_OPEN as exc:
+                run.failed(exc)
+        return run.result, run.embed_ms
 
     async def _adrive(self, flow: Generator[_Op, Any, T]) -> tuple[T, float]:
-        """Run a flow with async I/O (embedding in a worker thread, async Redis client)."""
-        embed_ms, value = 0.0, None
-        while True:
+        """:meth:`_drive` with async I/O (embedding in a worker thread, async Redis client)."""
+        run = _Run(flow)
+        while (op := run.next()) is not None:
             try:
-                op = flow.send(value)
-            except StopIteration as stop:
-                return stop.value, embed_ms
-            t0 = time.perf_counter()
-            value = await self._astep(op)
-            if op[0] == "embed":
-                embed_ms += (time.perf_counter() - t0) * 1000
+                run.done(await self._astep(op))
+            except _FAIL_OPEN as exc:
+                run.failed(exc)
+        return run.result, run.embed_ms
+
+    def _guarded_lookup(self, plan: _Plan) -> Generator[_Op, Any, tuple[_Found | Exception, float]]:
+        """The lookup flow, failing open: its result (or the failure) and when it started."""
+        t0 = time.perf_counter()
+        try:
+            return (yield from self._lookup_flow(plan)), t0
+        except _FAIL_OPEN as exc:
+            return exc, t0
+
+    def _guarded_update(
+        self,
+        plan: _Plan | CacheLookup,
+        return_val: Sequence[Generation],
+        ttl: float | None,
+        entry_tags: tuple[str, ...],
+    ) -> Generator[_Op, Any, None]:
+        """The update flow, failing open (a dropped update is logged and counted)."""
+        if isinstance(plan, CacheLookup):
+            return
+        try:
+            payload = dumps_generations(return_val)
+            yield from self._update_flow(plan, payload, ttl, entry_tags, return_val)
+        except _FAIL_OPEN as exc:
+            self._fail("update", exc)
+            self._count(errors=1)
+            return
+        self._count(updates=1)
 
     def _finish(
         self, found: _Found | Exception, embed_ms: float, t0: float
@@ -622,11 +694,7 @@ class SemanticCache(BaseCache):
         if isinstance(plan, CacheLookup):
             self._record(plan)
             return plan, None
-        t0 = time.perf_counter()
-        try:
-            found, embed_ms = self._drive(self._lookup_flow(plan))
-        except _FAIL_OPEN as exc:
-            return self._finish(exc, 0.0, t0)
+        (found, t0), embed_ms = self._drive(self._guarded_lookup(plan))
         return self._finish(found, embed_ms, t0)
 
     def lookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
@@ -662,25 +730,9 @@ class SemanticCache(BaseCache):
             TokenOptConfigError: ``ttl`` is not a positive number or a tag is invalid.
         """
         ttl, entry_tags = self._write_options(ttl, tags)
-        self._update_planned(self._plan(prompt, llm_string), return_val, ttl, entry_tags)
-
-    def _update_planned(
-        self,
-        plan: _Plan | CacheLookup,
-        return_val: Sequence[Generation],
-        ttl: float | None,
-        entry_tags: tuple[str, ...],
-    ) -> None:
-        if isinstance(plan, CacheLookup):
-            return
-        try:
-            payload = dumps_generations(return_val)
-            self._drive(self._update_flow(plan, payload, ttl, entry_tags, return_val))
-        except _FAIL_OPEN as exc:
-            self._fail("update", exc)
-            self._count(errors=1)
-            return
-        self._count(updates=1)
+        self._drive(
+            self._guarded_update(self._plan(prompt, llm_string), return_val, ttl, entry_tags)
+        )
 
     # ------------------------------------------------------------------ typed requests
 
@@ -715,7 +767,7 @@ class SemanticCache(BaseCache):
             TokenOptConfigError: ``ttl`` is not a positive number.
         """
         ttl, entry_tags = self._write_options(ttl, None)
-        self._update_planned(self._plan_request(key), generations, ttl, entry_tags)
+        self._drive(self._guarded_update(self._plan_request(key), generations, ttl, entry_tags))
         return True
 
     async def aupdate_request(
@@ -724,7 +776,9 @@ class SemanticCache(BaseCache):
         """Async :meth:`update_request` (admitted like :meth:`aupdate`)."""
         ttl, entry_tags = self._write_options(ttl, None)
         async with self.backend.admit():
-            await self._aupdate_planned(self._plan_request(key), generations, ttl, entry_tags)
+            await self._adrive(
+                self._guarded_update(self._plan_request(key), generations, ttl, entry_tags)
+            )
         return True
 
     def clear(self, **kwargs: Any) -> None:
@@ -815,6 +869,9 @@ class SemanticCache(BaseCache):
     def reset_calibration(self, *, tenant_id: str | None = None) -> None:
         """Forget the learned threshold of one tenant, or of every tenant (``None``).
 
+        With ``OnlineCalibration(pool="cache")`` the tenants share one state: resetting
+        any tenant resets it.
+
         The tenant goes back to ``similarity_threshold`` and learns again from new evidence;
         its stored state is deleted from the backend too.
 
@@ -824,6 +881,8 @@ class SemanticCache(BaseCache):
                 cache.reset_calibration(tenant_id="acme")
         """
         group = None if tenant_id is None else digest("tenant", str(tenant_id))
+        if self._calibration is not None and group is not None:
+            group = self._calibration.group(group)
         if self._calibration is not None:
             self._calibration.forget(group)
         if isinstance(self.backend, CalibrationStore):
@@ -862,11 +921,7 @@ class SemanticCache(BaseCache):
         if isinstance(plan, CacheLookup):
             self._record(plan)
             return plan, None
-        t0 = time.perf_counter()
-        try:
-            found, embed_ms = await self._adrive(self._lookup_flow(plan))
-        except _FAIL_OPEN as exc:
-            return self._finish(exc, 0.0, t0)
+        (found, t0), embed_ms = await self._adrive(self._guarded_lookup(plan))
         return self._finish(found, embed_ms, t0)
 
     async def alookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
@@ -886,25 +941,9 @@ class SemanticCache(BaseCache):
         _check_prompt(prompt, llm_string)
         ttl, entry_tags = self._write_options(ttl, tags)
         async with self.backend.admit():
-            await self._aupdate_planned(self._plan(prompt, llm_string), return_val, ttl, entry_tags)
-
-    async def _aupdate_planned(
-        self,
-        plan: _Plan | CacheLookup,
-        return_val: Sequence[Generation],
-        ttl: float | None,
-        entry_tags: tuple[str, ...],
-    ) -> None:
-        if isinstance(plan, CacheLookup):
-            return
-        try:
-            payload = dumps_generations(return_val)
-            await self._adrive(self._update_flow(plan, payload, ttl, entry_tags, return_val))
-        except _FAIL_OPEN as exc:
-            self._fail("update", exc)
-            self._count(errors=1)
-            return
-        self._count(updates=1)
+            await self._adrive(
+                self._guarded_update(self._plan(prompt, llm_string), return_val, ttl, entry_tags)
+            )
 
 
 def _answer(result: CacheLookup, generations: list[Generation] | None) -> CacheAnswer:

@@ -7,12 +7,17 @@ candidate (:mod:`.align` reads both into typed slots) and accepts only when ever
 is explained:
 
 1. **negation**: one side negated (``not``, ``never``, ``n't``, ``without``) and not the
-   other → ``negation``;
+   other → ``negation``, unless an antonym ("not mandatory" / "optional") or a word that
+   negates by its meaning ("without the column" / "omitting the column") on the other side
+   balances it;
 2. **typed slots** must match as multisets: quoted strings (``quote``), code identifiers
    and paths (``code``), times with am/pm (``time``), dates, month and weekday names
    (``date``), numbers with their units (``number``; same numbers in other units:
    ``unit``); the same number bounded from opposite sides ("over 50" / "under 50") →
-   ``number``; capitalized names and acronyms must occur on the other side (``entity``);
+   ``number``; enumeration labels ("1)", "2)") are not numbers; capitalized names and
+   acronyms must occur on the other side, as themselves, another name of one WordNet
+   synset ("USA" / "United States" / "America") or spelt out ("MFA" / "multi-factor
+   authentication") (``entity``);
    the two questions must ask for the same type of answer, read from the opening
    question phrase: ``when`` / ``what time`` / ``at what hour`` (a time), ``how long`` /
    ``how many days`` / ``until when`` (a duration or amount), ``where``, ``who``,
@@ -30,20 +35,24 @@ is explained:
    (``quick``/``quickly``) or a verb one or two hypernym steps more general
    (``generate``/``produce``) explains it; anything else → ``unexplained``, unless the
    candidate is a rewrite (see ``rewrite_words``). Never tolerated: two satellites of
-   one WordNet adjective cluster, one per side ("daily" / "monthly"); a changed event
-   after the same temporal preposition ("after placing an order" / "after it has
-   shipped"); in a short question, a modifier only one side has right before a noun
-   both have ("warranty on (refurbished) laptops") or a superlative or extreme
-   ("(maximum) age");
+   one WordNet adjective cluster, one per side ("daily" / "monthly"), or two comparatives
+   ("ripen sooner" / "ripen slower"); in two questions, a changed event after the same
+   temporal preposition ("after placing an order" / "after the order has shipped"),
+   where only a word's forms, synonyms and derived forms count as the same event, never
+   a more general verb; in a short question, a modifier only one side has right before a
+   noun both have ("warranty on (refurbished) laptops") or a superlative or extreme
+   ("(maximum) age"). A word that shares a synset with a word of the other side is that
+   word reworded, never an antonym of a third ("selects" / "chooses ... based on");
 5. **roles**, when the two sides have the same items (at most two differ): a role
    marker (``to``, ``from``, ``than``, ``over``, ``by`` ...) taking on each side an item
    the other side has elsewhere (names and numbers however reworded the rest is)
    ("X to Y" / "Y to X", "A faster than B" / "B faster
-   than A"), an item moving from one marker to another ("from speaking" / "to
-   speaking"), or two items swapping places around a third item or a marker ("dog bites
-   man" / "man bites dog") → ``roles``. Repeated words count by occurrence, and object
-   pronouns, placeholder nouns and light verbs fill roles too ("comparing themselves to
-   Indians" / "comparing Indians to themselves").
+   than A", units and currencies too: "my euros to dollars" / "dollars to euros"), an
+   item moving from one marker to another ("from speaking" / "to
+   speaking"), or, in texts of fewer than nine items, two items swapping places around a
+   third item or a marker ("dog bites man" / "man bites dog") → ``roles``. Repeated
+   words count by occurrence, and object pronouns, placeholder nouns and light verbs fill
+   roles too ("comparing themselves to Indians" / "comparing Indians to themselves").
 
 Function words (articles, auxiliaries, modals, pronouns, "what"/"how") are ignored. The
 lexicon is WordNet (:mod:`.lexicon`); without it no two different words count as
@@ -75,6 +84,7 @@ from langchain_tokenopt.cache.align import (
     ROLE_FILLERS,
     Slot,
     analyze,
+    canonical_unit,
 )
 from langchain_tokenopt.cache.lexicon import Lexicon, load_lexicon
 from langchain_tokenopt.errors import TokenOptConfigError
@@ -82,6 +92,8 @@ from langchain_tokenopt.errors import TokenOptConfigError
 __all__ = ["REJECTION_CODES", "HitVerifier", "NearMissVerifier", "Verdict", "reason_code"]
 
 logger = logging.getLogger(__name__)
+#: ``ROLE_CLASSES`` in a fixed order, so the reason a check names never depends on the hash seed.
+_ROLE_ORDER = tuple(sorted(ROLE_CLASSES))
 
 #: Every reason code a :class:`NearMissVerifier` rejection starts with.
 REJECTION_CODES = (
@@ -199,6 +211,39 @@ class _Leftover:
         )
 
 
+# Words that negate by their meaning ("omitting X" is "without X", "lacks X" is "does not
+# have X"): one of them, left over on the less negated side, balances one negation.
+_IMPLICIT_NEGATIVES = frozenset(
+    (
+        "omit",
+        "exclude",
+        "lack",
+        "absence",
+        "absent",
+        "prevent",
+        "avoid",
+        "skip",
+        "fail",
+        "refuse",
+        "deny",
+        "missing",
+        "neglect",
+    )
+)
+
+
+def _implicit_negation(
+    verifier: NearMissVerifier, left: _Leftover, *, query_side: bool
+) -> list[tuple[str, str]]:
+    """The words that negate by meaning, left over on the less negated side.
+
+    As ``(word, "")`` when the query is that side, ``("", word)`` otherwise.
+    """
+    words = left.q_rest if query_side else left.c_rest
+    hits = [w for w in words if verifier._lemmas(w) & _IMPLICIT_NEGATIVES]
+    return [(w, "") if query_side else ("", w) for w in hits]
+
+
 def _neg_prefixed(a: str, b: str) -> bool:
     """Whether ``a`` is ``b`` with a negation prefix or the ``-less`` suffix, or vice versa."""
     for x, y in ((a, b), (b, a)):
@@ -290,7 +335,12 @@ class NearMissVerifier:
         if q_neg % 2 != c_neg % 2:
             # a negation and an antonym cancel out: "not mandatory" / "optional",
             # "not the same as" / "different from"
-            found = self._antonyms(_Leftover.of(self, q, c))
+            # ... and so do a negation and a word that negates by its meaning, on the other
+            # side: "without the column" / "omitting the column"
+            left = _Leftover.of(self, q, c)
+            found = self._antonyms(left)
+            if not found:
+                found = _implicit_negation(self, left, query_side=q_neg < c_neg)
             if len(found) != 1:
                 return f"negation: {q_neg} vs {c_neg} negations"
             cancel = found[0]
@@ -314,11 +364,15 @@ class NearMissVerifier:
         reason = _question(query, candidate, q, c)
         if reason:
             return reason
-        reason = _prepositions(q, c) or _compounds(query, candidate)
+        # both questions: a changed event, a modifier or an alternative changes what is asked
+        asking = _asks(query) and _asks(candidate)
+        reason = (
+            _prepositions(q, c)
+            or _compounds(query, candidate)
+            or (self._events(q, c) if asking else "")
+        )
         if reason:
             return reason
-        # both questions: a modifier or an alternative changes what is asked
-        asking = _asks(query) and _asks(candidate)
         reason, pairs = self._words(q, c, cancel, asking=asking)
         if reason:
             return reason
@@ -330,7 +384,10 @@ class NearMissVerifier:
         missing: list[str] = []
         for one, other in ((q, c), (c, q)):
             present = {s.value for s in other.slots} | {
-                lemma for s in other.slots if s.kind == "word" for lemma in self._lemmas(s.value)
+                lemma
+                for s in other.slots
+                if s.kind in ("word", "entity")  # "Germans" / "German"
+                for lemma in self._lemmas(s.value)
             }
             # a name inside a quote or code name ("Table" / "`Table`", "DataLoader" /
             # "torch.utils.data.DataLoader")
@@ -340,16 +397,83 @@ class NearMissVerifier:
             initials = _initials(other.slots)
             acronyms = {s.value for s in other.slots if s.kind == "entity" and s.surface.isupper()}
             spelt = _spelt_acronyms(one.slots, acronyms)  # "Machine Learning" / "ML"
-            for slot in one.slots:
+            names = _names(other.slots)
+            for n, slot in enumerate(one.slots):
                 if (
                     slot.kind == "entity"
                     and slot.value not in present
                     and not self._lemmas(slot.value) & present
                     and not (slot.surface.isupper() and slot.value in initials)
                     and slot.value not in spelt
+                    and not _spelt_in_words(slot, other.slots)
+                    and not self._alias(_names_at(one.slots, n), names)
                 ):
                     missing.append(slot.surface)
         return f"entity: {sorted(set(missing))[:4]}" if missing else ""
+
+    def _events(self, q: _Side, c: _Side) -> str:
+        """The same temporal preposition taking another event on each side (two questions).
+
+        "after placing an order" / "after the order has shipped": the condition of the
+        question changed, whatever else is reworded. Inside such a clause a word is matched
+        only by its own forms, a synonym or a derived form, never by a more general verb
+        (``place`` is a hypernym of ``ship`` in WordNet, yet another event).
+        """
+        theirs: dict[str, list[set[str]]] = {}
+        for prep, scope in _temporal_scopes(c.slots):
+            theirs.setdefault(prep, []).append(scope)
+        for prep, mine in _temporal_scopes(q.slots):
+            for other in theirs.get(prep, ()):
+                # the words both sides share first (as forms of one lemma), then the rest
+                # matched by relation: "placing an order" shares "order" with "the order
+                # has shipped"; "placing" ("order" in one WordNet sense) is left to "shipped"
+                q_left = [
+                    a for a in mine if not any(self._lemmas(a) & self._lemmas(b) for b in other)
+                ]
+                c_left = [
+                    b for b in other if not any(self._lemmas(a) & self._lemmas(b) for a in mine)
+                ]
+                q_only = [a for a in q_left if not any(self._same_event(a, b) for b in c_left)]
+                c_only = [b for b in c_left if not any(self._same_event(a, b) for a in q_left)]
+                if q_only and c_only:
+                    return (
+                        f"unexplained: {sorted(q_only)[0]!r} vs {sorted(c_only)[0]!r} "
+                        f"(event {prep!r} differs)"
+                    )
+        return ""
+
+    def _same_event(self, a: str, b: str) -> bool:
+        if a == b or self._lemmas(a) & self._lemmas(b):
+            return True
+        lex = self.lexicon
+        return bool(lex.synsets) and (lex.synonyms(a, b) or lex.related(a, b))
+
+    def _alias(self, mine: set[str], theirs: set[str]) -> bool:
+        """Whether a name of one side is another name of one of the other side's.
+
+        WordNet's synsets of names: "USA" / "United States" / "America", "Holland" /
+        "Netherlands".
+        """
+        lex = self.lexicon
+        return bool(lex.synsets) and any(
+            lex.same_synset(a, b)
+            for a in mine
+            if len(a) > 1
+            for b in theirs
+            if len(b) > 1  # a letter is too many things ("840M" / "2 MB": megabyte)
+        )
+
+    def _graded(self, word: str) -> bool:
+        """Whether ``word`` is a comparative ("sooner", "slower"): a degree on a scale."""
+        if word in ("more", "less", "better", "worse", "fewer"):
+            return True
+        lex = self.lexicon
+        if not word.endswith("er") or len(word) < 5 or lex.noun_senses(word) > 1:
+            return False  # "number" is a noun first, no degree of "numb"
+        return any(
+            base != word and word.startswith(base[:-1]) and lex.is_gradable(base)
+            for base in self._lemmas(word)
+        )
 
     def _lemmas(self, word: str) -> frozenset[str]:
         lex = self.lexicon
@@ -364,11 +488,23 @@ class NearMissVerifier:
         return bool(self._lemmas(a) & self._lemmas(b)) or _same_stem(a, b)
 
     def _antonyms(self, left: _Leftover) -> list[tuple[str, str]]:
-        """Antonym pairs among the words left over on the two sides."""
+        """Antonym pairs among the words left over on the two sides.
+
+        A word that shares a synset with a leftover word of the other side is that word
+        reworded ("selects" / "chooses"), not one end of a scale: it is not paired as an
+        antonym with a third word ("select" / "base" are antonyms as adjectives). Modal
+        auxiliaries are never antonyms ("can" the verb is "fire").
+        """
         lex = self.lexicon
+        q_rest, c_rest = left.q_rest, left.c_rest
+        if lex.synsets:
+            q_rest = [a for a in q_rest if not any(lex.same_synset(a, b) for b in left.c_rest)]
+            c_rest = [b for b in c_rest if not any(lex.same_synset(a, b) for a in left.q_rest)]
+        q_func = [w for w in left.q_func if w not in _AUXILIARIES]
+        c_func = [w for w in left.c_func if w not in _AUXILIARIES]
         found = []
-        for a in left.q_rest + left.q_func:
-            for b in left.c_rest + (left.c_func if a in left.q_rest else []):
+        for a in q_rest + q_func:
+            for b in c_rest + (c_func if a in q_rest else []):
                 if _neg_prefixed(a, b) or (
                     lex.synsets and lex.antonyms(a, b) and not lex.same_synset(a, b)
                 ):  # "used" / "utilized": antonyms in one sense, synonyms in another
@@ -393,7 +529,7 @@ class NearMissVerifier:
                 return f"antonym: {a!r} vs {b!r}", pairs
         q_rest, c_rest = left.q_rest, left.c_rest
         if cancel is not None:
-            pairs[cancel[0]], pairs[cancel[1]] = cancel[1], cancel[0]
+            pairs.update((a, b) for a, b in (cancel, cancel[::-1]) if a)
             q_rest = [w for w in q_rest if w != cancel[0]]
             c_rest = [w for w in c_rest if w != cancel[1]]
         unexplained: tuple[list[str], list[str]] = ([], [])
@@ -433,7 +569,9 @@ class NearMissVerifier:
           subject pronoun, "should I (use) ice"); or a superlative or an extreme
           ("(maximum) age", "(cheapest) flight"), one end of a scale the other leaves open;
         * two alternatives, one on each side: two satellites of one WordNet adjective
-          cluster ("daily" / "monthly");
+          cluster ("daily" / "monthly"), or two comparatives ("ripen sooner" / "ripen
+          slower"; "faster" / "sooner" is refused too: a difference the lexicon cannot
+          tell from a reworded degree);
         * a changed event after the same temporal preposition ("after placing an order" /
           "after it has shipped").
         """
@@ -442,6 +580,8 @@ class NearMissVerifier:
             for b in uc:
                 if lex.synsets and not {a, b} & _QUANTIFIERS and lex.siblings(a, b):
                     return f"unexplained: {a!r} vs {b!r} (alternatives)"
+                if lex.synsets and self._graded(a) and self._graded(b):
+                    return f"unexplained: {a!r} vs {b!r} (two degrees)"
         for one, other, words, side in ((q, c, uq, "query"), (c, q, uc, "candidate")):
             if not words:
                 continue
@@ -816,6 +956,52 @@ def _initials(slots: Sequence[Slot]) -> set[str]:
     return out
 
 
+_MAX_NAME = 4
+_MIN_LOWER_ACRONYM = 3
+
+
+def _names(slots: Sequence[Slot]) -> set[str]:
+    """The names a side has: its entities and its runs of capitalized words.
+
+    Runs are joined as WordNet spells multiword names (``united_states``).
+    """
+    out = {s.value for s in slots if s.kind == "entity"}
+    for run in _capital_runs(slots):
+        values = [s.surface.lower() for s in run]
+        for start in range(len(values)):
+            for end in range(start + 2, min(len(values), start + _MAX_NAME) + 1):
+                out.add("_".join(values[start:end]))
+    return out
+
+
+def _names_at(slots: Sequence[Slot], n: int) -> set[str]:
+    """The names slot ``n`` is part of: itself and the capitalized runs around it."""
+    out = {slots[n].value}
+    for run in _capital_runs(slots):
+        if not any(s is slots[n] for s in run):
+            continue
+        values = [s.surface.lower() for s in run]
+        at = next(i for i, s in enumerate(run) if s is slots[n])
+        for start in range(at + 1):
+            for end in range(max(at + 1, start + 2), min(len(values), start + _MAX_NAME) + 1):
+                out.add("_".join(values[start:end]))
+    return out
+
+
+def _spelt_in_words(slot: Slot, other: Sequence[Slot]) -> bool:
+    """Whether an acronym of three or more letters is spelt by the other side's words.
+
+    Consecutive words, lowercase and hyphenated ones too ("MFA" / "multi-factor
+    authentication").
+    """
+    letters = slot.surface
+    if len(letters) < _MIN_LOWER_ACRONYM or not (letters.isupper() and letters.isalpha()):
+        return False
+    parts = [p for s in other if s.kind != "func" for p in _parts(s.surface)]
+    initials = "".join(p[0] for p in parts)
+    return letters.lower() in initials
+
+
 def _spelt_acronyms(slots: Sequence[Slot], acronyms: set[str]) -> set[str]:
     """Values of the capitalized words whose initials spell one of ``acronyms``."""
     out: set[str] = set()
@@ -1039,8 +1225,15 @@ def _roles(q: Sequence[Slot], c: Sequence[Slot], pairs: dict[str, str]) -> str:
     qi, ci = _items(q, pairs), _items(c, pairs)
     q_count, c_count = Counter(i for i, _ in qi), Counter(i for i, _ in ci)
     shared = q_count & c_count
-    kinds = {s.value: s.kind for s in (*q, *c) if s.kind in _NAME_KINDS}
-    for marker in ROLE_CLASSES:
+    kinds: dict[str, str] = {s.value: s.kind for s in (*q, *c) if s.kind in _NAME_KINDS}
+    # units and currencies are names too: "change my euros to dollars" / "convert dollars
+    # to euros" is one exchange however reworded
+    kinds.update(
+        (s.value, "unit")
+        for s in (*q, *c)
+        if s.kind == "word" and canonical_unit(s.surface) == s.value
+    )
+    for marker in _ROLE_ORDER:
         # names (entities, numbers) a role marker takes on each side, exchanged: however
         # reworded the rest is ("Convert 180 Celsius to Fahrenheit, please" / "How do I
         # convert 180 degrees Fahrenheit to Celsius?")
@@ -1055,7 +1248,7 @@ def _roles(q: Sequence[Slot], c: Sequence[Slot], pairs: dict[str, str]) -> str:
         # explained one by one above, and reordered clauses are how paraphrases differ
         return ""
     # 1. a role marker takes, on each side, an item that the other side has elsewhere
-    for marker in ROLE_CLASSES:
+    for marker in _ROLE_ORDER:
         q_role = Counter(i for i, r in qi if r == marker) & shared
         c_role = Counter(i for i, r in ci if r == marker) & shared
         if q_role - c_role and c_role - q_role:
@@ -1066,7 +1259,11 @@ def _roles(q: Sequence[Slot], c: Sequence[Slot], pairs: dict[str, str]) -> str:
         c_has = {r for i, r in ci if i == item and r}
         if q_has - c_has and c_has - q_has:
             return f"roles: {item!r} takes {sorted(q_has)} vs {sorted(c_has)}"
-    # 3. two items that swap places around a third one or around a role marker
+    # 3. two items that swap places around a third one or around a role marker, in short
+    # texts: long statements reorder their clauses ("X should be used to download Y" / "Y
+    # should be used with X to download")
+    if min(len(qi), len(ci)) >= _LONG_WORDS:
+        return ""
     q_occ, c_occ = _occurrences(qi), _occurrences(ci)
     q_pos = {o: n for n, o in enumerate(q_occ)}
     c_pos = {o: n for n, o in enumerate(c_occ)}

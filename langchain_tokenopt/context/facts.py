@@ -112,7 +112,8 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 def fact_rank(fact: str) -> int:
     """How likely a fact is an identifier later turns need (higher first).
 
-    3: mixed letters and digits (``ZFA04Y``, ``gift_card_6847880``) or an e-mail / url;
+    3: mixed letters and digits (``ZFA04Y``, ``gift_card_6847880``), an all-capitals code of
+    five or more letters (``AQLBTL``) or an e-mail / url;
     2: dates (time stamps included) and money; 1: other numbers and codes.
     """
     if _DATE_RE.match(fact):
@@ -121,6 +122,8 @@ def fact_rank(fact: str) -> int:
     has_alpha = any(c.isalpha() for c in fact)
     if "@" in fact or fact.startswith("http") or (has_digit and has_alpha and len(fact) >= 4):
         return 3
+    if len(fact) >= 5 and fact.isalpha() and fact.isupper():
+        return 3  # an all-letter code (reservation ``AQLBTL``): as much an id as ``ZFA04Y``
     if fact[:1] in "$€£":
         return 2
     if "_" in fact and has_alpha:

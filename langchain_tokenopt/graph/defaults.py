@@ -50,13 +50,13 @@ __all__ = [
 
 #: Gap in retrieval score (the tool retriever's second-stage probability that a tool is
 #: needed) to the best retrieved tool within which tools stay bound. Chosen on the BFCL dev
-#: split (``python bench/e2e_bench.py --tool-margin-sweep``) as the smallest margin that keeps
+#: split (``python -m bench e2e tool-margin``) as the smallest margin that keeps
 #: 98 % of the top 5's recall: 0.848 of 0.864 with 3.8 instead of 5 tools bound; 0.65 would
 #: keep 0.834 (96.5 %) with 3.4. With ``rerank=False`` the scores are fused scores, on another
 #: scale: run the sweep with such a retriever before choosing a margin for it.
 DEFAULT_TOOL_MARGIN = 0.7
 
-#: History budget of the default context optimizer. Chosen with ``bench/agent_bench.py`` on
+#: History budget of the default context optimizer. Chosen with ``python -m bench agent`` on
 #: the tau-bench and ToolTalk dev splits: after >= 25k tokens of earlier conversation, 2,000
 #: tokens kept the next call's argument values on 0.87 / 0.83 of calls, 3,000 on 0.93 / 0.87,
 #: still sending over 90 % fewer tokens than the full request.

@@ -63,10 +63,7 @@ from langchain_tokenopt.graph.defaults import (
     caller_ids,
     model_name,
     resolve_cache,
-    resolve_compressor,
-    resolve_context_optimizer,
     resolve_monitor,
-    resolve_tool_selector,
     tool_name,
 )
 from langchain_tokenopt.graph.options import OptimizerOptions, OptimizerSettings
@@ -78,7 +75,6 @@ from langchain_tokenopt.graph.pipeline import (
 from langchain_tokenopt.graph.prefix import (
     cache_key_for,
     mark_breakpoints,
-    prefix_caching_default,
 )
 from langchain_tokenopt.graph.replay import CachedAnswerModel
 from langchain_tokenopt.graph.state import OptimizedAgentState, TurnState
@@ -166,26 +162,14 @@ def build_optimized_agent(
             msg = f"tools must be BaseTool, callables or dict schemas, got {type(tool).__name__}"
             raise TokenOptConfigError(msg)
     counter = TokenCounter(token_model or model_name(model))
-    pipeline = OptimizerPipeline(
+    pipeline = OptimizerPipeline.from_options(
+        opts,
         model=model,
         tools=catalog,
         system_prompt=system_prompt,
-        cache=resolve_cache(opts.cache),
-        tool_selector=resolve_tool_selector(opts.tool_selector, catalog, counter),
-        prompt_compressor=resolve_compressor(
-            opts.compressor, system_prompt, opts.system_budget, counter
-        ),
-        context_optimizer=resolve_context_optimizer(
-            opts.context_optimizer, opts.context_budget, counter
-        ),
-        monitor=resolve_monitor(opts.monitor),
         counter=counter,
-        tool_margin=opts.tool_margin,
-        cacheable_tools=opts.cacheable_tools,
-        prefix_stable=(
-            prefix_caching_default(model) if opts.prefix_stable is None else opts.prefix_stable
-        ),
-        compact_to=opts.compact_to,
+        cache=resolve_cache(opts.cache),
+        monitor=resolve_monitor(opts.monitor),
     )
     return _AgentGraph(pipeline, model, catalog, model_name(model), scope_keys).build()
 

@@ -37,10 +37,7 @@ from langchain_tokenopt.graph.defaults import (
     caller_ids,
     model_name,
     resolve_cache,
-    resolve_compressor,
-    resolve_context_optimizer,
     resolve_monitor,
-    resolve_tool_selector,
     tool_name,
 )
 from langchain_tokenopt.graph.options import OptimizerOptions, OptimizerSettings
@@ -48,7 +45,6 @@ from langchain_tokenopt.graph.pipeline import OptimizerPipeline, ToolChoice
 from langchain_tokenopt.graph.prefix import (
     cache_key_for,
     mark_breakpoints,
-    prefix_caching_default,
 )
 from langchain_tokenopt.monitoring.reporting import StepRecorder
 from langchain_tokenopt.tokens import TokenCounter
@@ -211,30 +207,14 @@ class TokenOptMiddleware(AgentMiddleware[TokenOptState, Any, Any]):
             if found is not None:
                 self._latest = found
                 return found
-        o = self.options
-        counter = TokenCounter(model_name(request.model))
-        pipeline = OptimizerPipeline(
+        pipeline = OptimizerPipeline.from_options(
+            self.options,
             model=request.model,
             tools=tools,
             system_prompt=system or None,
+            counter=TokenCounter(model_name(request.model)),
             cache=self._cache,
-            tool_selector=resolve_tool_selector(o.tool_selector, tools, counter),
-            prompt_compressor=resolve_compressor(
-                o.compressor, system or None, o.system_budget, counter
-            ),
-            context_optimizer=resolve_context_optimizer(
-                o.context_optimizer, o.context_budget, counter
-            ),
             monitor=self._monitor,
-            counter=counter,
-            tool_margin=o.tool_margin,
-            cacheable_tools=o.cacheable_tools,
-            prefix_stable=(
-                prefix_caching_default(request.model)
-                if o.prefix_stable is None
-                else o.prefix_stable
-            ),
-            compact_to=o.compact_to,
         )
         with self._lock:
             self._latest = self._pipelines.setdefault(key, pipeline)

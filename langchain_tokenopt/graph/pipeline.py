@@ -24,8 +24,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
@@ -49,8 +49,14 @@ from langchain_tokenopt.context.compaction import (
     history_tokens,
     stepwise_view,
 )
-from langchain_tokenopt.graph.defaults import tool_name
-from langchain_tokenopt.graph.prefix import provider_of
+from langchain_tokenopt.graph.defaults import (
+    resolve_compressor,
+    resolve_context_optimizer,
+    resolve_tool_selector,
+    tool_name,
+)
+from langchain_tokenopt.graph.options import OptimizerOptions
+from langchain_tokenopt.graph.prefix import prefix_caching_default, provider_of
 from langchain_tokenopt.monitoring.handler import REQUEST_ID_KEY, find_handlers
 from langchain_tokenopt.monitoring.reporting import StepRecorder
 from langchain_tokenopt.protocols import (
@@ -233,6 +239,51 @@ class OptimizerPipeline:
         self._fitted: OrderedDict[str, str] = OrderedDict()
         self._memo_lock = threading.Lock()
 
+    @classmethod
+    def from_options(
+        cls,
+        options: OptimizerOptions,
+        *,
+        model: BaseChatModel,
+        tools: Sequence[Any],
+        system_prompt: Any,
+        counter: TokenCounter,
+        cache: ResponseCache | None,
+        monitor: StepMonitor | None,
+    ) -> OptimizerPipeline:
+        """The pipeline of ``options`` for one model, catalog and system prompt.
+
+        The graph factory and the middleware both build their pipelines here, so their
+        steps resolve the same way. ``cache`` and ``monitor`` come resolved
+        (:func:`~langchain_tokenopt.graph.defaults.resolve_cache`,
+        :func:`~langchain_tokenopt.graph.defaults.resolve_monitor`): the middleware shares
+        them between its pipelines.
+        """
+        catalog = list(tools)
+        return cls(
+            model=model,
+            tools=catalog,
+            system_prompt=system_prompt,
+            cache=cache,
+            tool_selector=resolve_tool_selector(options.tool_selector, catalog, counter),
+            prompt_compressor=resolve_compressor(
+                options.compressor, system_prompt, options.system_budget, counter
+            ),
+            context_optimizer=resolve_context_optimizer(
+                options.context_optimizer, options.context_budget, counter
+            ),
+            monitor=monitor,
+            counter=counter,
+            tool_margin=options.tool_margin,
+            cacheable_tools=options.cacheable_tools,
+            prefix_stable=(
+                prefix_caching_default(model)
+                if options.prefix_stable is None
+                else options.prefix_stable
+            ),
+            compact_to=options.compact_to,
+        )
+
     # ------------------------------------------------------------------ monitoring
     def recorder(self, request_id: str, config: Mapping[str, Any] | None) -> StepRecorder:
         """Return a recorder that reports to our monitor and to handlers in ``config``."""
@@ -253,52 +304,33 @@ class OptimizerPipeline:
             return RunnableConfig(callbacks=callbacks, metadata=metadata)
         return RunnableConfig(metadata=metadata)
 
-    def _run(
-        self,
-        recorder: StepRecorder,
-        step: StepName,
-        before: int | Callable[[], int],
-        work: Callable[[], T],
-        fallback: T,
-        measure: Callable[[T], int],
-        **extra: Any,
-    ) -> T:
+    def _run(self, recorder: StepRecorder, step: _Step[T]) -> T:
+        """Run a step's sync work, measured and failing open."""
+        if step.work is None:
+            return step.fallback
         start = time.perf_counter()
         try:
-            outcome: T | Exception = work()
+            outcome: T | Exception = step.work()
         except Exception as exc:  # noqa: BLE001 - optimizers fail open by design
             outcome = exc
-        return self._report(recorder, step, start, before, outcome, fallback, measure, extra)
+        return self._report(recorder, step, start, outcome)
 
-    async def _arun(
-        self,
-        recorder: StepRecorder,
-        step: StepName,
-        before: int | Callable[[], int],
-        work: Callable[[], Awaitable[T]],
-        fallback: T,
-        measure: Callable[[T], int],
-        **extra: Any,
-    ) -> T:
+    async def _arun(self, recorder: StepRecorder, step: _Step[T]) -> T:
+        """Await a step's async work (its sync work in a worker thread when it has none)."""
+        if step.work is None:
+            return step.fallback
         start = time.perf_counter()
+        work, awork = step.work, step.awork
         try:
-            outcome: T | Exception = await work()
+            outcome: T | Exception = await (awork() if awork else asyncio.to_thread(work))
         except Exception as exc:  # noqa: BLE001 - optimizers fail open by design
             outcome = exc
-        return self._report(recorder, step, start, before, outcome, fallback, measure, extra)
+        return self._report(recorder, step, start, outcome)
 
     @staticmethod
-    def _report(
-        recorder: StepRecorder,
-        step: StepName,
-        start: float,
-        before: int | Callable[[], int],
-        outcome: T | Exception,
-        fallback: T,
-        measure: Callable[[T], int],
-        extra: dict[str, Any],
-    ) -> T:
+    def _report(recorder: StepRecorder, step: _Step[T], start: float, outcome: T | Exception) -> T:
         """Measure a step's outcome, report it, and return its value (the fallback on error)."""
+        before, fallback, measure, extra = step.before, step.fallback, step.measure, step.extra
         error: str | None = None
         if not isinstance(outcome, Exception):
             try:
@@ -310,7 +342,7 @@ class OptimizerPipeline:
         if isinstance(outcome, Exception):
             logger.warning(
                 "tokenopt %s step failed (%s); the request goes on unoptimized",
-                step,
+                step.name,
                 type(outcome).__name__,
             )
             tokens_before = before() if callable(before) else before
@@ -320,7 +352,7 @@ class OptimizerPipeline:
         extra_values = {k: (v(value) if callable(v) else v) for k, v in extra.items()}
         recorder.add(
             StepEvent(
-                step=step,
+                step=step.name,
                 tokens_before=tokens_before,
                 tokens_after=after,
                 latency_ms=latency,
@@ -366,49 +398,51 @@ class OptimizerPipeline:
         system = [SystemMessage(self._full_system)] if self._full_system else []
         return self.counter.count_messages([*system, *messages]) + self._catalog_tokens
 
+    def _lookup_step(
+        self, messages: Sequence[BaseMessage], scope: Mapping[str, str]
+    ) -> _Step[CacheAnswer]:
+        cache = self.cache
+        if cache is None:
+            return _Step.skipped("cache", CacheAnswer())
+        key, before = self.cache_key(messages, scope), self.request_tokens(messages)
+        return _Step(
+            "cache",
+            CacheAnswer(),
+            before=before,
+            measure=lambda a: 0 if a.generations else before,
+            work=lambda: cache.lookup_request(key),
+            awork=lambda: cache.alookup_request(key),
+            extra=_cache_extra(),
+        )
+
     def lookup(
         self, messages: Sequence[BaseMessage], recorder: StepRecorder, scope: Mapping[str, str]
     ) -> tuple[AIMessage | None, CacheLayer | None]:
         """Look the turn up in the response cache; return ``(answer, layer)``."""
-        cache = self.cache
-        if cache is None:
-            return None, None
-        key, before = self.cache_key(messages, scope), self.request_tokens(messages)
-        answer = self._run(
-            recorder,
-            "cache",
-            before,
-            lambda: cache.lookup_request(key),
-            CacheAnswer(),
-            lambda a: 0 if a.generations else before,
-            **_cache_extra(),
-        )
-        return _answer_message(answer), (answer.layer if answer.generations else None)
+        return _cache_result(self._run(recorder, self._lookup_step(messages, scope)))
 
     async def alookup(
         self, messages: Sequence[BaseMessage], recorder: StepRecorder, scope: Mapping[str, str]
     ) -> tuple[AIMessage | None, CacheLayer | None]:
         """Async :meth:`lookup`: awaits the cache's ``alookup_request``."""
-        cache = self.cache
-        if cache is None:
-            return None, None
-        key, before = self.cache_key(messages, scope), self.request_tokens(messages)
-        answer = await self._arun(
-            recorder,
-            "cache",
-            before,
-            lambda: cache.alookup_request(key),
-            CacheAnswer(),
-            lambda a: 0 if a.generations else before,
-            **_cache_extra(),
-        )
-        return _answer_message(answer), (answer.layer if answer.generations else None)
+        return _cache_result(await self._arun(recorder, self._lookup_step(messages, scope)))
 
     def _store_ttl(self, messages: Sequence[BaseMessage]) -> tuple[bool, float | None]:
         decision = turn_store_decision(messages, self.cacheable_ttls)
         if not decision.store:
             logger.debug("tokenopt cache store skipped: %s", decision.reason)
         return decision.store, decision.ttl
+
+    def _store_step(
+        self, key: RequestKey, answer: AIMessage, messages: Sequence[BaseMessage]
+    ) -> _Store | None:
+        cache = self.cache
+        if cache is None:
+            return None
+        allowed, ttl = self._store_ttl(messages)
+        if not allowed:
+            return None
+        return _Store(cache, key, [ChatGeneration(message=answer)], ttl)
 
     def store(
         self,
@@ -424,20 +458,11 @@ class OptimizerPipeline:
         A cache that cannot give one entry its own lifetime (a plain ``BaseCache``) stores
         only turns without tool calls. Returns whether the answer was stored.
         """
-        cache = self.cache
-        if cache is None:
-            return False
-        allowed, ttl = self._store_ttl(messages)
-        if not allowed:
-            return False
+        step = self._store_step(key, answer, messages)
         try:
-            stored = cache.update_request(key, [ChatGeneration(message=answer)], ttl=ttl)
+            return step is not None and _stored(step.run())
         except Exception as exc:  # noqa: BLE001 - fail open
-            logger.warning("tokenopt cache store failed (%s)", type(exc).__name__)
-            return False
-        if not stored:
-            logger.debug("tokenopt cache store skipped: the cache has no per-entry TTL")
-        return stored
+            return _store_failed(exc)
 
     async def astore(
         self,
@@ -446,20 +471,11 @@ class OptimizerPipeline:
         messages: Sequence[BaseMessage] = (),
     ) -> bool:
         """Async :meth:`store`: awaits the cache's ``aupdate_request``."""
-        cache = self.cache
-        if cache is None:
-            return False
-        allowed, ttl = self._store_ttl(messages)
-        if not allowed:
-            return False
+        step = self._store_step(key, answer, messages)
         try:
-            stored = await cache.aupdate_request(key, [ChatGeneration(message=answer)], ttl=ttl)
+            return step is not None and _stored(await step.arun())
         except Exception as exc:  # noqa: BLE001 - fail open
-            logger.warning("tokenopt cache store failed (%s)", type(exc).__name__)
-            return False
-        if not stored:
-            logger.debug("tokenopt cache store skipped: the cache has no per-entry TTL")
-        return stored
+            return _store_failed(exc)
 
     # ------------------------------------------------------------------ tools
     def _all_tools(self, working_set: dict[str, Any] | None) -> ToolChoice:
@@ -478,6 +494,40 @@ class OptimizerPipeline:
     def _tools_measure(self, choice: ToolChoice) -> int:
         return self.counter.count_tools(choice.tools) if choice.tools else 0
 
+    def _selection_step(
+        self, messages: Sequence[BaseMessage], working_set: dict[str, Any] | None
+    ) -> _Step[ToolChoice]:
+        selector = self.tool_selector
+        if selector is None:
+            every = self._all_tools(working_set) if self.tools else ToolChoice([], [], working_set)
+            return _Step.skipped("tool_selection", every)
+        items = list(messages)
+
+        def work() -> ToolChoice:
+            if isinstance(selector, ToolSelector):
+                selection = selector.select(items, working_set=working_set, margin=self.tool_margin)
+                return self._choice(selection, working_set, own=True)
+            return self._choice(selector.select(items), working_set, own=False)
+
+        async def awork() -> ToolChoice:
+            if isinstance(selector, ToolSelector):
+                selection = await selector.aselect(
+                    items, working_set=working_set, margin=self.tool_margin
+                )
+                return self._choice(selection, working_set, own=True)
+            found = await asyncio.to_thread(selector.select, items)
+            return self._choice(found, working_set, own=False)
+
+        return _Step(
+            "tool_selection",
+            self._all_tools(working_set),
+            before=self._catalog_tokens,
+            measure=self._tools_measure,
+            work=work,
+            awork=awork,
+            extra={"tools_bound": lambda v: len(v.tools), "tools_catalog": len(self.tools)},
+        )
+
     def select_tools(
         self,
         messages: Sequence[BaseMessage],
@@ -489,27 +539,7 @@ class OptimizerPipeline:
         ``working_set`` is the value kept in the agent state (``None`` on a fresh thread or
         an old checkpoint); the returned :class:`ToolChoice` carries the one to keep.
         """
-        selector = self.tool_selector
-        if selector is None:
-            return self._all_tools(working_set) if self.tools else ToolChoice([], [], working_set)
-        items = list(messages)
-
-        def work() -> ToolChoice:
-            if isinstance(selector, ToolSelector):
-                selection = selector.select(items, working_set=working_set, margin=self.tool_margin)
-                return self._choice(selection, working_set, own=True)
-            return self._choice(selector.select(items), working_set, own=False)
-
-        return self._run(
-            recorder,
-            "tool_selection",
-            self._catalog_tokens,
-            work,
-            self._all_tools(working_set),
-            self._tools_measure,
-            tools_bound=lambda v: len(v.tools),
-            tools_catalog=len(self.tools),
-        )
+        return self._run(recorder, self._selection_step(messages, working_set))
 
     async def aselect_tools(
         self,
@@ -521,30 +551,7 @@ class OptimizerPipeline:
 
         A selector with ``select`` only runs in a worker thread.
         """
-        selector = self.tool_selector
-        if selector is None:
-            return self._all_tools(working_set) if self.tools else ToolChoice([], [], working_set)
-        items = list(messages)
-
-        async def work() -> ToolChoice:
-            if isinstance(selector, ToolSelector):
-                selection = await selector.aselect(
-                    items, working_set=working_set, margin=self.tool_margin
-                )
-                return self._choice(selection, working_set, own=True)
-            found = await asyncio.to_thread(selector.select, items)
-            return self._choice(found, working_set, own=False)
-
-        return await self._arun(
-            recorder,
-            "tool_selection",
-            self._catalog_tokens,
-            work,
-            self._all_tools(working_set),
-            self._tools_measure,
-            tools_bound=lambda v: len(v.tools),
-            tools_catalog=len(self.tools),
-        )
+        return await self._arun(recorder, self._selection_step(messages, working_set))
 
     # ------------------------------------------------------------------ system prompt
     def _fit(self, compressor: PromptFitter, question: str, kept: str | None) -> str:
@@ -562,6 +569,18 @@ class OptimizerPipeline:
                 self._fitted.popitem(last=False)
         return text
 
+    def _system_step(self, question: str, kept: str | None) -> _Step[str]:
+        compressor = self.prompt_compressor
+        if not self._full_system or compressor is None:
+            return _Step.skipped("compression", self._full_system)
+        return _Step(
+            "compression",
+            self._full_system,
+            before=self._system_tokens,
+            measure=self.counter.count,
+            work=lambda: self._fit(compressor, question, kept),
+        )
+
     def system_text(self, question: str, recorder: StepRecorder, kept: str | None = None) -> str:
         """Return the system prompt for this request, compressed when a compressor is set.
 
@@ -570,35 +589,25 @@ class OptimizerPipeline:
         prefix-stable mode, ``kept`` (the thread's prompt, fitted on its first question) is
         sent again as it is.
         """
-        compressor = self.prompt_compressor
-        if not self._full_system or compressor is None:
-            return self._full_system
-        return self._run(
-            recorder,
-            "compression",
-            self._system_tokens,
-            lambda: self._fit(compressor, question, kept),
-            self._full_system,
-            self.counter.count,
-        )
+        return self._run(recorder, self._system_step(question, kept))
 
     async def asystem_text(
         self, question: str, recorder: StepRecorder, kept: str | None = None
     ) -> str:
         """Async :meth:`system_text` (a prompt fitter is sync: it runs in a worker thread)."""
-        compressor = self.prompt_compressor
-        if not self._full_system or compressor is None:
-            return self._full_system
-        return await self._arun(
-            recorder,
-            "compression",
-            self._system_tokens,
-            lambda: asyncio.to_thread(self._fit, compressor, question, kept),
-            self._full_system,
-            self.counter.count,
-        )
+        return await self._arun(recorder, self._system_step(question, kept))
 
     # ------------------------------------------------------------------ history
+    def _stable_step(
+        self, messages: Sequence[BaseMessage], kept: Any
+    ) -> tuple[_Stepwise, _Step[list[BaseMessage]]] | None:
+        optimizer = self.context_optimizer
+        if not self.prefix_stable or not isinstance(optimizer, ContextOptimizer):
+            return None
+        items = list(messages)
+        step = _Stepwise(optimizer, items, CompactedView.from_state(kept), self.compact_to)
+        return step, _Step("context", items, before=step.before, measure=step.after, work=step.run)
+
     def stable_history(
         self, messages: Sequence[BaseMessage], recorder: StepRecorder, kept: Any
     ) -> tuple[list[BaseMessage], Any, int]:
@@ -609,82 +618,111 @@ class OptimizerPipeline:
         many leading messages of the view were sent last time too (a breakpoint goes there).
         Other optimizers (not a :class:`ContextOptimizer`) fall back to :meth:`history`.
         """
-        optimizer = self.context_optimizer
-        if not self.prefix_stable or not isinstance(optimizer, ContextOptimizer):
+        planned = self._stable_step(messages, kept)
+        if planned is None:
             return self.history(messages, recorder), kept, 0
-        items = list(messages)
-        step = _Stepwise(optimizer, items, CompactedView.from_state(kept), self.compact_to)
-        view = self._run(recorder, "context", step.before, step.run, items, step.after)
-        return step.result(view)
+        return planned[0].result(self._run(recorder, planned[1]))
 
     async def astable_history(
         self, messages: Sequence[BaseMessage], recorder: StepRecorder, kept: Any
     ) -> tuple[list[BaseMessage], Any, int]:
         """Async :meth:`stable_history` (the compaction runs in a worker thread)."""
-        optimizer = self.context_optimizer
-        if not self.prefix_stable or not isinstance(optimizer, ContextOptimizer):
+        planned = self._stable_step(messages, kept)
+        if planned is None:
             return await self.ahistory(messages, recorder), kept, 0
-        items = list(messages)
-        step = _Stepwise(optimizer, items, CompactedView.from_state(kept), self.compact_to)
-        view = await self._arun(
-            recorder, "context", step.before, lambda: asyncio.to_thread(step.run), items, step.after
-        )
-        return step.result(view)
+        return planned[0].result(await self._arun(recorder, planned[1]))
 
-    def history(self, messages: Sequence[BaseMessage], recorder: StepRecorder) -> list[BaseMessage]:
-        """Return the optimized view of the conversation for this request."""
+    def _history_step(self, messages: Sequence[BaseMessage]) -> _Step[list[BaseMessage]]:
         items = list(messages)
         optimizer = self.context_optimizer
         if optimizer is None:
-            return items
+            return _Step.skipped("context", items)
         if isinstance(optimizer, ContextOptimizer):
             # Its result counts the input lazily and memoized per message: a long thread's
             # old messages are not counted again on every call.
-            done = _Optimized(self.counter, items)
-            return self._run(
-                recorder,
-                "context",
-                done.before,
-                lambda: done.keep(optimizer.optimize(items)),
-                items,
-                done.after,
-            )
-        return self._run(
-            recorder,
-            "context",
-            self.counter.count_messages(items),
-            lambda: list(optimizer.invoke(items)),
-            items,
-            self.counter.count_messages,
-        )
-
-    async def ahistory(
-        self, messages: Sequence[BaseMessage], recorder: StepRecorder
-    ) -> list[BaseMessage]:
-        """Async :meth:`history`: awaits ``aoptimize`` / ``ainvoke``."""
-        items = list(messages)
-        optimizer = self.context_optimizer
-        if optimizer is None:
-            return items
-        if isinstance(optimizer, ContextOptimizer):
             done = _Optimized(self.counter, items)
 
             async def optimize() -> list[BaseMessage]:
                 return done.keep(await optimizer.aoptimize(items))
 
-            return await self._arun(recorder, "context", done.before, optimize, items, done.after)
+            return _Step(
+                "context",
+                items,
+                before=done.before,
+                measure=done.after,
+                work=lambda: done.keep(optimizer.optimize(items)),
+                awork=optimize,
+            )
 
         async def invoke() -> list[BaseMessage]:
             return list(await optimizer.ainvoke(items))
 
-        return await self._arun(
-            recorder,
+        return _Step(
             "context",
-            self.counter.count_messages(items),
-            invoke,
             items,
-            self.counter.count_messages,
+            before=self.counter.count_messages(items),
+            measure=self.counter.count_messages,
+            work=lambda: list(optimizer.invoke(items)),
+            awork=invoke,
         )
+
+    def history(self, messages: Sequence[BaseMessage], recorder: StepRecorder) -> list[BaseMessage]:
+        """Return the optimized view of the conversation for this request."""
+        return self._run(recorder, self._history_step(messages))
+
+    async def ahistory(
+        self, messages: Sequence[BaseMessage], recorder: StepRecorder
+    ) -> list[BaseMessage]:
+        """Async :meth:`history`: awaits ``aoptimize`` / ``ainvoke``."""
+        return await self._arun(recorder, self._history_step(messages))
+
+
+@dataclass(frozen=True)
+class _Step(Generic[T]):
+    """One optimizer step to run, measure and report; its fallback is the result on failure."""
+
+    name: StepName
+    fallback: T
+    before: int | Callable[[], int] = 0
+    measure: Callable[[T], int] = lambda _: 0
+    work: Callable[[], T] | None = None
+    """The sync work; ``None``: nothing to do, the fallback is the result (not reported)."""
+    awork: Callable[[], Awaitable[T]] | None = None
+    """The async work; ``None``: the sync work runs in a worker thread."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """More ``StepEvent`` fields: values, or functions of the step's result."""
+
+    @classmethod
+    def skipped(cls, name: StepName, value: T) -> _Step[T]:
+        """A step with nothing to do: ``value`` is its result, nothing is reported."""
+        return cls(name, value)
+
+
+@dataclass(frozen=True)
+class _Store:
+    """One response-cache store: the cache, the key, the answer and its lifetime."""
+
+    cache: ResponseCache
+    key: RequestKey
+    generations: list[ChatGeneration]
+    ttl: float | None
+
+    def run(self) -> bool:
+        return self.cache.update_request(self.key, self.generations, ttl=self.ttl)
+
+    async def arun(self) -> bool:
+        return await self.cache.aupdate_request(self.key, self.generations, ttl=self.ttl)
+
+
+def _stored(stored: bool) -> bool:
+    if not stored:
+        logger.debug("tokenopt cache store skipped: the cache has no per-entry TTL")
+    return stored
+
+
+def _store_failed(exc: Exception) -> bool:
+    logger.warning("tokenopt cache store failed (%s)", type(exc).__name__)
+    return False
 
 
 class _Optimized:
@@ -747,6 +785,10 @@ def _cache_extra() -> dict[str, Callable[[CacheAnswer], Any]]:
         "cache_hit": lambda a: bool(a.generations),
         "cache_layer": lambda a: a.layer if a.generations else None,
     }
+
+
+def _cache_result(answer: CacheAnswer) -> tuple[AIMessage | None, CacheLayer | None]:
+    return _answer_message(answer), (answer.layer if answer.generations else None)
 
 
 def _answer_message(answer: CacheAnswer) -> AIMessage | None:

@@ -65,13 +65,9 @@ class CachedAnswerModel(BaseChatModel):
             usage_metadata={"input_tokens": 0, "output_tokens": 0, "total_tokens": 0},
         )
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
+    # The answer is fixed: stop words and settings change nothing; LangChain passes the
+    # run manager by keyword (it streams the replayed chunks to the callbacks).
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
         return ChatResult(generations=[ChatGeneration(message=self._message())])
 
     def _chunks(self) -> Iterator[ChatGenerationChunk]:
@@ -95,24 +91,18 @@ class CachedAnswerModel(BaseChatModel):
             yield ChatGenerationChunk(message=chunk)
 
     def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
+        self, messages: list[BaseMessage], *args: Any, **kwargs: Any
     ) -> Iterator[ChatGenerationChunk]:
+        run_manager: CallbackManagerForLLMRun | None = kwargs.get("run_manager")
         for chunk in self._chunks():
             if run_manager is not None:
                 run_manager.on_llm_new_token(str(chunk.message.content), chunk=chunk)
             yield chunk
 
     async def _astream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
+        self, messages: list[BaseMessage], *args: Any, **kwargs: Any
     ) -> AsyncIterator[ChatGenerationChunk]:
+        run_manager: AsyncCallbackManagerForLLMRun | None = kwargs.get("run_manager")
         for chunk in self._chunks():
             if run_manager is not None:
                 await run_manager.on_llm_new_token(str(chunk.message.content), chunk=chunk)

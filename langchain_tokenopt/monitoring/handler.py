@@ -19,7 +19,7 @@ explicit API keyed by a request id that the graph also puts in the run metadata:
 Steps reported under a request id are attached to the *next* model call that finishes
 with that id in its metadata (or to :meth:`record_cache_hit` when the response cache
 answered and no model ran). Records go to the store's queue; the hot path takes one lock
-and never waits on disk or network (measured by ``bench/monitoring_bench.py``).
+and never waits on disk or network (measured by ``python -m bench monitoring``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -39,12 +39,12 @@ from langchain_core.outputs import LLMResult
 from langchain_tokenopt.errors import TokenOptConfigError
 from langchain_tokenopt.monitoring.records import (
     CACHE_LAYERS,
-    CacheLayer,
     RequestRecord,
     StepEvent,
     TokenUsage,
 )
 from langchain_tokenopt.monitoring.usage import extract_usage
+from langchain_tokenopt.protocols import CacheHitReport
 
 if TYPE_CHECKING:
     from langchain_tokenopt.monitoring.otel import OpenTelemetrySink
@@ -81,6 +81,15 @@ class _Run:
 class _Pending:
     created: float
     steps: list[StepEvent] = field(default_factory=list)
+
+
+def _check_hit(hit: Mapping[str, Any]) -> None:
+    """Raise ``TypeError`` for a keyword ``record_cache_hit`` does not take, or a missing one."""
+    unknown = sorted(set(hit) - set(CacheHitReport.__annotations__))
+    missing = [k for k in ("layer", "prompt_tokens", "output_tokens") if k not in hit]
+    if unknown or missing:
+        msg = f"record_cache_hit() got unknown keywords {unknown}, lacks {missing}"
+        raise TypeError(msg)
 
 
 class TokenOptCallbackHandler(BaseCallbackHandler):
@@ -184,36 +193,21 @@ class TokenOptCallbackHandler(BaseCallbackHandler):
                 pending = self._pending[request_id] = _Pending(created=now)
             pending.steps.append(event)
 
-    def record_cache_hit(
-        self,
-        request_id: str,
-        *,
-        layer: CacheLayer | None,
-        prompt_tokens: int,
-        output_tokens: int,
-        lookup_latency_ms: float = 0.0,
-        model: str | None = None,
-        provider: str | None = None,
-        tenant_id: str | None = None,
-        user_id: str | None = None,
-    ) -> RequestRecord:
+    def record_cache_hit(self, request_id: str, **hit: Unpack[CacheHitReport]) -> RequestRecord:
         """Record a request the response cache answered without calling a model.
 
         Args:
             request_id: The request's id.
-            layer: ``exact`` or ``semantic``.
-            prompt_tokens: Tokens of the prompt that was looked up.
-            output_tokens: Tokens of the cached answer (what the model would have produced).
-            lookup_latency_ms: Cache lookup time (added as the ``cache`` step unless one
-                was already reported with ``cache_hit=True``).
-            model: Model that would have been called (for the counterfactual cost).
-            provider: Its provider.
-            tenant_id: Tenant, if known.
-            user_id: User, if known.
+            **hit: The :class:`~langchain_tokenopt.protocols.CacheHitReport` fields: ``layer``,
+                ``prompt_tokens`` and ``output_tokens``; optional ``lookup_latency_ms`` (added
+                as the ``cache`` step unless one was already reported with ``cache_hit=True``),
+                ``model``, ``provider``, ``tenant_id``, ``user_id``.
 
         Returns:
             The record (already queued to the store).
         """
+        _check_hit(hit)
+        layer, prompt_tokens = hit["layer"], hit["prompt_tokens"]
         if layer is not None and layer not in CACHE_LAYERS:
             msg = f"layer must be one of {CACHE_LAYERS} or None, got {layer!r}"
             raise TokenOptConfigError(msg)
@@ -224,7 +218,7 @@ class TokenOptCallbackHandler(BaseCallbackHandler):
                     step="cache",
                     tokens_before=prompt_tokens,
                     tokens_after=0,
-                    latency_ms=lookup_latency_ms,
+                    latency_ms=hit.get("lookup_latency_ms", 0.0),
                     cache_hit=True,
                     cache_layer=layer,
                 )
@@ -234,12 +228,12 @@ class TokenOptCallbackHandler(BaseCallbackHandler):
         record = RequestRecord(
             request_id=request_id,
             timestamp=time.time(),
-            model=model,
-            provider=provider,
-            tenant_id=tenant_id,
-            user_id=user_id,
+            model=hit.get("model"),
+            provider=hit.get("provider"),
+            tenant_id=hit.get("tenant_id"),
+            user_id=hit.get("user_id"),
             steps=tuple(steps),
-            usage=TokenUsage(input_tokens=prompt_tokens, output_tokens=output_tokens),
+            usage=TokenUsage(input_tokens=prompt_tokens, output_tokens=hit["output_tokens"]),
             usage_available=True,
             llm_called=False,
             cache_hit=True,
@@ -275,32 +269,16 @@ class TokenOptCallbackHandler(BaseCallbackHandler):
 
     # -- LangChain callbacks -------------------------------------------------------------
     def on_chat_model_start(
-        self,
-        serialized: dict[str, Any],
-        messages: list[list[Any]],
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-        **kwargs: Any,
+        self, serialized: dict[str, Any], messages: list[list[Any]], *, run_id: UUID, **kwargs: Any
     ) -> None:
         """Start timing a chat-model call."""
-        self._start(run_id, metadata, kwargs.get("invocation_params"))
+        self._start(run_id, kwargs.get("metadata"), kwargs.get("invocation_params"))
 
     def on_llm_start(
-        self,
-        serialized: dict[str, Any],
-        prompts: list[str],
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-        **kwargs: Any,
+        self, serialized: dict[str, Any], prompts: list[str], *, run_id: UUID, **kwargs: Any
     ) -> None:
         """Start timing a completion-model call."""
-        self._start(run_id, metadata, kwargs.get("invocation_params"))
+        self._start(run_id, kwargs.get("metadata"), kwargs.get("invocation_params"))
 
     def on_llm_new_token(
         self,

@@ -14,13 +14,14 @@ either is missing.
 Example:
     .. code-block:: python
 
-        from langchain_tokenopt.monitoring import measure_step
+        from langchain_tokenopt.monitoring import report_step
+        from langchain_tokenopt.protocols import StepEvent
 
-        def compress_node(state, config):
-            with measure_step(config, "compression", tokens_before=n) as m:
-                out = compressor.invoke(state["prompt"])
-                m.tokens_after = counter.count(out)
-            return {"prompt": out}
+        def select_node(state, config):
+            tools = pick_tools(state)
+            event = StepEvent(step="tool_selection", tokens_before=5200, tokens_after=900)
+            report_step(config, event)
+            return {"tools": tools}
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 from langchain_tokenopt.monitoring.handler import (
     REQUEST_ID_KEY,
@@ -38,7 +39,13 @@ from langchain_tokenopt.monitoring.handler import (
     USER_KEY,
     find_handlers,
 )
-from langchain_tokenopt.protocols import CacheLayer, StepEvent, StepMonitor, StepName
+from langchain_tokenopt.protocols import (
+    CacheHitReport,
+    CacheLayer,
+    StepEvent,
+    StepMonitor,
+    StepName,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -121,33 +128,11 @@ class StepRecorder:
             except Exception as exc:  # noqa: BLE001 - monitoring must never break a request
                 logger.warning("tokenopt monitor failed to record a step: %s", type(exc).__name__)
 
-    def cache_hit(
-        self,
-        *,
-        layer: CacheLayer | None,
-        prompt_tokens: int,
-        output_tokens: int,
-        model: str | None = None,
-        tenant_id: str | None = None,
-        user_id: str | None = None,
-        **extra: Any,
-    ) -> None:
-        """Report a request answered from the response cache to every monitor.
-
-        ``extra`` (e.g. ``lookup_latency_ms``, ``provider``) is passed on as is.
-        """
+    def cache_hit(self, **hit: Unpack[CacheHitReport]) -> None:
+        """Report a request answered from the response cache to every monitor."""
         for monitor in self.monitors:
             try:
-                monitor.record_cache_hit(
-                    self.request_id,
-                    layer=layer,
-                    prompt_tokens=prompt_tokens,
-                    output_tokens=output_tokens,
-                    model=model,
-                    tenant_id=tenant_id,
-                    user_id=user_id,
-                    **extra,
-                )
+                monitor.record_cache_hit(self.request_id, **hit)
             except Exception as exc:  # noqa: BLE001 - monitoring must never break a request
                 logger.warning("tokenopt monitor failed on a cache hit: %s", type(exc).__name__)
 

@@ -210,7 +210,7 @@ def _smollm2_writer(max_new_tokens: int, stop_after_lines: int) -> BatchWriter:
 
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
-    class _Lines(StoppingCriteria):
+    class _Lines(StoppingCriteria):  # type: ignore[misc,unused-ignore]  # an untyped base
         """A row is done once it has written ``stop_after_lines`` complete lines."""
 
         def __init__(self, start: int) -> None:

@@ -72,7 +72,7 @@ FEATURES: tuple[str, ...] = (
 #: catalog-relative ``margin10`` and ``bm25_z``. Those two make the *shipped* default portable
 #: across catalogs, but a model fitted on a catalog's own labelled queries did worse with them
 #: (BFCL dev two-fold balanced accuracy 0.8039 with these 11, 0.7970 with all 13:
-#: ``bench/tools_bench.py``, ``abstention.dev_two_fold`` in its JSON).
+#: ``python -m bench tools run``, ``abstention.dev_two_fold`` in its JSON).
 FIT_FEATURES: tuple[str, ...] = FEATURES[:11]
 #: Labelled neighbours read by the ``knn`` feature.
 KNN = 5
@@ -110,7 +110,7 @@ class ClassifierWeights:
         return np.asarray(1.0 / (1.0 + np.exp(-logits)), dtype=np.float64)
 
 
-# Fitted on dev data only, by ``python bench/tools_bench.py --default-classifier`` (it prints
+# Fitted on dev data only, by ``python -m bench tools default-classifier`` (it prints
 # these numbers and writes bench/results/tools_bench_default_classifier.json):
 # * weights: ``fit(features=("words", "margin10", "coverage", "bm25_z"))`` on the BFCL dev
 #   split (all answerable vs all irrelevance questions, pooled 1,287-tool catalog, default int8

@@ -76,7 +76,7 @@ _SPLIT = re.compile(
 _MIN_CLAUSE_WORDS = 3
 #: Default cap on the clauses scored per query (each clause costs one embedding). Twelve
 #: rather than eight: long BFCL questions state their last intent after eight sentences of
-#: context (dev split, ``bench/tools_bench.py --dev-ablations``).
+#: context (dev split; ``bench/results/tools_bench_dev_ablations.json``).
 MAX_CLAUSES = 12
 _STRIP = " ,.\"'\n\t-*•"
 
@@ -86,7 +86,7 @@ class FusionWeights:
     """How lexical and dense scores are fused.
 
     The defaults are the best point of the grid search on the dev split that
-    ``bench/tools_bench.py`` runs and stores in ``bench/results/tools_bench.json`` (BFCL
+    ``python -m bench tools run`` runs and stores in ``bench/results/tools_bench.json`` (BFCL
     pooled catalog, MetaTool single- and two-tool queries; mean of recall@5 and all-gold@5),
     both with dev example queries attached and without any.
 

@@ -374,8 +374,8 @@ def fit_rerank_weights(
 # Fitted on the BFCL and MetaTool dev splits (1,880 BFCL questions, 3,000 sampled MetaTool
 # single-tool and 402 two-tool queries; each query ranked by an index holding only the *other*
 # dev fold's example queries), the default int8 ONNX MiniLM and the default fusion weights:
-# ``bench/tools_bench.py --dev-ablations`` prints these numbers (``weights_fitted_on_all_dev``
-# in ``bench/results/tools_bench_dev_ablations.json``).
+# ``python -m bench tools reranker`` prints these numbers (``weights_fitted_on_all_dev``
+# in ``bench/results/tools_reranker_dev.json``; first in ``tools_bench_dev_ablations.json``).
 DEFAULT_RERANK_WEIGHTS = RerankWeights(
     coef=(
         -0.636205,

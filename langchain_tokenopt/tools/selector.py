@@ -67,14 +67,19 @@ from langchain_tokenopt.tools.classifier import QueryClassifier
 from langchain_tokenopt.tools.index import RankResult
 from langchain_tokenopt.tools.records import QueryDecision, ToolSelection
 from langchain_tokenopt.tools.retriever import ToolHit, ToolRetriever
-from langchain_tokenopt.tools.working_set import TaskContext, ToolWorkingSet, task_context
+from langchain_tokenopt.tools.working_set import (
+    TaskContext,
+    ToolWorkingSet,
+    message_text,
+    task_context,
+)
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_MAX_TOOL_TOKENS", "FIND_TOOLS_NAME", "ToolSelector", "make_find_tools_tool"]
 
 #: Default token cap of a thread's working set (the bound tools' schemas). Sized with
-#: ``bench/agent_bench.py`` on the dev split.
+#: ``python -m bench agent`` on the dev split.
 DEFAULT_MAX_TOOL_TOKENS = 4000
 
 #: Name of the meta-tool the model calls to load more tools.
@@ -98,19 +103,6 @@ class _Turn:
     find_queries: tuple[str, ...]
     carried: tuple[str, ...]
     called: tuple[str, ...] = ()
-
-
-def _text(message: BaseMessage) -> str:
-    content = message.content
-    if isinstance(content, str):
-        return content
-    parts = []
-    for block in content:
-        if isinstance(block, str):
-            parts.append(block)
-        elif isinstance(block, Mapping) and block.get("type") == "text":
-            parts.append(str(block.get("text", "")))
-    return " ".join(parts)
 
 
 def _messages(conversation: Any) -> list[BaseMessage]:
@@ -159,6 +151,13 @@ class _Context:
     """
 
     text: str
+
+
+def _rank_args(query: str | _Context) -> tuple[str, bool | None]:
+    """``(text, decompose)`` for ``retriever.rank`` from a request of the selection flow."""
+    if isinstance(query, _Context):
+        return query.text, False
+    return query, None  # the retriever's own setting
 
 
 @dataclass(frozen=True)
@@ -240,7 +239,7 @@ def parse_turn(
     if last < 0:
         return _Turn("", "", (), ())
     human = messages[last]
-    query = _text(human).strip()
+    query = message_text(human).strip()
     turn_id = (
         human.id
         or hashlib.sha1(f"{last}\x00{query}".encode("utf-8", "surrogatepass")).hexdigest()[:16]
@@ -750,10 +749,8 @@ class ToolSelector:
         try:
             query = next(flow)
             while True:
-                if isinstance(query, _Context):
-                    query = flow.send(self.retriever.rank(query.text, decompose=False))
-                else:
-                    query = flow.send(self.retriever.rank(query))
+                text, decompose = _rank_args(query)
+                query = flow.send(self.retriever.rank(text, decompose=decompose))
         except StopIteration as stop:
             selection: ToolSelection = stop.value
         except Exception as exc:  # fail open: never break the user's agent
@@ -775,10 +772,8 @@ class ToolSelector:
         try:
             query = next(flow)
             while True:
-                if isinstance(query, _Context):
-                    query = flow.send(await self.retriever.arank(query.text, decompose=False))
-                else:
-                    query = flow.send(await self.retriever.arank(query))
+                text, decompose = _rank_args(query)
+                query = flow.send(await self.retriever.arank(text, decompose=decompose))
         except StopIteration as stop:
             selection: ToolSelection = stop.value
         except Exception as exc:  # fail open: never break the user's agent

@@ -19,15 +19,13 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
+from langchain_tokenopt._assets import atomic_write, file_lock
 from langchain_tokenopt.tools.catalog import content_hash
 
 logger = logging.getLogger(__name__)
@@ -84,17 +82,8 @@ class EmbeddingStore:
     @contextlib.contextmanager
     def _file_lock(self) -> Iterator[None]:
         self.directory.mkdir(parents=True, exist_ok=True)
-        with open(self.directory / ".lock", "a+b") as handle:
-            try:
-                import fcntl
-            except ImportError:  # pragma: no cover - Windows: atomic renames still protect us
-                yield
-                return
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        with file_lock(self.directory / ".lock"):
+            yield
 
     def _write(self, new: dict[str, np.ndarray]) -> None:
         with self._file_lock():
@@ -106,23 +95,13 @@ class EmbeddingStore:
             for i, k in enumerate(keys):
                 matrix[i] = merged[k]
             meta = {"format": _FORMAT, "embedder_id": self.embedder_id, "keys": keys}
-            self._atomic(self.directory / "vectors.npy", lambda f: np.save(f, matrix))
-            self._atomic(
-                self.directory / "keys.json", lambda f: f.write(json.dumps(meta).encode("utf-8"))
+            atomic_write(self.directory / "vectors.npy", lambda f: np.save(f, matrix), fsync=False)
+            atomic_write(
+                self.directory / "keys.json",
+                lambda f: f.write(json.dumps(meta).encode("utf-8")),
+                fsync=False,
             )
             self._memory.update(merged)
-
-    @staticmethod
-    def _atomic(target: Path, write: Callable[[BinaryIO], object]) -> None:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                write(out)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
 
     # ------------------------------------------------------------------ api
     def embed(

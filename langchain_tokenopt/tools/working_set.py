@@ -88,7 +88,8 @@ def is_follow_up(text: str) -> bool:
     return len(words) <= _FOLLOW_UP_WORDS and bool(_FOLLOW_UP_START.match(lowered))
 
 
-def _text(message: BaseMessage) -> str:
+def message_text(message: BaseMessage) -> str:
+    """The text blocks of a message's content, joined (tool calls and images left out)."""
     content = message.content
     if isinstance(content, str):
         return content
@@ -148,7 +149,7 @@ def task_context(messages: Sequence[BaseMessage], *, max_query_chars: int = 4000
     if not human_positions:
         return TaskContext("", False, (), 0, recent)
     last = human_positions[-1]
-    newest = _text(messages[last]).strip()
+    newest = message_text(messages[last]).strip()
     follow = is_follow_up(newest)
     # The open task's earlier turns: the human turns since the agent last acted (its newest
     # tool result). Until it calls a tool, the user is still stating the request ("cancel my
@@ -157,13 +158,15 @@ def task_context(messages: Sequence[BaseMessage], *, max_query_chars: int = 4000
         (i for i, m in enumerate(messages[:last]) if isinstance(m, ToolMessage)), default=-1
     )
     open_turns = [
-        text for i in human_positions[:-1] if i > acted and (text := _text(messages[i]).strip())
+        text
+        for i in human_positions[:-1]
+        if i > acted and (text := message_text(messages[i]).strip())
     ]
     # the turn that states the request, then the newest ones (answers to the agent's questions)
     earlier_turns = open_turns[:1] + open_turns[1:][-(_OPEN_TURNS - 1) :]
     if follow and not earlier_turns:
         for i in reversed(human_positions[:-1]):
-            earlier = _text(messages[i]).strip()
+            earlier = message_text(messages[i]).strip()
             if earlier and not is_follow_up(earlier):
                 earlier_turns = [earlier]
                 break
@@ -177,7 +180,7 @@ def task_context(messages: Sequence[BaseMessage], *, max_query_chars: int = 4000
     for m in reversed(messages):
         if isinstance(m, ToolMessage) and not result_seen:
             result_seen = True
-            body = _text(m).strip()
+            body = message_text(m).strip()
             if body:
                 contexts.append(body[:_CONTEXT_CHARS])
         elif isinstance(m, AIMessage):
@@ -186,7 +189,7 @@ def task_context(messages: Sequence[BaseMessage], *, max_query_chars: int = 4000
                     args = json.dumps(c.get("args") or {}, ensure_ascii=False, default=str)
                     contexts.append(f"{c.get('name')} {args}"[:_CONTEXT_CHARS])
                 calls_seen += 1
-            words = _text(m).strip()
+            words = message_text(m).strip()
             if words and not ai_text_seen:
                 ai_text_seen = True
                 contexts.append(words[:_CONTEXT_CHARS])

@@ -14,9 +14,15 @@ Example:
 
 from __future__ import annotations
 
-from langchain_tokenopt.cache.backends.base import CacheBackend
+from langchain_tokenopt.cache.backends.base import CacheBackend, EntryFilter
 from langchain_tokenopt.cache.backends.local import LocalBackend
 from langchain_tokenopt.cache.backends.redis import RedisBackend
 from langchain_tokenopt.cache.backends.redis_cluster import RedisClusterBackend
 
-__all__ = ["CacheBackend", "LocalBackend", "RedisBackend", "RedisClusterBackend"]
+__all__ = [
+    "CacheBackend",
+    "EntryFilter",
+    "LocalBackend",
+    "RedisBackend",
+    "RedisClusterBackend",
+]

@@ -18,13 +18,39 @@ import asyncio
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
 from langchain_tokenopt.cache.records import CacheEntry, Candidate, StoredEntry
 
-__all__ = ["CacheBackend"]
+__all__ = ["CacheBackend", "EntryFilter"]
+
+
+class EntryFilter(TypedDict, total=False):
+    """Which entries :meth:`CacheBackend.clear` and :meth:`CacheBackend.entries` match.
+
+    An entry matches every digest given (``None`` or left out: any) and, when ``tags`` is
+    given, carries *any* of the tags. :meth:`SemanticCache.clear
+    <langchain_tokenopt.cache.SemanticCache.clear>` builds one from ids and model names.
+
+    Example:
+        .. code-block:: python
+
+            where: EntryFilter = {"tenant": digest("tenant", "acme"), "tags": ("pricing",)}
+            backend.clear(**where)
+    """
+
+    tenant: str | None
+    """Digest of the tenant id."""
+    user: str | None
+    """Digest of the (tenant, user) pair."""
+    model: str | None
+    """Digest of one exact model configuration (LangChain's ``llm_string``)."""
+    model_name: str | None
+    """Digest of the model name (``"gpt-4o-mini"``)."""
+    tags: Sequence[str] | None
+    """Labels, any of which an entry must carry."""
 
 
 class CacheBackend(ABC):
@@ -70,33 +96,14 @@ class CacheBackend(ABC):
         """Delete one entry; return whether it existed."""
 
     @abstractmethod
-    def clear(
-        self,
-        *,
-        tenant: str | None = None,
-        user: str | None = None,
-        model: str | None = None,
-        model_name: str | None = None,
-        tags: Sequence[str] | None = None,
-    ) -> int:
-        """Delete all entries, or those matching every given digest; return how many.
-
-        ``tags`` matches entries carrying *any* of the tags (combined with the digests).
-        """
+    def clear(self, **where: Unpack[EntryFilter]) -> int:
+        """Delete all entries, or those matching ``where``; return how many."""
 
     @abstractmethod
     def entries(
-        self,
-        *,
-        now: float,
-        tenant: str | None = None,
-        user: str | None = None,
-        model: str | None = None,
-        model_name: str | None = None,
-        tags: Sequence[str] | None = None,
-        limit: int | None = None,
+        self, *, now: float, limit: int | None = None, **where: Unpack[EntryFilter]
     ) -> list[StoredEntry]:
-        """List live entries matching every filter (as :meth:`clear`), newest first."""
+        """List live entries matching ``where`` (as :meth:`clear`), newest first."""
 
     @abstractmethod
     def count(self) -> int:
@@ -133,39 +140,12 @@ class CacheBackend(ABC):
         """Async :meth:`delete`."""
         return await asyncio.to_thread(self.delete, entry_id)
 
-    async def aclear(
-        self,
-        *,
-        tenant: str | None = None,
-        user: str | None = None,
-        model: str | None = None,
-        model_name: str | None = None,
-        tags: Sequence[str] | None = None,
-    ) -> int:
+    async def aclear(self, **where: Unpack[EntryFilter]) -> int:
         """Async :meth:`clear`."""
-        return await asyncio.to_thread(
-            self.clear, tenant=tenant, user=user, model=model, model_name=model_name, tags=tags
-        )
+        return await asyncio.to_thread(lambda: self.clear(**where))
 
     async def aentries(
-        self,
-        *,
-        now: float,
-        tenant: str | None = None,
-        user: str | None = None,
-        model: str | None = None,
-        model_name: str | None = None,
-        tags: Sequence[str] | None = None,
-        limit: int | None = None,
+        self, *, now: float, limit: int | None = None, **where: Unpack[EntryFilter]
     ) -> list[StoredEntry]:
         """Async :meth:`entries`."""
-        return await asyncio.to_thread(
-            self.entries,
-            now=now,
-            tenant=tenant,
-            user=user,
-            model=model,
-            model_name=model_name,
-            tags=tags,
-            limit=limit,
-        )
+        return await asyncio.to_thread(lambda: self.entries(now=now, limit=limit, **where))

@@ -21,11 +21,11 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Unpack
 
 import numpy as np
 
-from langchain_tokenopt.cache.backends.base import CacheBackend
+from langchain_tokenopt.cache.backends.base import CacheBackend, EntryFilter
 from langchain_tokenopt.cache.backends.vector_index import ScopeIndex
 from langchain_tokenopt.cache.records import CacheEntry, Candidate, StoredEntry
 from langchain_tokenopt.errors import CacheStorageError, TokenOptConfigError
@@ -108,17 +108,17 @@ def _row(entry: CacheEntry) -> tuple[Any, ...]:
     )
 
 
-def _where(
-    tenant: str | None,
-    user: str | None,
-    model: str | None,
-    model_name: str | None,
-    tags: Sequence[str] | None,
-) -> tuple[str, list[Any]]:
+def _where(where: EntryFilter) -> tuple[str, list[Any]]:
     """SQL condition and parameters of a filter (``""`` for none; tags: any of them)."""
-    filters = {"tenant": tenant, "user_key": user, "model": model, "model_name": model_name}
-    parts = [f"{col} = ?" for col, val in filters.items() if val is not None]
-    params: list[Any] = [val for val in filters.values() if val is not None]
+    given = {
+        "tenant": where.get("tenant"),
+        "user_key": where.get("user"),
+        "model": where.get("model"),
+        "model_name": where.get("model_name"),
+    }
+    parts = [f"{col} = ?" for col, val in given.items() if val is not None]
+    params: list[Any] = [val for val in given.values() if val is not None]
+    tags = where.get("tags")
     if tags:
         parts.append("(" + " OR ".join("instr(tags, ?) > 0" for _ in tags) + ")")
         params.extend(f"\n{tag}\n" for tag in tags)
@@ -482,19 +482,11 @@ class LocalBackend(CacheBackend):
             self._delete_ids([entry_id])
             return True
 
-    def clear(
-        self,
-        *,
-        tenant: str | None = None,
-        user: str | None = None,
-        model: str | None = None,
-        model_name: str | None = None,
-        tags: Sequence[str] | None = None,
-    ) -> int:
+    def clear(self, **where: Unpack[EntryFilter]) -> int:
         """Delete all entries, or those matching every filter (any of ``tags``); return how many."""
-        where, params = _where(tenant, user, model, model_name, tags)
+        condition, params = _where(where)
         with self._guard("clear"):
-            if not where:
+            if not condition:
                 n = self.count()
                 self._db.execute("DELETE FROM entries")
                 self._touched.clear()
@@ -502,25 +494,18 @@ class LocalBackend(CacheBackend):
                 self._indexes.clear()
                 self._scope_of.clear()
                 return n
-            ids = [r[0] for r in self._db.execute(f"SELECT id FROM entries WHERE {where}", params)]
+            selected = self._db.execute(f"SELECT id FROM entries WHERE {condition}", params)
+            ids = [r[0] for r in selected]
             return self._delete_ids(ids)
 
     def entries(
-        self,
-        *,
-        now: float,
-        tenant: str | None = None,
-        user: str | None = None,
-        model: str | None = None,
-        model_name: str | None = None,
-        tags: Sequence[str] | None = None,
-        limit: int | None = None,
+        self, *, now: float, limit: int | None = None, **where: Unpack[EntryFilter]
     ) -> list[StoredEntry]:
         """List live entries matching every filter (any of ``tags``), newest first."""
-        where, params = _where(tenant, user, model, model_name, tags)
+        condition, params = _where(where)
         live = "(expires_at IS NULL OR expires_at > ?)"
         sql = (
-            f"SELECT {_LISTED} FROM entries WHERE {where + ' AND ' if where else ''}{live}"
+            f"SELECT {_LISTED} FROM entries WHERE {condition + ' AND ' if condition else ''}{live}"
             " ORDER BY created_at DESC, id LIMIT ?"
         )
         with self._guard("read"):

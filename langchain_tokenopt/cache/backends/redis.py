@@ -32,18 +32,19 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import numpy as np
 
-from langchain_tokenopt.cache.backends.base import CacheBackend
+from langchain_tokenopt.cache.backends.base import CacheBackend, EntryFilter
 from langchain_tokenopt.cache.backends.redis_schema import (
     LIST_FIELDS,
     TAG_FIELDS,
@@ -321,19 +322,14 @@ class RedisBackend(CacheBackend):
                 self._down_since = None
                 self._down_kind = None
 
-    def _run(self, fn: Callable[[], T]) -> T:
-        self._check_up()
+    @contextlib.contextmanager
+    def _outages(self) -> Iterator[None]:
+        """Turn a Redis failure inside into :class:`BackendUnavailableError`.
+
+        The backend is then down for ``retry_interval``; a block that succeeds notes a recovery.
+        """
         try:
-            if not self._index_ready:
-                self._ensure_index()
-            try:
-                result = fn()
-            except Exception as exc:
-                if not _is_missing_index(exc):
-                    raise
-                self._index_ready = False
-                self._ensure_index()
-                result = fn()
+            yield
         except BackendUnavailableError:
             raise
         except Exception as exc:
@@ -341,7 +337,20 @@ class RedisBackend(CacheBackend):
                 raise self._failed(exc) from exc
             raise
         self._ok()
-        return result
+
+    def _run(self, fn: Callable[[], T]) -> T:
+        self._check_up()
+        with self._outages():
+            if not self._index_ready:
+                self._ensure_index()
+            try:
+                return fn()
+            except Exception as exc:
+                if not _is_missing_index(exc):
+                    raise
+                self._index_ready = False
+                self._ensure_index()
+                return fn()
 
     async def _arun(self, fn: Callable[[Any], Awaitable[T]]) -> T:
         self._check_up()
@@ -352,25 +361,17 @@ class RedisBackend(CacheBackend):
             return await self._arun_now(client, fn)
 
     async def _arun_now(self, client: Any, fn: Callable[[Any], Awaitable[T]]) -> T:
-        try:
+        with self._outages():
             if not self._index_ready:
                 await asyncio.to_thread(self._ensure_index)
             try:
-                result = await fn(client)
+                return await fn(client)
             except Exception as exc:
                 if not _is_missing_index(exc):
                     raise
                 self._index_ready = False
                 await asyncio.to_thread(self._ensure_index)
-                result = await fn(client)
-        except BackendUnavailableError:
-            raise
-        except Exception as exc:
-            if _is_backend_error(exc):
-                raise self._failed(exc) from exc
-            raise
-        self._ok()
-        return result
+                return await fn(client)
 
     def _async_client(self) -> tuple[Any, asyncio.Semaphore, asyncio.Semaphore]:
         """Return the async client, the per-call gate and the admission gate of this loop."""
@@ -661,79 +662,77 @@ class RedisBackend(CacheBackend):
         self._ensure_index()
         return count
 
-    def clear(
-        self,
-        *,
-        tenant: str | None = None,
-        user: str | None = None,
-        model: str | None = None,
-        model_name: str | None = None,
-        tags: Sequence[str] | None = None,
-    ) -> int:
+    def clear(self, **where: Unpack[EntryFilter]) -> int:
         """Delete all entries of this prefix, or those matching every filter (any of ``tags``)."""
-        filters = _filters(tenant=tenant, user=user, model=model, model_name=model_name)
+        filters, tags = _filters(where), where.get("tags")
+        return self._run(
+            lambda: self._drop_matching(filters, tags) if filters or tags else self._drop_all()
+        )
 
-        def wipe() -> int:
-            if not filters and not tags:
-                return self._drop_all()
-            total = 0
-            while ids := self._first_ids(filters, tags):
-                pipe = self._client.pipeline(transaction=False)
-                for entry_id in ids:
-                    pipe.delete(self._key(entry_id), self._meta(entry_id))
-                pipe.zrem(self.lru_key, *ids)
-                pipe.execute()
-                total += len(ids)
-            return total
-
-        return self._run(wipe)
+    def _drop_matching(self, filters: dict[str, str], tags: Sequence[str] | None) -> int:
+        """Delete the entries matching the filters, a batch at a time; return how many."""
+        total = 0
+        while ids := self._first_ids(filters, tags):
+            pipe = self._client.pipeline(transaction=False)
+            for entry_id in ids:
+                pipe.delete(self._key(entry_id), self._meta(entry_id))
+            pipe.zrem(self.lru_key, *ids)
+            pipe.execute()
+            total += len(ids)
+        return total
 
     def entries(
-        self,
-        *,
-        now: float,
-        tenant: str | None = None,
-        user: str | None = None,
-        model: str | None = None,
-        model_name: str | None = None,
-        tags: Sequence[str] | None = None,
-        limit: int | None = None,
+        self, *, now: float, limit: int | None = None, **where: Unpack[EntryFilter]
     ) -> list[StoredEntry]:
         """List live entries matching every filter (any of ``tags``), newest first.
 
         Reads every matching entry's small fields (an admin call, not a hot path), then
         their hit counts and last use in one pipeline.
         """
-        from redis.commands.search.query import Query
-
-        filters = _filters(tenant=tenant, user=user, model=model, model_name=model_name)
+        filters, tags = _filters(where), where.get("tags")
 
         def read() -> list[StoredEntry]:
-            docs: list[dict[str, str]] = []
-            while True:
-                query = (
-                    Query(filter_query(filters, tags))
-                    .return_fields(*LIST_FIELDS)
-                    .paging(len(docs), _SCAN_BATCH)
-                    .dialect(2)
-                )
-                page = self._client.ft(self.index_name).search(query).docs
-                docs.extend({f: as_str(getattr(d, f, "") or "") for f in LIST_FIELDS} for d in page)
-                if len(page) < _SCAN_BATCH:
-                    break
+            rows = self._matching_rows(filters, tags)
             pipe = self._client.pipeline(transaction=False)
-            for doc in docs:
-                pipe.hmget(self._meta(doc["eid"]), "hits", "expires_at")
-                pipe.zscore(self.lru_key, doc["eid"])
-            replies = pipe.execute() if docs else []
+            for row in rows:
+                pipe.hmget(self._row_meta(row), "hits", "expires_at")
+                pipe.zscore(self.lru_key, self._row_member(row))
+            replies = pipe.execute() if rows else []
             return [
                 listed
-                for n, doc in enumerate(docs)
-                if (listed := _listed(doc, replies[2 * n], replies[2 * n + 1], now)) is not None
+                for n, row in enumerate(rows)
+                if (listed := _listed(row, replies[2 * n], replies[2 * n + 1], now)) is not None
             ]
 
         listed = sorted(self._run(read), key=lambda e: (-e.created_at, e.entry_id))
         return listed if limit is None else listed[:limit]
+
+    def _matching_rows(
+        self, filters: dict[str, str], tags: Sequence[str] | None
+    ) -> list[dict[str, str]]:
+        """The small fields (``LIST_FIELDS``) of every matching entry, paged from the index."""
+        from redis.commands.search.query import Query
+
+        rows: list[dict[str, str]] = []
+        while True:
+            query = (
+                Query(filter_query(filters, tags))
+                .return_fields(*LIST_FIELDS)
+                .paging(len(rows), _SCAN_BATCH)
+                .dialect(2)
+            )
+            page = self._client.ft(self.index_name).search(query).docs
+            rows.extend({f: as_str(getattr(d, f, "") or "") for f in LIST_FIELDS} for d in page)
+            if len(page) < _SCAN_BATCH:
+                return rows
+
+    def _row_meta(self, row: dict[str, str]) -> str:
+        """The key of the hash holding a listed entry's hit count and expiry."""
+        return self._meta(row["eid"])
+
+    def _row_member(self, row: dict[str, str]) -> str:
+        """A listed entry's member in the LRU order."""
+        return row["eid"]
 
     def count(self) -> int:
         """Return the number of indexed entries."""
@@ -848,6 +847,12 @@ def _listed(doc: dict[str, str], meta: Any, last_used: Any, now: float) -> Store
     )
 
 
-def _filters(**fields: str | None) -> dict[str, str]:
-    """The digest filters that were given (``None`` means any)."""
-    return {k: v for k, v in fields.items() if v is not None}
+def _filters(where: EntryFilter) -> dict[str, str]:
+    """The digest filters that were given (``None`` means any), without the tags."""
+    given = {
+        "tenant": where.get("tenant"),
+        "user": where.get("user"),
+        "model": where.get("model"),
+        "model_name": where.get("model_name"),
+    }
+    return {k: v for k, v in given.items() if v is not None}

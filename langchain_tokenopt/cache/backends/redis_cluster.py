@@ -6,7 +6,7 @@ Why vector sets and not RediSearch: the search module in the packaged server (Re
 only that node's documents; there is no search across shards. A RediSearch index per scope
 would work but costs about 2 MiB per scope once it holds a vector (its first vector block)
 and a scope may be a single conversation; a vector set per scope costs about 5 KiB with its
-first entry (``python bench/cache_cluster_bench.py``). Layout, ``S`` the scope digest, ``I``
+first entry (``python -m bench cache cluster``). Layout, ``S`` the scope digest, ``I``
 the entry id::
 
     <prefix>{S}:e:I   entry hash (no vector)        <prefix>{S}:v    vector set of scope S
@@ -39,7 +39,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -48,11 +48,9 @@ import numpy as np
 from langchain_tokenopt.cache.backends.redis import (
     _SCAN_BATCH,
     RedisBackend,
-    _filters,
     _glob_escape,
     _is_backend_error,
     _is_noscript,
-    _listed,
     _outage_cause,
     _redis,
     _UnusableServerError,
@@ -69,7 +67,7 @@ from langchain_tokenopt.cache.backends.redis_schema import (
     entry_mapping,
     parse_entry,
 )
-from langchain_tokenopt.cache.records import CacheEntry, Candidate, StoredEntry
+from langchain_tokenopt.cache.records import CacheEntry, Candidate
 from langchain_tokenopt.errors import BackendUnavailableError, CacheError
 
 __all__ = ["RedisClusterBackend"]
@@ -265,6 +263,18 @@ class RedisClusterBackend(RedisBackend):
             msg = f"Redis master {master} is unavailable (retrying soon)"
             raise BackendUnavailableError(msg)
 
+    @contextlib.contextmanager
+    def _master_outages(self, master: str) -> Iterator[None]:
+        """Fail fast while ``master`` is down; a Redis failure inside marks only that master."""
+        self._check_master(master)
+        try:
+            yield
+        except Exception as exc:
+            if _is_backend_error(exc):
+                raise self._master_failed(master, exc) from exc
+            raise
+        self._master_ok(master)
+
     def _at(self, key: str, fn: Callable[[], T]) -> T:
         """Run ``fn`` on the master holding ``key``; a failure there marks only that master.
 
@@ -272,15 +282,8 @@ class RedisClusterBackend(RedisBackend):
         backend's, as on one node.
         """
         master = self._run(lambda: str(self._client.get_node_from_key(key).name))
-        self._check_master(master)
-        try:
-            result = fn()
-        except Exception as exc:
-            if _is_backend_error(exc):
-                raise self._master_failed(master, exc) from exc
-            raise
-        self._master_ok(master)
-        return result
+        with self._master_outages(master):
+            return fn()
 
     async def _aat(self, key: str, fn: Callable[[Any], Awaitable[T]]) -> T:
         """Async :meth:`_at` (under the same concurrency gate as every async call)."""
@@ -294,15 +297,8 @@ class RedisClusterBackend(RedisBackend):
                 return str(c.get_node_from_key(key).name)
 
             master = await self._arun_now(client, locate)
-            self._check_master(master)
-            try:
-                result = await fn(client)
-            except Exception as exc:
-                if _is_backend_error(exc):
-                    raise self._master_failed(master, exc) from exc
-                raise
-            self._master_ok(master)
-            return result
+            with self._master_outages(master):
+                return await fn(client)
 
     # ------------------------------------------------------------------ shared pure parts
 
@@ -510,66 +506,27 @@ class RedisClusterBackend(RedisBackend):
         self._client.delete(self.lru_key)
         return count
 
-    def clear(
-        self,
-        *,
-        tenant: str | None = None,
-        user: str | None = None,
-        model: str | None = None,
-        model_name: str | None = None,
-        tags: Sequence[str] | None = None,
-    ) -> int:
-        """Delete all entries of this prefix, or those matching every filter (any of ``tags``).
-
-        Scans every master (an admin call).
-        """
-        filters = _filters(tenant=tenant, user=user, model=model, model_name=model_name)
-
-        def wipe() -> int:
-            if not filters and not tags:
-                return self._drop_all()
-            rows = [r for r in self._scan_entries() if matches(r, filters, tags)]
-            for start in range(0, len(rows), _SCAN_BATCH):
-                pipe = self._client.pipeline()
-                for row in rows[start : start + _SCAN_BATCH]:
-                    self._drop(pipe, row["scope"], row["eid"])
-                pipe.execute()
-            return len(rows)
-
-        return self._run(wipe)
-
-    def entries(
-        self,
-        *,
-        now: float,
-        tenant: str | None = None,
-        user: str | None = None,
-        model: str | None = None,
-        model_name: str | None = None,
-        tags: Sequence[str] | None = None,
-        limit: int | None = None,
-    ) -> list[StoredEntry]:
-        """List live entries matching every filter (any of ``tags``), newest first.
-
-        Scans every master (an admin call), then reads hit counts and last use.
-        """
-        filters = _filters(tenant=tenant, user=user, model=model, model_name=model_name)
-
-        def read() -> list[StoredEntry]:
-            rows = [r for r in self._scan_entries() if matches(r, filters, tags)]
+    def _drop_matching(self, filters: dict[str, str], tags: Sequence[str] | None) -> int:
+        """Delete the entries matching the filters (scans every master: an admin call)."""
+        rows = self._matching_rows(filters, tags)
+        for start in range(0, len(rows), _SCAN_BATCH):
             pipe = self._client.pipeline()
-            for row in rows:
-                pipe.hmget(self._side_key(row["scope"], row["eid"]), "hits", "expires_at")
-                pipe.zscore(self.lru_key, f"{row['scope']}/{row['eid']}")
-            replies = pipe.execute() if rows else []
-            return [
-                listed
-                for n, row in enumerate(rows)
-                if (listed := _listed(row, replies[2 * n], replies[2 * n + 1], now)) is not None
-            ]
+            for row in rows[start : start + _SCAN_BATCH]:
+                self._drop(pipe, row["scope"], row["eid"])
+            pipe.execute()
+        return len(rows)
 
-        listed = sorted(self._run(read), key=lambda e: (-e.created_at, e.entry_id))
-        return listed if limit is None else listed[:limit]
+    def _matching_rows(
+        self, filters: dict[str, str], tags: Sequence[str] | None
+    ) -> list[dict[str, str]]:
+        """The small fields of every matching entry (scans every master: an admin call)."""
+        return [r for r in self._scan_entries() if matches(r, filters, tags)]
+
+    def _row_meta(self, row: dict[str, str]) -> str:
+        return self._side_key(row["scope"], row["eid"])
+
+    def _row_member(self, row: dict[str, str]) -> str:
+        return f"{row['scope']}/{row['eid']}"
 
     def count(self) -> int:
         """Return the number of entries in the LRU order (expired ones may be counted)."""

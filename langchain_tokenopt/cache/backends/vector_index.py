@@ -1,9 +1,9 @@
 """In-process vector index for one scope: exact numpy search, usearch HNSW when large.
 
 Below ``exact_limit`` vectors a single-threaded matrix-vector product over unit vectors is
-exact and about as fast as a graph search (``bench/cache_bench.py`` "exact numpy vs usearch"
-table on 2 busy cores: 2k vectors 0.12 ms exact vs 0.09 ms HNSW p50; 10k 0.57 vs 0.23 ms;
-50k 7.0 vs 0.8 ms). Above it the scope's vectors move into a usearch HNSW index (inner
+exact and about as fast as a graph search (``python -m bench cache scale``, "exact numpy vs
+usearch" table on 2 busy cores: 2k vectors 0.12 ms exact vs 0.09 ms HNSW p50; 10k 0.57 vs
+0.23 ms; 50k 7.0 vs 0.8 ms). Above it the scope's vectors move into a usearch HNSW index (inner
 product on unit vectors = cosine, int8 storage), whose search cost grows with log(n);
 its int8 cosines only rank candidates (the backend rescores them exactly).
 
@@ -170,9 +170,10 @@ class ScopeIndex:
             raise MissingDependencyError(
                 "usearch (for large local caches)", extra="search"
             ) from exc
-        # int8 storage: 4x less memory than f32 and the fastest inserts and searches
-        # (bench "index dtype" table); the scores only pick candidates, the backend
-        # rescores them with the stored float32 vectors before any threshold decision.
+        # int8 storage: 4x less memory than f32 and the fastest inserts and searches (the
+        # index-dtype comparison, last in bench/results/cache_bench.json); the scores only pick
+        # candidates, the backend rescores them with the stored float32 vectors before any
+        # threshold decision.
         return Index(
             ndim=self.dim,
             metric="ip",
@@ -180,7 +181,7 @@ class ScopeIndex:
             connectivity=16,
             expansion_add=32,
             # a wider search beam than usearch's default: with 64 the 1M synthetic scale run
-            # (bench/cache_bench.py --only-scale --scale 1000000) found the true neighbour
+            # (python -m bench cache scale --scale 1000000) found the true neighbour
             # among the 4 candidates for only 77 % of queries
             expansion_search=128,
         )

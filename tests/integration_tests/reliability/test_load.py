@@ -1,6 +1,6 @@
 """Load: 1,000 concurrent async lookups + updates per backend; 4 processes on one store.
 
-Short versions of ``bench/load_bench.py`` (which runs the long ones and prints latency).
+Short versions of ``python -m bench load`` (which runs the long ones and prints latency).
 """
 
 from __future__ import annotations

@@ -71,18 +71,34 @@ def test_wilson_bound_and_threshold_are_pure_and_conservative() -> None:
     assert wilson_upper(0, 24, 0.95) > RATE >= wilson_upper(0, 25, 0.95)
     assert wilson_upper(0, 267, 0.95) > 0.01 >= wilson_upper(0, 268, 0.95)
     assert wilson_upper(3, 300, 0.95) > 0.01
-    lowered = calibrated_threshold(
-        {80: (30, 0)}, base=0.93, floor=0.5, max_error_rate=RATE, confidence=0.95
-    )
+    kw = {"base": 0.93, "floor": 0.5, "max_error_rate": RATE, "confidence": 0.95}
+    # every band candidate compared, every request a band candidate: the plain Wilson bound
+    lowered = calibrated_threshold({80: (30, 30, 0)}, 30, **kw)  # type: ignore[arg-type]
     assert lowered == (0.8, 30, 0, pytest.approx(wilson_upper(0, 30, 0.95)))
     # the errors in the upper bin count for every lower threshold too
     assert calibrated_threshold(
-        {85: (10, 5), 80: (30, 0)}, base=0.93, floor=0.5, max_error_rate=RATE, confidence=0.95
+        {85: (10, 10, 5), 80: (30, 30, 0)},
+        40,
+        **kw,  # type: ignore[arg-type]
     )[0] == pytest.approx(0.93)
     # never below the floor, never above the configured threshold
-    assert calibrated_threshold(
-        {40: (500, 0)}, base=0.93, floor=0.5, max_error_rate=RATE, confidence=0.95
-    )[0] == pytest.approx(0.93)
+    assert calibrated_threshold({40: (500, 500, 0)}, 500, **kw)[0] == pytest.approx(0.93)  # type: ignore[arg-type]
+
+
+def test_the_bound_is_per_request() -> None:
+    """Requests with no band candidate dilute the error; candidates never compared do not."""
+    kw = {"base": 0.93, "floor": 0.5, "max_error_rate": 0.01, "confidence": 0.95}
+    # 2 wrong of 20 band candidates, but 2000 requests: 0.1 % per request, bound ~0.36 %
+    threshold, compared, errors, bound = calibrated_threshold({85: (20, 20, 2)}, 2000, **kw)  # type: ignore[arg-type]
+    assert (threshold, compared, errors) == (0.85, 20, 2)
+    assert bound == pytest.approx(wilson_upper(2, 2000, 0.95)) and bound <= 0.01
+    # the same record over 200 requests is 1 % per request: not lowered
+    assert calibrated_threshold({85: (20, 20, 2)}, 200, **kw)[0] == pytest.approx(0.93)  # type: ignore[arg-type]
+    # 300 served candidates never compared count as wrong
+    assert calibrated_threshold({85: (300, 20, 0)}, 2000, **kw)[0] == pytest.approx(0.93)  # type: ignore[arg-type]
+    # compared at 10 %: the Kish effective sample shrinks the evidence, still lowered
+    lowered = calibrated_threshold({85: (200, 20, 0)}, 20000, **kw)  # type: ignore[arg-type]
+    assert lowered[0] == 0.85 and lowered[3] == pytest.approx(wilson_upper(0, 2000, 0.95))
 
 
 def test_config_is_validated() -> None:
@@ -106,7 +122,7 @@ def test_lowers_only_with_evidence(make_cache: MakeCache) -> None:
     with cache_scope(tenant_id="acme"):
         train(cache, 24)
         state = cache.stats().calibration["acme"]
-        assert state == TenantCalibration("acme", BASE, 24, 0, 0, 1.0)
+        assert state == TenantCalibration("acme", BASE, 24, 0, 0, 1.0, requests=24, candidates=24)
         assert probe(cache, system="p1") == "miss"  # 24 agreeing answers are not enough
         train(cache, 1)
         state = cache.stats().calibration["acme"]
@@ -156,7 +172,7 @@ def test_tenants_learn_apart(make_cache: MakeCache) -> None:
         assert probe(cache) == "semantic_hit"
     stats = cache.stats().calibration
     assert stats["a"].threshold < BASE and stats["a"].observations == 25
-    assert stats["b"] == TenantCalibration("b", BASE, 3, 3, 0, 1.0)
+    assert stats["b"] == TenantCalibration("b", BASE, 3, 3, 0, 1.0, requests=4, candidates=4)
 
 
 def test_survives_a_restart_and_resets_per_tenant(
@@ -280,3 +296,38 @@ def test_async_path_learns_too(make_cache: MakeCache) -> None:
 
     assert asyncio.run(run()) == "semantic_hit"
     assert cache.stats().calibration == {}
+
+
+def test_pooled_evidence_is_shared_by_tenants(make_cache: MakeCache) -> None:
+    """``pool="cache"``: one threshold learnt from every tenant's requests, reset together."""
+    cache = make_cache(similarity_threshold=BASE, calibration=config(pool="cache"))
+    for tenant, n in (("a", 13), ("b", 12)):
+        with cache_scope(tenant_id=tenant):
+            train(cache, n)  # 25 agreeing answers in all; 13 alone are not enough
+    with cache_scope(tenant_id="c"):
+        assert probe(cache) == "semantic_hit"
+    state = cache.stats().calibration
+    assert list(state) == ["*"] and state["*"].observations == 25
+    cache.reset_calibration(tenant_id="a")
+    assert cache.stats().calibration == {}
+    with pytest.raises(TokenOptConfigError, match="pool"):
+        OnlineCalibration(pool="user")  # type: ignore[arg-type]
+
+
+def test_requests_without_band_candidates_dilute_the_error(make_cache: MakeCache) -> None:
+    """The bound is per request: lookups with no candidate in the band count in it."""
+    cache = make_cache(similarity_threshold=BASE, calibration=config())
+    with cache_scope(tenant_id="acme"):
+        train(cache, 20, errors_every=10)  # 2 wrong of 20: not lowered over 20 requests
+        assert cache.stats().calibration["acme"].threshold == BASE
+        for i in range(20):  # unrelated questions: new scopes, no candidate at all
+            cache.lookup(chat_prompt("What is the boiling point of water?", system=f"x{i}"), LLM)
+        state = cache.stats().calibration["acme"]
+        assert state.requests == 40 and state.candidates == 20
+        # 2 wrong in 40 requests is still above a bound of 0.1 at 95 %: not lowered
+        assert wilson_upper(2, 40, 0.95) > RATE and state.threshold == BASE
+        for i in range(160):
+            cache.lookup(chat_prompt("What is the boiling point of water?", system=f"y{i}"), LLM)
+        state = cache.stats().calibration["acme"]
+        assert wilson_upper(2, 200, 0.95) <= RATE
+        assert state.threshold < BASE and state.error_bound <= RATE

@@ -237,3 +237,24 @@ def test_usearch_then_onnx_embedder_in_one_process(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["(1,", "384)", "b"]
+
+
+def test_every_filter_the_cache_builds_is_an_entry_filter_key(tmp_path: Path) -> None:
+    from langchain_tokenopt.cache.backends import EntryFilter
+    from langchain_tokenopt.cache.keys import clear_filters
+
+    every = {
+        "tenant_id": "acme",
+        "user_id": "u1",
+        "model": "gpt-4o-mini",
+        "llm_string": llm_string(),
+        "tags": ["pricing"],
+    }
+    where = clear_filters(every)
+    assert set(where) == set(EntryFilter.__annotations__)
+    backend = LocalBackend(path=tmp_path / "c.sqlite3")
+    try:  # each key narrows: nothing stored matches, nothing is deleted
+        assert backend.entries(now=time.time(), **where) == []
+        assert backend.clear(**where) == 0
+    finally:
+        backend.close()

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import json
 from collections import Counter
 
+import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
 from langchain_tokenopt.context import (
@@ -185,3 +187,60 @@ def test_compress_prose_shrinks_old_prose_but_never_json_or_ids() -> None:
     assert COUNTER.count(str(short.content)) < COUNTER.count(str(prose.content))
     assert "ZFA04Y" in str(short.content)
     assert next(m for m in out if m.id == "json").content == data.content  # JSON untouched
+
+
+def test_the_assistants_last_reply_comes_back_when_the_results_before_it_are_too_large() -> None:
+    """The user answers the assistant's options ("Option 2"): those options must be sent.
+
+    A tool exchange too large for the room left by the summary is skipped whole, and the
+    words around it (the turn that asked, the reply that listed the options) still come back.
+    """
+    msgs = conversation(10)
+    big = json.dumps({"flights": [f"HAT{300 + i} departs 0{i % 10}:00" for i in range(400)]})
+    msgs += [
+        HumanMessage("Find me flights on May 24 after 8 am.", id="h-ask"),
+        AIMessage("", tool_calls=[call("cbig", name="search_onestop_flight")], id="a-big"),
+        ToolMessage(big, tool_call_id="cbig", name="search_onestop_flight", id="t-big"),
+        AIMessage("Option 1: HAT301 then HAT302. Option 2: HAT227 then HAT139.", id="r-opts"),
+        HumanMessage("I'll go with Option 2, please.", id="h-pick"),
+    ]
+    budget = COUNTER.count_messages([SYSTEM]) + 900
+    assert COUNTER.count_messages([msgs[-3]]) > budget  # the results alone are over budget
+    out = ContextOptimizer(max_tokens=budget).optimize(msgs)
+    ids = [m.id for m in out.messages]
+    assert ids[-3:] == ["h-ask", "r-opts", "h-pick"]
+    assert "t-big" not in ids and "a-big" not in ids  # skipped whole, never split
+    assert "HAT227" in str(out.messages[-2].content)
+    assert out.tokens_after <= budget
+    validate_history(out.messages)
+
+
+def test_the_newest_summarized_turns_keep_their_words_when_the_summary_is_cut() -> None:
+    """The turns just before the window (the open task's lookups) are not cut to bare ids."""
+    msgs = conversation(40, size=12)
+    budget = COUNTER.count_messages([SYSTEM]) + 700
+
+    def summary(recent_share: float) -> str:
+        step = HierarchicalSummary(segment_units=2, recent_share=recent_share)
+        out = ContextOptimizer(max_tokens=budget, strategies=[MaskToolOutputs(), step]).optimize(
+            msgs
+        )
+        assert out.tokens_after <= budget
+        return str(out.messages[1].content)
+
+    flat, recent = summary(0.0), summary(0.5)
+    assert flat.startswith("Summary of the earlier conversation")
+    for detail in ("HAT137", 'Called get_reservation_details({"reservation_id":"C37"})'):
+        assert detail in recent and detail not in flat
+    assert "Facts: RES007" in recent  # the older segments are still fitted as their facts
+    with pytest.raises(TokenOptConfigError):
+        HierarchicalSummary(recent_share=1.0)
+
+
+def test_all_capital_codes_rank_as_identifiers() -> None:
+    from langchain_tokenopt.context.facts import fact_rank, ranked_facts
+
+    assert fact_rank("AQLBTL") == fact_rank("ZFA04Y") == 3
+    assert fact_rank("USA") < 3 and fact_rank("NOTE") < 3 and fact_rank("Houston") < 3
+    ranked = ranked_facts(["80211", "USA", "AQLBTL", "2024-05-20"])
+    assert ranked[0] == "AQLBTL"

@@ -1,60 +1,69 @@
-"""``tokenopt bench`` never overwrites the repository's tracked results."""
+"""``tokenopt bench NAME`` runs ``python -m bench NAME`` and never overwrites tracked results."""
 
 from __future__ import annotations
 
-import runpy
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from langchain_tokenopt._cli_app import _bench_command, _find_checkout
 from langchain_tokenopt.cli import app
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
-def ran(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[list[str]]:
-    """The argv each bench script would have run with (the script itself is not run)."""
-    monkeypatch.setenv("LANGCHAIN_TOKENOPT_HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(ROOT)
-    calls: list[list[str]] = []
-
-    def fake_run_path(path: str, **_: Any) -> dict[str, Any]:
-        calls.append(list(sys.argv))
-        return {}
-
-    monkeypatch.setattr(runpy, "run_path", fake_run_path)
-    return calls
+def home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A fresh user cache dir (``LANGCHAIN_TOKENOPT_HOME``)."""
+    folder = tmp_path / "home"
+    monkeypatch.setenv("LANGCHAIN_TOKENOPT_HOME", str(folder))
+    return folder
 
 
-def test_bench_monitoring_writes_under_the_user_cache_dir(
-    ran: list[list[str]], tmp_path: Path
+def test_a_bench_that_takes_results_writes_under_the_user_cache_dir(home: Path) -> None:
+    cmd = _bench_command(ROOT, "monitoring", ["--quick"])
+    assert cmd[:5] == [sys.executable, "-m", "bench", "monitoring", "--quick"]
+    results = Path(cmd[cmd.index("--results") + 1])
+    assert results == home / "bench"
+    assert results != ROOT / "bench" / "results"
+
+
+def test_the_agent_bench_takes_results_too(home: Path) -> None:
+    assert _bench_command(ROOT, "agent", ["--quick"])[-2:] == ["--results", str(home / "bench")]
+
+
+@pytest.mark.parametrize("given", [["--results", "elsewhere"], ["--out", "mine.json"]])
+def test_an_explicit_destination_is_passed_through(home: Path, given: list[str]) -> None:
+    cmd = _bench_command(ROOT, "monitoring", ["--quick", *given])
+    assert cmd == [sys.executable, "-m", "bench", "monitoring", "--quick", *given]
+
+
+def test_a_command_without_results_gets_none(home: Path) -> None:
+    # ``all`` runs each bench in its own process and has no --results of its own
+    assert _bench_command(ROOT, "all", ["--quick"]) == [
+        sys.executable,
+        "-m",
+        "bench",
+        "all",
+        "--quick",
+    ]
+
+
+def test_an_unknown_bench_is_reported_with_the_dispatcher_message(home: Path) -> None:
+    with pytest.raises(LookupError, match="not found: .*invalid choice: 'no_such_area'"):
+        _bench_command(ROOT, "no_such_area", [])
+
+
+def test_the_checkout_is_the_folder_that_holds_the_bench_package(tmp_path: Path) -> None:
+    assert _find_checkout([tmp_path, ROOT]) == ROOT
+    assert _find_checkout([tmp_path]) is None
+
+
+def test_the_cli_runs_the_dispatcher_and_returns_its_exit_code(
+    home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = CliRunner().invoke(app, ["bench", "monitoring", "--quick"])
-    assert result.exit_code == 0, result.output
-    (argv,) = ran
-    out = Path(argv[argv.index("--out") + 1])
-    assert out == tmp_path / "home" / "bench" / "monitoring_quick.json"
-    assert ROOT / "bench" / "results" not in out.parents
-
-
-def test_an_explicit_out_is_passed_through(ran: list[list[str]], tmp_path: Path) -> None:
-    chosen = str(tmp_path / "mine.json")
-    result = CliRunner().invoke(app, ["bench", "monitoring", "--out", chosen])
-    assert result.exit_code == 0, result.output
-    assert ran[0][1:] == ["--out", chosen]
-
-
-def test_the_monitoring_bench_accepts_out() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "monitoring_bench.py"), "--help"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    assert "--out" in done.stdout
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(app, ["bench", "all", "no-such-bench"])
+    assert result.exit_code == 2, result.output

@@ -174,6 +174,8 @@ def test_cache_hit_without_model_call(handler: TokenOptCallbackHandler) -> None:
     assert rec.cost.savings_usd["response_cache"] == pytest.approx(rec.cost.counterfactual_usd)
     with pytest.raises(TokenOptConfigError):
         handler.record_cache_hit("x", layer="fuzzy", prompt_tokens=1, output_tokens=1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="layer_name"):  # a misspelt keyword is not dropped
+        handler.record_cache_hit("x", layer_name="exact", prompt_tokens=1, output_tokens=1)  # type: ignore[call-arg]
     with pytest.raises(TokenOptConfigError):
         StepEvent(step="summarize", tokens_before=1, tokens_after=1)  # type: ignore[arg-type]
     # Without a handler or request id, reporting is a no-op that says so.
@@ -291,7 +293,7 @@ def test_one_step_recorder_serves_the_graph_and_user_nodes(
     config = {"callbacks": [handler], "metadata": {"tokenopt_request_id": "r-1"}}
     assert StepRecorder.from_config({}) is None
     assert StepRecorder.from_config({"callbacks": [handler]}) is None  # no request id
-    recorder = StepRecorder.from_config(config, monitors=[Broken(), handler])  # type: ignore[list-item]
+    recorder = StepRecorder.from_config(config, monitors=[Broken(), handler])
     assert recorder is not None and recorder.request_id == "r-1"
     assert len(recorder.monitors) == 2  # the handler once, though named twice
     event = StepEvent(step="context", tokens_before=900, tokens_after=400)

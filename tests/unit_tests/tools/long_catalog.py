@@ -3,7 +3,7 @@
 Long descriptions and many documented parameters give lower raw query-tool cosines than
 one-line descriptions, so a fixed raw-cosine threshold that suits short schemas abstains here
 on questions that clearly need a tool. Used by ``test_classifier_default.py`` and, as a veto,
-by ``bench/tools_bench.py --default-classifier`` (written by hand; no dataset text).
+by ``python -m bench tools default-classifier`` (written by hand; no dataset text).
 """
 
 from __future__ import annotations

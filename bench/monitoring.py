@@ -2,18 +2,16 @@
 
 Run from the repo root (pin to one core for latency figures):
 
-    taskset -c 1 python bench/monitoring_bench.py          # full
-    python bench/monitoring_bench.py --quick               # small run
+    taskset -c 1 python -m bench monitoring          # full
+    python -m bench monitoring --quick               # small run
 
-Writes bench/results/monitoring.json (``--out`` to choose; ``tokenopt bench monitoring``
-writes under the user cache dir instead). No dataset is needed (synthetic records); --data is
-accepted for uniformity with the other benches.
+Writes bench/results/monitoring.json (``--out`` or ``--results`` to choose). No dataset is
+needed (synthetic records).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import signal
@@ -34,6 +32,7 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
+from bench.common import REPO, percentile, results_option, write_json
 from langchain_tokenopt.monitoring import (
     REQUEST_ID_KEY,
     MemoryMetricsStore,
@@ -44,18 +43,9 @@ from langchain_tokenopt.monitoring import (
     TokenOptCallbackHandler,
     TokenUsage,
 )
+from tests.redis_server import RedisServer  # the test tooling's Redis launcher
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the test tooling's Redis launcher
-from tests.redis_server import RedisServer  # noqa: E402
-
-RESULTS = ROOT / "bench" / "results"
 console = Console()
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round((len(ordered) - 1) * q / 100)))]
 
 
 def _record(i: int, tag: str = "b") -> RequestRecord:
@@ -113,8 +103,8 @@ def bench_handler_overhead(n: int) -> dict[str, float]:
     return {
         "requests": n,
         "p50_ms": statistics.median(warm),
-        "p95_ms": _pct(warm, 95),
-        "p99_ms": _pct(warm, 99),
+        "p95_ms": percentile(warm, 95),
+        "p99_ms": percentile(warm, 99),
         "records_written": written,
     }
 
@@ -191,7 +181,7 @@ def _threads_into(store: object, threads: int, per_thread: int) -> dict[str, flo
         "total_s": total,
         "records_per_s": n / total,
         "add_p50_us": statistics.median(add_times),
-        "add_p99_us": _pct(add_times, 99),
+        "add_p99_us": percentile(add_times, 99),
         "dropped": store.dropped,  # type: ignore[attr-defined]
     }
 
@@ -199,10 +189,9 @@ def _threads_into(store: object, threads: int, per_thread: int) -> dict[str, flo
 _PROC_WRITER = textwrap.dedent(
     """
     import sys, time
-    sys.path.insert(0, sys.argv[4])
-    from bench.monitoring_bench import _record
+    from bench.monitoring import _record
     from langchain_tokenopt.monitoring import SQLiteMetricsStore
-    path, n, tag, rate = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[5])
+    path, n, tag, rate = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
     store = SQLiteMetricsStore(path=path, batch_size=256)
     sys.stdout.write("ready\\n"); sys.stdout.flush()
     sys.stdin.readline()
@@ -223,12 +212,10 @@ _PROC_WRITER = textwrap.dedent(
 
 def bench_sqlite_processes(tmp: Path, procs: int, per_proc: int) -> dict[str, float]:
     path = tmp / "procs.sqlite"
-    script = tmp / "writer.py"
-    script.write_text(_PROC_WRITER)
     children = [
-        subprocess.Popen(
-            [sys.executable, str(script), str(path), str(per_proc), f"p{k}", str(ROOT), "0"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        subprocess.Popen(  # run from the repository root, so that ``bench`` imports
+            [sys.executable, "-c", _PROC_WRITER, str(path), str(per_proc), f"p{k}", "0"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO,
         )
         for k in range(procs)
     ]  # fmt: skip
@@ -258,11 +245,9 @@ def bench_sqlite_processes(tmp: Path, procs: int, per_proc: int) -> dict[str, fl
 
 def bench_kill9(tmp: Path, target_written: int, rate: float) -> dict[str, object]:
     path = tmp / f"kill-{int(rate)}.sqlite"
-    script = tmp / "writer.py"
-    script.write_text(_PROC_WRITER)
-    child = subprocess.Popen(
-        [sys.executable, str(script), str(path), "10000000", "k", str(ROOT), str(rate)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    child = subprocess.Popen(  # run from the repository root, so that ``bench`` imports
+        [sys.executable, "-c", _PROC_WRITER, str(path), "10000000", "k", str(rate)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO,
     )  # fmt: skip
     assert child.stdin is not None and child.stdout is not None
     assert child.stdout.readline().strip() == "ready"
@@ -291,18 +276,23 @@ def bench_kill9(tmp: Path, target_written: int, rate: float) -> dict[str, object
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small run")
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "datasets"))
-    parser.add_argument("--no-redis", action="store_true")
-    parser.add_argument(
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``monitoring`` to the dispatcher's subparsers."""
+    p = sub.add_parser("monitoring", help="handler overhead, store throughput, kill -9 safety")
+    p.add_argument("--quick", action="store_true", help="small run")
+    p.add_argument("--no-redis", action="store_true", help="skip the Redis store")
+    p.add_argument(
         "--out",
         type=Path,
         default=None,
-        help="results JSON (default: bench/results/monitoring[_quick].json)",
+        help="results JSON (default: <results>/monitoring[_quick].json)",
     )
-    args = parser.parse_args()
+    results_option(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    """The monitoring bench (see the module docstring)."""
     q = args.quick
     n_overhead = 2_000 if q else 20_000
     per_thread = 500 if q else 5_000
@@ -374,11 +364,7 @@ def main() -> None:
         "≤ 0.2",
     )
     console.print(table)
-    target = args.out or RESULTS / ("monitoring_quick.json" if q else "monitoring.json")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(out, indent=2))
+    target = write_json(
+        args.out or args.results / ("monitoring_quick.json" if q else "monitoring.json"), out
+    )
     console.print(f"wrote {target}")
-
-
-if __name__ == "__main__":
-    main()

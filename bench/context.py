@@ -19,12 +19,14 @@ objects), the next turn of a thread restored from a checkpoint (every message de
 wall and CPU time (``thread_time``, which leaves out waiting for a shared core), and the
 cold-call floor (one tokenizer pass and one fact scan over the thread).
 
-``--middleware`` (a separate run, about 45 minutes on one core): LangChain's
+``python -m bench context middleware`` (a separate run, about 45 minutes on one core): LangChain's
 ``SummarizationMiddleware`` with the local SmolLM2 as its model, beside ContextOptimizer's
 default and ContextOptimizer with SmolLM2 summaries, on the tau-bench test split and the long
 threads, same metrics -> ``bench/results/context_bench_middleware.json``.
 
-Run: python bench/context_bench.py [--quick] [--data DIR] [--lm N] [--middleware]
+Run: ``python -m bench context run [--quick] [--data DIR] [--lm N]``; the agent-loop latency
+alone: ``python -m bench context latency [--quick]``; SmolLM2 replays alone:
+``python -m bench context lm --lm N``; the middleware run: ``python -m bench context middleware``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ import hashlib
 import json
 import re
 import statistics
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -54,6 +55,7 @@ from langchain_core.messages import (
 from rich.console import Console
 from rich.table import Table
 
+from bench.common import DATASETS, percentile, results_option, write_json
 from langchain_tokenopt.context import (
     ChatModelSummarizer,
     ContextMemo,
@@ -68,7 +70,6 @@ from langchain_tokenopt.context.facts import extract_facts, message_text
 from langchain_tokenopt.errors import BudgetExceededError, ContextError
 from langchain_tokenopt.tokens import TokenCounter
 
-ROOT = Path(__file__).resolve().parents[1]
 console = Console(width=160)
 
 
@@ -325,7 +326,7 @@ def measure(
         "over_budget": int(sum(rows["over"])),
         "only_system_returned": only_system,
         "ms_median": round(statistics.median(ms), 3) if ms else None,
-        "ms_p95": round(ms[int(0.95 * (len(ms) - 1))], 3) if ms else None,
+        "ms_p95": round(percentile(ms, 95), 3) if ms else None,
     }
 
 
@@ -412,11 +413,6 @@ _LABELS = {
 }
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[int(q * (len(ordered) - 1))], 2)
-
-
 def print_headline(report: dict[str, Any]) -> None:
     """One table: each set and budget, ours next to the trim_messages baselines."""
     table = Table(title="headline: fact retention (invalid histories) per set and budget")
@@ -489,10 +485,10 @@ def replay_latency(
         "resumed_call_ms": round(resume_ms, 2),
         "resumed_call_cpu_ms": round(resume_cpu, 2),
         "ms_p50": round(statistics.median(rest), 2),
-        "ms_p95": _pct(rest, 0.95),
+        "ms_p95": round(percentile(rest, 95), 2),
         "ms_max": round(max(rest), 2),
         "cpu_ms_p50": round(statistics.median(rest_cpu), 2),
-        "cpu_ms_p95": _pct(rest_cpu, 0.95),
+        "cpu_ms_p95": round(percentile(rest_cpu, 95), 2),
         "wall": wall[1:],
         "cpu": cpu[1:],
     }
@@ -532,9 +528,9 @@ def latency_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "threads": len(group),
                 "calls": len(wall),
                 "ms_p50": round(statistics.median(wall), 2),
-                "ms_p95": _pct(wall, 0.95),
+                "ms_p95": round(percentile(wall, 95), 2),
                 "cpu_ms_p50": round(statistics.median(cpu), 2),
-                "cpu_ms_p95": _pct(cpu, 0.95),
+                "cpu_ms_p95": round(percentile(cpu, 95), 2),
                 "first_call_ms_median": round(statistics.median(first), 2),
                 "first_call_ms_max": round(max(first), 2),
                 "first_call_cpu_ms_median": round(statistics.median(first_cpu), 2),
@@ -693,8 +689,9 @@ def middleware_run(
     report: dict[str, Any],
     *,
     quick: bool,
+    results: Path,
 ) -> None:
-    """``--middleware``: the tau-bench test split and the long threads, three budgets."""
+    """``python -m bench context middleware``: tau-bench test split and long threads, 3 budgets."""
     fns = middleware_methods(counter)
     chosen = [name for name in sets if "test split" in name and "tau" in name]
     chosen += [name for name in sets if name.startswith("long threads")]
@@ -710,33 +707,41 @@ def middleware_run(
         print_table(f"{set_name}: {len(items)} histories, SmolLM2 summaries", rows)
         report["sets"][set_name] = {"n": len(items), "rows": rows}
     name = "context_bench_middleware" + ("_quick" if quick else "")
-    out = ROOT / "bench" / "results" / f"{name}.json"
-    out.write_text(json.dumps(report, indent=2))
+    out = write_json(results / f"{name}.json", report)
     console.print(f"wrote {out}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "conversations"
-    )
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, default=DATASETS / "conversations")
     parser.add_argument(
         "--quick", action="store_true", help="small run (first 40 tau, 20 ToolTalk)"
     )
-    parser.add_argument(
-        "--lm", type=int, default=0, help="replay N test conversations with SmolLM2 summaries"
-    )
     parser.add_argument("--long-tokens", type=int, default=50_000)
-    parser.add_argument(
-        "--skip-main", action="store_true", help="only the latency and --lm parts (no tables)"
-    )
-    parser.add_argument(
-        "--middleware",
-        action="store_true",
-        help="only LangChain's SummarizationMiddleware beside ours, SmolLM2 summaries "
-        "(tau-bench test split and the long threads; minutes per set)",
-    )
-    args = parser.parse_args()
+    results_option(parser)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``context`` and its subcommands to the dispatcher's subparsers."""
+    context = sub.add_parser("context", help="history optimization vs trim_messages, latency")
+    cmds = context.add_subparsers(dest="subcommand", required=True, metavar="<subcommand>")
+    p = cmds.add_parser("run", help="tables on every set and budget, then agent-loop latency")
+    _common(p)
+    p.add_argument("--lm", type=int, default=0, help="also replay N test conversations (SmolLM2)")
+    p.set_defaults(func=run, skip_main=False, middleware=False)
+    p = cmds.add_parser("latency", help="only the agent-loop latency on the long threads")
+    _common(p)
+    p.set_defaults(func=run, skip_main=True, middleware=False, lm=0)
+    p = cmds.add_parser("lm", help="only replay N test conversations with SmolLM2 summaries")
+    _common(p)
+    p.add_argument("--lm", type=int, required=True, help="conversations to replay")
+    p.set_defaults(func=run, skip_main=True, middleware=False)
+    p = cmds.add_parser("middleware", help="LangChain's SummarizationMiddleware beside ours")
+    _common(p)
+    p.set_defaults(func=run, skip_main=False, middleware=True, lm=0)
+
+
+def run(args: argparse.Namespace) -> None:
+    """The context bench; ``args.skip_main`` / ``args.middleware`` pick the part."""
     counter = TokenCounter("gpt-4o")
     tau = load_tau(args.data)
     tooltalk = load_tooltalk(args.data)
@@ -758,9 +763,9 @@ def main() -> None:
         f"long threads (~{args.long_tokens // 1000}k tokens)": longs,
     }
     fns = methods(counter)
-    report: dict[str, Any] = {"command": " ".join(sys.argv), "counter": repr(counter), "sets": {}}
+    report: dict[str, Any] = {"counter": repr(counter), "sets": {}}
     if args.middleware:
-        middleware_run(sets, counter, report, quick=args.quick)
+        middleware_run(sets, counter, report, quick=args.quick, results=args.results)
         return
     for set_name, items in sets.items():
         if args.skip_main:
@@ -821,10 +826,5 @@ def main() -> None:
     name = "context_bench_quick" if args.quick else "context_bench"
     if args.skip_main:
         name += "_lm" if args.lm else "_latency"
-    out = ROOT / "bench" / "results" / f"{name}.json"
-    out.write_text(json.dumps(report, indent=2))
+    out = write_json(args.results / f"{name}.json", report)
     console.print(f"wrote {out}")
-
-
-if __name__ == "__main__":
-    main()

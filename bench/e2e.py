@@ -6,7 +6,7 @@ with the local SmolLM2, and reports:
 
 * prompt tokens per request before/after, on the cache-miss path and averaged over the workload
   (a turn's model calls summed, and per first model call);
-* next-call sufficiency beside them (the measure of bench/agent_bench.py): on each miss whose
+* next-call sufficiency beside them (the measure of ``python -m bench agent``): on each miss whose
   question needs tools, whether those tools were bound on the first model call the graph made
   and the argument values the question or its conversation states were still in the request
   (the agent calls the expected tools when bound, find_tools otherwise; see
@@ -34,12 +34,15 @@ Also measured, without the LM:
   the demo's context budget;
 * tool recall on the workload: the expected tools bound on each miss.
 
-Usage:
-    python bench/e2e_bench.py                      # all 64 questions
-    python bench/e2e_bench.py --quick              # first 20 questions
-    python bench/e2e_bench.py --no-prefix-stable   # one run, no prefix-stable cost row
-    python bench/e2e_bench.py --tool-margin-sweep  # BFCL dev split: recall vs tool_margin
-Writes bench/results/e2e.json (or e2e_quick.json; e2e_tool_margin.json for the sweep).
+Usage (from the repository root):
+    python -m bench e2e                       # all 64 questions
+    python -m bench e2e --quick               # first 20 questions
+    python -m bench e2e --limit 8             # first 8 questions
+    python -m bench e2e --no-prefix-stable    # one run, no prefix-stable cost row
+    python -m bench e2e tool-margin           # BFCL dev split: recall vs tool_margin
+Writes bench/results/e2e.json (or e2e_quick.json with --quick / --limit; e2e_tool_margin.json
+for the sweep); ``--results DIR`` writes the same names elsewhere. The component benches'
+results it quotes (quality proxies, QQP curves) are read from bench/results.
 """
 
 from __future__ import annotations
@@ -47,7 +50,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -59,8 +61,9 @@ from langchain_core.callbacks import BaseCallbackHandler
 from rich.console import Console
 from rich.table import Table
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "results"
+from bench.common import DATASETS, REPO, RESULTS, percentile, results_option, stopwatch, write_json
+
+__all__ = ["register", "run", "run_tool_margin"]
 GOALS = {
     "tokens_per_request": "50k -> 500 tokens (99 %) on average",
     "hit_rate": "> 60 % where the traffic allows it",
@@ -69,7 +72,7 @@ GOALS = {
 }
 
 
-#: Models the run is priced at, with their provider's prompt-caching rules (as agent_bench).
+#: Models the run is priced at, with their provider's prompt-caching rules (as bench.agent).
 PRICED = (("claude-sonnet-4-5", "anthropic"), ("gpt-4o", "openai"), ("gpt-4.1", "openai"))
 #: Seconds between two model calls in the cost replay (inside every provider's lifetime).
 CALL_GAP_S = 30.0
@@ -95,9 +98,10 @@ class RequestCapture(BaseCallbackHandler):
 
     run_inline = True
 
-    def __init__(self, workload: Any) -> None:
+    def __init__(self, workload: Any, *, prefix_stable: bool | None = None) -> None:
         super().__init__()
         self.workload = workload
+        self.prefix_stable = prefix_stable
         self.log: Any = None
         self.tools_by_name: dict[str, Any] = {}
         self.all_tools: list[Any] = []
@@ -110,6 +114,19 @@ class RequestCapture(BaseCallbackHandler):
         self.log = getattr(model, "log", None)
         self.all_tools = list(tools)
         self.tools_by_name = {t.name: t for t in self.all_tools}
+
+    def build_agent(self, model: Any, tools: Any = (), **kwargs: Any) -> Any:
+        """The demo's graph factory (``build_demo_agent(build_agent=...)``): attach, then build.
+
+        ``prefix_stable`` (when not ``None``) overrides the agent's mode: ``build_demo_agent``
+        has no such option of its own.
+        """
+        from langchain_tokenopt.graph import build_optimized_agent
+
+        self.attach(model, tools)
+        if self.prefix_stable is not None:
+            kwargs["prefix_stable"] = self.prefix_stable
+        return build_optimized_agent(model, tools, **kwargs)
 
     def on_chat_model_start(
         self, serialized: Any, messages: Any, *, run_id: Any, metadata: Any = None, **_: Any
@@ -216,32 +233,20 @@ def price_calls(capture: RequestCapture) -> dict[str, Any]:
 def capturing(workload: Any, *, prefix_stable: bool | None) -> Iterator[RequestCapture]:
     """Capture every model call of a demo run; ``prefix_stable`` overrides the agent's mode.
 
-    ``build_demo_agent`` has no ``prefix_stable`` option: the graph factory it imports is
-    wrapped for the run to pass one (``None`` keeps the agent's default).
+    Pass ``build_agent=capture.build_agent`` to the demo's runner (``None`` keeps the agent's
+    default mode); the capture is installed as a callback for the whole block.
     """
     from contextvars import ContextVar
 
     from langchain_core.tracers.context import register_configure_hook
 
-    import langchain_tokenopt.graph as graph_pkg
-
-    capture = RequestCapture(workload)
-    original = graph_pkg.build_optimized_agent
-
-    def build(model: Any, tools: Any = (), **kwargs: Any) -> Any:
-        capture.attach(model, tools)
-        if prefix_stable is not None:
-            kwargs["prefix_stable"] = prefix_stable
-        return original(model, tools, **kwargs)
-
+    capture = RequestCapture(workload, prefix_stable=prefix_stable)
     var: ContextVar[RequestCapture | None] = ContextVar("e2e_request_capture", default=None)
     register_configure_hook(var, inheritable=True)
     token = var.set(capture)
-    graph_pkg.build_optimized_agent = build  # type: ignore[assignment]
     try:
         yield capture
     finally:
-        graph_pkg.build_optimized_agent = original  # type: ignore[assignment]
         var.reset(token)
 
 
@@ -252,7 +257,7 @@ def cost_four_ways(
     out: dict[str, Any] = {
         "method": (
             "calls of the run replayed in order, 30 s apart, through one provider cache"
-            " (bench/e2e_bench.py price_calls); input tokens only; breakpoints on the last"
+            " (bench/e2e.py price_calls); input tokens only; breakpoints on the last"
             " tool, the system prompt and the newest message for every method (Anthropic)"
         ),
         "calls": {"default": default, "prefix_stable": stable},
@@ -323,14 +328,6 @@ def print_cost_table(console: Console, cost: dict[str, Any]) -> None:
         )
         table.add_row(*cells)
     console.print(table)
-
-
-def _pct(values: list[float], q: int) -> float | None:
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
 def _read(name: str) -> dict[str, Any] | None:
@@ -624,7 +621,7 @@ def system_prompt_quality(workload: Any, budgets: tuple[int, ...]) -> dict[str, 
             "mean_tokens": round(statistics.fmean(tokens), 1),
             "answer_sentences": _share(answers),
             "core_parts_that_matter": _share(parts),
-            "p50_ms": round(statistics.median(ms), 1),
+            "p50_ms": round(percentile(ms, 50), 1),
         }
     return out
 
@@ -709,15 +706,15 @@ def workload_tool_trim(
     }
 
 
-def tool_margin_sweep(console: Console) -> int:
+def run_tool_margin(args: argparse.Namespace) -> int:
     """BFCL dev split: recall of the selector's top 5 after the graph's margin trim."""
-    sys.path.insert(0, str(REPO / "bench"))
     import numpy as np
-    from tools_bench import load_bfcl  # the same loader and split as the tools bench
 
+    from bench.tools.data import load_bfcl  # the same loader and split as the tools bench
     from langchain_tokenopt.tools import ToolRetriever
 
-    catalog, queries, _ = load_bfcl(REPO.parent / "shared" / "datasets" / "tools")
+    console = Console(width=110)
+    catalog, queries, _ = load_bfcl(DATASETS / "tools")
     dev = [q for q in queries if not q.test]
     retriever = ToolRetriever(tools=catalog)
     ranked = retriever.rank_batch([q.text for q in dev])
@@ -744,28 +741,31 @@ def tool_margin_sweep(console: Console) -> int:
         out[str(margin)] = row
         table.add_row(str(margin), *(str(v) for v in row.values()))
     console.print(table)
-    path = RESULTS / "e2e_tool_margin.json"
-    path.write_text(json.dumps(out, indent=2))
-    console.print(f"wrote {path.relative_to(REPO)}")
+    path = write_json(args.results / "e2e_tool_margin.json", out)
+    console.print(f"wrote {path}")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="first 20 questions only")
-    parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument(
-        "--tool-margin-sweep", action="store_true", help="BFCL dev split sweep of tool_margin"
-    )
-    parser.add_argument(
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``e2e`` (the workload run) and its ``tool-margin`` sweep to the dispatcher."""
+    p = sub.add_parser("e2e", help="end to end: the demo workload through the optimized graph")
+    p.add_argument("--quick", action="store_true", help="first 20 questions only")
+    p.add_argument("--limit", type=int, default=None, help="first N questions only")
+    p.add_argument(
         "--no-prefix-stable",
         action="store_true",
         help="skip the second run in prefix-stable mode (its cost and sufficiency)",
     )
-    args = parser.parse_args(argv)
-    sys.path.insert(0, str(REPO))
-    if args.tool_margin_sweep:
-        return tool_margin_sweep(Console(width=110))
+    results_option(p)
+    p.set_defaults(func=run)
+    cmds = p.add_subparsers(dest="subcommand", required=False, metavar="[<subcommand>]")
+    sweep = cmds.add_parser("tool-margin", help="BFCL dev split sweep of tool_margin")
+    results_option(sweep)
+    sweep.set_defaults(func=run_tool_margin)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The workload through the optimized graph (see the module docstring)."""
     from examples.tokenopt_demo import load_workload
     from examples.tokenopt_demo.agent_run import (
         DEMO_CONTEXT_BUDGET,
@@ -788,10 +788,16 @@ def main(argv: list[str] | None = None) -> int:
     with (
         tempfile.TemporaryDirectory(prefix="tokenopt-e2e-") as tmp,
         capturing(workload, prefix_stable=None) as capture,
+        stopwatch() as clock,
     ):
-        started = time.perf_counter()
-        report = run_workload(workload, limit=limit, workdir=Path(tmp), on_result=progress)
-        seconds = time.perf_counter() - started
+        report = run_workload(
+            workload,
+            limit=limit,
+            workdir=Path(tmp),
+            on_result=progress,
+            build_agent=capture.build_agent,
+        )
+        seconds = clock.wall
     render_report(report, console=console)
     default_calls = price_calls(capture)
     stable_calls = stable_report = None
@@ -802,7 +808,11 @@ def main(argv: list[str] | None = None) -> int:
             capturing(workload, prefix_stable=True) as capture_ps,
         ):
             stable_report = run_workload(
-                workload, limit=limit, workdir=Path(tmp), on_result=progress
+                workload,
+                limit=limit,
+                workdir=Path(tmp),
+                on_result=progress,
+                build_agent=capture_ps.build_agent,
             )
         stable_calls = price_calls(capture_ps)
 
@@ -911,10 +921,10 @@ def main(argv: list[str] | None = None) -> int:
             "entries_at_end": report.cache_entries,
         },
         "latency_ms": {
-            "hit_p50": _pct(hit_ms, 50),
-            "hit_p95": _pct(hit_ms, 95),
-            "miss_p50": _pct(miss_ms, 50),
-            "miss_p95": _pct(miss_ms, 95),
+            "hit_p50": percentile(hit_ms, 50) if hit_ms else None,
+            "hit_p95": percentile(hit_ms, 95) if hit_ms else None,
+            "miss_p50": percentile(miss_ms, 50) if miss_ms else None,
+            "miss_p95": percentile(miss_ms, 95) if miss_ms else None,
         },
         "cost_four_ways": cost,
         "quality_proxies": quality_proxies(),
@@ -1083,12 +1093,7 @@ def main(argv: list[str] | None = None) -> int:
         + (", ".join(norm["must_miss_matched_same_tenant_ignoring_conversation"]) or "none")
     )
     print_cost_table(console, cost)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / ("e2e_quick.json" if args.quick or args.limit else "e2e.json")
-    out.write_text(json.dumps(result, indent=2))
-    console.print(f"wrote {out.relative_to(REPO)}")
+    name = "e2e_quick.json" if args.quick or args.limit else "e2e.json"
+    out = write_json(args.results / name, result)
+    console.print(f"wrote {out}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -29,7 +29,9 @@ The scripted model answers ``"ok"`` when the gold tool is bound; otherwise, when
 ``find_tools`` is bound, it calls it with the gold tool's first description sentence and
 records on the next call whether the gold tool is then bound (``recovered``, one extra model
 call). Metrics: tool_bound, recovered, args_kept (gold string / number values, >= 2 chars,
-case and whitespace folded, that the full request holds and the optimized one keeps),
+case and whitespace folded, that the task's own conversation holds (system prompt and the
+measured trajectory; in the long setting not the filler of other tasks) and the optimized
+request keeps),
 sufficient, sufficient_with_find, tokens per call (``TokenCounter("gpt-4o")``: messages +
 bound tools, the full request is full system + full history + the whole catalog), and
 optimizer ms per model call (invoke wall time minus the scripted model's own time, divided
@@ -39,12 +41,15 @@ the same point.
 Run (from the repo root; 28 s measured on the shared 2-core machine for the test split, both
 datasets and settings, 102 points x 5 methods; the dev split, 994 points, took 273 s):
 
-    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python bench/agent_bench.py
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python -m bench agent
 
 Options: ``--split dev|test`` (default test), ``--quick`` (2 threads per dataset),
-``--only tau|tooltalk``, ``--out bench/results/agent_bench.json`` (the plot goes beside it,
-``.png``). The JSON holds every per-point failure (dataset, setting, thread, point, gold tool,
-failed checks, bound tools, the newest human message and the last messages before the call).
+``--only tau|tooltalk``, ``--methods``, ``--settings``, ``--context-budget``, ``--no-toolkits``,
+``--first-trial``, ``--out FILE`` (default ``<results>/agent_bench.json``, ``--results DIR``
+default ``bench/results``; the plot goes beside it, ``.png``). The JSON holds every per-point
+failure (dataset, setting, thread, point, gold tool, failed checks, bound tools, the newest human
+message and the last messages before the call). Latency percentiles come from
+:func:`bench.common.percentile` (linear interpolation).
 """
 
 from __future__ import annotations
@@ -52,7 +57,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import re
 import statistics
 import sys
@@ -64,12 +68,21 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    ToolMessage,
+    trim_messages,
+)
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.tools import BaseTool, StructuredTool
+from pydantic import ConfigDict
+from rich.console import Console
+from rich.table import Table
 
-from agent_catalogs import (  # noqa: E402
+from bench.agent_catalogs import (
     TAU_AIRLINE_TOOLS,
     TOOLTALK_TOOLS,
     description_of,
@@ -77,31 +90,20 @@ from agent_catalogs import (  # noqa: E402
     with_distractors,
     with_toolkits,
 )
-from context_bench import is_test, load_tau, load_tooltalk, long_threads, text_of  # noqa: E402
-from langchain_core.language_models import BaseChatModel  # noqa: E402
-from langchain_core.messages import (  # noqa: E402
-    AIMessage,
-    BaseMessage,
-    HumanMessage,
-    ToolMessage,
-    trim_messages,
-)
-from langchain_core.outputs import ChatGeneration, ChatResult  # noqa: E402
-from langchain_core.tools import BaseTool, StructuredTool  # noqa: E402
-from pydantic import ConfigDict  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-from tools_bench import load_bfcl  # noqa: E402
-
-from langchain_tokenopt import ToolRetriever, build_optimized_agent  # noqa: E402
-from langchain_tokenopt.graph.defaults import DEFAULT_CONTEXT_BUDGET  # noqa: E402
-from langchain_tokenopt.monitoring import (  # noqa: E402
+from bench.common import DATASETS, percentile, results_option, write_json
+from bench.context import is_test, load_tau, load_tooltalk, long_threads, text_of
+from bench.tools.data import load_bfcl
+from langchain_tokenopt import ToolRetriever, build_optimized_agent
+from langchain_tokenopt.graph.defaults import DEFAULT_CONTEXT_BUDGET
+from langchain_tokenopt.monitoring import (
     MemoryMetricsStore,
     RequestShape,
     TokenOptCallbackHandler,
     price_thread,
 )
-from langchain_tokenopt.tokens import TokenCounter  # noqa: E402
+from langchain_tokenopt.tokens import TokenCounter
+
+__all__ = ["METHODS", "SETTINGS", "register", "run"]
 
 console = Console(width=200)
 METHODS = (
@@ -112,8 +114,6 @@ METHODS = (
     "ours_middleware",
     "ours_prefix",
 )
-#: The methods this run measures (``--methods``; ``none`` always, the cost baseline).
-RUN_METHODS: list[str] = list(METHODS)
 #: Models the request sequences are priced for, with their provider's caching rules.
 PRICED = (("claude-sonnet-4-5", "anthropic"), ("gpt-4o", "openai"), ("gpt-4.1", "openai"))
 #: Seconds between two model calls of a thread in the cost replay (inside every lifetime).
@@ -142,9 +142,6 @@ class OptimizerErrors(logging.Handler):
         self.counts[self.method] += 1
         text = record.getMessage().splitlines()[0][:200]
         self.messages.setdefault(self.method, Counter())[text] += 1
-
-
-ERRORS = OptimizerErrors()
 
 
 # ---------------------------------------------------------------------- the scripted model
@@ -325,13 +322,6 @@ def request_text(messages: Sequence[BaseMessage]) -> str:
     return _fold(text_of(list(messages)))
 
 
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 # ---------------------------------------------------------------------- the methods
 class StepTimes(TokenOptCallbackHandler):
     """Adds up the optimizer steps' own latency (what the graph and middleware report)."""
@@ -352,8 +342,11 @@ class Harness:
         catalog: list[dict[str, Any]],
         counter: TokenCounter,
         context_budget: int = DEFAULT_CONTEXT_BUDGET,
+        *,
+        errors: OptimizerErrors,
     ) -> None:
         self.catalog = catalog
+        self.errors = errors
         self.context_budget = context_budget
         self.by_name = {tool_name(t): t for t in catalog}
         self.counter = counter
@@ -460,23 +453,31 @@ def measure_point(
     history: list[BaseMessage],
     gold: dict[str, Any],
     state: dict[str, Any],
+    own_text: str | None = None,
 ) -> dict[str, Any]:
+    """Replay one point through ``method``; ``own_text`` is where gold values are looked for.
+
+    ``own_text`` (default: the whole history) is the folded text of the system prompt and the
+    measured task's own messages: in the long setting the filler before them is other tasks,
+    whose words a value derived by the agent (``"6:30"`` read as ``18:30:00``) can match by
+    chance, and no agent needs them for this task's next call.
+    """
     gold_name = gold["name"]
     query = first_sentence(description_of(harness.by_name[gold_name]))
     if method.startswith("ours"):
         harness.agent(method, str(history[0].content))  # built (and warmed) before the reset
     harness.script.reset(gold_name, query)
     harness.steps_ms = 0.0
-    ERRORS.method = method
-    before = ERRORS.counts[method]
+    harness.errors.method = method
+    before = harness.errors.counts[method]
     calls, opt_s = harness.run(method, history, state)
-    errors = ERRORS.counts[method] - before
-    ERRORS.method = ""
+    errors = harness.errors.counts[method] - before
+    harness.errors.method = ""
     first = calls[0]
     bound = gold_name in first["names"]
     find_bound = FIND_TOOLS in first["names"]
     recovered = (not bound) and find_bound and len(calls) > 1 and gold_name in calls[1]["names"]
-    full_text = request_text(history)
+    full_text = own_text if own_text is not None else request_text(history)
     sent_text = request_text(first["messages"])
     checked = [forms for forms in gold_values(gold["args"]) if any(f in full_text for f in forms)]
     lost = [forms[0] for forms in checked if not any(f in sent_text for f in forms)]
@@ -600,8 +601,10 @@ def run_dataset(
     items: list[dict[str, Any]],
     filler: list[dict[str, Any]],
     setting: str,
+    methods: Sequence[str] = METHODS,
 ) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]], dict[str, Any]]:
-    rows: dict[str, list[dict[str, Any]]] = {m: [] for m in RUN_METHODS}
+    """Replay every point of ``items`` through each of ``methods`` in ``setting``."""
+    rows: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
     failures: list[dict[str, Any]] = []
     counter = harness.counter
     full_tokens, tokenizer_ms, prefix_tokens = [], [], []
@@ -613,7 +616,7 @@ def run_dataset(
             thread = long_thread({**item, "messages": own}, filler, counter)
             first = len(thread) - (len(own) - 1)
             prefix_tokens.append(counter.count_messages(thread[:first]))
-        states: dict[str, dict[str, Any]] = {m: {} for m in RUN_METHODS}
+        states: dict[str, dict[str, Any]] = {m: {} for m in methods}
         for p, idx in enumerate(points_of(thread, first)):
             history = thread[:idx]
             gold = thread[idx].tool_calls[0]  # type: ignore[attr-defined]
@@ -622,8 +625,9 @@ def run_dataset(
             tokenizer_ms.append((time.perf_counter() - start) * 1000)
             full_tokens.append(full)
             human = next((m for m in reversed(history) if isinstance(m, HumanMessage)), None)
-            for method in RUN_METHODS:
-                row = measure_point(harness, method, history, gold, states[method])
+            own_text = request_text([history[0], *history[first:]])
+            for method in methods:
+                row = measure_point(harness, method, history, gold, states[method], own_text)
                 row["tokens_full"] = full
                 row["thread"] = item["id"]
                 rows[method].append(row)
@@ -697,15 +701,15 @@ def aggregate(rows: list[dict[str, Any]], tokenizer_ms: list[float], method: str
     out["tokens_fewer"] = 1 - out["tokens_sent"] / out["tokens_full"]
     ms = [r["opt_ms"] for r in rows]
     if method != "none":
-        out["opt_ms_p50"], out["opt_ms_p95"] = pct(ms, 0.5), pct(ms, 0.95)
+        out["opt_ms_p50"], out["opt_ms_p95"] = percentile(ms, 50), percentile(ms, 95)
         out["tokenizer_ms_p50"], out["tokenizer_ms_p95"] = (
-            pct(tokenizer_ms, 0.5),
-            pct(tokenizer_ms, 0.95),
+            percentile(tokenizer_ms, 50),
+            percentile(tokenizer_ms, 95),
         )
         out["ratio_p50"] = out["opt_ms_p50"] / out["tokenizer_ms_p50"]
         out["ratio_p95"] = out["opt_ms_p95"] / out["tokenizer_ms_p95"]
         steps = [r["steps_ms"] for r in rows]
-        out["steps_ms_p50"], out["steps_ms_p95"] = pct(steps, 0.5), pct(steps, 0.95)
+        out["steps_ms_p50"], out["steps_ms_p95"] = percentile(steps, 50), percentile(steps, 95)
         out["steps_ratio_p50"] = out["steps_ms_p50"] / out["tokenizer_ms_p50"]
         out["steps_ratio_p95"] = out["steps_ms_p95"] / out["tokenizer_ms_p95"]
     return out
@@ -838,9 +842,10 @@ def plot(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets")
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``agent`` to the dispatcher's subparsers."""
+    ap = sub.add_parser("agent", help="the agent loop on tau-bench and ToolTalk")
+    ap.add_argument("--data", type=Path, default=DATASETS)
     ap.add_argument("--split", choices=("dev", "test"), default="test")
     ap.add_argument("--quick", action="store_true", help="2 threads per dataset")
     ap.add_argument("--only", choices=("tau", "tooltalk"), default=None)
@@ -864,14 +869,37 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--first-trial", action="store_true", help="tau-bench: trial 0 of each task only"
     )
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "agent_bench.json")
-    args = ap.parse_args(argv)
-    if args.methods:
-        RUN_METHODS[:] = [m for m in METHODS if m == "none" or m in args.methods]
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="results JSON (default: <results>/agent_bench.json; the plot goes beside it)",
+    )
+    results_option(ap)
+    ap.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The agent-loop bench (see the module docstring)."""
+    out_path: Path = args.out or args.results / "agent_bench.json"
+    methods = (
+        [m for m in METHODS if m == "none" or m in args.methods] if args.methods else list(METHODS)
+    )
+    errors = OptimizerErrors()
     package_logger = logging.getLogger("langchain_tokenopt")
     package_logger.setLevel(logging.WARNING)
-    package_logger.addHandler(ERRORS)
+    package_logger.addHandler(errors)
     package_logger.propagate = False  # counted (and listed in the JSON), not printed
+    try:
+        return _run(args, out_path, methods, errors)
+    finally:
+        package_logger.removeHandler(errors)
+        package_logger.propagate = True
+
+
+def _run(
+    args: argparse.Namespace, out_path: Path, methods: list[str], errors: OptimizerErrors
+) -> int:
     began = time.perf_counter()
     counter = TokenCounter("gpt-4o")
     pool, _, _ = load_bfcl(args.data / "tools")
@@ -893,7 +921,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.quick:
             items = items[:2]
-        harness = Harness(catalogs[dataset], counter, args.context_budget)
+        harness = Harness(catalogs[dataset], counter, args.context_budget, errors=errors)
         results[dataset] = {}
         meta[dataset] = {
             "threads": len(items),
@@ -902,11 +930,11 @@ def main(argv: list[str] | None = None) -> int:
         }
         for setting in args.settings or SETTINGS:
             start = time.perf_counter()
-            rows, failures, extra = run_dataset(dataset, harness, items, filler, setting)
+            rows, failures, extra = run_dataset(dataset, harness, items, filler, setting, methods)
             all_failures.extend(failures)
-            summary = {m: aggregate(rows[m], extra["tokenizer_ms"], m) for m in RUN_METHODS}
+            summary = {m: aggregate(rows[m], extra["tokenizer_ms"], m) for m in methods}
             costs = price_rows(rows)
-            for m in RUN_METHODS:
+            for m in methods:
                 summary[m]["costs"] = costs[m]
             results[dataset][setting] = summary
             meta[dataset][setting] = {
@@ -933,10 +961,9 @@ def main(argv: list[str] | None = None) -> int:
         table.add_row(kind, str(n))
     console.print(table)
     seconds = time.perf_counter() - began
-    if ERRORS.counts:
-        console.print(f"optimizer steps that failed open (logged warnings): {dict(ERRORS.counts)}")
+    if errors.counts:
+        console.print(f"optimizer steps that failed open (logged warnings): {dict(errors.counts)}")
     console.print(f"run time {seconds:.0f} s")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "split": args.split,
         "quick": args.quick,
@@ -944,15 +971,11 @@ def main(argv: list[str] | None = None) -> int:
         "meta": meta,
         "results": results,
         "failure_kinds": kinds,
-        "optimizer_errors": {m: dict(c) for m, c in ERRORS.messages.items()},
+        "optimizer_errors": {m: dict(c) for m, c in errors.messages.items()},
         "package": str(Path(sys.modules["langchain_tokenopt"].__file__ or "").parent),
         "failures": all_failures,
     }
-    args.out.write_text(json.dumps(payload, indent=2, default=str))
-    plot(results, args.out.with_suffix(".png"))
-    console.print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
+    write_json(out_path, payload, default=str)
+    plot(results, out_path.with_suffix(".png"))
+    console.print(f"wrote {out_path} and {out_path.with_suffix('.png')}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -3,13 +3,13 @@
 Run from the repo root, pinned to one core:
 
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 taskset -c 0 \\
-        .venv/bin/python bench/tools_abstention_own.py --cache /tmp/tb_cache
+        .venv/bin/python -m bench tools abstention-own --cache /tmp/tb_cache
 
 -> ``bench/results/tools_abstention_own.json``.
 
-``bench/tools_bench.py`` scores abstention against a pooled catalog of 1,287 tools, where about
+``python -m bench tools run`` scores abstention against a pooled catalog of 1,287 tools, where about
 a third of BFCL's irrelevance questions have a tool that serves them
-(``bench/tools_label_audit.py``). BFCL itself defines irrelevance per question: *none of the
+(``python -m bench tools label-audit``). BFCL itself defines irrelevance per question: *none of the
 functions given with this question fits*. Here every question (answerable files and both
 irrelevance files; the bench's hash split) gets a :class:`ToolRetriever` over its own function
 list only (1 to ~40 tools; questions sharing a list share the index), and the classifier decides
@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -36,33 +34,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.console import Console
+from rich.table import Table
+from tqdm import tqdm
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-from tools_bench import (  # noqa: E402
+from bench.common import read_jsonl, write_json
+from bench.tools.data import (
     BFCL_FILES,
-    EMBEDDER,
     IRRELEVANCE_FILES,
     CachedEmbeddings,
-    _jsonl,
-    _question_text,
     is_test,
     make_retriever,
+    question_text,
 )
-from tqdm import tqdm  # noqa: E402
-
-from langchain_tokenopt.tools import QueryClassifier  # noqa: E402
-from langchain_tokenopt.tools.classifier import (  # noqa: E402
-    DEFAULT_THRESHOLD,
-    FEATURES,
-    FIT_FEATURES,
-)
-from langchain_tokenopt.tools.logistic import balanced_accuracy, fit_logistic  # noqa: E402
+from langchain_tokenopt.tools import QueryClassifier
+from langchain_tokenopt.tools.classifier import DEFAULT_THRESHOLD, FEATURES, FIT_FEATURES
+from langchain_tokenopt.tools.logistic import balanced_accuracy, fit_logistic
 
 console = Console(width=140)
 
@@ -83,8 +70,8 @@ def load(data: Path) -> tuple[list[Item], dict[str, list[dict]]]:
     catalogs: dict[str, list[dict]] = {}
     for name in [*BFCL_FILES, *IRRELEVANCE_FILES]:
         irrelevant = name in IRRELEVANCE_FILES
-        for e in _jsonl(data / "bfcl" / f"BFCL_v4_{name}.json"):
-            text = _question_text(e)
+        for e in read_jsonl(data / "bfcl" / f"BFCL_v4_{name}.json"):
+            text = question_text(e)
             functions = list({fn["name"]: fn for fn in e["function"]}.values())
             if not text or not functions:
                 continue
@@ -98,7 +85,7 @@ def load(data: Path) -> tuple[list[Item], dict[str, list[dict]]]:
 
 
 def feature_rows(
-    items: list[Item], catalogs: dict[str, list[dict]], cache: Path
+    items: list[Item], catalogs: dict[str, list[dict]], cache: Path, embedder: CachedEmbeddings
 ) -> tuple[np.ndarray, np.ndarray]:
     """Raw :data:`FEATURES` of every item ranked by its own catalog, and the default P(tool)."""
     by_catalog: dict[str, list[int]] = defaultdict(list)
@@ -109,7 +96,7 @@ def feature_rows(
     for digest, rows in tqdm(
         by_catalog.items(), desc="own catalogs", unit="catalog", mininterval=5
     ):
-        retriever = make_retriever(catalogs[digest], None, cache / "own")
+        retriever = make_retriever(catalogs[digest], None, cache / "own", embeddings=embedder)
         clf = QueryClassifier(retriever=retriever)
         texts = [items[i].text for i in rows]
         for i, text, result in zip(rows, texts, retriever.rank_batch(texts), strict=True):
@@ -155,19 +142,13 @@ def evaluate(pred: np.ndarray, items: list[Item]) -> dict[str, Any]:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "tools")
-    ap.add_argument("--cache", type=Path, default=Path("/tmp/tools_abstention_own"))
-    ap.add_argument(
-        "--out", type=Path, default=ROOT / "bench" / "results" / "tools_abstention_own.json"
-    )
-    args = ap.parse_args()
+def run(args: argparse.Namespace) -> None:
+    """Abstention against each question's own functions (see the module docstring)."""
     t0 = time.perf_counter()
-    EMBEDDER.append(CachedEmbeddings(args.cache / "vectors"))
+    embedder = CachedEmbeddings(args.cache / "vectors")
     items, catalogs = load(args.data)
     sizes = [len(c) for c in catalogs.values()]
-    x, default_p = feature_rows(items, catalogs, args.cache)
+    x, default_p = feature_rows(items, catalogs, args.cache, embedder)
     y = np.asarray([it.needs_tool for it in items])
     dev = np.asarray([not it.test for it in items])
     test = ~dev
@@ -225,7 +206,6 @@ def main() -> None:
         )
     console.print(table)
     report = {
-        "command": " ".join(sys.argv),
         "questions": {"dev": int(dev.sum()), "test": int(test.sum())},
         "catalogs": {
             "distinct": len(catalogs),
@@ -235,9 +215,5 @@ def main() -> None:
         "methods": rows,
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    args.out.write_text(json.dumps(report, indent=2))
-    console.print(report["catalogs"], f"wrote {args.out} in {report['seconds']} s")
-
-
-if __name__ == "__main__":
-    main()
+    target = write_json(args.results / "tools_abstention_own.json", report)
+    console.print(report["catalogs"], f"wrote {target} in {report['seconds']} s")

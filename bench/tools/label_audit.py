@@ -3,7 +3,7 @@
 Run from the repo root, pinned to one core:
 
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 taskset -c 0 \\
-        .venv/bin/python bench/tools_label_audit.py --cache /tmp/tb_cache
+        .venv/bin/python -m bench tools label-audit --cache /tmp/tb_cache
 
 -> ``bench/results/tools_label_audit.json`` (about 10 s with a warm ``--cache``; a cold
 one embeds the catalog first).
@@ -46,37 +46,30 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from rich.console import Console
+from rich.table import Table
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-from tools_bench import (  # noqa: E402
-    EMBEDDER,
-    FITTED_FEATURES,
+from bench.common import BENCH, write_json
+from bench.tools.abstention import FITTED_FEATURES
+from bench.tools.data import (
     CachedEmbeddings,
     Query,
     dev_fold,
     examples_from,
+    gen_dir,
     generated_examples,
     load_bfcl,
     make_retriever,
     merge_examples,
 )
+from langchain_tokenopt.tools import QueryClassifier
 
-from langchain_tokenopt._assets import user_cache_dir  # noqa: E402
-from langchain_tokenopt.tools import QueryClassifier  # noqa: E402
-
-AUDITS = ROOT / "bench" / "audits"
+AUDITS = BENCH / "audits"
 LABELS = ("answerable", "partial", "irrelevant")
 SAMPLE_PER_GROUP = 80
 console = Console(width=150)
@@ -172,6 +165,7 @@ def irrelevance_audit(negatives: list[Query], audit: dict[str, Any]) -> dict[str
 
 def classifier_on_audit(
     cache: Path,
+    embedder: CachedEmbeddings,
     catalog: list[dict],
     questions: list[Query],
     negatives: list[Query],
@@ -184,7 +178,10 @@ def classifier_on_audit(
     neg_a = [q for q in neg_dev if dev_fold(q.key) == 0]
     neg_b = [q for q in neg_dev if dev_fold(q.key) == 1]
     retriever = make_retriever(
-        catalog, examples_from(questions, lambda q: dev_fold(q.key) == 0), cache / "s"
+        catalog,
+        examples_from(questions, lambda q: dev_fold(q.key) == 0),
+        cache / "s",
+        embeddings=embedder,
     )
     clf = QueryClassifier(retriever=retriever, negative_examples=[q.text for q in neg_a])
     dev_acc = clf.fit(
@@ -214,11 +211,15 @@ def classifier_on_audit(
 
 
 def multi_audit(
-    cache: Path, catalog: list[dict], questions: list[Query], audit: dict[str, Any]
+    cache: Path,
+    embedder: CachedEmbeddings,
+    catalog: list[dict],
+    questions: list[Query],
+    audit: dict[str, Any],
 ) -> dict[str, Any]:
-    gen, _ = generated_examples(catalog, user_cache_dir() / "bench" / "gen_bfcl.json")
+    gen, _ = generated_examples(catalog, gen_dir(None) / "gen_bfcl.json")
     ex_a = examples_from(questions, lambda q: dev_fold(q.key) == 0)
-    retriever = make_retriever(catalog, merge_examples(ex_a, gen), cache / "s")
+    retriever = make_retriever(catalog, merge_examples(ex_a, gen), cache / "s", embeddings=embedder)
     dev = [q for q in questions if not q.test and dev_fold(q.key) == 1 and len(q.gold) >= 2]
     annotators = list(audit["annotators"])
     strict = covered = 0
@@ -249,15 +250,9 @@ def multi_audit(
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "tools")
-    ap.add_argument("--cache", type=Path, default=Path("/tmp/tools_label_audit"))
-    ap.add_argument(
-        "--out", type=Path, default=ROOT / "bench" / "results" / "tools_label_audit.json"
-    )
-    args = ap.parse_args()
-    EMBEDDER.append(CachedEmbeddings(args.cache / "vectors"))
+def run(args: argparse.Namespace) -> None:
+    """The label audit (see the module docstring)."""
+    embedder = CachedEmbeddings(args.cache / "vectors")
     catalog, questions, negatives = load_bfcl(args.data)
     irr_file = json.loads((AUDITS / "bfcl_irrelevance_dev_labels.json").read_text("utf-8"))
     multi_file = json.loads((AUDITS / "bfcl_multi_dev_equivalents.json").read_text("utf-8"))
@@ -288,19 +283,14 @@ def main() -> None:
             "same, consensus Wilson 95 %": irr["truthful_ceiling_consensus_wilson95"],
         }
     )
-    clf = classifier_on_audit(args.cache, catalog, questions, negatives, irr["consensus"])
+    clf = classifier_on_audit(args.cache, embedder, catalog, questions, negatives, irr["consensus"])
     console.print({"headline fitted classifier, refitted without the audited questions": clf})
-    multi = multi_audit(args.cache, catalog, questions, multi_file)
+    multi = multi_audit(args.cache, embedder, catalog, questions, multi_file)
     console.print({"dev fold-b >=2-tool all-gold@5": multi})
     report = {
-        "command": " ".join(sys.argv),
         "irrelevance": {k: v for k, v in irr.items() if k != "consensus"},
         "classifier_on_audited": clf,
         "multi_tool": multi,
     }
-    args.out.write_text(json.dumps(report, indent=2))
-    console.print(f"wrote {args.out}")
-
-
-if __name__ == "__main__":
-    main()
+    target = write_json(args.results / "tools_label_audit.json", report)
+    console.print(f"wrote {target}")

@@ -1,10 +1,10 @@
 """Prompt-compression benchmark: answers kept, JSON intact, ratio and speed.
 
-Run from the repo root (numbers in the report come from this script):
+Run from the repo root (numbers in the report come from this bench)::
 
-    taskset -c 1 python bench/compression_bench.py            # full run on the test split
-    taskset -c 1 python bench/compression_bench.py --quick    # small smoke run
-    python bench/compression_bench.py --split dev ...         # calibration (dev split only)
+    taskset -c 1 python -m bench compression            # full run on the test split
+    taskset -c 1 python -m bench compression --quick    # small smoke run
+    python -m bench compression --split dev ...         # calibration (dev split only)
 
 Modes of QueryAwareCompressor: the default (int8 MiniLM over a bounded pool of 12 % of the
 input's tokens, picked by a static model2vec table distilled from MiniLM plus BM25),
@@ -32,16 +32,13 @@ import json
 import random
 import re
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from langchain_tokenopt.compression import QueryAwareCompressor, RankingConfig  # noqa: E402
-from langchain_tokenopt.tokens import get_token_counter  # noqa: E402
+from bench.common import DATASETS, RESULTS, bench_options, percentile, write_json
+from langchain_tokenopt.compression import QueryAwareCompressor, RankingConfig
+from langchain_tokenopt.tokens import get_token_counter
 
 
 def split_of(key: str) -> str:
@@ -145,7 +142,7 @@ def run_nq(compressor_factory: Any, cases: list[dict[str, Any]], rate: float) ->
         "answer_kept": kept / n if n else 0.0,
         "ratio_mean": statistics.fmean(ratios) if ratios else 0.0,
         "ms_per_1k_p50": statistics.median(ms_per_k) if ms_per_k else 0.0,
-        "ms_per_1k_p95": _p95(ms_per_k),
+        "ms_per_1k_p95": percentile(ms_per_k, 95) if ms_per_k else 0.0,
         "cpu_ms_per_1k_p50": statistics.median(cpu_per_k) if cpu_per_k else 0.0,
         "tokens_before_mean": statistics.fmean(tokens) if tokens else 0.0,
         "over_budget": over,
@@ -263,21 +260,13 @@ def _nq_row(table: Any, n_docs: int, distractors: str, rate: float, row: dict[st
     )
 
 
-def _p95(values: list[float]) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
-
-
 # --------------------------------------------------------------------------- main
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``compression`` to the dispatcher's subparsers."""
+    parser = sub.add_parser(
+        "compression", help="prompt compression: answers kept, JSON intact, ratio, speed"
     )
-    parser.add_argument(
-        "--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "compression"
-    )
+    parser.add_argument("--data", type=Path, default=DATASETS / "compression")
     parser.add_argument("--split", choices=["dev", "test"], default="test")
     parser.add_argument("--quick", action="store_true", help="small run")
     parser.add_argument("--nq", type=int, default=10_000, help="NQ records per setting (all)")
@@ -311,8 +300,12 @@ def main() -> None:
         help="override a RankingConfig field of the default mode (calibration on dev), "
         "e.g. --ranking probe_share=0",
     )
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "compression.json")
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=RESULTS / "compression.json")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    """The compression bench (see the module docstring)."""
     overrides = {key: _literal(value) for key, value in (o.split("=", 1) for o in args.ranking)}
     settings = [s.strip() for s in args.nq_settings.split(",") if s.strip()]
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
@@ -329,7 +322,7 @@ def main() -> None:
     console = Console(width=160)
     results: dict[str, Any] = {
         "split": args.split,
-        "args": {k: str(v) for k, v in vars(args).items()},
+        "args": {k: str(v) for k, v in bench_options(args).items()},
     }
 
     default_ranking = RankingConfig(**overrides)
@@ -404,8 +397,7 @@ def main() -> None:
             console,
         )
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
+    write_json(args.out, results)
     console.print(f"wrote {args.out}")
 
 
@@ -566,7 +558,3 @@ def side_by_side(
         )
     console.print(table)
     return out
-
-
-if __name__ == "__main__":
-    main()

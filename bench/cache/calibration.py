@@ -2,13 +2,14 @@
 
 Run from the repository root::
 
-    python bench/cache_calibration_bench.py                 # both streams, test splits
-    python bench/cache_calibration_bench.py --split dev     # tune knobs here only
-    python bench/cache_calibration_bench.py --stream own    # one stream
+    python -m bench cache calibration                 # both streams, test splits
+    python -m bench cache calibration --split dev     # tune knobs here only
+    python -m bench cache calibration --stream own    # one stream
+    python -m bench cache calibration --stream own --pool cache  # tenants share evidence
 
 The published figures (docs/benchmarks.md, ~5 min on 2 shared cores)::
 
-    nice -n 5 python bench/cache_calibration_bench.py --clusters 300 \
+    nice -n 5 python -m bench cache calibration --clusters 300 \
         --sweep 0.93,0.9,0.88,0.85,0.8,0.75,0.7,0.6 --verifier-audit   # and --split dev
 
 ``--sweep`` replays the same streams without calibration at fixed thresholds (what any single
@@ -32,7 +33,8 @@ Streams (each a real ``SemanticCache(calibration="online")`` on the packaged emb
 
 Per request: served correct, served wrong (error), miss while an equivalent answer was
 cached (achievable), near misses served. Writes ``bench/results/cache_calibration_stream.json``
-(``..._dev.json`` with ``--split dev``) and a learning curve PNG beside it. Caveats: QQP is
+(``..._dev.json`` with ``--split dev``; ``--out STEM`` names it, ``--results DIR`` moves it)
+and a learning curve PNG beside it. Caveats: QQP is
 non-commercial (internal evaluation only) and the embedder was trained on QQP duplicates.
 """
 
@@ -40,11 +42,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
-import json
 import random
-import sys
-import tarfile
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -54,10 +52,10 @@ from typing import Any
 
 import numpy as np
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
-from langchain_core.load import dumps
-from langchain_core.messages import HumanMessage
 from langchain_core.outputs import Generation
 
+from bench.cache.data import prompt_of, qqp_dev_pool
+from bench.common import BENCH, read_jsonl, write_json
 from langchain_tokenopt.cache import (
     DEFAULT_SIMILARITY_THRESHOLD,
     CacheLookup,
@@ -67,10 +65,10 @@ from langchain_tokenopt.cache import (
     cache_scope,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-OWN = ROOT / "bench" / "data" / "calibration_stream.jsonl"
-DATA = Path("/work/shared/datasets")
-RESULTS = ROOT / "bench" / "results"
+__all__ = ["OWN", "Request", "Tally", "own_requests", "qqp_requests", "replay", "run", "run_stream"]
+
+#: Our own stream (76 intents over eight domains; see the module docstring).
+OWN = BENCH / "data" / "calibration_stream.jsonl"
 LLM_STRING = str(FakeListChatModel(responses=["x"])._get_llm_string())
 COUNTS = (
     "requests",
@@ -149,9 +147,9 @@ def _test(key: str) -> bool:
 
 
 def own_requests(split: str) -> list[Request]:
+    """The own stream's requests of ``split``: each intent's question, paraphrases, near misses."""
     out: list[Request] = []
-    for line in OWN.read_text(encoding="utf-8").splitlines():
-        d = json.loads(line)
+    for d in read_jsonl(OWN):
         if d["split"] != split:
             continue
         out.append(Request(d["question"], d["answer"], d["intent"], "question"))
@@ -162,19 +160,9 @@ def own_requests(split: str) -> list[Request]:
     return out
 
 
-def qqp_requests(split: str, clusters: int, seed: int) -> list[Request]:
+def qqp_requests(data: Path, split: str, clusters: int, seed: int) -> list[Request]:
     """Duplicate clusters (size >= 2) and their non-duplicate partners, from the dev pool."""
-    import csv
-
-    with open(DATA / "cache" / "meancache" / "test.csv", newline="", encoding="utf-8") as fh:
-        test = {(r["question1"], r["question2"]) for r in csv.DictReader(fh)}
-    test |= {(b, a) for a, b in test}
-    with tarfile.open(DATA / "cache" / "gptcache" / "similiar_qqp_full.json.gz") as tar:
-        member = next(m for m in tar.getmembers() if m.name.endswith(".json"))
-        raw = tar.extractfile(member)
-        assert raw is not None
-        pairs = json.load(io.TextIOWrapper(raw, encoding="utf-8"))
-    pool = [p for p in pairs if (p["text_a"], p["text_b"]) not in test]
+    pool = qqp_dev_pool(data)
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -221,10 +209,6 @@ def qqp_requests(split: str, clusters: int, seed: int) -> list[Request]:
 
 
 # ----------------------------------------------------------------------------- replay
-
-
-def prompt_of(question: str) -> str:
-    return dumps([HumanMessage(question)])
 
 
 def miss_cause(result: CacheLookup, floor: float) -> str:
@@ -287,7 +271,8 @@ def replay(
                     cache.update(prompt_of(req.question), LLM_STRING, [Generation(text=req.answer)])
                     stored[tenant].setdefault(req.answer, req.question)
             if tally.requests % curve_every == 0 or tally.requests == len(stream):
-                state = cache.stats().calibration.get(tenant)
+                calibration = cache.stats().calibration
+                state = calibration.get(tenant) or calibration.get("*")
                 tally.curve.append(
                     {
                         "requests": tally.requests,
@@ -466,33 +451,17 @@ def plot(report: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--split", choices=["dev", "test"], default="test")
-    parser.add_argument("--stream", choices=["own", "qqp", "both"], default="both")
-    parser.add_argument("--tenants", type=int, default=3, help="orders of the own stream")
-    parser.add_argument("--clusters", type=int, default=200, help="QQP clusters")
-    parser.add_argument("--judge", choices=["builtin", "exact"], default="builtin")
-    parser.add_argument("--max-error-rate", type=float, default=0.01)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--verifier-audit",
-        action="store_true",
-        help="also audit the verifier pairwise on the own stream's split",
-    )
-    parser.add_argument("--out", default=None, help="result file stem (default by split)")
-    parser.add_argument(
-        "--sweep",
-        default="",
-        help="comma-separated fixed thresholds also replayed without calibration (hindsight)",
-    )
-    args = parser.parse_args()
+def run(args: argparse.Namespace) -> None:
+    """Replay the chosen streams (and the sweep, and the audit); write the JSON and the PNG."""
 
     def config(judge: str) -> OnlineCalibration:
+        extra = {} if args.exploration is None else {"exploration": args.exploration}
         return OnlineCalibration(
             max_error_rate=args.max_error_rate,
             seed=args.seed,
             judge=(lambda fresh, cached: fresh == cached) if judge == "exact" else None,
+            pool=args.pool,
+            **extra,
         )
 
     runs = []
@@ -510,7 +479,7 @@ def main() -> None:
         )
         own_streams = streams
     if args.stream in ("qqp", "both"):
-        reqs = qqp_requests(args.split, args.clusters, args.seed)
+        reqs = qqp_requests(args.data, args.split, args.clusters, args.seed)
         random.Random(args.seed).shuffle(reqs)
         runs.append(
             run_stream("qqp", {"qqp": reqs}, config("exact"), max_error_rate=args.max_error_rate)
@@ -525,9 +494,9 @@ def main() -> None:
                 )
                 sweep.append({"stream": name, "threshold": float(raw), **run["total"]})
     report = {
-        "command": "python " + " ".join(["bench/cache_calibration_bench.py", *sys.argv[1:]]),
         "split": args.split,
         "judge_own": args.judge,
+        "pool": args.pool,
         "max_error_rate": args.max_error_rate,
         "warmup": WARMUP,
         "streams": runs,
@@ -545,9 +514,8 @@ def main() -> None:
     stem = args.out or (
         "cache_calibration_stream" + ("" if args.split == "test" else f"_{args.split}")
     )
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    plot(report, RESULTS / f"{stem}.png")
+    write_json(args.results / f"{stem}.json", report, indent=1)
+    plot(report, args.results / f"{stem}.png")
     for run in runs:
         t = run["total"]
         print(
@@ -565,7 +533,3 @@ def main() -> None:
             f"achievable={row['achievable_hit_share']} after{WARMUP}="
             f"{row[f'achievable_hit_share_after_{WARMUP}']}"
         )
-
-
-if __name__ == "__main__":
-    main()

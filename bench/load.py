@@ -6,15 +6,14 @@ and restarted; embedded: the writer process killed and the file reopened); cross
 hits over ``--probes`` random (tenant, user, model, system, context) probes asking the
 same question. Prints a rich table and writes ``bench/results/load.json``.
 
-    python bench/load_bench.py            # 10,000 requests, 20,000 probes
-    python bench/load_bench.py --quick    # 1,000 requests, 10,000 probes
+    python -m bench load            # 10,000 requests, 20,000 probes
+    python -m bench load --quick    # 1,000 requests, 10,000 probes
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import signal
@@ -34,12 +33,9 @@ from langchain_core.outputs import Generation
 from rich.console import Console
 from rich.table import Table
 
+from bench.common import percentile, results_option, write_json
 from langchain_tokenopt.cache import LocalBackend, RedisBackend, SemanticCache, cache_scope
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test tooling's Redis launcher
-from tests.redis_server import RedisServer  # noqa: E402
-
-RESULTS = Path(__file__).parent / "results"
+from tests.redis_server import RedisServer  # the test tooling's Redis launcher
 
 
 class _Model(FakeListChatModel):
@@ -61,9 +57,9 @@ def _prompt(question: str, system: str | None = None, context: str | None = None
     return dumps([*msgs, HumanMessage(question)])
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
+def _ms(values: list[float], q: float) -> float:
+    """The ``q`` percentile (0 to 100) of seconds, in ms; 0.0 when there are none."""
+    return percentile(values, q) * 1000 if values else 0.0
 
 
 async def _load(cache: SemanticCache, n: int) -> dict[str, Any]:
@@ -90,8 +86,8 @@ async def _load(cache: SemanticCache, n: int) -> dict[str, Any]:
         "requests": n,
         "requests_held": held * 2,
         "errors": cache.stats().errors,
-        "p50_ms": _pct(lat, 0.5),
-        "p99_ms": _pct(lat, 0.99),
+        "p50_ms": _ms(lat, 50),
+        "p99_ms": _ms(lat, 99),
         "throughput_rps": n / wall,
     }
 
@@ -184,11 +180,16 @@ def _local_lost(path: Path, n: int) -> dict[str, int]:
     return {"acknowledged": last + 1, "entries_lost": lost}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--data", default=None, help="unused (no dataset needed)")
-    args = parser.parse_args()
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``load`` to the dispatcher's subparsers."""
+    p = sub.add_parser("load", help="cache backends under load, kill -9, cross-scope isolation")
+    p.add_argument("--quick", action="store_true", help="1,000 requests, 10,000 probes")
+    results_option(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    """The load, fault and isolation bench (see the module docstring)."""
     n_req, probes, n_lost = (1000, 10_000, 500) if args.quick else (10_000, 20_000, 5000)
     results: dict[str, Any] = {"quick": args.quick, "backends": {}}
     with (
@@ -237,11 +238,5 @@ def main() -> None:
             name, *(f"{row[c]:.2f}" if isinstance(row[c], float) else str(row[c]) for c in cols)
         )
     Console(width=200).print(table)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / ("load_quick.json" if args.quick else "load.json")
-    out.write_text(json.dumps(results, indent=2))
+    out = write_json(args.results / ("load_quick.json" if args.quick else "load.json"), results)
     Console().print(f"wrote {out}")
-
-
-if __name__ == "__main__":
-    main()

@@ -2,9 +2,9 @@
 
 Run from the repository root::
 
-    OMP_NUM_THREADS=1 python bench/cache_hard_negatives.py            # dev and test
-    OMP_NUM_THREADS=1 python bench/cache_hard_negatives.py --per-kind 100 --out x.json
-    python bench/cache_hard_negatives.py --no-cache --dump-dev dev.json  # dev failures
+    OMP_NUM_THREADS=1 python -m bench cache hard-negatives            # dev and test
+    OMP_NUM_THREADS=1 python -m bench cache hard-negatives --per-kind 100 --out x.json
+    python -m bench cache hard-negatives --no-cache --dump-dev dev.json  # dev failures
 
 Questions come from the cache dev pool (``cache/gptcache/similiar_qqp_full.json.gz`` minus
 every pair of ``cache/meancache/test.csv``). Each question is perturbed by one of these
@@ -25,21 +25,18 @@ Positives are GPTCache's paraphrase pairs (``cache/gptcache/mock_data.json``).
 Two measurements per pair: the verifier alone (``verify(perturbed, original)``) and the full
 :class:`SemanticCache` at its default threshold with the packaged embedder (the original
 stored in a scope of its own, the perturbation looked up). Reports the false-hit rate per
-kind, overall, and the paraphrase recall; writes ``bench/results/cache_hard_negatives.json``.
+kind, overall, and the paraphrase recall; writes ``bench/results/cache_hard_negatives.json``
+(``--out FILE`` or ``--results DIR`` elsewhere).
 Caveat: QQP is for non-commercial, internal evaluation only.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
-import io
 import json
 import random
 import re
-import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -47,28 +44,30 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from langchain_core.outputs import Generation
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from langchain_core.embeddings import Embeddings  # noqa: E402
-from langchain_core.load import dumps  # noqa: E402
-from langchain_core.messages import HumanMessage  # noqa: E402
-from langchain_core.outputs import Generation  # noqa: E402
-
-from langchain_tokenopt.cache import (  # noqa: E402
+from bench.cache.data import LLM_STRING, Precomputed, prompt_of, qqp_dev_pool
+from bench.common import percentile, write_json
+from langchain_tokenopt.cache import (
     DEFAULT_SIMILARITY_THRESHOLD,
     LocalBackend,
     NearMissVerifier,
     SemanticCache,
     cache_scope,
 )
-from langchain_tokenopt.embeddings import OnnxEmbeddings  # noqa: E402
+from langchain_tokenopt.embeddings import OnnxEmbeddings
 
-LLM_STRING = (
-    '{"id": ["langchain", "chat_models", "openai", "ChatOpenAI"], "kwargs": {"model_name": '
-    '"gpt-4o-mini", "temperature": 0.0}, "lc": 1, "type": "constructor"}---[(\'stop\', None)]'
-)
+__all__ = [
+    "KINDS",
+    "PERTURB",
+    "dev_pool_questions",
+    "make_negatives",
+    "paraphrases",
+    "run",
+    "split_of",
+    "through_cache",
+]
+
 KINDS = (
     "antonym",
     "negation",
@@ -380,13 +379,22 @@ def p_date(q: str, rng: random.Random) -> tuple[str, str] | None:
     return (f"{base} {prep} {a}{end}", f"{base} {prep_b} {b}{end}")
 
 
+# Two names of one country: swapping one for the other changes nothing (not a negative).
+_ALIASES = (frozenset(("USA", "America")), frozenset(("UK", "Britain")))
+
+
 def p_entity(q: str, rng: random.Random) -> tuple[str, str] | None:
     options = []
     for group in _ENTITY_GROUPS:
         names = group.split()
         for name in names:
             for m in re.finditer(rf"(?<![\w+]){re.escape(name)}(?![\w+])", q):
-                options.append((m, [n for n in names if n != name and n not in q]))
+                others = [
+                    n
+                    for n in names
+                    if n != name and n not in q and frozenset((n, name)) not in _ALIASES
+                ]
+                options.append((m, others))
     if not options:
         return None
     m, others = rng.choice(options)
@@ -435,18 +443,9 @@ def split_of(text: str) -> str:
 
 
 def dev_pool_questions(data: Path) -> list[str]:
-    with open(data / "cache" / "meancache" / "test.csv", newline="", encoding="utf-8") as fh:
-        test = {(r["question1"], r["question2"]) for r in csv.DictReader(fh)}
-    test |= {(b, a) for a, b in test}
-    with tarfile.open(data / "cache" / "gptcache" / "similiar_qqp_full.json.gz") as tar:
-        member = next(m for m in tar.getmembers() if m.name.endswith(".json"))
-        raw = tar.extractfile(member)
-        assert raw is not None
-        pairs = json.load(io.TextIOWrapper(raw, encoding="utf-8"))
+    """The dev pool's distinct questions of 4 to 25 words (ASCII), in order of appearance."""
     seen: dict[str, None] = {}
-    for p in pairs:
-        if (p["text_a"], p["text_b"]) in test:
-            continue
+    for p in qqp_dev_pool(data):
         for q in (p["text_a"], p["text_b"]):
             q = " ".join(str(q).split())
             if 4 <= len(q.split()) <= 25 and q.isascii():
@@ -495,27 +494,6 @@ def paraphrases(data: Path) -> list[dict[str, str]]:
 # ----------------------------------------------------------------------------- measuring
 
 
-class Precomputed(Embeddings):
-    """The packaged embedder, run in batch up front (same vectors as per-query calls)."""
-
-    def __init__(self, base: OnnxEmbeddings, texts: Sequence[str]) -> None:
-        self.base = base
-        uniq = sorted(set(texts))
-        self.table = dict(zip(uniq, base.encode(uniq), strict=True))
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        missing = [t for t in texts if t not in self.table]
-        if missing:
-            self.table.update(zip(missing, self.base.encode(missing), strict=True))
-        return np.vstack([self.table[t] for t in texts])
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.encode(texts).tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.encode([text])[0].tolist()
-
-
 def _normalized(text: str) -> str:
     return " ".join(text.split())
 
@@ -524,27 +502,13 @@ def through_cache(cache: SemanticCache, pairs: Sequence[tuple[str, str]], tag: s
     hits = []
     for i, (stored, asked) in enumerate(pairs):
         with cache_scope(tenant_id=f"{tag}-{i}"):
-            cache.update(dumps([HumanMessage(stored)]), LLM_STRING, [Generation(text="x")])
-            hits.append(cache.lookup(dumps([HumanMessage(asked)]), LLM_STRING) is not None)
+            cache.update(prompt_of(stored), LLM_STRING, [Generation(text="x")])
+            hits.append(cache.lookup(prompt_of(asked), LLM_STRING) is not None)
     return hits
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets")
-    ap.add_argument("--per-kind", type=int, default=300, help="pairs per kind and split")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=ROOT / "bench/results/cache_hard_negatives.json")
-    ap.add_argument("--no-cache", action="store_true", help="verifier only (no embedder)")
-    ap.add_argument(
-        "--dump-dev",
-        type=Path,
-        default=None,
-        help="write the DEV split's failures here (negatives accepted, positives refused by "
-        "reason) to study them; never the test split's",
-    )
-    args = ap.parse_args()
-
+def run(args: argparse.Namespace) -> None:
+    """Make the pairs, measure the verifier and the cache on them, write the report."""
     t0 = time.perf_counter()
     negatives = make_negatives(dev_pool_questions(args.data), args.per_kind, args.seed)
     positives = paraphrases(args.data)
@@ -588,8 +552,8 @@ def main() -> None:
         "caveat": "QQP is for non-commercial, internal evaluation only.",
         "cache_stats": stats,
         "verifier_ms_per_call": {
-            "p50": float(np.percentile(verify_ms, 50)),
-            "p95": float(np.percentile(verify_ms, 95)),
+            "p50": percentile(verify_ms, 50),
+            "p95": percentile(verify_ms, 95),
             "n": len(verify_ms),
             "note": "one verify() per pair, lexicon loaded; an upper bound on a shared machine",
         },
@@ -655,10 +619,9 @@ def main() -> None:
             },
             "positives_refused_by_reason": dict(sorted(refused.items())),
         }
-        args.dump_dev.write_text(json.dumps(dump, indent=1))
+        write_json(args.dump_dev, dump, indent=1)
     report["seconds"] = round(time.perf_counter() - t0, 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1))
+    out = write_json(args.out or args.results / "cache_hard_negatives.json", report, indent=1)
     for split in ("dev", "test"):
         part = report[split]
         print(  # noqa: T201
@@ -669,8 +632,4 @@ def main() -> None:
             print(f"  {kind:12s} n={v['n']:4d} verifier={v['verifier_fhr']} cache={v['cache_fhr']}")  # noqa: T201
     timing = report["verifier_ms_per_call"]
     print(f"verifier per call: p50 {timing['p50']:.3f} ms, p95 {timing['p95']:.3f} ms")  # noqa: T201
-    print(f"wrote {args.out}")  # noqa: T201
-
-
-if __name__ == "__main__":
-    main()
+    print(f"wrote {out}")  # noqa: T201

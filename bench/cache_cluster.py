@@ -2,8 +2,8 @@
 
 Run from the repository root::
 
-    nice -n 5 python bench/cache_cluster_bench.py            # 200 scopes x 20 entries
-    nice -n 5 python bench/cache_cluster_bench.py --quick    # 60 scopes x 10 entries
+    nice -n 5 python -m bench cache cluster            # 200 scopes x 20 entries
+    nice -n 5 python -m bench cache cluster --quick    # 60 scopes x 10 entries
 
 Starts one ``RedisServer`` and a 3-master ``RedisClusterServer`` from the wheels, then:
 
@@ -26,28 +26,22 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+import redis
+from redis.cluster import RedisCluster
+from rich.console import Console
+from rich.table import Table
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import redis  # noqa: E402
-from redis.cluster import RedisCluster  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-from langchain_tokenopt.cache import RedisBackend, RedisClusterBackend  # noqa: E402
-from langchain_tokenopt.cache.records import CacheEntry  # noqa: E402
-from tests.redis_server import RedisClusterServer, RedisServer  # noqa: E402
+from bench.common import percentile, write_json
+from langchain_tokenopt.cache import RedisBackend, RedisClusterBackend
+from langchain_tokenopt.cache.records import CacheEntry
+from tests.redis_server import RedisClusterServer, RedisServer
 
 DIM = 384
 
@@ -87,11 +81,10 @@ def _entries(scopes: int, per_scope: int, seed: int) -> list[CacheEntry]:
 
 
 def _ms(samples: Sequence[float]) -> dict[str, float]:
-    ordered = sorted(samples)
     return {
-        "p50_ms": round(statistics.median(ordered) * 1e3, 3),
-        "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))] * 1e3, 3),
-        "n": len(ordered),
+        "p50_ms": round(percentile(samples, 50) * 1e3, 3),
+        "p95_ms": round(percentile(samples, 95) * 1e3, 3),
+        "n": len(samples),
     }
 
 
@@ -226,14 +219,11 @@ def cold_gets(make: Callable[[], RedisBackend], rows: list[CacheEntry], n: int) 
     return found
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="60 scopes x 10 entries, 500 calls")
-    args = ap.parse_args(argv)
+def run(args: argparse.Namespace) -> None:
+    """The cluster bench (see the module docstring)."""
     scopes, per_scope, calls = (60, 10, 500) if args.quick else (200, 20, 2000)
     console = Console(width=120)
     report: dict[str, Any] = {
-        "command": "python bench/cache_cluster_bench.py" + (" --quick" if args.quick else ""),
         "host": {"python": platform.python_version(), "machine": platform.machine()},
         "scopes": scopes,
         "entries_per_scope": per_scope,
@@ -301,12 +291,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     console.print("* median of 5 rounds' p50 (the host's load drifts between rounds)")
     console.print(f"scopes per master: {report['spread']['scopes_per_master']}")
     console.print(f"keys per master: {report['spread']['keys_per_master']}")
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
     name = "cache_cluster_bench_quick.json" if args.quick else "cache_cluster_bench.json"
-    (out / name).write_text(json.dumps(report, indent=1, default=str))
-    console.print(f"wrote bench/results/{name}")
-
-
-if __name__ == "__main__":
-    main()
+    target = write_json(args.results / name, report, indent=1, default=str)
+    console.print(f"wrote {target}")
