@@ -68,7 +68,7 @@ class LocalChatModel(BaseChatModel):
     max_new_tokens: int = Field(default=128, ge=1, le=4096)
     """Tokens generated at most per call."""
     max_input_tokens: int = Field(default=2048, ge=16, le=8192)
-    """Longer prompts keep their last tokens."""
+    """Longer prompts keep their last tokens (the usage still counts the whole request)."""
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     """0 decodes greedily; above 0 samples."""
     num_threads: int | None = Field(default=None, ge=1)
@@ -155,6 +155,10 @@ class LocalChatModel(BaseChatModel):
             _to_chat(messages), add_generation_prompt=True, tokenize=False
         )
         encoded = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+        # Usage counts the whole request, as a provider would bill it: every message and the
+        # bound tools' schemas (SmolLM2 reads neither the schemas nor more than the last
+        # ``max_input_tokens``), so monitoring compares it with what the optimizer sent.
+        sent = int(encoded["input_ids"].shape[-1]) + _tool_tokens(tokenizer, kwargs.get("tools"))
         input_ids = encoded["input_ids"][:, -self.max_input_tokens :]
         attention = encoded["attention_mask"][:, -self.max_input_tokens :]
         max_new = int(kwargs.get("max_tokens") or self.max_new_tokens)
@@ -216,9 +220,9 @@ class LocalChatModel(BaseChatModel):
             raise errors[0]
         generated = int(output["ids"].shape[-1] - input_ids.shape[-1]) if "ids" in output else 0
         usage = UsageMetadata(
-            input_tokens=int(input_ids.shape[-1]),
+            input_tokens=sent,
             output_tokens=generated,
-            total_tokens=int(input_ids.shape[-1]) + generated,
+            total_tokens=sent + generated,
         )
         yield ChatGenerationChunk(
             message=AIMessageChunk(
@@ -228,6 +232,14 @@ class LocalChatModel(BaseChatModel):
                 chunk_position="last",
             )
         )
+
+
+def _tool_tokens(tokenizer: Any, tools: Any) -> int:
+    """SmolLM2 tokens of the bound tools' schemas (as JSON), 0 when none are bound."""
+    if not tools:
+        return 0
+    text = json.dumps(list(tools), separators=(",", ":"), default=str)
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 def _transformers_major() -> int:

@@ -37,9 +37,13 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict
+
+from langchain_tokenopt.tokens import get_token_counter
 
 from .workload import Workload, WorkloadQuestion
 
@@ -166,6 +170,8 @@ class WorkloadToolModel(BaseChatModel):
     """Where the current question is read and each call is recorded (shared by copies)."""
     bound: tuple[str, ...] = ()
     """Names of the tools bound by :meth:`bind_tools`."""
+    schemas: tuple[dict[str, Any], ...] = ()
+    """The bound tools' schemas (counted in each call's usage)."""
 
     @property
     def _llm_type(self) -> str:
@@ -177,7 +183,12 @@ class WorkloadToolModel(BaseChatModel):
 
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> WorkloadToolModel:
         """Record the names of the bound tools (the calls themselves are scripted)."""
-        return self.model_copy(update={"bound": tuple(_name(t) for t in tools)})
+        return self.model_copy(
+            update={
+                "bound": tuple(_name(t) for t in tools),
+                "schemas": tuple(convert_to_openai_tool(t) for t in tools),
+            }
+        )
 
     def _generate(
         self,
@@ -192,6 +203,24 @@ class WorkloadToolModel(BaseChatModel):
         else:
             # No callbacks: the monitor records this call once, as the wrapper's.
             reply = self.inner.invoke(messages, {"callbacks": []}, stop=stop)
+        # The usage a hosted model would report for this request: every message and the
+        # bound schemas, counted as the demo counts them (o200k), so `tokenopt stats` and
+        # the dashboard show the demo's own figures; SmolLM2 itself reads neither the
+        # schemas nor more than its last 2,048 tokens.
+        counter = get_token_counter()
+        sent = counter.count_messages(messages) + (
+            counter.count_tools(list(self.schemas)) if self.schemas else 0
+        )
+        own = getattr(reply, "usage_metadata", None) or {}
+        output = int(own["output_tokens"]) if own else counter.count_messages([reply])
+        reply = AIMessage(
+            content=reply.content,
+            tool_calls=list(calls),
+            response_metadata=dict(getattr(reply, "response_metadata", {}) or {}),
+            usage_metadata=UsageMetadata(
+                input_tokens=sent, output_tokens=output, total_tokens=sent + output
+            ),
+        )
         self.log.calls.append(
             ModelCall(
                 tools=self.bound,

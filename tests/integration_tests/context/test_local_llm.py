@@ -48,6 +48,15 @@ def test_invoke_stream_usage_and_tools(llm: LocalChatModel) -> None:
     bound = llm.bind_tools([lookup])
     answer = bound.invoke("Look up reservation ZFA04Y", max_tokens=6)
     assert isinstance(answer, AIMessage) and answer.text and not answer.tool_calls
+    # usage counts the whole request, as a provider bills it: the bound schemas too, and a
+    # prompt longer than the model reads (it keeps only its last ``max_input_tokens``)
+    plain = llm.invoke("Look up reservation ZFA04Y", max_tokens=6).usage_metadata
+    assert answer.usage_metadata is not None and plain is not None
+    assert answer.usage_metadata["input_tokens"] > plain["input_tokens"] + 10
+    short = LocalChatModel(max_new_tokens=2, max_input_tokens=32, num_threads=2)
+    long_prompt = "Please check reservation ZFA04Y for Mia Li. " * 20
+    usage = short.invoke(long_prompt).usage_metadata
+    assert usage is not None and usage["input_tokens"] > 150
 
 
 def test_lm_summaries_keep_ids_and_are_reused_across_turns_and_restarts(

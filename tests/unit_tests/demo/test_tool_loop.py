@@ -19,7 +19,9 @@ from examples.tokenopt_demo.sufficiency import (
 )
 from examples.tokenopt_demo.tool_loop import (
     FIND_TOOLS,
+    CallLog,
     ModelCall,
+    WorkloadToolModel,
     request_text,
     scripted_calls,
     stub_tools,
@@ -69,6 +71,27 @@ def test_scripted_calls_follow_what_is_bound(workload: Workload) -> None:
     ]
     assert scripted_calls(workload.question("q03"), asked, ["get_order"]) == []  # no tool needed
     assert scripted_calls(None, asked, ["get_order"]) == []
+
+
+def test_usage_counts_the_whole_request_as_the_demo_does(workload: Workload) -> None:
+    """What `tokenopt stats` reads is the demo's own count: messages plus bound schemas."""
+    from langchain_tokenopt.tokens import get_token_counter
+
+    counter = get_token_counter()
+    tools = stub_tools(workload)[:6]
+    log = CallLog()
+    model = WorkloadToolModel(inner=_writer(), log=log)
+    asked = [HumanMessage("What is your return window for boots?")]
+    plain = model.invoke(asked).usage_metadata
+    bound = model.bind_tools(tools)
+    assert isinstance(bound, WorkloadToolModel)
+    usage = bound.invoke(asked).usage_metadata
+    assert plain is not None and usage is not None
+    assert plain["input_tokens"] == counter.count_messages(asked)
+    assert usage["input_tokens"] > plain["input_tokens"] + 100
+    assert usage["output_tokens"] > 0 and usage["total_tokens"] == (
+        usage["input_tokens"] + usage["output_tokens"]
+    )
 
 
 def test_stub_tools_are_the_catalog_and_echo_their_arguments(workload: Workload) -> None:
