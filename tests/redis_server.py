@@ -32,6 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from langchain_tokenopt._assets import _package_dir
 from langchain_tokenopt.errors import BackendUnavailableError, MissingDependencyError
@@ -84,7 +85,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class RedisServer:
+class _Managed:
+    """``with server:`` starts it and, on the way out, stops it and removes its temp folder."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class RedisServer(_Managed):
     """A throw-away ``redis-server`` process with the search and JSON modules loaded.
 
     Args:
@@ -223,17 +245,6 @@ class RedisServer:
             self._tmp.cleanup()
             self._tmp = None
 
-    def __enter__(self) -> RedisServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
 
 def _resp(port: int, *args: str | int, timeout: float = 2.0) -> str:
     """Send one command over raw RESP; return a simple, integer or bulk reply as text.
@@ -269,7 +280,7 @@ def _resp(port: int, *args: str | int, timeout: float = 2.0) -> str:
     return text.lstrip("+:")
 
 
-class RedisClusterServer:
+class RedisClusterServer(_Managed):
     """A throw-away Redis Cluster: ``masters`` servers, no replicas, slots split evenly.
 
     Servers run with ``cluster-require-full-coverage no``, so when one master is killed
@@ -389,14 +400,3 @@ class RedisClusterServer:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
-
-    def __enter__(self) -> RedisClusterServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

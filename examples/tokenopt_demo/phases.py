@@ -143,8 +143,8 @@ def _duration(seconds: float) -> str:
     return f"{minutes} min {rest:02d} s"
 
 
-def render_phases(phases: DemoPhases, *, console: Any = None) -> None:
-    """Print the demo's phases (install, one-time preparation, loading, run) with their times.
+def rich_console(console: Any = None) -> tuple[Any, Any]:
+    """``(console, Table)`` from rich, for the demo's tables (``console`` kept when given).
 
     Raises:
         MissingDependencyError: rich is not installed (extra ``cli``).
@@ -154,7 +154,16 @@ def render_phases(phases: DemoPhases, *, console: Any = None) -> None:
         from rich.table import Table
     except ImportError as exc:  # pragma: no cover - rich ships with the cli extra
         raise MissingDependencyError("rich", extra="cli") from exc
-    console = console or Console()
+    return console or Console(), Table
+
+
+def render_phases(phases: DemoPhases, *, console: Any = None) -> None:
+    """Print the demo's phases (install, one-time preparation, loading, run) with their times.
+
+    Raises:
+        MissingDependencyError: rich is not installed (extra ``cli``).
+    """
+    console, Table = rich_console(console)
     table = Table(title="Demo phases (wall time on this machine)")
     for col in ("phase", "time", "what it did"):
         table.add_column(col, justify="right" if col == "time" else "left")

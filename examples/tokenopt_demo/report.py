@@ -14,9 +14,8 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_tokenopt.errors import MissingDependencyError
-
 from .agent_run import DEMO_PRICE_AS, DemoReport
+from .phases import rich_console
 
 __all__ = ["CostEstimate", "estimate_cost", "render_report"]
 
@@ -107,12 +106,7 @@ def render_report(report: DemoReport, *, console: Any = None) -> None:
     Raises:
         MissingDependencyError: rich is not installed (extra ``cli``).
     """
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError as exc:  # pragma: no cover - rich ships with the cli extra
-        raise MissingDependencyError("rich", extra="cli") from exc
-    console = console or Console()
+    console, Table = rich_console(console)
     misses = report.misses()
     _render_samples(report, console, Table)
 

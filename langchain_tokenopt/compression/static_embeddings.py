@@ -72,7 +72,7 @@ def distill_static_table(folder: Path) -> None:
     Example:
         .. code-block:: python
 
-            distill_static_table(Path("/tmp/static"))  # model.safetensors, tokenizer.json, ...
+            distill_static_table(Path("static_table"))  # model.safetensors, tokenizer.json, ...
     """
     import model2vec.distill.inference as inference
     from model2vec.distill import distill

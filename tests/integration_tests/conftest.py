@@ -38,34 +38,22 @@ def redis_url(redis_server: RedisServer) -> str:
 def persistent_redis(tmp_path: object) -> Iterator[RedisServer]:
     from pathlib import Path
 
-    server = RedisServer(directory=Path(str(tmp_path)) / "redis", persistence=True)
-    server.start()
-    try:
+    with RedisServer(directory=Path(str(tmp_path)) / "redis", persistence=True) as server:
         yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[RedisClusterServer]:
     """A real 3-master Redis Cluster (no replicas) from the packaged server, per session."""
-    cluster = RedisClusterServer(masters=3)
-    cluster.start()
-    try:
+    with RedisClusterServer(masters=3) as cluster:
         yield cluster
-    finally:
-        cluster.close()
 
 
 @pytest.fixture
 def fresh_redis_cluster() -> Iterator[RedisClusterServer]:
     """A 3-master cluster of its own, for tests that kill a master."""
-    cluster = RedisClusterServer(masters=3)
-    cluster.start()
-    try:
+    with RedisClusterServer(masters=3) as cluster:
         yield cluster
-    finally:
-        cluster.close()
 
 
 class _HttpHandler(socketserver.BaseRequestHandler):
