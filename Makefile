@@ -48,14 +48,14 @@ test: install install-browser install-lexicon
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy langchain_tokenopt
+	$(VENV)/bin/mypy langchain_tokenopt bench
 
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
 typecheck: install
-	$(VENV)/bin/mypy langchain_tokenopt
+	$(VENV)/bin/mypy langchain_tokenopt bench
 
 bench: install
 	$(PY) -m bench all

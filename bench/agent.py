@@ -73,11 +73,13 @@ from langchain_core.messages import (
     AIMessage,
     BaseMessage,
     HumanMessage,
+    ToolCall,
     ToolMessage,
     trim_messages,
 )
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import BaseTool, StructuredTool
+from langgraph.graph.state import CompiledStateGraph
 from pydantic import ConfigDict
 from rich.console import Console
 from rich.table import Table
@@ -170,7 +172,7 @@ class ScriptedChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "scripted-agent-bench"
 
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:  # type: ignore[override]
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:
         return self.model_copy(update={"bound": tuple(tools)})
 
     def _generate(
@@ -185,9 +187,10 @@ class ScriptedChatModel(BaseChatModel):
         names = [_name(t) for t in self.bound]
         script.calls.append({"messages": list(messages), "tools": list(self.bound), "names": names})
         if len(script.calls) == 1 and script.gold not in names and FIND_TOOLS in names:
-            call = {"id": f"call_{uuid.uuid4().hex[:12]}", "name": FIND_TOOLS}
-            call["args"] = {"query": script.query}  # type: ignore[assignment]
-            reply = AIMessage("", tool_calls=[call])  # type: ignore[list-item]
+            call = ToolCall(
+                id=f"call_{uuid.uuid4().hex[:12]}", name=FIND_TOOLS, args={"query": script.query}
+            )
+            reply = AIMessage("", tool_calls=[call])
         else:
             reply = AIMessage("ok")
         script.model_s += time.perf_counter() - start
@@ -206,7 +209,7 @@ def executable(catalog: list[dict[str, Any]]) -> list[BaseTool]:
     def ok(**_: Any) -> str:
         return "ok"
 
-    out = []
+    out: list[BaseTool] = []
     for tool in catalog:
         fn = tool["function"]
         made = StructuredTool.from_function(
@@ -285,8 +288,8 @@ def points_of(messages: list[BaseMessage], first: int) -> list[int]:
     """Indices (>= first) of the AI messages that made a tool call."""
     return [
         i
-        for i in range(first, len(messages))
-        if isinstance(messages[i], AIMessage) and messages[i].tool_calls
+        for i, m in enumerate(messages[first:], start=first)
+        if isinstance(m, AIMessage) and m.tool_calls
     ]
 
 
@@ -370,6 +373,7 @@ class Harness:
             from langchain_tokenopt.graph.middleware import TokenOptMiddleware
 
             start = time.perf_counter()
+            agent: CompiledStateGraph[Any, Any, Any, Any]
             if method in ("ours_graph", "ours_prefix"):
                 agent = build_optimized_agent(
                     self.model,
@@ -591,7 +595,7 @@ def _summary(history: list[BaseMessage], n: int = 4) -> list[str]:
             out.append(f"ai->{c['name']}({json.dumps(c['args'], ensure_ascii=False)[:80]})")
         else:
             text = " ".join(str(m.content).split())[:100]
-            out.append(f"{m.type}{'(' + m.name + ')' if getattr(m, 'name', None) else ''}: {text}")
+            out.append(f"{m.type}{f'({m.name})' if m.name else ''}: {text}")
     return out
 
 

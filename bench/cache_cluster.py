@@ -200,7 +200,7 @@ def latency(
     for name, kinds in samples.items():
         report[name] = {}
         for kind, by_round in kinds.items():
-            pooled = _ms([x for block_ in by_round for x in block_])
+            pooled: dict[str, Any] = _ms([x for block_ in by_round for x in block_])
             p50s = [_ms(block_)["p50_ms"] for block_ in by_round]
             pooled["p50_ms_by_round"] = p50s
             pooled["p50_ms_median_of_rounds"] = round(statistics.median(p50s), 3)

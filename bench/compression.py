@@ -33,6 +33,7 @@ import random
 import re
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -220,10 +221,18 @@ class WholeDocumentBaseline:
     """Keep the whole documents most similar to the question (MiniLM), within the budget."""
 
     def __init__(self, budget: int) -> None:
-        from langchain_tokenopt.embeddings import get_default_query_embeddings
+        from langchain_tokenopt.embeddings import (
+            LocalEmbeddings,
+            OnnxEmbeddings,
+            get_default_query_embeddings,
+        )
 
         self.budget = budget
-        self.embeddings = get_default_query_embeddings()
+        embeddings = get_default_query_embeddings()
+        if not isinstance(embeddings, OnnxEmbeddings | LocalEmbeddings):
+            msg = f"the baseline needs the packaged MiniLM, got {type(embeddings).__name__}"
+            raise TypeError(msg)
+        self.embeddings = embeddings
         self.counter = get_token_counter(None)
 
     def invoke(self, value: dict[str, Any]) -> Any:
@@ -243,6 +252,10 @@ class WholeDocumentBaseline:
         while kept and self.counter.count("\n\n".join(docs[i] for i in kept)) > self.budget:
             kept.remove(min(kept, key=lambda i: float(sims[i])))
         return SimpleNamespace(text="\n\n".join(docs[i] for i in kept))
+
+
+#: What a NQ mode builds for a budget: our compressor or the whole-document baseline.
+Compressor = QueryAwareCompressor | WholeDocumentBaseline
 
 
 def _nq_row(table: Any, n_docs: int, distractors: str, rate: float, row: dict[str, Any]) -> None:
@@ -362,7 +375,7 @@ def run(args: argparse.Namespace) -> None:
             cases = build_nq(nq, args.split, n_docs, distractors, args.nq, seed=13)
             nq_cases[f"{n_docs}_{distractors}"] = cases
             for rate in rates:
-                modes = [("", ours)]
+                modes: list[tuple[str, Callable[[int], Compressor]]] = [("", ours)]
                 if not args.no_thorough:
                     modes.append((" (thorough)", thorough))
                 if args.fast:

@@ -38,9 +38,9 @@ import json
 import re
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import (
     AIMessage,
@@ -205,7 +205,7 @@ def load_tooltalk(data: Path) -> list[dict[str, Any]]:
 def long_threads(
     items: list[dict[str, Any]], counter: TokenCounter, target: int
 ) -> list[dict[str, Any]]:
-    threads = []
+    threads: list[dict[str, Any]] = []
     current: list[BaseMessage] = []
     facts: set[str] = set()
     tokens = 0
@@ -640,9 +640,14 @@ def middleware_methods(
     tokenizer as ours. "ContextOptimizer (SmolLM2 summaries)" uses the model summarizer of
     ``--lm``.
     """
-    from langchain.agents.middleware import SummarizationMiddleware
+    from langchain.agents.middleware import AgentState, SummarizationMiddleware
+    from langchain_core.messages import AnyMessage, MessageLikeRepresentation, convert_to_messages
+    from langgraph.runtime import Runtime
 
     from langchain_tokenopt.llms import LocalChatModel
+
+    def count(messages: Iterable[MessageLikeRepresentation]) -> int:
+        return counter(convert_to_messages(messages))
 
     def middleware(msgs: list[BaseMessage], budget: int) -> list[BaseMessage]:
         system = [m for m in msgs if isinstance(m, SystemMessage)]
@@ -653,9 +658,10 @@ def middleware_methods(
             model=LocalChatModel(num_threads=1, max_input_tokens=8192, max_new_tokens=share),
             trigger=("tokens", room),
             keep=("tokens", max(1, room - share - 24)),
-            token_counter=counter,
+            token_counter=count,
         )
-        update = step.before_model({"messages": rest}, None)  # type: ignore[arg-type]
+        state: AgentState[Any] = {"messages": cast("list[AnyMessage]", rest)}
+        update = step.before_model(state, Runtime())
         if update is None:
             return [*system, *rest]
         return [*system, *update["messages"][1:]]  # [0] is RemoveMessage(REMOVE_ALL_MESSAGES)

@@ -670,8 +670,8 @@ def workload_tool_trim(
     selector = ToolSelector.from_tools(
         list(workload.tools), retriever_kwargs={"examples": examples} if examples else None
     )
-    rows = {"top_k": [], "trimmed": []}
-    bound = {"top_k": [], "trimmed": []}
+    rows: dict[str, list[float]] = {"top_k": [], "trimmed": []}
+    bound: dict[str, list[int]] = {"top_k": [], "trimmed": []}
     standalone, abstained, right_first = 0, 0, 0  # questions that make sense alone
     for q in workload.questions:
         if not q.expected_tools or q.kind == "exact_repeat":
@@ -870,7 +870,7 @@ def run(args: argparse.Namespace) -> int:
     trim_generated = workload_tool_trim(workload, DEFAULT_TOOL_MARGIN, generated)
     system_sweep = system_prompt_quality(workload, SYSTEM_BUDGETS)
     system_run = run_system_quality(report)
-    result = {
+    result: dict[str, Any] = {
         "questions": len(report.results),
         "seconds": round(seconds, 1),
         "tokens": {

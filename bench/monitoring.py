@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
@@ -297,7 +298,7 @@ def run(args: argparse.Namespace) -> None:
     n_overhead = 2_000 if q else 20_000
     per_thread = 500 if q else 5_000
     per_proc = 1_000 if q else 10_000
-    out: dict[str, object] = {
+    out: dict[str, Any] = {
         "quick": q,
         "python": platform.python_version(),
         "cpu_affinity": sorted(os.sched_getaffinity(0)),
@@ -321,9 +322,9 @@ def run(args: argparse.Namespace) -> None:
             for _ in track(range(1), description="redis, 8 threads"):
                 with RedisServer() as server:
                     server.start()
-                    store = RedisMetricsStore(url=server.url, key_prefix="bench:", batch_size=256)
-                    out["redis_8_threads"] = _threads_into(store, 8, per_thread)
-                    store.close()
+                    redis = RedisMetricsStore(url=server.url, key_prefix="bench:", batch_size=256)
+                    out["redis_8_threads"] = _threads_into(redis, 8, per_thread)
+                    redis.close()
 
     ho = out["handler_overhead"]
     table = Table(title="monitoring bench" + (" (quick)" if q else ""))
@@ -332,35 +333,35 @@ def run(args: argparse.Namespace) -> None:
     table.add_column("target", justify="right")
     table.add_row(
         "handler overhead p50 / p99 (ms)", f"{ho['p50_ms']:.4f} / {ho['p99_ms']:.4f}", "p50 ≤ 0.2"
-    )  # type: ignore[index]
+    )
     for key in ("sqlite_8_threads", "redis_8_threads"):
         if key in out:
             r = out[key]
-            table.add_row(f"{key} records/s", f"{r['records_per_s']:,.0f}", "")  # type: ignore[index]
+            table.add_row(f"{key} records/s", f"{r['records_per_s']:,.0f}", "")
             table.add_row(
                 f"{key} add() p50 / p99 (µs)", f"{r['add_p50_us']:.1f} / {r['add_p99_us']:.1f}", ""
-            )  # type: ignore[index]
+            )
     for key in ("sqlite_8_threads", "redis_8_threads"):
         if key in out:
             r = out[key]
-            first, repeat = r["summary_first_s"], r["summary_cached_s"]  # type: ignore[index]
+            first, repeat = r["summary_first_s"], r["summary_cached_s"]
             table.add_row(
                 f"{key} summary(1h) first / repeat (s)", f"{first:.2f} / {repeat:.2f}", ""
             )
     r = out["sqlite_4_processes"]
-    table.add_row("sqlite_4_processes records/s", f"{r['records_per_s']:,.0f}", "")  # type: ignore[index]
-    table.add_row("sqlite_4_processes stored / integrity", f"{r['stored']} / {r['integrity']}", "")  # type: ignore[index]
+    table.add_row("sqlite_4_processes records/s", f"{r['records_per_s']:,.0f}", "")
+    table.add_row("sqlite_4_processes stored / integrity", f"{r['stored']} / {r['integrity']}", "")
     for key in ("sqlite_kill9_unpaced", "sqlite_kill9_2000_per_s"):
         k = out[key]
         table.add_row(
             f"{key}: committed lost / queued lost / integrity",
-            f"{k['committed_lost']} / {k['lost_unflushed']} / {k['integrity']}",  # type: ignore[index]
+            f"{k['committed_lost']} / {k['lost_unflushed']} / {k['integrity']}",
             "0 / ≤ queue / ok",
         )
     inv = out["invoke_overhead"]
     table.add_row(
         "invoke() with handler − without, p50 (ms)",
-        f"{inv['overhead_p50_ms']:.4f}",  # type: ignore[index]
+        f"{inv['overhead_p50_ms']:.4f}",
         "≤ 0.2",
     )
     console.print(table)

@@ -89,6 +89,13 @@ def _calibration_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--exploration", type=float, default=None, help="default: the library's")
     p.add_argument(
+        "--max-candidates",
+        type=int,
+        default=None,
+        help="SemanticCache(max_candidates=...): nearest entries checked in turn (default: the "
+        "library's; 1 = the nearest only)",
+    )
+    p.add_argument(
         "--verifier-audit",
         action="store_true",
         help="also audit the verifier pairwise on the own stream's split",

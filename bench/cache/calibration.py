@@ -6,6 +6,7 @@ Run from the repository root::
     python -m bench cache calibration --split dev     # tune knobs here only
     python -m bench cache calibration --stream own    # one stream
     python -m bench cache calibration --stream own --pool cache  # tenants share evidence
+    python -m bench cache calibration --stream own --max-candidates 1  # nearest entry only
 
 The published figures (docs/benchmarks.md, ~5 min on 2 shared cores)::
 
@@ -212,7 +213,11 @@ def qqp_requests(data: Path, split: str, clusters: int, seed: int) -> list[Reque
 
 
 def miss_cause(result: CacheLookup, floor: float) -> str:
-    """Why a request missed although an equivalent answer was cached (best candidate only)."""
+    """Why a request missed although an equivalent answer was cached.
+
+    "verifier rejected the best candidate": every candidate checked (``max_candidates``
+    nearest, above the floor) was turned down.
+    """
     sim = result.best_similarity
     if sim is None or sim < floor:
         return "best candidate below the floor"
@@ -294,13 +299,16 @@ def run_stream(
     *,
     threshold: float = DEFAULT_SIMILARITY_THRESHOLD,
     max_error_rate: float = 0.01,
+    max_candidates: int | None = None,
 ) -> dict[str, Any]:
     """Replay with online calibration, or (``config=None``) at one fixed threshold."""
+    extra: dict[str, Any] = {} if max_candidates is None else {"max_candidates": max_candidates}
     with tempfile.TemporaryDirectory() as folder:  # never the user's default cache file
         cache = SemanticCache(
             backend=LocalBackend(path=Path(folder) / "cache.sqlite3"),
             calibration=config,
             similarity_threshold=threshold,
+            **extra,
         )
         started = time.perf_counter()
         floor = config.floor if config is not None else threshold
@@ -327,6 +335,7 @@ def run_stream(
         "stream": name,
         "tenants": len(streams),
         "threshold": threshold,
+        "max_candidates": cache.max_candidates,
         "calibration_on": config is not None,
         "total": total.report(max_error_rate),
         "per_tenant": per_tenant,
@@ -475,14 +484,26 @@ def run(args: argparse.Namespace) -> None:
             random.Random(args.seed * 1000 + t).shuffle(order)
             streams[f"tenant-{t}"] = order
         runs.append(
-            run_stream("own", streams, config(args.judge), max_error_rate=args.max_error_rate)
+            run_stream(
+                "own",
+                streams,
+                config(args.judge),
+                max_error_rate=args.max_error_rate,
+                max_candidates=args.max_candidates,
+            )
         )
         own_streams = streams
     if args.stream in ("qqp", "both"):
         reqs = qqp_requests(args.data, args.split, args.clusters, args.seed)
         random.Random(args.seed).shuffle(reqs)
         runs.append(
-            run_stream("qqp", {"qqp": reqs}, config("exact"), max_error_rate=args.max_error_rate)
+            run_stream(
+                "qqp",
+                {"qqp": reqs},
+                config("exact"),
+                max_error_rate=args.max_error_rate,
+                max_candidates=args.max_candidates,
+            )
         )
         qqp_streams = {"qqp": reqs}
     sweep = []
@@ -490,7 +511,12 @@ def run(args: argparse.Namespace) -> None:
         for name, streams in (("own", own_streams), ("qqp", qqp_streams)):
             if streams:
                 run = run_stream(
-                    name, streams, None, threshold=float(raw), max_error_rate=args.max_error_rate
+                    name,
+                    streams,
+                    None,
+                    threshold=float(raw),
+                    max_error_rate=args.max_error_rate,
+                    max_candidates=args.max_candidates,
                 )
                 sweep.append({"stream": name, "threshold": float(raw), **run["total"]})
     report = {

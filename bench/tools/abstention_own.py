@@ -184,7 +184,7 @@ def run(args: argparse.Namespace) -> None:
             f"({int(y[test].sum())} answerable, {int((~y[test]).sum())} irrelevant)"
         )
     )
-    for col in (
+    for column in (
         "method",
         "balanced acc",
         "dev BA",
@@ -193,7 +193,7 @@ def run(args: argparse.Namespace) -> None:
         "TPR non-live/live",
         "TNR irr/live",
     ):
-        table.add_column(col)
+        table.add_column(column)
     for name, r in rows.items():
         table.add_row(
             name,

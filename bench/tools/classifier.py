@@ -24,7 +24,14 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.common import REPO, percentile, write_json
-from bench.tools.data import CachedEmbeddings, Query, load_bfcl, load_metatool, make_retriever
+from bench.tools.data import (
+    CachedEmbeddings,
+    Query,
+    load_bfcl,
+    load_metatool,
+    make_retriever,
+    rank_all,
+)
 from langchain_tokenopt.tools import QueryClassifier, ToolRetriever
 from langchain_tokenopt.tools.classifier import FEATURES, ClassifierWeights
 from langchain_tokenopt.tools.index import RankResult
@@ -67,6 +74,15 @@ PORTABLE_POOL = (
 )
 
 
+def make_classifier(
+    retriever: ToolRetriever, weights: ClassifierWeights | None, threshold: float | None
+) -> QueryClassifier:
+    """A classifier with ``weights`` and ``threshold``; ``(None, None)``: the library default."""
+    if weights is None or threshold is None:
+        return QueryClassifier(retriever=retriever)
+    return QueryClassifier(retriever=retriever, weights=weights, threshold=threshold)
+
+
 def candidate_stats(result: RankResult) -> dict[str, float]:
     """Bench-only abstention candidates: statistics of the query's own score distribution."""
     dense = np.sort(result.dense.astype(np.float64))[::-1]
@@ -88,7 +104,7 @@ def pool_matrix(retriever: ToolRetriever, queries: list[Query]) -> tuple[np.ndar
     """:data:`PORTABLE_POOL` features of each query, and whether it names a tool."""
     clf = QueryClassifier(retriever=retriever)
     rows, forced = [], []
-    for q, res in zip(queries, retriever.rank_batch([q.text for q in queries]), strict=True):
+    for q, res in zip(queries, rank_all(retriever, [q.text for q in queries]), strict=True):
         feats = {
             **dict(zip(FEATURES, clf.features(q.text, res), strict=True)),
             **candidate_stats(res),
@@ -227,10 +243,9 @@ def default_rows(
     """
     out = {}
     for label, (weights, threshold) in classifiers.items():
-        kw = {} if weights is None else {"weights": weights, "threshold": threshold}
         preds = {}
         for name, qs in sets.items():
-            clf = QueryClassifier(retriever=r_bfcl if name.startswith("bfcl") else r_mt, **kw)
+            clf = make_classifier(r_bfcl if name.startswith("bfcl") else r_mt, weights, threshold)
             preds[name] = np.asarray(
                 [d.needs_tool for d in clf.classify_batch([q.text for q in qs])]
             )

@@ -24,7 +24,7 @@ import hashlib
 import json
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from langchain_core.embeddings import Embeddings
 from bench.common import DATASETS, read_jsonl
 from langchain_tokenopt.embeddings import OnnxEmbeddings
 from langchain_tokenopt.tools import ToolRetriever
+from langchain_tokenopt.tools.index import RankResult
 from langchain_tokenopt.tools.store import EmbeddingStore
 
 #: Default dataset folder of the tool benches.
@@ -156,6 +157,15 @@ def make_retriever(
     return ToolRetriever(
         tools=catalog, examples=examples, cache_dir=cache, embeddings=embeddings, **kw
     )
+
+
+def rank_all(retriever: ToolRetriever, texts: Sequence[str]) -> list[RankResult]:
+    """``retriever.rank_batch(texts)`` of questions that are never empty (each has a result)."""
+    results = retriever.rank_batch(texts)
+    if any(r is None for r in results):
+        msg = "an empty question has no ranking; every bench question has text"
+        raise ValueError(msg)
+    return [r for r in results if r is not None]
 
 
 def merge_examples(*parts: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -45,6 +45,7 @@ from bench.tools.data import (
     load_bfcl,
     make_retriever,
     merge_examples,
+    rank_all,
 )
 from bench.tools.latency import measure_latency
 from bench.tools.ranking import metrics
@@ -123,9 +124,9 @@ def evaluate(
     """Metrics of the default retriever, plus R@5 split by whether the gold tool has a
     question example in ``known`` (dev: the fold-a examples; test: all dev examples)."""
     r = make_retriever(catalog, examples or None, cache / "s", embeddings=embedder)
-    orders = [res.order for res in r.rank_batch([q.text for q in queries])]
+    orders = [res.order for res in rank_all(r, [q.text for q in queries])]
     out = metrics(orders, queries, r.index.position)
-    hit = {True: [], False: []}
+    hit: dict[bool, list[bool]] = {True: [], False: []}
     for q, order in zip(queries, orders, strict=True):
         top = set(order[:5].tolist())
         for g in q.gold:

@@ -42,6 +42,7 @@ from bench.tools.classifier import (
     default_rows,
     default_table,
     fit_portable,
+    make_classifier,
     portable_sets,
 )
 from bench.tools.data import (
@@ -401,9 +402,8 @@ def abstention_section(
     default_dev = default_rows(r_bfcl, r_mt, pdev, defaults)
     default_test = default_rows(r_bfcl, r_mt, ptest, defaults)
     for label, (weights, threshold) in defaults.items():
-        kw = {} if weights is None else {"weights": weights, "threshold": threshold}
         abst[label] = {
-            **evaluate(QueryClassifier(retriever=r_bfcl, **kw)),
+            **evaluate(make_classifier(r_bfcl, weights, threshold)),
             "metatool_single_tpr": default_test[label]["metatool_single_tpr"],
             "metatool_two_tool_tpr": default_test[label]["metatool_two_tool_tpr"],
             "dev": default_dev[label],

@@ -43,13 +43,15 @@ def measure_latency(
 ) -> dict:
     """Wall and CPU time per query (query-vector cache cleared before each call)."""
     r_lat.invoke("warm up", k=5)
+    doc_vectors = r_lat.index.doc_vectors
+    if doc_vectors is None:
+        msg = "the latency retriever has no dense index (embeddings=None)"
+        raise ValueError(msg)
     methods = {
         "ours_invoke": lambda q: r_lat.invoke(q, k=5),
         **(extra or {}),
         "bm25_only": lambda q: np.argsort(-r_lat.index.bm25_scores(q))[:5],
-        "dense_only": lambda q: np.argsort(-(embedder.encode([q]) @ r_lat.index.doc_vectors.T)[0])[
-            :5
-        ],
+        "dense_only": lambda q: np.argsort(-(embedder.encode([q]) @ doc_vectors.T)[0])[:5],
     }
     times: dict[str, list[float]] = {label: [] for label in methods}
     cpu: dict[str, list[float]] = {label: [] for label in methods}

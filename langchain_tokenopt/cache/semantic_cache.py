@@ -9,8 +9,10 @@ One lookup, in order:
    punctuation, contractions and unit spellings folded, :mod:`.canonical`) is fetched before
    any embedding, so a repeat or a trivial rephrasing never pays for the embedder.
 4. **Semantic path**: only the newest human message is embedded; the backend returns the
-   nearest entry *inside the scope*; it is served when its cosine similarity reaches
-   ``similarity_threshold`` and the :class:`~.verifier.NearMissVerifier` accepts it.
+   few nearest entries *inside the scope* (``max_candidates``); they are checked nearest
+   first, and the first whose cosine similarity reaches ``similarity_threshold`` and that
+   the :class:`~.verifier.NearMissVerifier` accepts is served (a near miss stored next to
+   the question, turned down, does not hide the paraphrase behind it).
 
 Lifetime and invalidation: each entry has a lifetime (``ttl``: the cache's, or per entry
 through ``update(ttl=...)``, :func:`~.scope.cache_entry_options` or the run's ``cache_ttl``
@@ -93,6 +95,8 @@ logger = logging.getLogger(__name__)
 #: Cosine similarity a neighbour needs (with the verifier on), calibrated on the dev split.
 DEFAULT_SIMILARITY_THRESHOLD = 0.93
 _VECTOR_MEMO = 256
+#: Upper bound of ``max_candidates`` (each extra candidate is one more verifier run).
+_MAX_CANDIDATES = 16
 
 
 T = TypeVar("T")
@@ -213,6 +217,9 @@ class SemanticCache(BaseCache):
             lower threshold per tenant (or per cache, ``pool="cache"``) from evidence, with
             a bound on the wrong answers per request it adds (:mod:`.calibration`);
             ``"off"`` / ``None`` (default) keeps ``similarity_threshold`` for everyone.
+        max_candidates: How many of the nearest entries above the threshold (or, with
+            calibration, above its floor) are checked in turn, nearest first, when the
+            verifier turns the nearer ones down; ``1`` checks the nearest only.
 
     Raises:
         TokenOptConfigError: an argument is invalid (NaN or out-of-range threshold, negative
@@ -244,6 +251,7 @@ class SemanticCache(BaseCache):
         max_embed_chars: int = 4000,
         history_policy: HistoryPolicy = "always",
         calibration: Literal["off", "online"] | OnlineCalibration | None = None,
+        max_candidates: int = 4,
     ) -> None:
         if (
             isinstance(similarity_threshold, bool)
@@ -257,6 +265,13 @@ class SemanticCache(BaseCache):
             )
             raise TokenOptConfigError(msg)
         ttl = check_ttl(ttl)
+        if (
+            isinstance(max_candidates, bool)
+            or not isinstance(max_candidates, int)
+            or not 1 <= max_candidates <= _MAX_CANDIDATES
+        ):
+            msg = f"max_candidates must be an int in [1, {_MAX_CANDIDATES}], got {max_candidates!r}"
+            raise TokenOptConfigError(msg)
         if not isinstance(refresh_on_hit, bool):
             msg = f"refresh_on_hit must be True or False, got {refresh_on_hit!r}"
             raise TokenOptConfigError(msg)
@@ -315,6 +330,7 @@ class SemanticCache(BaseCache):
                 target=lambda v=self.verifier: v.lexicon, name="tokenopt-lexicon", daemon=True
             ).start()
         self.ttl = ttl
+        self.max_candidates = max_candidates
         self.refresh_on_hit = refresh_on_hit
         self.temperature_policy = temperature_policy
         self.semantic = bool(semantic)
@@ -411,40 +427,87 @@ class SemanticCache(BaseCache):
         )
         return CacheLookup(outcome="exact_hit", hit=hit, best_similarity=1.0), generations
 
-    def _judge(self, plan: _Plan, candidate: Candidate | None) -> _Found:
+    def _lowest(self) -> float:
+        """The lowest similarity a candidate can be served or observed at."""
+        calib = self._calibration
+        base = self.similarity_threshold
+        return base if calib is None else min(base, calib.config.floor)
+
+    def _judge(
+        self, plan: _Plan, candidates: Sequence[Candidate]
+    ) -> tuple[_Found, Candidate | None]:
+        """Decide on the candidates (nearest first); return the outcome and the one used."""
         key = plan.key
-        if candidate is None:
-            if self._calibration is not None:
-                self._calibration.request(self._calibration.group(key.tenant))
-            return CacheLookup(outcome="miss"), None
-        sim, calib = candidate.similarity, self._calibration
+        calib = self._calibration
         group = "" if calib is None else calib.group(key.tenant)
+        if not candidates:
+            if calib is not None:
+                calib.request(group)
+            return (CacheLookup(outcome="miss"), None), None
+        best = candidates[0].similarity
         threshold = self.similarity_threshold if calib is None else calib.request(group)
-        if sim < threshold and (calib is None or not calib.in_band(sim)):
-            return CacheLookup(outcome="miss", best_similarity=sim), None
-        if self.verifier is not None:
-            verdict = self.verifier.verify(key.query_text, candidate.entry.text, sim)
-            if not verdict.accepted and sim < threshold:
-                return CacheLookup(outcome="miss", best_similarity=sim), None
-            if not verdict.accepted:
-                return CacheLookup(
-                    outcome="rejected", best_similarity=sim, reason=verdict.reason
-                ), None
+        eligible = []
+        for candidate in candidates:
+            sim = candidate.similarity
+            if sim < threshold and (calib is None or not calib.in_band(sim)):
+                break  # nearest first: none further is eligible
+            eligible.append(candidate)
+        chosen, refused = self._choose(key.query_text, eligible)
+        if chosen is None:
+            if refused is None or refused[0].similarity < threshold:
+                return (CacheLookup(outcome="miss", best_similarity=best), None), None
+            rejected = CacheLookup(outcome="rejected", best_similarity=best, reason=refused[1])
+            return (rejected, None), None
+        sim = chosen.similarity
         if calib is not None and calib.in_band(sim):
             calib.seen(group, sim)
         if calib is not None and calib.in_band(sim) and (sim < threshold or calib.explore()):
             tenant = plan.tenant_id or ""
             calib.label(group, tenant)
-            calib.expect(key.entry_id, group, tenant, sim, candidate.entry.payload)
+            calib.expect(key.entry_id, group, tenant, sim, chosen.entry.payload)
             reason = "calibrating: similarity in the uncertain band, answer to be compared"
-            return CacheLookup(outcome="miss", best_similarity=sim, reason=reason), None
-        entry = candidate.entry
+            return (CacheLookup(outcome="miss", best_similarity=best, reason=reason), None), None
+        entry = chosen.entry
         hit = CacheHit(
             entry_id=entry.entry_id, kind="semantic", similarity=sim, cached_text=entry.text
         )
-        return CacheLookup(outcome="semantic_hit", hit=hit, best_similarity=sim), loads_generations(
-            entry.payload
-        )
+        found = CacheLookup(outcome="semantic_hit", hit=hit, best_similarity=best)
+        return (found, loads_generations(entry.payload)), chosen
+
+    def _choose(
+        self, query: str, eligible: Sequence[Candidate]
+    ) -> tuple[Candidate | None, tuple[Candidate, str] | None]:
+        """The first candidate the verifier accepts (nearest first), and the first refused.
+
+        A further candidate is skipped when the verifier takes it for a rewording of a
+        nearer one it refused: the difference found there holds for it too ("convert
+        dollars to euros": "convert euros to dollars" refused for its roles, "swap euros
+        for dollars" is that question reworded). So a further candidate is served only
+        where the nearest one would have been.
+
+        Returns ``(chosen or None, (refused candidate, reason) or None)``.
+        """
+        verifier = self.verifier
+        if verifier is None:
+            return (eligible[0] if eligible else None), None
+        refused: list[tuple[Candidate, str]] = []
+        for candidate in eligible:
+            text, sim = candidate.entry.text, candidate.similarity
+            verdict = verifier.verify(query, text, sim)
+            if verdict.accepted and not any(
+                verifier.verify(nearer.entry.text, text, sim).accepted for nearer, _ in refused
+            ):
+                if refused:
+                    logger.debug(
+                        "cache: a nearer candidate refused (%s); one at %.3f accepted",
+                        refused[0][1],
+                        sim,
+                    )
+                return candidate, refused[0] if refused else None
+            refused.append(
+                (candidate, verdict.reason or "neighbours: a rewording of a refused one")
+            )
+        return None, refused[0] if refused else None
 
     def _record(self, result: CacheLookup) -> None:
         field = {
@@ -527,9 +590,9 @@ class SemanticCache(BaseCache):
             if self._calibration is not None and not self._calibration.loaded:
                 yield ("calibration_load",)
             vector = yield ("embed", key.query_text)
-            candidate: Candidate | None = yield ("search", key.scope, vector)
-            found = self._judge(plan, candidate)
-            served = candidate.entry if candidate is not None else None
+            candidates: list[Candidate] = yield ("search", key.scope, vector, self._lowest())
+            found, chosen = self._judge(plan, candidates)
+            served = chosen.entry if chosen is not None else None
         elif found is None:
             found = (CacheLookup(outcome="miss"), None)
         if found[0].hit is not None and served is not None:
@@ -595,7 +658,9 @@ class SemanticCache(BaseCache):
         if kind == "get":
             return self.backend.get(op[1], now=time.time())
         if kind == "search":
-            return self.backend.search(op[1], op[2], now=time.time())
+            return self.backend.search_candidates(
+                op[1], op[2], now=time.time(), k=self.max_candidates, min_similarity=op[3]
+            )
         if kind == "touch":
             return self.backend.touch(op[1], now=time.time(), expires_at=op[2])
         return self.backend.put(op[1])
@@ -609,7 +674,9 @@ class SemanticCache(BaseCache):
         if kind == "get":
             return await self.backend.aget(op[1], now=time.time())
         if kind == "search":
-            return await self.backend.asearch(op[1], op[2], now=time.time())
+            return await self.backend.asearch_candidates(
+                op[1], op[2], now=time.time(), k=self.max_candidates, min_similarity=op[3]
+            )
         if kind == "touch":
             return await self.backend.atouch(op[1], now=time.time(), expires_at=op[2])
         return await self.backend.aput(op[1])

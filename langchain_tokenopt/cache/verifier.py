@@ -40,9 +40,14 @@ is explained:
    temporal preposition ("after placing an order" / "after the order has shipped"),
    where only a word's forms, synonyms and derived forms count as the same event, never
    a more general verb; in a short question, a modifier only one side has right before a
-   noun both have ("warranty on (refurbished) laptops") or a superlative or extreme
-   ("(maximum) age"). A word that shares a synset with a word of the other side is that
-   word reworded, never an antonym of a third ("selects" / "chooses ... based on");
+   noun both have ("warranty on (refurbished) laptops", even when the rest is
+   reworded), a new head noun after a shared noun ("smoke alarm (battery)"), or a
+   superlative or extreme ("(maximum) age"); in two questions, two nouns, one per side,
+   standing in the same place next to the same shared word ("freeze (bread)" / "freeze
+   cooked (rice)", "the (overdraft) fee" / "the (account maintenance) fee"): one thing
+   put in the place of another, whatever else is reworded. A word that shares a synset
+   with a word of the other side is that word reworded, never an antonym of a third
+   ("selects" / "chooses ... based on");
 5. **roles**, when the two sides have the same items (at most two differ): a role
    marker (``to``, ``from``, ``than``, ``over``, ``by`` ...) taking on each side an item
    the other side has elsewhere (names and numbers however reworded the rest is)
@@ -73,7 +78,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -551,6 +556,8 @@ class NearMissVerifier:
         if not uq and not uc:
             return "", pairs
         reason = self._restricted(q, c, uq, uc) if asking else ""
+        if not reason and asking:
+            reason = self._substituted(q, c, uq, uc)
         if reason:
             return reason, pairs
         changed = len(set(q_left)) + len(set(c_left))
@@ -562,12 +569,16 @@ class NearMissVerifier:
     def _restricted(self, q: _Side, c: _Side, uq: list[str], uc: list[str]) -> str:
         """An unexplained word that narrows or changes what is asked, never a rewording.
 
-        * in a short question where words are only added on one side: a modifier right
-          before a noun both sides have ("warranty on (refurbished) laptops", "(express)
-          shipping"), a subset of the other question (not a quantifier, "(several)
-          installments", a normative adjective, "the (right) pressure", or a verb after a
-          subject pronoun, "should I (use) ice"); or a superlative or an extreme
-          ("(maximum) age", "(cheapest) flight"), one end of a scale the other leaves open;
+        * in a short question (reworded or not): a modifier only one side has right before
+          a noun both sides have ("warranty on (refurbished) laptops", "(express)
+          shipping"; not a quantifier, "(several) installments", a normative adjective,
+          "the (right) pressure", a verb after a subject pronoun, "should I (use) ice", or
+          a compound WordNet names the noun itself by, "(common) cold"), or a new head
+          noun after a noun that ends its phrase on the other side ("my smoke alarm
+          (battery)" / "my smoke alarm"): what is asked about narrowed or moved;
+        * in a short question where words are only added on one side: a superlative or an
+          extreme ("(maximum) age", "(cheapest) flight"), one end of a scale the other
+          leaves open;
         * two alternatives, one on each side: two satellites of one WordNet adjective
           cluster ("daily" / "monthly"), or two comparatives ("ripen sooner" / "ripen
           slower"; "faster" / "sooner" is refused too: a difference the lexicon cannot
@@ -594,13 +605,9 @@ class NearMissVerifier:
                 ):
                     word = sorted(changed)[0]
                     return f"unexplained: {word!r} ({side} only, event {prep!r} differs)"
-            if (
-                other_words_unexplained
-                or len(words) > self.rewrite_words
-                or _content(q) >= _LONG_WORDS
-                or _content(c) >= _LONG_WORDS
-            ):
-                continue  # a reworded pair or a long text, not a word added to a question
+            reworded = bool(other_words_unexplained) or len(words) > self.rewrite_words
+            if _content(q) >= _LONG_WORDS or _content(c) >= _LONG_WORDS:
+                continue  # a long text: a word or two more is phrasing
             other_lemmas = {
                 lemma for s in other.slots if s.kind == "word" for lemma in self._lemmas(s.value)
             }
@@ -622,15 +629,78 @@ class NearMissVerifier:
                     and not (n and one.slots[n - 1].surface.lower() in _VERB_SLOT)
                     and not slot.value.endswith("ing")  # a gerund takes an object
                     and (not lex.synsets or lex.is_noun(nxt.value))
+                    # reworded: only a noun first ("free" is a noun too, a rare one)
+                    and not (reworded and lex.synsets and not self._noun_first(nxt.value))
                     # a noun or adjective, or a participle ("refurbished laptops")
                     and (
                         not lex.synsets or lex.is_modifier(slot.value) or slot.value.endswith("ed")
                     )
+                    # a compound that names the noun itself ("common cold" is "cold")
+                    and not (
+                        lex.synsets and lex.same_synset(f"{slot.value}_{nxt.value}", nxt.value)
+                    )
                 ):
                     return f"unexplained: {slot.value!r} ({side} only, modifies {nxt.value!r})"
-                if _extreme(slot.value):
+                prev = one.slots[n - 1] if n else None
+                if (
+                    prev is not None
+                    and prev.kind == "word"
+                    and prev.value not in unexplained
+                    and self._lemmas(prev.value) & other_lemmas
+                    and (nxt is None or nxt.kind != "word")
+                    and lex.synsets
+                    and self._noun_first(prev.value)
+                    and self._thing(slot.value)
+                    and _ends_phrase(other.slots, self._lemmas(prev.value), self._lemmas)
+                ):
+                    head = f"a new head after {prev.value!r}"
+                    return f"unexplained: {slot.value!r} ({side} only, {head})"
+                if _extreme(slot.value) and not reworded:
                     return f"unexplained: {slot.value!r} ({side} only, one end of a scale)"
         return ""
+
+    def _substituted(self, q: _Side, c: _Side, uq: list[str], uc: list[str]) -> str:
+        """Two unexplained nouns, one per side, in the same place of the same frame.
+
+        "Can I freeze (bread)?" / "Can I freeze (cooked rice)?", "the (overdraft) fee" /
+        "the (account maintenance) fee": each stands next to the same word both sides share,
+        on the same side of it (words the other side lacks are skipped: "cooked" rice).
+        Rewording moves and merges words; a near miss puts another thing in the same
+        place. Only words that are nouns first (more noun senses than others in WordNet)
+        count, and not the nouns that name the type of an answer ("how many weeks" / "what
+        length"): a verb or an adjective in a frame is more often reworded than replaced.
+        """
+        lex = self.lexicon
+        if not lex.synsets:
+            return ""
+        skip = set(uq) | set(uc)
+        fq, fc = _frames(q.slots, skip), _frames(c.slots, skip)
+        nouns_q = [a for a in uq if self._thing(a)]
+        nouns_c = [b for b in uc if self._thing(b)]
+        for a in nouns_q:
+            for b in nouns_c:
+                for left_a, right_a in fq.get(a, ()):
+                    for left_b, right_b in fc.get(b, ()):
+                        if (left_a and left_b and self._lemmas(left_a) & self._lemmas(left_b)) or (
+                            right_a and right_b and self._lemmas(right_a) & self._lemmas(right_b)
+                        ):
+                            return f"unexplained: {a!r} vs {b!r} (one in the place of the other)"
+        return ""
+
+    def _thing(self, word: str) -> bool:
+        """Whether ``word`` names a thing: a noun first, not an answer-type noun ("week")."""
+        if word in ROLE_FILLERS or word in _ANSWER_NOUNS or self._lemmas(word) & _ANSWER_NOUNS:
+            return False
+        return self._noun_first(word)
+
+    def _noun_first(self, word: str) -> bool:
+        """Whether ``word`` has at least as many noun senses as others (WordNet)."""
+        lex = self.lexicon
+        ids = lex.synsets.get(word) or [
+            i for x in self._lemmas(word) for i in lex.synsets.get(x, ())
+        ]
+        nouns = sum(i % 4 == 0 for i in ids)
+        return nouns > 0 and nouns >= len(ids) - nouns
 
     def _tolerated(
         self, uq: list[str], uc: list[str], n_q: int, n_c: int, replaced: bool, changed: int
@@ -670,6 +740,7 @@ _PLACE_NOUNS = frozenset(("place", "places", "location", "locations", "address",
                           "country", "website", "page", "room", "street", "area"))
 _PERSON_NOUNS = frozenset(("person", "people", "persons", "one"))
 _REASON_NOUNS = frozenset(("reason", "reasons", "cause", "causes", "purpose"))
+_ANSWER_NOUNS = _TIME_NOUNS | _DURATION_NOUNS | _PLACE_NOUNS | _PERSON_NOUNS | _REASON_NOUNS
 _OPENING = frozenset((
     "at", "from", "until", "till", "by", "for", "in", "within", "to", "on", "since", "after",
     "before", "during", "and", "so", "but", "then", "ok", "okay", "please", "exactly",
@@ -869,6 +940,34 @@ _SCOPE_WORDS = 3
 
 def _content(side: _Side) -> int:
     return sum(side.counts.get("word", Counter()).values())
+
+
+def _frames(
+    slots: Sequence[Slot], skip: set[str]
+) -> dict[str, list[tuple[str | None, str | None]]]:
+    """Each content word's nearest content neighbours (left, right) among the shared words.
+
+    Function words and the words in ``skip`` (those the other side lacks) are passed over.
+    """
+    at = [s.value for s in slots if s.kind in ("word", "entity")]
+    out: dict[str, list[tuple[str | None, str | None]]] = {}
+    for n, word in enumerate(at):
+        left = next((w for w in reversed(at[:n]) if w not in skip), None)
+        right = next((w for w in at[n + 1 :] if w not in skip), None)
+        out.setdefault(word, []).append((left, right))
+    return out
+
+
+def _ends_phrase(
+    slots: Sequence[Slot], lemmas: frozenset[str], lemmas_of: Callable[[str], frozenset[str]]
+) -> bool:
+    """Whether a word with one of ``lemmas`` ends its noun phrase here (no word follows it)."""
+    for n, slot in enumerate(slots):
+        if slot.kind == "word" and lemmas_of(slot.value) & lemmas:
+            nxt = slots[n + 1] if n + 1 < len(slots) else None
+            if nxt is None or nxt.kind != "word":
+                return True
+    return False
 
 
 def _temporal_scopes(slots: Sequence[Slot]) -> list[tuple[str, set[str]]]:

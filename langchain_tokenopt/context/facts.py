@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
 from langchain_tokenopt.context._memo import memo
 
@@ -30,6 +30,7 @@ __all__ = [
     "PREFERENCE_RE",
     "extract_facts",
     "is_structured",
+    "keyed_facts",
     "message_facts",
     "message_text",
     "missing_facts",
@@ -209,10 +210,72 @@ def message_facts(message: BaseMessage) -> tuple[str, ...]:
 
 
 def text_facts(message: BaseMessage) -> tuple[str, ...]:
-    """Facts of a message's text without its tool calls, memoized per message."""
-    return memo(
-        "text-facts", message, lambda: tuple(extract_facts(message_text(message, with_calls=False)))
-    )
+    """Facts of a message's text without its tool calls, memoized per message.
+
+    A tool's JSON output also gives the values of its identifier fields (``"username":
+    "justinkool"``, ``"reminder_id": "ff-7890"``), which no pattern recognizes as ids.
+    """
+    return memo("text-facts", message, lambda: _text_facts(message))
+
+
+def _text_facts(message: BaseMessage) -> tuple[str, ...]:
+    text = message_text(message, with_calls=False)
+    found = extract_facts(text)
+    if isinstance(message, ToolMessage):
+        found.extend(keyed_facts(text))
+    return tuple(dict.fromkeys(found))
+
+
+#: Last words of the JSON keys whose string values are identifiers: ``id``, ``*_id``,
+#: ``userId``, user names, senders and receivers, codes and references.
+_ID_KEY_WORDS = frozenset(
+    {
+        "id", "ids", "uuid", "username", "user", "login", "handle", "receiver", "recipient",
+        "sender", "owner", "assignee", "code", "ref", "reference", "number", "slug", "sku",
+    }
+)  # fmt: skip
+_KEY_WORD_RE = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+
+
+def _is_id_key(key: str) -> bool:
+    words = _KEY_WORD_RE.findall(key)
+    return bool(words) and words[-1].lower() in _ID_KEY_WORDS
+
+
+_KEYED_MAX_CHARS = 64
+_KEYED_MAX_TEXT = 200_000  # larger outputs are not parsed (the patterns still scan them)
+
+
+def keyed_facts(text: str) -> list[str]:
+    """String values of the identifier fields of a JSON text, in order (none for prose).
+
+    Example:
+        .. code-block:: python
+
+            keyed_facts('{"users": [{"username": "justinkool", "name": "Justin"}]}')
+            # ['justinkool']
+    """
+    stripped = text.strip()
+    if not stripped or stripped[0] not in "[{" or len(stripped) > _KEYED_MAX_TEXT:
+        return []
+    try:
+        data = json.loads(stripped)
+    except ValueError:
+        return []
+    out: list[str] = []
+    stack: list[Any] = [data]
+    while stack:  # depth-first, in document order
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(value, str) and _is_id_key(str(key)):
+                    value = value.strip()
+                    if 2 <= len(value) <= _KEYED_MAX_CHARS and not any(c.isspace() for c in value):
+                        out.append(value)
+            stack.extend(reversed([v for v in node.values() if isinstance(v, dict | list)]))
+        elif isinstance(node, list):
+            stack.extend(reversed([v for v in node if isinstance(v, dict | list)]))
+    return list(dict.fromkeys(out))
 
 
 def call_facts(message: AIMessage) -> tuple[str, ...]:

@@ -45,10 +45,14 @@ def truncate_text(
     if total <= max_tokens:
         return text
     facts = ranked_facts(extract_facts(text), _MAX_KEPT_FACTS) if keep_facts else []
-    if facts:  # the identifiers first: head and tail get what the listed ids leave
+    # The identifiers first: head and tail get what the listed ids leave. When the whole
+    # list does not fit, the most id-like half does, and so on: a short cut still names
+    # the ids the next call may need instead of none.
+    while facts:
         best = _search(text, total, max_tokens, counter, facts)
         if best is not None:
             return best
+        facts = facts[: len(facts) // 2]
     marker = TRUNCATION_MARKER.format(n=total)
     room = max_tokens - counter.count(marker)
     if room <= 0:

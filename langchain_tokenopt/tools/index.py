@@ -152,6 +152,23 @@ def interleave_orders(orders: Sequence[np.ndarray]) -> np.ndarray:
     return flat[np.sort(first)]
 
 
+#: Best tools kept per clause of a multi-intent query (:attr:`RankResult.clause_tops`).
+CLAUSE_TOPS = 3
+
+
+def _row_tops(rows: np.ndarray, k: int) -> tuple[tuple[int, ...], ...]:
+    """The ``k`` best column indices of each row, best first."""
+    k = min(k, rows.shape[1])
+    if k <= 0:
+        return tuple(() for _ in range(rows.shape[0]))
+    top = np.argpartition(-rows, k - 1, axis=1)[:, :k] if k < rows.shape[1] else None
+    if top is None:
+        top = np.broadcast_to(np.arange(k), (rows.shape[0], k))
+    picked = np.take_along_axis(rows, top, axis=1)
+    top = np.take_along_axis(top, np.argsort(-picked, axis=1, kind="stable"), axis=1)
+    return tuple(tuple(int(i) for i in row) for row in top)
+
+
 def split_intents(query: str, *, max_clauses: int = MAX_CLAUSES) -> list[str]:
     """Split a multi-intent query into clauses of at least three words (the first ``max_clauses``).
 
@@ -234,6 +251,9 @@ class RankResult:
     probability: np.ndarray | None = None
     """The second stage's probability that each tool is needed (0 outside its candidates),
     or ``None`` when the order was not reranked (see :mod:`~langchain_tokenopt.tools.rerank`)."""
+    clause_tops: tuple[tuple[int, ...], ...] = field(default_factory=tuple)
+    """Per clause, its best tools by the clause's own score (:data:`CLAUSE_TOPS`, best
+    first): what each request of a multi-intent query asks for on its own."""
 
 
 #: A tool named only in plain words is moved up to at most this many places below the
@@ -461,6 +481,7 @@ class ToolIndex:
             forced=tuple(i for i, _ in signals.mentions),
             clauses=signals.texts[1:],
             query_vector=signals.query_vector,
+            clause_tops=_row_tops(scores[1:], CLAUSE_TOPS) if multi else (),
         )
 
     def rank(self, query: str, vectors: np.ndarray | None, *, decompose: bool = True) -> RankResult:

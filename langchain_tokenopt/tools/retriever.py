@@ -339,6 +339,25 @@ class ToolRetriever(BaseRetriever):
             out.append((self._index.specs[idx], float(scores[idx]), idx in forced))
         return out
 
+    def clause_hits(self, result: RankResult | None) -> list[list[ToolHit]]:
+        """Each clause's own best tools of a multi-intent ranking, as ``(spec, score, forced)``.
+
+        For every clause, its best tools by the clause's own score, ordered by the final
+        score (the second stage's probability when reranked): what the clause asks for even
+        when another clause's tools lead the whole query. Empty for one intent.
+        """
+        if result is None or not result.clause_tops:
+            return []
+        forced = set(result.forced)
+        scores = result.fused if result.probability is None else result.probability
+        return [
+            [
+                (self._index.specs[i], float(scores[i]), i in forced)
+                for i in sorted(tops, key=lambda i: -float(scores[i]))
+            ]
+            for tops in result.clause_tops
+        ]
+
     def _resolve_k(self, k: Any) -> int:
         if k is None:
             return self.k

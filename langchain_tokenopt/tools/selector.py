@@ -53,7 +53,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
@@ -90,6 +90,8 @@ _TURN_CACHE_SIZE = 256
 _GROUP_ORDER = 64
 #: Context texts (assistant words, recent calls, latest result) ranked per call.
 _CONTEXT_QUERIES = 3
+#: Score a clause's runner-up needs to join with its best tool (see ``clause_picks``).
+_CLAUSE_RUNNER_UP_SCORE = 0.03
 
 
 class _FindToolsInput(BaseModel):
@@ -169,6 +171,8 @@ class _Ranked:
     order: tuple[str, ...]
     alone: _Ranked | None = None
     """The newest human turn ranked alone, when the query joins earlier turns to it."""
+    clauses: tuple[tuple[ToolHit, ...], ...] = ()
+    """Each clause's own best tools, for a multi-intent query (best first)."""
 
 
 def _tool_groups(
@@ -225,6 +229,50 @@ def _turn_id(messages: Sequence[BaseMessage], selector: ToolSelector) -> str:
         return parse_turn(messages, catalog=catalog, carry_turns=0).turn_id
     except Exception:  # noqa: BLE001 - only an id for the fallback's record
         return ""
+
+
+class _SelectionRun:
+    """One selection flow being driven: the next query to rank, then the selection.
+
+    ``select`` and ``aselect`` share it; only how they rank differs. A failure in the flow
+    or in a ranking fails open: the selection binds the whole catalog.
+    """
+
+    def __init__(
+        self,
+        selector: ToolSelector,
+        messages: list[BaseMessage],
+        working_set: Any,
+        margin: float | None,
+    ) -> None:
+        self.messages, self.selector = messages, selector
+        self.flow = selector._flow(messages, working_set, margin)
+        self.selection: ToolSelection
+        self._result: RankResult | None = None
+        self._done = False
+
+    def next(self) -> tuple[str, bool | None] | None:
+        """``(text, decompose)`` of the next query to rank; ``None`` once the selection is made."""
+        if self._done:
+            return None
+        try:
+            return _rank_args(self.flow.send(self._result))
+        except StopIteration as stop:
+            self._finish(stop.value)
+        except Exception as exc:  # fail open: never break the user's agent
+            self.failed(exc)
+        return None
+
+    def ranked(self, result: RankResult | None) -> None:
+        """The ranking of the last query, sent into the flow next."""
+        self._result = result
+
+    def failed(self, exc: Exception) -> None:
+        """Bind the whole catalog (the flow is dropped)."""
+        self._finish(self.selector._fallback(_turn_id(self.messages, self.selector), exc))
+
+    def _finish(self, selection: ToolSelection) -> None:
+        self.selection, self._done = selection, True
 
 
 def parse_turn(
@@ -303,7 +351,16 @@ class ToolSelector:
             are grouped by namespace (explicit, or a shared dotted prefix).
         group_cap: Most group members one call brings in with a confident pick.
         group_min_score: Summed retrieval score of one group's picks that brings the group
-            (two picks of a group always do).
+            (two picks of a group always do). The default (a pick within the margin, even a
+            weak one, brings its toolkit) was chosen with ``python -m bench agent`` on the
+            ToolTalk dev split: small toolkits' tools are needed together (``ModifyEvent``
+            after ``QueryCalendar``), and the retriever often ranks only one of them.
+        clause_picks: Tools each clause of a multi-intent message ("set an alarm ... and
+            mark the reminders as complete") brings on its own, when the clause's best tool
+            scores at least ``clause_min_score``; 0 turns clause picks off.
+        clause_min_score: Score a clause's best tool needs for the clause to bring tools
+            (0.2: below it, on the tau-bench dev split, clauses such as "I understand" only
+            brought distractors that broke the cached prefix).
 
     Example:
         .. code-block:: python
@@ -333,7 +390,9 @@ class ToolSelector:
         bind_score: float = 0.5,
         groups: Mapping[str, Sequence[str]] | None = None,
         group_cap: int = 16,
-        group_min_score: float = 0.5,
+        group_min_score: float = 0.03,
+        clause_picks: int = 2,
+        clause_min_score: float = 0.2,
     ) -> None:
         if not isinstance(retriever, ToolRetriever):
             msg = f"retriever must be a ToolRetriever, got {type(retriever).__name__}"
@@ -346,6 +405,7 @@ class ToolSelector:
             ("max_tool_tokens", max_tool_tokens, 1),
             ("context_k", context_k, 0),
             ("group_cap", group_cap, 0),
+            ("clause_picks", clause_picks, 0),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 msg = f"{label} must be an int >= {low}, got {value!r}"
@@ -377,6 +437,7 @@ class ToolSelector:
             ("add_min_score", add_min_score),
             ("bind_score", bind_score),
             ("group_min_score", group_min_score),
+            ("clause_min_score", clause_min_score),
         ):
             if isinstance(score, bool) or not isinstance(score, int | float) or score != score:
                 msg = f"{label} must be a number, got {score!r}"
@@ -390,6 +451,8 @@ class ToolSelector:
         self.bind_score = float(bind_score)
         self.group_cap = group_cap
         self.group_min_score = float(group_min_score)
+        self.clause_picks = clause_picks
+        self.clause_min_score = float(clause_min_score)
         self._groups, self._group_of = _tool_groups(retriever, groups)
         self.counter = counter or get_token_counter("gpt-4o")
         self._turns: OrderedDict[str, _Ranked] = OrderedDict()
@@ -516,13 +579,14 @@ class ToolSelector:
                         self.classifier.decide(text, result),
                         self.retriever.hits(result, self.k),
                         tuple(s.name for s, _, _ in order),
+                        clauses=tuple(tuple(c) for c in self.retriever.clause_hits(result)),
                     )
                 )
             if not rankings:
                 rankings.append(_Ranked(self.classifier.decide("", None), [], ()))
             ranked = rankings[0]
             if len(rankings) > 1:
-                ranked = _Ranked(ranked.decision, ranked.hits, ranked.order, rankings[1])
+                ranked = replace(ranked, alone=rankings[1])
             self._store_turn(key, ranked)
         decision = ranked.decision
         views = [ranked] if ranked.alone is None else [ranked, ranked.alone]
@@ -543,6 +607,15 @@ class ToolSelector:
             seen: set[str] = set()
             for view in views:
                 for hit in self._base_hits(view, margin, prev, started):
+                    if hit[0].name not in seen:
+                        seen.add(hit[0].name)
+                        base.append(hit)
+        if needs:
+            # Each request of a multi-intent message brings its own best tool, even when
+            # another request's tools lead the ranking ("set an alarm ... and mark the
+            # reminders as complete").
+            for view in views[-1:]:
+                for hit in self._clause_picks(view, prev):
                     if hit[0].name not in seen:
                         seen.add(hit[0].name)
                         base.append(hit)
@@ -599,6 +672,25 @@ class ToolSelector:
                     if h[2] or h[0].name in prev.names or position.get(h[0].name, 0) < cut
                 ]
         return base
+
+    def _clause_picks(self, ranked: _Ranked, prev: ToolWorkingSet) -> list[ToolHit]:
+        """The tools each clause of a multi-intent message asks for on its own.
+
+        A clause whose best tool scores at least ``clause_min_score`` brings its best tools,
+        up to ``clause_picks`` (a runner-up needs :data:`_CLAUSE_RUNNER_UP_SCORE`: two tools
+        often do the same job under different names). A clause whose best tools include one
+        of the working set is answered by the set: nothing ranked below that tool joins (as
+        with ``add_above_set``), so the bound tools, a cached prefix, stay as they are.
+        """
+        out: list[ToolHit] = []
+        for hits in ranked.clauses:
+            if not hits or hits[0][1] < self.clause_min_score:
+                continue
+            for hit in hits[: self.clause_picks]:
+                if hit[0].name in prev.names or hit[1] < _CLAUSE_RUNNER_UP_SCORE:
+                    break
+                out.append(hit)
+        return out
 
     def _group_mates(
         self,
@@ -744,19 +836,14 @@ class ToolSelector:
         Raises:
             ToolSelectionError: ``conversation`` is not messages / state / str.
         """
-        messages = _messages(conversation)
-        flow = self._flow(messages, working_set, margin)
-        try:
-            query = next(flow)
-            while True:
-                text, decompose = _rank_args(query)
-                query = flow.send(self.retriever.rank(text, decompose=decompose))
-        except StopIteration as stop:
-            selection: ToolSelection = stop.value
-        except Exception as exc:  # fail open: never break the user's agent
-            selection = self._fallback(_turn_id(messages, self), exc)
-        self._dispatch(selection, config)
-        return selection
+        run = _SelectionRun(self, _messages(conversation), working_set, margin)
+        while (query := run.next()) is not None:
+            try:
+                run.ranked(self.retriever.rank(query[0], decompose=query[1]))
+            except Exception as exc:  # fail open: never break the user's agent
+                run.failed(exc)
+        self._dispatch(run.selection, config)
+        return run.selection
 
     async def aselect(
         self,
@@ -767,19 +854,14 @@ class ToolSelector:
         config: RunnableConfig | None = None,
     ) -> ToolSelection:
         """Async :meth:`select` (embedding runs off the event loop)."""
-        messages = _messages(conversation)
-        flow = self._flow(messages, working_set, margin)
-        try:
-            query = next(flow)
-            while True:
-                text, decompose = _rank_args(query)
-                query = flow.send(await self.retriever.arank(text, decompose=decompose))
-        except StopIteration as stop:
-            selection: ToolSelection = stop.value
-        except Exception as exc:  # fail open: never break the user's agent
-            selection = self._fallback(_turn_id(messages, self), exc)
-        await self._adispatch(selection, config)
-        return selection
+        run = _SelectionRun(self, _messages(conversation), working_set, margin)
+        while (query := run.next()) is not None:
+            try:
+                run.ranked(await self.retriever.arank(query[0], decompose=query[1]))
+            except Exception as exc:  # fail open: never break the user's agent
+                run.failed(exc)
+        await self._adispatch(run.selection, config)
+        return run.selection
 
     @staticmethod
     def _dispatch(selection: ToolSelection, config: RunnableConfig | None) -> None:

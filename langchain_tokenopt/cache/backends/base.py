@@ -1,8 +1,10 @@
 """The small interface every cache backend implements, sync and async.
 
 A backend stores :class:`~langchain_tokenopt.cache.records.CacheEntry` rows, answers an
-exact lookup by entry id, and a top-1 vector search **restricted to one scope before the
-search** (never a global top-1 compared afterwards).
+exact lookup by entry id, and a vector search **restricted to one scope before the
+search** (never a global top-k compared afterwards): the nearest entry (:meth:`search`) or
+the few nearest, nearest first (:meth:`search_candidates`, which the cache uses so that a
+neighbour the verifier turns down does not hide the next one).
 
 Example:
     .. code-block:: python
@@ -25,6 +27,12 @@ import numpy as np
 from langchain_tokenopt.cache.records import CacheEntry, Candidate, StoredEntry
 
 __all__ = ["CacheBackend", "EntryFilter"]
+
+
+def _shortlist(found: Sequence[Candidate], k: int, min_similarity: float) -> list[Candidate]:
+    """The nearest candidate, then the next ones at or above ``min_similarity``, up to ``k``."""
+    ranked = sorted(found, key=lambda c: -c.similarity)
+    return ranked[:1] + [c for c in ranked[1:k] if c.similarity >= min_similarity]
 
 
 class EntryFilter(TypedDict, total=False):
@@ -70,6 +78,23 @@ class CacheBackend(ABC):
     @abstractmethod
     def search(self, scope: str, vector: np.ndarray, *, now: float) -> Candidate | None:
         """Return the nearest live entry inside ``scope`` (pre-filtered), or ``None``."""
+
+    def search_candidates(
+        self, scope: str, vector: np.ndarray, *, now: float, k: int, min_similarity: float = -1.0
+    ) -> list[Candidate]:
+        """Return up to ``k`` live entries of ``scope``, nearest first.
+
+        The nearest is always returned (a miss still reports its similarity); the others
+        only at or above ``min_similarity``. The default asks :meth:`search` for the
+        nearest only; the packaged backends override it with one top-``k`` query.
+
+        Example:
+            .. code-block:: python
+
+                backend.search_candidates(scope, vec, now=time.time(), k=4, min_similarity=0.5)
+        """
+        found = self.search(scope, vector, now=now)
+        return [] if found is None else [found]
 
     @abstractmethod
     def put(self, entry: CacheEntry) -> None:
@@ -127,6 +152,16 @@ class CacheBackend(ABC):
     async def asearch(self, scope: str, vector: np.ndarray, *, now: float) -> Candidate | None:
         """Async :meth:`search`."""
         return await asyncio.to_thread(self.search, scope, vector, now=now)
+
+    async def asearch_candidates(
+        self, scope: str, vector: np.ndarray, *, now: float, k: int, min_similarity: float = -1.0
+    ) -> list[Candidate]:
+        """Async :meth:`search_candidates`."""
+        return await asyncio.to_thread(
+            lambda: self.search_candidates(
+                scope, vector, now=now, k=k, min_similarity=min_similarity
+            )
+        )
 
     async def aput(self, entry: CacheEntry) -> None:
         """Async :meth:`put`."""

@@ -25,7 +25,7 @@ from typing import IO, Any, Unpack
 
 import numpy as np
 
-from langchain_tokenopt.cache.backends.base import CacheBackend, EntryFilter
+from langchain_tokenopt.cache.backends.base import CacheBackend, EntryFilter, _shortlist
 from langchain_tokenopt.cache.backends.vector_index import ScopeIndex
 from langchain_tokenopt.cache.records import CacheEntry, Candidate, StoredEntry
 from langchain_tokenopt.errors import CacheStorageError, TokenOptConfigError
@@ -302,23 +302,35 @@ class LocalBackend(CacheBackend):
         HNSW scopes return :data:`_RERANK` int8-scored candidates; each is rescored with its
         stored float32 vector, so the similarity compared with the threshold is exact.
         """
+        found = self.search_candidates(scope, vector, now=now, k=1)
+        return found[0] if found else None
+
+    def search_candidates(
+        self, scope: str, vector: np.ndarray, *, now: float, k: int, min_similarity: float = -1.0
+    ) -> list[Candidate]:
+        """Return up to ``k`` live entries of ``scope``, nearest first (see the base class).
+
+        Exact scopes read only the entries that can be returned; HNSW scopes rescore at
+        least :data:`_RERANK` int8-scored candidates with their float32 vectors first.
+        """
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         with self._lock:
             index = self._indexes.get(scope)
             if index is None:
-                return None
+                return []
             approximate = index.approximate
-            found = index.topk(query, _RERANK if approximate else 1)
-        best: Candidate | None = None
-        for entry_id, score in found:
+            found = index.topk(query, max(k, _RERANK) if approximate else k)
+        out: list[Candidate] = []
+        for rank, (entry_id, score) in enumerate(found):
+            if not approximate and rank and score < min_similarity:
+                break  # exact scores, nearest first: nothing further can qualify
             entry = self.get(entry_id, now=now)
             if entry is None:
                 continue
             if approximate and entry.vector is not None:
                 score = float(np.dot(np.frombuffer(entry.vector, dtype=np.float32), query))
-            if best is None or score > best.similarity:
-                best = Candidate(entry=entry, similarity=score)
-        return best
+            out.append(Candidate(entry=entry, similarity=score))
+        return _shortlist(out, k, min_similarity)
 
     def count(self) -> int:
         """Return the number of stored entries."""

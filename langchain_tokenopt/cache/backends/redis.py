@@ -44,7 +44,7 @@ from typing import Any, TypeVar, Unpack
 
 import numpy as np
 
-from langchain_tokenopt.cache.backends.base import CacheBackend, EntryFilter
+from langchain_tokenopt.cache.backends.base import CacheBackend, EntryFilter, _shortlist
 from langchain_tokenopt.cache.backends.redis_schema import (
     LIST_FIELDS,
     TAG_FIELDS,
@@ -53,7 +53,7 @@ from langchain_tokenopt.cache.backends.redis_schema import (
     entry_mapping,
     filter_query,
     knn_args,
-    knn_fields,
+    knn_documents,
     parse_entry,
 )
 from langchain_tokenopt.cache.records import CacheEntry, Candidate, StoredEntry
@@ -495,20 +495,19 @@ class RedisBackend(CacheBackend):
     # ------------------------------------------------------------------ queries (shared)
 
     @staticmethod
-    def _candidate(reply: Any) -> Candidate | None:
-        """The top KNN document as a candidate, its expiry not yet checked."""
+    def _candidates(reply: Any) -> list[Candidate]:
+        """The KNN documents as candidates, nearest first, their expiry not yet checked."""
+        out = []
         try:
-            fields = knn_fields(reply)
-            if not fields:
-                return None
-            entry = parse_entry(fields, now=None)
-            if entry is None:
-                return None
-            dist = fields.get(b"dist", fields.get("dist"))
-            return Candidate(entry=entry, similarity=1.0 - float(as_str(dist)))
+            for fields in knn_documents(reply):
+                entry = parse_entry(fields, now=None)
+                if entry is not None:
+                    dist = fields.get(b"dist", fields.get("dist"))
+                    out.append(Candidate(entry=entry, similarity=1.0 - float(as_str(dist))))
         except (KeyError, TypeError, IndexError, ValueError) as exc:
             msg = f"unexpected FT.SEARCH reply from Redis: {type(exc).__name__}: {exc}"
             raise CacheError(msg) from exc
+        return out
 
     @staticmethod
     def _entry(fields: Any) -> CacheEntry | None:
@@ -577,12 +576,21 @@ class RedisBackend(CacheBackend):
 
     def search(self, scope: str, vector: np.ndarray, *, now: float) -> Candidate | None:
         """Return the nearest live entry of ``scope`` via a pre-filtered KNN query."""
-        args = knn_args(self.index_name, scope, np.asarray(vector, dtype=np.float32).tobytes())
-        found = self._candidate(self._run(lambda: self._client.execute_command(*args)))
-        if found is None:
-            return None
-        entry = self._live(found.entry, now)
-        return None if entry is None else replace(found, entry=entry)
+        found = self.search_candidates(scope, vector, now=now, k=1)
+        return found[0] if found else None
+
+    def search_candidates(
+        self, scope: str, vector: np.ndarray, *, now: float, k: int, min_similarity: float = -1.0
+    ) -> list[Candidate]:
+        """Up to ``k`` live entries of ``scope``, nearest first, from one pre-filtered KNN query."""
+        blob = np.asarray(vector, dtype=np.float32).tobytes()
+        args = knn_args(self.index_name, scope, blob, k)
+        out = []
+        for found in self._candidates(self._run(lambda: self._client.execute_command(*args))):
+            entry = self._live(found.entry, now)
+            if entry is not None:
+                out.append(replace(found, entry=entry))
+        return _shortlist(out, k, min_similarity)
 
     def put(self, entry: CacheEntry) -> None:
         """Insert or replace an entry; evict LRU entries over ``max_entries``."""
@@ -776,12 +784,21 @@ class RedisBackend(CacheBackend):
 
     async def asearch(self, scope: str, vector: np.ndarray, *, now: float) -> Candidate | None:
         """Async :meth:`search` on the asyncio Redis client."""
-        args = knn_args(self.index_name, scope, np.asarray(vector, dtype=np.float32).tobytes())
-        found = self._candidate(await self._arun(lambda c: c.execute_command(*args)))
-        if found is None:
-            return None
-        entry = await self._alive(found.entry, now)
-        return None if entry is None else replace(found, entry=entry)
+        found = await self.asearch_candidates(scope, vector, now=now, k=1)
+        return found[0] if found else None
+
+    async def asearch_candidates(
+        self, scope: str, vector: np.ndarray, *, now: float, k: int, min_similarity: float = -1.0
+    ) -> list[Candidate]:
+        """Async :meth:`search_candidates` on the asyncio Redis client."""
+        blob = np.asarray(vector, dtype=np.float32).tobytes()
+        args = knn_args(self.index_name, scope, blob, k)
+        out = []
+        for found in self._candidates(await self._arun(lambda c: c.execute_command(*args))):
+            entry = await self._alive(found.entry, now)
+            if entry is not None:
+                out.append(replace(found, entry=entry))
+        return _shortlist(out, k, min_similarity)
 
     async def aput(self, entry: CacheEntry) -> None:
         """Async :meth:`put` on the asyncio Redis client."""

@@ -45,6 +45,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from langchain_tokenopt.cache.backends.base import _shortlist
 from langchain_tokenopt.cache.backends.redis import (
     _SCAN_BATCH,
     RedisBackend,
@@ -325,26 +326,27 @@ class RedisClusterBackend(RedisBackend):
         pipe.delete(self._pointer(entry_id))
         pipe.zrem(self.lru_key, f"{scope}/{entry_id}")
 
-    def _candidate_of(self, reply: Any) -> Candidate | None:
-        if not reply:
-            return None
-        try:
-            fields = dict(zip(reply[::2], reply[1::2], strict=True))
-            score = float(as_str(fields.pop(b"score", fields.pop("score", None))))
-            entry = parse_entry(fields, now=None)
-        except (KeyError, TypeError, IndexError, ValueError) as exc:
-            msg = f"unexpected search reply from Redis: {type(exc).__name__}: {exc}"
-            raise CacheError(msg) from exc
-        if entry is None:
-            return None
-        self._remember(entry.entry_id, entry.scope)
-        # VSIM scores are (1 + cosine) / 2 in [0, 1]; the cache compares cosines
-        return Candidate(entry=entry, similarity=2.0 * score - 1.0)
+    def _candidates_of(self, reply: Any) -> list[Candidate]:
+        out = []
+        for item in reply or ():
+            try:
+                fields = dict(zip(item[::2], item[1::2], strict=True))
+                score = float(as_str(fields.pop(b"score", fields.pop("score", None))))
+                entry = parse_entry(fields, now=None)
+            except (KeyError, TypeError, IndexError, ValueError) as exc:
+                msg = f"unexpected search reply from Redis: {type(exc).__name__}: {exc}"
+                raise CacheError(msg) from exc
+            if entry is None:
+                continue
+            self._remember(entry.entry_id, entry.scope)
+            # VSIM scores are (1 + cosine) / 2 in [0, 1]; the cache compares cosines
+            out.append(Candidate(entry=entry, similarity=2.0 * score - 1.0))
+        return out
 
-    def _search_args(self, scope: str, vector: np.ndarray) -> tuple[list[str], list[Any]]:
+    def _search_args(self, scope: str, vector: np.ndarray, k: int) -> tuple[list[str], list[Any]]:
         blob = np.asarray(vector, dtype=np.float32).tobytes()
         prefix = f"{self.prefix}{{{check_hex('scope', scope)}}}:e:"
-        return [self._set_key(scope)], [blob, prefix, _NEIGHBOURS]
+        return [self._set_key(scope)], [blob, prefix, max(_NEIGHBOURS, k), k]
 
     def _touch_args(self, entry_id: str, now: float, expires_at: float | None) -> tuple[Any, ...]:
         ms, seconds = ("", "") if expires_at is None else (int(expires_at * 1000), repr(expires_at))
@@ -406,13 +408,21 @@ class RedisClusterBackend(RedisBackend):
 
     def search(self, scope: str, vector: np.ndarray, *, now: float) -> Candidate | None:
         """Return the nearest live entry of ``scope`` from the scope's vector set."""
-        keys, args = self._search_args(scope, vector)
+        found = self.search_candidates(scope, vector, now=now, k=1)
+        return found[0] if found else None
+
+    def search_candidates(
+        self, scope: str, vector: np.ndarray, *, now: float, k: int, min_similarity: float = -1.0
+    ) -> list[Candidate]:
+        """Up to ``k`` live entries of ``scope``, nearest first, from one script call."""
+        keys, args = self._search_args(scope, vector, k)
         reply = self._at(keys[0], lambda: self._script("search", keys, args))
-        found = self._candidate_of(reply)
-        if found is None:
-            return None
-        entry = self._live(found.entry, now)
-        return None if entry is None else replace(found, entry=entry)
+        out = []
+        for found in self._candidates_of(reply):
+            entry = self._live(found.entry, now)
+            if entry is not None:
+                out.append(replace(found, entry=entry))
+        return _shortlist(out, k, min_similarity)
 
     def put(self, entry: CacheEntry) -> None:
         """Insert or replace an entry; evict LRU entries over ``max_entries``."""
@@ -560,13 +570,21 @@ class RedisClusterBackend(RedisBackend):
 
     async def asearch(self, scope: str, vector: np.ndarray, *, now: float) -> Candidate | None:
         """Async :meth:`search` on the asyncio cluster client."""
-        keys, args = self._search_args(scope, vector)
+        found = await self.asearch_candidates(scope, vector, now=now, k=1)
+        return found[0] if found else None
+
+    async def asearch_candidates(
+        self, scope: str, vector: np.ndarray, *, now: float, k: int, min_similarity: float = -1.0
+    ) -> list[Candidate]:
+        """Async :meth:`search_candidates` on the asyncio cluster client."""
+        keys, args = self._search_args(scope, vector, k)
         reply = await self._aat(keys[0], lambda c: self._ascript(c, "search", keys, args))
-        found = self._candidate_of(reply)
-        if found is None:
-            return None
-        entry = await self._alive(found.entry, now)
-        return None if entry is None else replace(found, entry=entry)
+        out = []
+        for found in self._candidates_of(reply):
+            entry = await self._alive(found.entry, now)
+            if entry is not None:
+                out.append(replace(found, entry=entry))
+        return _shortlist(out, k, min_similarity)
 
     async def aput(self, entry: CacheEntry) -> None:
         """Async :meth:`put` on the asyncio cluster client."""

@@ -28,24 +28,33 @@ __all__ = [
 ]
 
 _HEX = frozenset("0123456789abcdef")
-#: Nearest live entry of a scope. KEYS: vector set. ARGV: FP32 blob, entry key prefix
-#: (``<prefix>{S}:e:``), neighbours per round. Returns the entry hash fields + ``score``.
+#: Nearest live entries of a scope, nearest first. KEYS: vector set. ARGV: FP32 blob, entry
+#: key prefix (``<prefix>{S}:e:``), neighbours per round, entries wanted. Returns one array
+#: per entry: its hash fields + ``score``. Expired members met on the way are removed.
 SEARCH_SCRIPT = """
 local count = tonumber(ARGV[3])
+local want = tonumber(ARGV[4])
+local out = {}
 for round = 1, 4 do
+  out = {}
+  local removed = 0
   local found = redis.call('VSIM', KEYS[1], 'FP32', ARGV[1], 'COUNT', count, 'WITHSCORES')
   for i = 1, #found, 2 do
     local fields = redis.call('HGETALL', ARGV[2] .. found[i])
     if #fields > 0 then
-      table.insert(fields, 'score')
-      table.insert(fields, found[i + 1])
-      return fields
+      if #out < want then
+        table.insert(fields, 'score')
+        table.insert(fields, found[i + 1])
+        table.insert(out, fields)
+      end
+    else
+      redis.call('VREM', KEYS[1], found[i])
+      removed = removed + 1
     end
-    redis.call('VREM', KEYS[1], found[i])
   end
-  if #found < 2 * count then return false end
+  if #out >= want or removed == 0 or #found < 2 * count then return out end
 end
-return false
+return out
 """
 #: Store one entry. KEYS: entry hash, side hash, vector set. ARGV: FP32 blob ("" for none),
 #: entry id, expiry in ms ("" for none), HNSW M, EF, then the hash's field/value pairs.

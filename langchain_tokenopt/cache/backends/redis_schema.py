@@ -27,6 +27,7 @@ __all__ = [
     "entry_mapping",
     "filter_query",
     "knn_args",
+    "knn_documents",
     "knn_fields",
     "knn_query",
     "parse_entry",
@@ -141,12 +142,15 @@ def parse_entry(fields: dict[Any, Any], *, now: float | None) -> CacheEntry | No
     )
 
 
-def knn_query(scope: str) -> str:
+def knn_query(scope: str, k: int = 1) -> str:
     """Return the KNN query string with the scope as a pre-filter (hex digest only)."""
     if not scope or not set(scope) <= _HEX:
         msg = f"scope must be a hex digest, got {scope!r}"
         raise ValueError(msg)
-    return f"(@scope:{{{scope}}})=>[KNN 1 @vector $v AS dist]"
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        msg = f"k must be a positive int, got {k!r}"
+        raise ValueError(msg)
+    return f"(@scope:{{{scope}}})=>[KNN {k} @vector $v AS dist]"
 
 
 def filter_query(filters: dict[str, str], tags: Sequence[str] | None = None) -> str:
@@ -162,8 +166,8 @@ def filter_query(filters: dict[str, str], tags: Sequence[str] | None = None) -> 
     return " ".join(parts) or "*"
 
 
-def knn_args(index_name: str, scope: str, blob: bytes) -> tuple[Any, ...]:
-    """Return the raw ``FT.SEARCH`` arguments of a scoped top-1 KNN query.
+def knn_args(index_name: str, scope: str, blob: bytes, k: int = 1) -> tuple[Any, ...]:
+    """Return the raw ``FT.SEARCH`` arguments of a scoped top-``k`` KNN query.
 
     Sent with ``execute_command``: building redis-py ``Query`` objects and its result
     wrappers costs more than the search itself on a small index.
@@ -171,7 +175,7 @@ def knn_args(index_name: str, scope: str, blob: bytes) -> tuple[Any, ...]:
     return (
         "FT.SEARCH",
         index_name,
-        knn_query(scope),
+        knn_query(scope, k),
         "PARAMS",
         2,
         "v",
@@ -183,7 +187,7 @@ def knn_args(index_name: str, scope: str, blob: bytes) -> tuple[Any, ...]:
         "dist",
         "LIMIT",
         0,
-        1,
+        k,
         "DIALECT",
         2,
     )
@@ -191,16 +195,24 @@ def knn_args(index_name: str, scope: str, blob: bytes) -> tuple[Any, ...]:
 
 def knn_fields(reply: Any) -> dict[Any, Any] | None:
     """Return the fields of the first document of an ``FT.SEARCH`` reply (RESP2 or RESP3)."""
+    documents = knn_documents(reply)
+    return documents[0] if documents else None
+
+
+def knn_documents(reply: Any) -> list[dict[Any, Any]]:
+    """Return the fields of every document of an ``FT.SEARCH`` reply, in order (RESP2 or 3)."""
     if isinstance(reply, dict):
         results = reply.get(b"results", reply.get("results")) or []
-        if not results:
-            return None
-        first = results[0]
-        fields = first.get(b"extra_attributes", first.get("extra_attributes"))
-        return dict(fields) if fields else None
+        out = []
+        for doc in results:
+            fields = doc.get(b"extra_attributes", doc.get("extra_attributes"))
+            if fields:
+                out.append(dict(fields))
+        return out
     if not isinstance(reply, list | tuple) or len(reply) < 3:
-        return None
-    flat = reply[2]
-    if not isinstance(flat, list | tuple):
-        return None
-    return dict(zip(flat[::2], flat[1::2], strict=False))
+        return []
+    return [
+        dict(zip(flat[::2], flat[1::2], strict=False))
+        for flat in reply[2::2]
+        if isinstance(flat, list | tuple) and flat
+    ]

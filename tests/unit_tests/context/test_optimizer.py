@@ -135,3 +135,27 @@ def test_truncate_text_respects_limit() -> None:
     short = truncate_text(text, 50, COUNTER)
     assert COUNTER.count(short) <= 50 and "truncated" in short
     assert truncate_text("tiny", 50, COUNTER) == "tiny"
+
+
+def test_a_short_cut_still_names_the_most_id_like_values() -> None:
+    import json
+
+    record = {
+        "reservation_id": "JG7FMM",
+        "user_id": "omar_davis_3817",
+        "flights": [
+            {"flight_number": f"HAT{n:03d}", "date": "2024-05-21", "price": 100 + n}
+            for n in (28, 277, 31, 45, 112, 190)
+        ],
+        "payment_history": [{"payment_id": "credit_card_2929732", "amount": 1234}],
+        "passengers": [{"first_name": "Omar", "last_name": "Davis", "dob": "1982-10-19"}],
+        "created_at": "2024-05-11T01:11:41",
+        "total_baggages": 3,
+        "insurance": "yes",
+    }
+    text = json.dumps(record)
+    # too small for every id of the cut and some head and tail: the most id-like half fits
+    cut = truncate_text(text, 70, COUNTER, keep_facts=True)
+    assert COUNTER.count(cut) <= 70
+    assert "ids/values in the cut" in cut
+    assert "credit_card_2929732" in cut and "HAT277" in cut

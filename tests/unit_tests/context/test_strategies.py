@@ -45,6 +45,34 @@ def test_mask_replaces_old_outputs_keeping_name_and_ids() -> None:
     assert len(out) == len(msgs)  # masking alone was enough: nothing dropped
 
 
+def test_mask_keeps_the_values_of_identifier_fields() -> None:
+    users = {
+        "users": [
+            {"username": "justinkool", "name": "Justin Kool", "city": "Springfield"},
+            {"username": "mstein", "name": "Mia Stein", "city": "Portland"},
+        ],
+        "reminder_id": "ff-7890",
+        "note": "a plain word value stays out: " + "filler text " * 40,
+    }
+    msgs = [
+        HumanMessage("Who of my friends are on the platform?"),
+        AIMessage("", tool_calls=[call("q1", "QueryUser", query="friends")]),
+        ToolMessage(json.dumps(users), tool_call_id="q1", name="QueryUser"),
+        AIMessage("Justin and Mia are on the platform."),
+        HumanMessage("Send them a message that I signed up."),
+    ]
+    total = COUNTER.count_messages(msgs)
+    out = ContextOptimizer(max_tokens=total - 60, strategies=[MaskToolOutputs(keep_last=0)]).invoke(
+        msgs
+    )
+    masked = next(m for m in out if isinstance(m, ToolMessage))
+    text = str(masked.content)
+    assert text.startswith(MASK_PREFIX)
+    # lowercase user names and dashed ids match no pattern; their JSON keys say what they are
+    assert "justinkool" in text and "mstein" in text and "ff-7890" in text
+    assert "Springfield" not in text
+
+
 def test_mask_prefers_ids_mentioned_later() -> None:
     result = tool_result("c0", size=200)  # HAT100..HAT299
     msgs = [

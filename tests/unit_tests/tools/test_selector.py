@@ -285,28 +285,36 @@ def test_task_context_reads_the_open_task() -> None:
     assert ctx.query == "What's on my calendar today?"
 
 
-def test_a_new_pick_joins_only_above_the_working_sets_own_tools(
-    retriever: ToolRetriever,
-) -> None:
-    convo: list[BaseMessage] = [
+#: A thread whose working set holds the weather tool it called.
+WEATHER_SET = {"format": 1, "names": ["get_weather"], "last_used": {"get_weather": 1}}
+
+
+def after_the_weather(newest: str) -> list[BaseMessage]:
+    """A weather lookup in Oslo, its answer, then ``newest`` from the user."""
+    return [
         HumanMessage("what's the weather in Oslo?"),
         call("get_weather", {"city": "Oslo"}, "w1"),
         tool_msg("w1", "rain, 8C"),
         AIMessage("It rains in Oslo."),
-        HumanMessage("And will it be raining in Bergen tomorrow as well?"),
+        HumanMessage(newest),
     ]
-    state = {"format": 1, "names": ["get_weather"], "last_used": {"get_weather": 1}}
+
+
+def test_a_new_pick_joins_only_above_the_working_sets_own_tools(
+    retriever: ToolRetriever,
+) -> None:
+    convo = after_the_weather("And will it be raining in Bergen tomorrow as well?")
     strict = ToolSelector(retriever=retriever, k=3, max_tools=8, context_k=0)
     loose = ToolSelector(retriever=retriever, k=3, max_tools=8, context_k=0, add_above_set=False)
     # the set's own tool ranks first for the new turn: nothing below it joins, the bound
     # tools (and the provider's cached prefix) stay as they were
-    kept = strict.select(convo, working_set=state)
+    kept = strict.select(convo, working_set=WEATHER_SET)
     assert [n for n in kept.names if n != FIND_TOOLS_NAME] == ["get_weather"]
-    grown = loose.select(convo, working_set=state)
+    grown = loose.select(convo, working_set=WEATHER_SET)
     assert len([n for n in grown.names if n != FIND_TOOLS_NAME]) > 1
     # a tool the turn names always joins
     convo[-1] = HumanMessage("Use play_music to play something cheerful for the rain.")
-    assert "play_music" in strict.select(convo, working_set=state).names
+    assert "play_music" in strict.select(convo, working_set=WEATHER_SET).names
     with pytest.raises(TokenOptConfigError):
         ToolSelector(retriever=retriever, add_above_set="yes")  # type: ignore[arg-type]
 
@@ -329,3 +337,38 @@ def test_the_newest_turn_keeps_its_own_picks_beside_the_open_task(
     # bound even where the open task's words rank other tools first
     names = selector.select(convo, margin=0.01).names
     assert "play_music" in names
+
+
+def test_each_request_of_a_multi_intent_turn_brings_its_own_tool(
+    retriever: ToolRetriever,
+) -> None:
+    convo = after_the_weather(
+        "Thanks. Please set an alarm for 6 am tomorrow and send an email to Anna "
+        "saying the picnic is off."
+    )
+    state = WEATHER_SET
+    clauses = ToolSelector(retriever=retriever, k=3, max_tools=8, context_k=0)
+    whole = ToolSelector(retriever=retriever, k=3, max_tools=8, context_k=0, clause_picks=0)
+    # a tight margin keeps only the whole message's best tool; each request still brings
+    # the tool it asks for on its own
+    assert "send_email" not in whole.select(convo, working_set=state, margin=0.3).names
+    names = clauses.select(convo, working_set=state, margin=0.3).names
+    assert {"set_alarm", "send_email"} <= set(names)
+    # a clause the working set already answers, or one that matches nothing well
+    # ("Thanks, I understand"), adds nothing: the bound tools stay a cached prefix
+    convo[-1] = HumanMessage("Thanks, I understand. Will it rain in Bergen tomorrow as well?")
+    kept = clauses.select(convo, working_set=state, margin=0.3).names
+    assert [n for n in kept if n != FIND_TOOLS_NAME] == ["get_weather"]
+    with pytest.raises(TokenOptConfigError):
+        ToolSelector(retriever=retriever, clause_picks=-1)
+
+
+def test_a_weak_pick_brings_its_small_toolkit(retriever: ToolRetriever) -> None:
+    convo: list[BaseMessage] = [HumanMessage("I need a hotel room in Rome for Friday night.")]
+    grouped = ToolSelector(retriever=retriever, k=1, max_tools=8)
+    single = ToolSelector(retriever=retriever, k=1, max_tools=8, group_min_score=9.0)
+    assert "hotels.book_room" in single.select(convo).names
+    assert "hotels.cancel_booking" not in single.select(convo).names
+    # the pick's namespace (a shared dotted prefix) comes with it: the agent that books
+    # can also cancel without a find_tools round trip
+    assert {"hotels.book_room", "hotels.cancel_booking"} <= set(grouped.select(convo).names)
