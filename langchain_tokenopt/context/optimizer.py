@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -46,6 +47,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from langchain_tokenopt.context._memo import ContextMemo
 from langchain_tokenopt.context.classifier import MessageClassifier
+from langchain_tokenopt.context.facts import message_facts, ranked_facts, tool_call_text
 from langchain_tokenopt.context.strategies.base import (
     SUMMARY_ID_PREFIX,
     ContextStrategy,
@@ -54,6 +56,7 @@ from langchain_tokenopt.context.strategies.base import (
 )
 from langchain_tokenopt.context.strategies.mask import MaskToolOutputs
 from langchain_tokenopt.context.strategies.summary import HierarchicalSummary
+from langchain_tokenopt.context.summarize import shrink_lines
 from langchain_tokenopt.context.truncate import truncate_tool_results
 from langchain_tokenopt.context.units import Unit, repair_history, split_units
 from langchain_tokenopt.context.validate import find_problems
@@ -441,6 +444,18 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
             for s in plan.slots
             if s.kept and s.protected and s.position > human and s is not newest
         ]
+        dropped: list[Slot] = []
+        # A cut result keeps its ids only with some room: where the loop's steps would get
+        # less than _MIN_STEP_TOKENS each, its oldest steps go whole into the note instead.
+        while len(older) > 1 and older[0] in between:
+            size = sum(s.tokens for s in older)
+            if plan.budget - (plan.total - size) >= _MIN_STEP_TOKENS * len(older):
+                break
+            slot = older.pop(0)
+            between.remove(slot)
+            slot.protected = False
+            plan.drop(slot)
+            dropped.append(slot)
         if older:
             size = sum(s.tokens for s in older)
             room = plan.budget - (plan.total - size)
@@ -451,15 +466,16 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
                     if cut is not None:
                         plan.replace(slot, cut)
                 plan.notes.append("truncated inside the current tool loop's older outputs")
-        dropped = 0
         for slot in between:  # last resort: the loop's oldest units, whole
             if plan.fits:
                 break
             slot.protected = False
             plan.drop(slot)
-            dropped += 1
+            dropped.append(slot)
         if dropped:
-            plan.notes.append(f"dropped {dropped} older unit(s) of the current tool loop")
+            plan.notes.append(f"dropped {len(dropped)} older unit(s) of the current tool loop")
+            if _note_dropped_steps(plan, dropped, [s for s in between if s.kept]):
+                plan.notes.append("kept the dropped steps' calls and ids in a note")
         if plan.fits or newest not in loop:
             return
         allowed = plan.budget - (plan.total - newest.tokens)
@@ -467,6 +483,75 @@ class ContextOptimizer(Runnable[OptimizerInput, list[BaseMessage]]):
         if cut is not None:
             plan.replace(newest, cut)
             plan.notes.append("truncated inside the newest unit's tool outputs")
+
+
+#: First line of the note that keeps the calls and ids of a tool loop's dropped steps.
+LOOP_NOTE_HEADER = "Earlier steps of the current turn (their outputs were cut for space)"
+_LOOP_NOTE_MIN = 24  # tokens below which a note is not worth writing
+_MIN_STEP_TOKENS = 80  # a step of the loop cut to less (call and result) keeps no ids
+#: Room the note gets before it is fitted: the next oldest steps of the loop are dropped into
+#: it until it has this much (or all it needs). A step's call and ids take ~20-40 tokens in
+#: the note against ~100-250 as a cut result.
+_LOOP_NOTE_ROOM = 480
+_LOOP_NOTE_EXTRA_DROPS = 8
+
+
+def _note_dropped_steps(plan: Plan, dropped: list[Slot], remaining: list[Slot]) -> bool:
+    """Keep the calls and identifiers of the current loop's dropped steps in a short note.
+
+    The loop's next call often passes on an id one of those steps returned (a reservation's
+    flight numbers, a payment id); without the note they are gone. The note is a summary
+    message (after the system prompt) of the dropped steps' tool calls with their arguments
+    and each result's identifiers, fitted to the room left; while that room is short of what
+    the note needs (up to :data:`_LOOP_NOTE_ROOM`), the next oldest steps of the loop are
+    dropped into it too (a few at most).
+    """
+    for _ in range(_LOOP_NOTE_EXTRA_DROPS + 1):
+        room = plan.budget - plan.total - _SUMMARY_MESSAGE_OVERHEAD
+        source = _step_lines(dropped)
+        want = min(plan.count([SystemMessage(source)]), _LOOP_NOTE_ROOM)
+        if room >= max(want, _LOOP_NOTE_MIN) or (room >= _LOOP_NOTE_MIN and not remaining):
+            text = shrink_lines(source, room, plan.counter)
+            if text:
+                ids = "|".join(str(m.id or "") for s in dropped for m in s.unit.messages)
+                digest = hashlib.blake2b(ids.encode(), digest_size=8).hexdigest()
+                note = SystemMessage(
+                    content=f"{LOOP_NOTE_HEADER}:\n{text}", id=f"{SUMMARY_ID_PREFIX}loop-{digest}"
+                )
+                if plan.total + plan.count([note]) <= plan.budget:
+                    plan.set_summary([*plan.summary, note])
+                    return True
+        if not remaining:
+            return False
+        slot = remaining.pop(0)
+        slot.protected = False
+        plan.drop(slot)
+        dropped.append(slot)
+    return False
+
+
+_SUMMARY_MESSAGE_OVERHEAD = 16  # message overhead + the note's header line
+_STEP_FACTS = 10  # identifiers of one result kept in the note
+
+
+def _step_lines(slots: list[Slot]) -> str:
+    """One line per tool call of ``slots``: ``name({args}) -> ids of its result``."""
+    lines: list[str] = []
+    for slot in slots:
+        results = {m.tool_call_id: m for m in slot.unit.messages if isinstance(m, ToolMessage)}
+        for message in slot.unit.messages:
+            if not isinstance(message, AIMessage):
+                continue
+            calls = tool_call_text(message).splitlines()
+            for call, line in zip(message.tool_calls, calls, strict=False):
+                result = results.get(str(call.get("id")))
+                facts = ranked_facts(message_facts(result), _STEP_FACTS) if result else []
+                if facts:
+                    line = f"{line} -> {', '.join(facts)}"
+                elif not call.get("args"):
+                    continue
+                lines.append(line)
+    return "\n".join(lines)
 
 
 # A masked tool output still costs its message overhead and placeholder head (>= 13 tokens).

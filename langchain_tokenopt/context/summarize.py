@@ -218,7 +218,9 @@ def _shorten(line: str, max_chars: int = 320) -> str:
 
 
 def _shorten_with(line: str, max_chars: int, facts: tuple[str, ...]) -> str:
-    prefix, _, body = line.partition(": ")
+    prefix, sep, body = line.partition(": ")
+    if not sep:  # no "Label: " (a tool line "Tool x -> ids"): the whole line is the body
+        prefix, body = "", line
     keep = [
         s
         for s in _SENTENCE_RE.split(body)
@@ -227,7 +229,7 @@ def _shorten_with(line: str, max_chars: int, facts: tuple[str, ...]) -> str:
     short = " ".join(keep) or body
     if len(short) > max_chars:
         short = short[: max_chars - 4].rstrip() + " ..."
-    return f"{prefix}: {short}" if body else short
+    return f"{prefix}: {short}" if prefix and body else short
 
 
 def shrink_lines(text: str, max_tokens: int, counter: TokenCounter) -> str:

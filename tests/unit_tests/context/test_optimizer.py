@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.prompt_values import ChatPromptValue
@@ -126,7 +128,9 @@ def test_last_turn_with_many_tool_units_drops_middle_units() -> None:
     budget = COUNTER.count_messages(msgs[:2]) + COUNTER.count_messages(msgs[-2:]) + 120
     out = ContextOptimizer(max_tokens=budget, strategies=[SlidingWindow()]).invoke(msgs)
     validate_history(out)
-    assert out[:2] == msgs[:2] and out[-2:] == msgs[-2:]
+    body = [m for m in out if not str(m.content).startswith("Earlier steps of the current turn")]
+    assert body[:2] == msgs[:2] and out[-2:] == msgs[-2:]
+    assert len(body) < len(msgs)
     assert COUNTER.count_messages(out) <= budget
 
 
@@ -159,3 +163,36 @@ def test_a_short_cut_still_names_the_most_id_like_values() -> None:
     assert COUNTER.count(cut) <= 70
     assert "ids/values in the cut" in cut
     assert "credit_card_2929732" in cut and "HAT277" in cut
+
+
+def test_a_long_tool_loop_keeps_its_dropped_steps_ids_in_a_note() -> None:
+    from langchain_tokenopt.context.optimizer import LOOP_NOTE_HEADER
+
+    # one user turn, then 40 lookups: even cut to a few ids each they are over the budget
+    msgs = [SYSTEM, HumanMessage("Downgrade all my reservations to economy, please.", id="h")]
+    for i in range(40):
+        cid = f"r{i}"
+        msgs.append(AIMessage("", tool_calls=[call(cid, reservation_id=f"RS{i:04d}")], id=f"a{i}"))
+        body = {
+            "reservation_id": f"RS{i:04d}",
+            "payment_id": f"gift_card_{7000000 + i}",
+            "flights": [{"flight_number": f"HAT{300 + 7 * i + k}", "price": 100} for k in range(6)],
+            "notes": "seat map and fare rules " * 20,
+        }
+        msgs.append(ToolMessage(json.dumps(body), tool_call_id=cid, name="get_reservation_details"))
+    out = ContextOptimizer(max_tokens=1500).invoke(msgs)
+    assert COUNTER.count_messages(out) <= 1500
+    validate_history(out)
+    # the loop's oldest steps were dropped whole (cut to a few tokens each they would keep
+    # no id), but the calls and ids of the newest dropped ones stay in a note
+    kept = [i for i in range(40) if any(f"RS{i:04d}" in str(m.content) for m in out[2:])]
+    first_kept = min(i for i in kept if i > 0)
+    assert first_kept > 1
+    note = next(m for m in out if str(m.content).startswith(LOOP_NOTE_HEADER))
+    assert isinstance(note, SystemMessage)
+    text = str(note.content)
+    newest_dropped = next(i for i in range(first_kept - 1, -1, -1) if f"RS{i:04d}" in text)
+    assert newest_dropped >= first_kept - 3
+    assert f"gift_card_{7000000 + newest_dropped}" in text
+    assert f"HAT{300 + 7 * newest_dropped}" in text
+    assert isinstance(out[-1], ToolMessage) and "RS0039" in str(out[-1].content)
