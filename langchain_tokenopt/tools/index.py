@@ -54,6 +54,7 @@ __all__ = [
     "ToolIndex",
     "interleave_orders",
     "place_forced",
+    "row_tops",
     "split_intents",
     "text_scores",
 ]
@@ -156,17 +157,15 @@ def interleave_orders(orders: Sequence[np.ndarray]) -> np.ndarray:
 CLAUSE_TOPS = 3
 
 
-def _row_tops(rows: np.ndarray, k: int) -> tuple[tuple[int, ...], ...]:
-    """The ``k`` best column indices of each row, best first."""
+def row_tops(rows: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` best column indices of each row, best first (``(len(rows), k)``)."""
     k = min(k, rows.shape[1])
-    if k <= 0:
-        return tuple(() for _ in range(rows.shape[0]))
-    top = np.argpartition(-rows, k - 1, axis=1)[:, :k] if k < rows.shape[1] else None
-    if top is None:
+    if k < rows.shape[1]:
+        top = np.argpartition(-rows, k - 1, axis=1)[:, :k]
+    else:
         top = np.broadcast_to(np.arange(k), (rows.shape[0], k))
     picked = np.take_along_axis(rows, top, axis=1)
-    top = np.take_along_axis(top, np.argsort(-picked, axis=1, kind="stable"), axis=1)
-    return tuple(tuple(int(i) for i in row) for row in top)
+    return np.take_along_axis(top, np.argsort(-picked, axis=1, kind="stable"), axis=1)
 
 
 def split_intents(query: str, *, max_clauses: int = MAX_CLAUSES) -> list[str]:
@@ -481,7 +480,11 @@ class ToolIndex:
             forced=tuple(i for i, _ in signals.mentions),
             clauses=signals.texts[1:],
             query_vector=signals.query_vector,
-            clause_tops=_row_tops(scores[1:], CLAUSE_TOPS) if multi else (),
+            clause_tops=(
+                tuple(tuple(row) for row in row_tops(scores[1:], CLAUSE_TOPS).tolist())
+                if multi
+                else ()
+            ),
         )
 
     def rank(self, query: str, vectors: np.ndarray | None, *, decompose: bool = True) -> RankResult:

@@ -33,6 +33,7 @@ from langchain_tokenopt.tools.index import (
     RankResult,
     ToolIndex,
     place_forced,
+    row_tops,
     text_scores,
 )
 from langchain_tokenopt.tools.logistic import fit_logistic
@@ -190,15 +191,8 @@ class Reranker:
     def candidate_set(self, rows: np.ndarray, result: RankResult) -> np.ndarray:
         """The fused top :attr:`candidates`, then the top tools of each text not yet in it."""
         head = result.order[: self.candidates].tolist()
-        k = min(PER_TEXT, rows.shape[1])
-        if k < rows.shape[1]:
-            top = np.argpartition(-rows, k - 1, axis=1)[:, :k]
-        else:
-            top = np.broadcast_to(np.arange(k), (rows.shape[0], k))
-        picked = np.take_along_axis(rows, top, axis=1)
-        top = np.take_along_axis(top, np.argsort(-picked, axis=1, kind="stable"), axis=1)
         seen = set(head)
-        for t in top.ravel().tolist():
+        for t in row_tops(rows, PER_TEXT).ravel().tolist():
             if t not in seen:
                 seen.add(t)
                 head.append(t)
