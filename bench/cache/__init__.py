@@ -89,6 +89,12 @@ def _calibration_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--exploration", type=float, default=None, help="default: the library's")
     p.add_argument(
+        "--word-confirmations",
+        type=int,
+        default=None,
+        help="OnlineCalibration.word_confirmations (default: the library's; 0 learns no words)",
+    )
+    p.add_argument(
         "--max-candidates",
         type=int,
         default=None,

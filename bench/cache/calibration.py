@@ -7,6 +7,7 @@ Run from the repository root::
     python -m bench cache calibration --stream own    # one stream
     python -m bench cache calibration --stream own --pool cache  # tenants share evidence
     python -m bench cache calibration --stream own --max-candidates 1  # nearest entry only
+    python -m bench cache calibration --stream own --word-confirmations 0  # learn no words
 
 The published figures (docs/benchmarks.md, ~5 min on 2 shared cores)::
 
@@ -33,10 +34,12 @@ Streams (each a real ``SemanticCache(calibration="online")`` on the packaged emb
   dev/test by cluster (the datasets README's sha1 rule on its first question).
 
 Per request: served correct, served wrong (error), miss while an equivalent answer was
-cached (achievable), near misses served. Writes ``bench/results/cache_calibration_stream.json``
-(``..._dev.json`` with ``--split dev``; ``--out STEM`` names it, ``--results DIR`` moves it)
-and a learning curve PNG beside it. Caveats: QQP is
-non-commercial (internal evaluation only) and the embedder was trained on QQP duplicates.
+cached (achievable), near misses served; per tenant, the word pairs it learnt
+(``learned_words``, ``OnlineCalibration.word_confirmations``). Writes
+``bench/results/cache_calibration_stream.json`` (``..._dev.json`` with ``--split dev``;
+``--out STEM`` names it, ``--results DIR`` moves it) and a learning curve PNG beside it.
+Caveats: QQP is non-commercial (internal evaluation only) and the embedder was trained on
+QQP duplicates.
 """
 
 from __future__ import annotations
@@ -346,6 +349,7 @@ def run_stream(
                 "errors": s.errors,
                 "supporting": s.supporting,
                 "error_bound": round(s.error_bound, 5),
+                "learned_words": list(s.learned_words),
             }
             for t, s in stats.calibration.items()
         },
@@ -464,7 +468,11 @@ def run(args: argparse.Namespace) -> None:
     """Replay the chosen streams (and the sweep, and the audit); write the JSON and the PNG."""
 
     def config(judge: str) -> OnlineCalibration:
-        extra = {} if args.exploration is None else {"exploration": args.exploration}
+        extra: dict[str, Any] = {}
+        if args.exploration is not None:
+            extra["exploration"] = args.exploration
+        if args.word_confirmations is not None:
+            extra["word_confirmations"] = args.word_confirmations
         return OnlineCalibration(
             max_error_rate=args.max_error_rate,
             seed=args.seed,
@@ -523,6 +531,11 @@ def run(args: argparse.Namespace) -> None:
         "split": args.split,
         "judge_own": args.judge,
         "pool": args.pool,
+        "word_confirmations": (
+            OnlineCalibration().word_confirmations
+            if args.word_confirmations is None
+            else args.word_confirmations
+        ),
         "max_error_rate": args.max_error_rate,
         "warmup": WARMUP,
         "streams": runs,

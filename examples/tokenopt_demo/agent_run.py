@@ -381,7 +381,12 @@ def build_demo_agent(
     counter = TokenCounter("gpt-4o")
     # What is sent: the split prompt's essentials plus the sentences that answer the question.
     fitter = demo_system_fitter(workload, budget_tokens=system_budget, token_counter=counter)
-    log = CallLog()
+    log = CallLog(
+        descriptions={
+            str(t["function"]["name"]): str(t["function"].get("description", ""))
+            for t in workload.tools
+        }
+    )
     writer = model or LocalChatModel(
         max_new_tokens=max_new_tokens,
         max_sentences=max_sentences,

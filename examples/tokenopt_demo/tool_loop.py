@@ -6,8 +6,10 @@ then plays what a capable agent would do with exactly that request:
 
 * a tool the question needs (``expected_tools``) that is bound and not yet called this turn
   is called, with the arguments the workload states (``expected_args``);
-* a needed tool that is not bound is searched for with ``find_tools`` (the question's words,
-  once per turn) when ``find_tools`` is bound;
+* a needed tool that is not bound is searched for first, with ``find_tools`` (once per turn)
+  when ``find_tools`` is bound: the query is the first sentence of the missing tool's
+  description, what an agent that knows what it lacks asks for (as ``python -m bench agent``
+  does), or the question's words when the description is unknown;
 * otherwise the wrapped model (SmolLM2) writes the answer, from the tool results if any,
   or without the tool it could not reach (the starved case the cache then stores).
 
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,9 +79,11 @@ class ModelCall:
 class CallLog:
     """The question being asked and the model calls recorded for it (one run at a time)."""
 
-    def __init__(self) -> None:
+    def __init__(self, descriptions: Mapping[str, str] | None = None) -> None:
         self.question: WorkloadQuestion | None = None
         self.calls: list[ModelCall] = []
+        self.descriptions: dict[str, str] = dict(descriptions or {})
+        """Each catalog tool's description (what a ``find_tools`` query asks for)."""
 
     def start(self, question: WorkloadQuestion | None) -> None:
         """Begin a new question: forget the calls of the previous one."""
@@ -108,8 +112,18 @@ def _turn(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
     return list(messages)
 
 
+def _first_sentence(text: str) -> str:
+    text = " ".join(text.split())
+    match = re.match(r"(.+?[.!?])(\s|$)", text)
+    return match.group(1) if match else text
+
+
 def scripted_calls(
-    question: WorkloadQuestion | None, messages: Sequence[BaseMessage], bound: Sequence[str]
+    question: WorkloadQuestion | None,
+    messages: Sequence[BaseMessage],
+    bound: Sequence[str],
+    *,
+    descriptions: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """The tool calls the demo agent makes next (empty: it answers in text).
 
@@ -118,6 +132,8 @@ def scripted_calls(
         messages: The request the model received; the turn is what follows its newest
             human message.
         bound: Names of the tools bound on this call.
+        descriptions: Each catalog tool's description: the ``find_tools`` query for a
+            missing tool is its first sentence (default: the question's words).
     """
     if question is None or not question.expected_tools:
         return []
@@ -125,7 +141,17 @@ def scripted_calls(
     called = {c["name"] for m in turn if isinstance(m, AIMessage) for c in m.tool_calls}
     pending = [t for t in question.expected_tools if t not in called]
     ready = [t for t in pending if t in bound]
+    missing = [t for t in pending if t not in bound]
     step = sum(isinstance(m, AIMessage) for m in turn)
+    if missing and FIND_TOOLS in bound and FIND_TOOLS not in called:
+        known = (descriptions or {}).get(missing[0], "")
+        return [
+            {
+                "name": FIND_TOOLS,
+                "args": {"query": _first_sentence(known) if known.strip() else question.text},
+                "id": f"call_{question.id}_{step}_find",
+            }
+        ]
     if ready:
         return [
             {
@@ -134,14 +160,6 @@ def scripted_calls(
                 "id": f"call_{question.id}_{step}_{n}",
             }
             for n, name in enumerate(ready)
-        ]
-    if pending and FIND_TOOLS in bound and FIND_TOOLS not in called:
-        return [
-            {
-                "name": FIND_TOOLS,
-                "args": {"query": question.text},
-                "id": f"call_{question.id}_{step}_find",
-            }
         ]
     return []
 
@@ -197,7 +215,9 @@ class WorkloadToolModel(BaseChatModel):
         run_manager: Any = None,
         **kwargs: Any,
     ) -> ChatResult:
-        calls = scripted_calls(self.log.question, messages, self.bound)
+        calls = scripted_calls(
+            self.log.question, messages, self.bound, descriptions=self.log.descriptions
+        )
         if calls:
             reply: BaseMessage = AIMessage("", tool_calls=calls)
         else:

@@ -33,6 +33,18 @@ and serve only where a confidence bound allows it.
    requests of a group: ``pool="cache"`` lets tenants of one application share evidence.
 4. Candidates between the effective and the configured threshold are served, except an
    ``exploration`` share that is still looked up as a miss and compared.
+5. **Learnt word equivalences** (``word_confirmations``): a candidate (at or above
+   ``floor``) that the verifier refused only because one content word on each side is
+   unrelated in its lexicon ("shipping" / "delivery") is remembered too; when the fresh
+   answer arrives, equivalent answers count as one confirmation of that word pair for the
+   group (a distinct question pair each time), different answers veto it for good. A pair
+   with ``word_confirmations`` confirmations and no veto explains that word difference in
+   the group's later lookups, and nothing else: negation, numbers, antonyms, roles and
+   every other check still apply, and a served or compared candidate accepted through a
+   learnt pair whose answer then differs vetoes the pair. Learnt pairs are kept with the
+   group's state (they survive restarts) and are never shared across tenants unless
+   ``pool="cache"``. They widen what the verifier accepts, not the threshold: the bound
+   above still decides what is served below ``similarity_threshold``.
 
 The near-miss verifier stays in force at every threshold: a candidate it rejects is never
 served and never observed.
@@ -50,6 +62,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -81,7 +94,9 @@ logger = logging.getLogger(__name__)
 
 #: Width of a similarity bin (observations are kept as counts per bin).
 BIN_WIDTH = 0.01
-_STATE_VERSION = 2
+_STATE_VERSION = 3
+#: Word pairs with evidence kept per group (further new pairs are not recorded).
+_MAX_WORD_PAIRS = 2048
 #: The group of every tenant when evidence is pooled cache-wide (``pool="cache"``).
 _POOLED_GROUP = "*"
 _PENDING = 4096
@@ -159,6 +174,10 @@ class OnlineCalibration:
     """Whose evidence a threshold rests on: each tenant's own (``"tenant"``), or every
     tenant's together (``"cache"``: one threshold for all, learnt faster; for tenants of one
     application with alike traffic)."""
+    word_confirmations: int = 2
+    """Distinct question pairs with equivalent answers (and none with different ones) after
+    which a group's verifier explains a word pair its lexicon does not relate (see the
+    module docstring); ``0`` learns none."""
 
     def __post_init__(self) -> None:
         _check_rate("max_error_rate", self.max_error_rate, low=0.0, high=1.0)
@@ -171,6 +190,10 @@ class OnlineCalibration:
             raise TokenOptConfigError(msg)
         if self.pool not in ("tenant", "cache"):
             msg = f"pool must be 'tenant' or 'cache', got {self.pool!r}"
+            raise TokenOptConfigError(msg)
+        n = self.word_confirmations
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            msg = f"word_confirmations must be an int >= 0 (0 = off), got {n!r}"
             raise TokenOptConfigError(msg)
         seed = self.seed
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
@@ -310,6 +333,19 @@ class _Pending:
     label: str
     similarity: float
     payload: str
+    learned: tuple[str, ...] = ()
+    """Learnt word pairs the candidate was accepted through (vetoed on an error)."""
+
+
+@dataclass(frozen=True)
+class _WordsPending:
+    """A candidate refused for one unrelated word pair, waiting for the fresh answer."""
+
+    group: str
+    label: str
+    key: str
+    pair: str
+    payload: str
 
 
 class TenantCalibrator:
@@ -332,7 +368,18 @@ class TenantCalibrator:
         self._requests: dict[str, int] = {}
         self._labels: dict[str, str] = {}
         self._pending: OrderedDict[str, _Pending] = OrderedDict()
+        self._words_pending: OrderedDict[str, _WordsPending] = OrderedDict()
+        # group -> word pair key -> the question pairs confirming it, or None once vetoed
+        self._words: dict[str, dict[str, list[str] | None]] = {}
+        # per group: learned(), dropped whenever the group's words change
+        self._learned: dict[str, frozenset[str]] = {}
         self._random = random.Random(config.seed)
+
+    @staticmethod
+    def question_pair(query: str, candidate: str) -> str:
+        """A short digest of an unordered pair of questions (one confirmation each)."""
+        text = "\x00".join(sorted((query, candidate)))
+        return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16]
 
     def group(self, tenant: str) -> str:
         """The evidence group of a tenant digest."""
@@ -352,11 +399,18 @@ class TenantCalibrator:
                         m, n, k = (int(v[0]), int(v[0]), int(v[1])) if len(v) == 2 else v
                         bins[int(b)] = (int(m), int(n), int(k))
                     requests = int(data.get("requests", sum(v[0] for v in bins.values())))
+                    words: dict[str, list[str] | None] = {
+                        str(k): None if v is None else [str(x) for x in v]
+                        for k, v in data.get("words", {}).items()
+                    }
                 except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
                     logger.warning("ignoring unreadable calibration state %r: %s", group, exc)
                     continue
                 self._bins[group] = bins
                 self._requests[group] = requests
+                if words:
+                    self._words[group] = words
+            self._learned.clear()
             self.loaded = True
 
     def dump(self, group: str) -> str:
@@ -368,6 +422,7 @@ class TenantCalibrator:
                     "v": _STATE_VERSION,
                     "requests": self._requests.get(group, 0),
                     "bins": {str(b): list(v) for b, v in sorted(bins.items())},
+                    "words": dict(sorted(self._words.get(group, {}).items())),
                 }
             )
 
@@ -378,11 +433,18 @@ class TenantCalibrator:
                 self._bins.clear()
                 self._requests.clear()
                 self._pending.clear()
+                self._words.clear()
+                self._words_pending.clear()
+                self._learned.clear()
                 return
             self._bins.pop(group, None)
             self._requests.pop(group, None)
+            self._words.pop(group, None)
+            self._learned.pop(group, None)
             for key in [k for k, p in self._pending.items() if p.group == group]:
                 del self._pending[key]
+            for key in [k for k, w in self._words_pending.items() if w.group == group]:
+                del self._words_pending[key]
 
     # ---------------------------------------------------------------- decisions
 
@@ -430,11 +492,17 @@ class TenantCalibrator:
             return self._random.random() < self.config.exploration
 
     def expect(
-        self, entry_id: str, group: str, label: str, similarity: float, payload: str
+        self,
+        entry_id: str,
+        group: str,
+        label: str,
+        similarity: float,
+        payload: str,
+        learned: tuple[str, ...] = (),
     ) -> None:
         """Remember a band candidate until the fresh answer for ``entry_id`` arrives."""
         with self._lock:
-            self._pending[entry_id] = _Pending(group, label, similarity, payload)
+            self._pending[entry_id] = _Pending(group, label, similarity, payload, learned)
             self._pending.move_to_end(entry_id)
             while len(self._pending) > _PENDING:
                 self._pending.popitem(last=False)
@@ -452,6 +520,71 @@ class TenantCalibrator:
             m, n, k = bins.get(b, (0, 0, 0))
             bins[b] = (max(m, n + 1), n + 1, k + (0 if equivalent else 1))
             self._labels.setdefault(pending.group, pending.label)
+            if not equivalent:
+                for key in pending.learned:
+                    self._veto(pending.group, key)
+
+    # ---------------------------------------------------------------- learnt words
+
+    def _veto(self, group: str, key: str) -> None:
+        self._learned.pop(group, None)
+        words = self._words.setdefault(group, {})
+        if key in words and words[key] is not None:
+            logger.info("calibration: word pair %r vetoed (answers differed)", key)
+        words[key] = None
+
+    def learned(self, group: str) -> frozenset[str]:
+        """The word pairs a group's evidence explains (empty when learning is off)."""
+        with self._lock:
+            found = self._learned.get(group)
+            if found is None:
+                found = self._learned[group] = frozenset(self._learned_locked(group))
+            return found
+
+    def expect_words(
+        self, entry_id: str, group: str, label: str, key: str, pair: str, payload: str
+    ) -> None:
+        """Remember a candidate refused for the unrelated word pair ``key`` (learning on).
+
+        ``pair`` is :meth:`question_pair` of the query and the candidate.
+        """
+        if self.config.word_confirmations <= 0:
+            return
+        with self._lock:
+            words = self._words.get(group, {})
+            if words.get(key, ()) is None:
+                return  # vetoed for good: nothing left to learn
+            self._words_pending[entry_id] = _WordsPending(group, label, key, pair, payload)
+            self._words_pending.move_to_end(entry_id)
+            while len(self._words_pending) > _PENDING:
+                self._words_pending.popitem(last=False)
+
+    def take_words(self, entry_id: str) -> _WordsPending | None:
+        """Return and forget the refused candidate remembered for ``entry_id``, if any."""
+        with self._lock:
+            return self._words_pending.pop(entry_id, None)
+
+    def record_words(self, pending: _WordsPending, equivalent: bool) -> bool:
+        """Record one confirmation (or a veto) of a word pair; return whether it changed."""
+        need = self.config.word_confirmations
+        with self._lock:
+            self._labels.setdefault(pending.group, pending.label)
+            words = self._words.setdefault(pending.group, {})
+            seen = words.get(pending.key, [])
+            if seen is None:
+                return False
+            if not equivalent:
+                self._veto(pending.group, pending.key)
+                return True
+            if pending.pair in seen or len(seen) >= need:
+                return False
+            if pending.key not in words and len(words) >= _MAX_WORD_PAIRS:
+                return False
+            words[pending.key] = [*seen, pending.pair]
+            self._learned.pop(pending.group, None)
+            if len(seen) + 1 == need:
+                logger.info("calibration: word pair %r learnt", pending.key)
+            return True
 
     def label(self, group: str, label: str) -> None:
         """Remember the readable tenant id of a group (ids are hashed before storage)."""
@@ -465,7 +598,8 @@ class TenantCalibrator:
         """
         with self._lock:
             out: dict[str, TenantCalibration] = {}
-            for group, bins in self._bins.items():
+            for group in dict.fromkeys([*self._bins, *self._words]):
+                bins = self._bins.get(group, {})
                 threshold, n, k, bound = self._evidence(group)
                 label = "*" if group == _POOLED_GROUP else self._labels.get(group, group)
                 out[label] = TenantCalibration(
@@ -477,8 +611,14 @@ class TenantCalibrator:
                     error_bound=bound,
                     requests=self._requests.get(group, 0),
                     candidates=sum(v[0] for v in bins.values()),
+                    learned_words=tuple(sorted(self._learned_locked(group))),
                 )
             return out
+
+    def _learned_locked(self, group: str) -> list[str]:
+        need = self.config.word_confirmations
+        words = self._words.get(group, {})
+        return [k for k, v in words.items() if need > 0 and v is not None and len(v) >= need]
 
     # ---------------------------------------------------------------- answers
 

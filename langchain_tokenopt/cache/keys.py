@@ -34,6 +34,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain_tokenopt._content import text_blocks
 from langchain_tokenopt.cache.canonical import canonical_text
 from langchain_tokenopt.cache.scope import CallerScope, check_tags
 from langchain_tokenopt.cache.standalone import HistoryPolicy, StandalonePolicy
@@ -247,17 +248,8 @@ class ParsedPrompt:
 
 def _content_text(content: Any) -> tuple[str, bool]:
     """Return (text, text_only) for message content (str or content blocks)."""
-    if isinstance(content, str):
-        return content, True
-    if isinstance(content, list):
-        texts, text_only = [], True
-        for block in content:
-            if isinstance(block, str):
-                texts.append(block)
-            elif isinstance(block, dict) and block.get("type") == "text":
-                texts.append(str(block.get("text", "")))
-            else:
-                text_only = False
+    if isinstance(content, str | list):
+        texts, text_only = text_blocks(content)
         return "\n".join(texts), text_only
     return json.dumps(content, sort_keys=True, default=str), False
 

@@ -154,6 +154,10 @@ class TenantCalibration:
     """Semantic lookups of the tenant (the denominator of the per-request error)."""
     candidates: int = 0
     """Verifier-accepted candidates in the band, served or compared."""
+    learned_words: tuple[str, ...] = ()
+    """Word pairs the tenant's evidence explains (``"delivery|shipping"``): each confirmed
+    by ``OnlineCalibration.word_confirmations`` distinct question pairs with equivalent
+    answers and never by one with different answers."""
 
 
 @dataclass(frozen=True)

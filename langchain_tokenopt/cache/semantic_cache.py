@@ -84,7 +84,7 @@ from langchain_tokenopt.cache.scope import (
 )
 from langchain_tokenopt.cache.serialization import dumps_generations, loads_generations
 from langchain_tokenopt.cache.standalone import HistoryPolicy, StandalonePolicy
-from langchain_tokenopt.cache.verifier import HitVerifier, NearMissVerifier, reason_code
+from langchain_tokenopt.cache.verifier import HitVerifier, NearMissVerifier, Verdict, reason_code
 from langchain_tokenopt.errors import BackendUnavailableError, CacheError, TokenOptConfigError
 from langchain_tokenopt.protocols import CacheAnswer
 
@@ -452,7 +452,11 @@ class SemanticCache(BaseCache):
             if sim < threshold and (calib is None or not calib.in_band(sim)):
                 break  # nearest first: none further is eligible
             eligible.append(candidate)
-        chosen, refused = self._choose(key.query_text, eligible)
+        learned = frozenset() if calib is None else calib.learned(group)
+        chosen, refused, verdicts = self._choose(key.query_text, eligible, learned)
+        if calib is not None:
+            self._expect_words(plan, group, verdicts)
+        used = verdicts[-1][1].learned if chosen is not None and verdicts else ()
         if chosen is None:
             if refused is None or refused[0].similarity < threshold:
                 return (CacheLookup(outcome="miss", best_similarity=best), None), None
@@ -464,7 +468,7 @@ class SemanticCache(BaseCache):
         if calib is not None and calib.in_band(sim) and (sim < threshold or calib.explore()):
             tenant = plan.tenant_id or ""
             calib.label(group, tenant)
-            calib.expect(key.entry_id, group, tenant, sim, chosen.entry.payload)
+            calib.expect(key.entry_id, group, tenant, sim, chosen.entry.payload, used)
             reason = "calibrating: similarity in the uncertain band, answer to be compared"
             return (CacheLookup(outcome="miss", best_similarity=best, reason=reason), None), None
         entry = chosen.entry
@@ -474,9 +478,33 @@ class SemanticCache(BaseCache):
         found = CacheLookup(outcome="semantic_hit", hit=hit, best_similarity=best)
         return (found, loads_generations(entry.payload)), chosen
 
+    def _expect_words(
+        self, plan: _Plan, group: str, verdicts: Sequence[tuple[Candidate, Verdict]]
+    ) -> None:
+        """Remember the first candidate refused for one unrelated word pair (to learn it)."""
+        calib = self._calibration
+        verifier = self.verifier
+        if calib is None or not isinstance(verifier, NearMissVerifier):
+            return
+        for candidate, verdict in verdicts:
+            words = verdict.unexplained
+            if verdict.accepted or words is None:
+                continue
+            if len(words[0]) == 1 and len(words[1]) == 1:
+                calib.label(group, plan.tenant_id or "")
+                calib.expect_words(
+                    plan.key.entry_id,
+                    group,
+                    plan.tenant_id or "",
+                    verifier.equivalence_key(words[0][0], words[1][0]),
+                    calib.question_pair(plan.key.query_text, candidate.entry.text),
+                    candidate.entry.payload,
+                )
+            return
+
     def _choose(
-        self, query: str, eligible: Sequence[Candidate]
-    ) -> tuple[Candidate | None, tuple[Candidate, str] | None]:
+        self, query: str, eligible: Sequence[Candidate], learned: frozenset[str] = frozenset()
+    ) -> tuple[Candidate | None, tuple[Candidate, str] | None, list[tuple[Candidate, Verdict]]]:
         """The first candidate the verifier accepts (nearest first), and the first refused.
 
         A further candidate is skipped when the verifier takes it for a rewording of a
@@ -485,17 +513,31 @@ class SemanticCache(BaseCache):
         for dollars" is that question reworded). So a further candidate is served only
         where the nearest one would have been.
 
-        Returns ``(chosen or None, (refused candidate, reason) or None)``.
+        ``learned``: word pairs the caller's evidence explains (a :class:`NearMissVerifier`
+        takes them into account; another verifier does not).
+
+        Returns ``(chosen or None, (refused candidate, reason) or None, verdicts)``, the
+        verdicts on the query of the candidates checked, in order (the last one is the
+        chosen candidate's when there is one).
         """
         verifier = self.verifier
         if verifier is None:
-            return (eligible[0] if eligible else None), None
+            return (eligible[0] if eligible else None), None, []
+        check = verifier.verify
+        if learned and isinstance(verifier, NearMissVerifier):
+            near = verifier
+
+            def check(query: str, candidate: str, similarity: float) -> Verdict:
+                return near.verify(query, candidate, similarity, learned=learned.__contains__)
+
         refused: list[tuple[Candidate, str]] = []
+        verdicts: list[tuple[Candidate, Verdict]] = []
         for candidate in eligible:
             text, sim = candidate.entry.text, candidate.similarity
-            verdict = verifier.verify(query, text, sim)
+            verdict = check(query, text, sim)
+            verdicts.append((candidate, verdict))
             if verdict.accepted and not any(
-                verifier.verify(nearer.entry.text, text, sim).accepted for nearer, _ in refused
+                check(nearer.entry.text, text, sim).accepted for nearer, _ in refused
             ):
                 if refused:
                     logger.debug(
@@ -503,11 +545,11 @@ class SemanticCache(BaseCache):
                         refused[0][1],
                         sim,
                     )
-                return candidate, refused[0] if refused else None
+                return candidate, refused[0] if refused else None, verdicts
             refused.append(
                 (candidate, verdict.reason or "neighbours: a rewording of a refused one")
             )
-        return None, refused[0] if refused else None
+        return None, refused[0] if refused else None, verdicts
 
     def _record(self, result: CacheLookup) -> None:
         field = {
@@ -612,13 +654,31 @@ class SemanticCache(BaseCache):
         pending = None if self._calibration is None else self._calibration.take(plan.key.entry_id)
         if pending is not None:
             yield from self._observe_flow(pending, fresh)
+        words = (
+            None if self._calibration is None else self._calibration.take_words(plan.key.entry_id)
+        )
+        if words is not None:
+            yield from self._words_flow(words, fresh)
 
-    def _observe_flow(self, pending: Any, fresh: Sequence[Generation]) -> Generator[_Op, Any, None]:
-        """Compare the fresh answer with a band candidate's and record the outcome."""
+    def _words_flow(self, pending: Any, fresh: Sequence[Generation]) -> Generator[_Op, Any, None]:
+        """Compare the fresh answer with a refused candidate's: evidence on its word pair."""
         calib = self._calibration
         if calib is None:
             return
-        new, old = answer_form(fresh), answer_form(loads_generations(pending.payload))
+        same = yield from self._same_flow(pending.payload, fresh)
+        if same is None:
+            return
+        if calib.record_words(pending, bool(same)):
+            yield ("calibration_save", pending.group, calib.dump(pending.group))
+
+    def _same_flow(
+        self, payload: str, fresh: Sequence[Generation]
+    ) -> Generator[_Op, Any, bool | None]:
+        """Whether the fresh answer and a cached one are equivalent (``None``: unknown)."""
+        calib = self._calibration
+        if calib is None:
+            return None
+        new, old = answer_form(fresh), answer_form(loads_generations(payload))
         if calib.config.judge is not None:
             same = yield ("judge", new.text, old.text)
         else:
@@ -627,6 +687,14 @@ class SemanticCache(BaseCache):
                 a = yield ("embed", new.text[: self.max_embed_chars])
                 b = yield ("embed", old.text[: self.max_embed_chars])
                 same = float(np.dot(a, b)) >= calib.config.answer_similarity
+        return None if same is None else bool(same)
+
+    def _observe_flow(self, pending: Any, fresh: Sequence[Generation]) -> Generator[_Op, Any, None]:
+        """Compare the fresh answer with a band candidate's and record the outcome."""
+        calib = self._calibration
+        if calib is None:
+            return
+        same = yield from self._same_flow(pending.payload, fresh)
         if same is None:
             return
         calib.record(pending, bool(same))

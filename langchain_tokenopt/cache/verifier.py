@@ -47,7 +47,10 @@ is explained:
    cooked (rice)", "the (overdraft) fee" / "the (account maintenance) fee"): one thing
    put in the place of another, whatever else is reworded. A word that shares a synset
    with a word of the other side is that word reworded, never an antonym of a third
-   ("selects" / "chooses ... based on");
+   ("selects" / "chooses ... based on"). With online calibration, a word pair a tenant's
+   answers have confirmed (``verify(..., learned=...)``: "shipping" / "delivery") explains
+   a word left unexplained here, and nothing else; an ``unexplained`` rejection names the
+   words left (:attr:`Verdict.unexplained`);
 5. **roles**, when the two sides have the same items (at most two differ): a role
    marker (``to``, ``from``, ``than``, ``over``, ``by`` ...) taking on each side an item
    the other side has elsewhere (names and numbers however reworded the rest is)
@@ -94,7 +97,14 @@ from langchain_tokenopt.cache.align import (
 from langchain_tokenopt.cache.lexicon import Lexicon, load_lexicon
 from langchain_tokenopt.errors import TokenOptConfigError
 
-__all__ = ["REJECTION_CODES", "HitVerifier", "NearMissVerifier", "Verdict", "reason_code"]
+__all__ = [
+    "REJECTION_CODES",
+    "HitVerifier",
+    "NearMissVerifier",
+    "Verdict",
+    "WordEquivalence",
+    "reason_code",
+]
 
 logger = logging.getLogger(__name__)
 #: ``ROLE_CLASSES`` in a fixed order, so the reason a check names never depends on the hash seed.
@@ -125,6 +135,17 @@ class Verdict:
     """Whether the candidate may be served."""
     reason: str = ""
     """Why it was rejected (``""`` when accepted): a code, a colon, the details."""
+    unexplained: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+    """When the only difference left was content words the lexicon does not relate: those
+    words of the query and of the candidate (as their base form, lemma), else ``None``."""
+    learned: tuple[str, ...] = ()
+    """The learnt word equivalences (:meth:`NearMissVerifier.equivalence_key`) the
+    acceptance relied on."""
+
+
+#: ``learned(key) -> bool``: whether a tenant's evidence explains the word pair ``key``
+#: (:meth:`NearMissVerifier.equivalence_key`); see ``SemanticCache(calibration=...)``.
+WordEquivalence = Callable[[str], bool]
 
 
 def reason_code(reason: str) -> str:
@@ -318,19 +339,55 @@ class NearMissVerifier:
             self._lexicon = load_lexicon() or _NO_LEXICON
         return self._lexicon
 
-    def verify(self, query: str, candidate: str, similarity: float) -> Verdict:
+    def verify(
+        self,
+        query: str,
+        candidate: str,
+        similarity: float,
+        *,
+        learned: WordEquivalence | None = None,
+    ) -> Verdict:
         """Return whether ``candidate``'s cached answer may be served for ``query``.
 
         ``similarity`` is accepted for verifiers that weigh it; this one does not.
+        ``learned``: word pairs a tenant's own evidence has shown to be equivalent
+        (:class:`~.calibration.TenantCalibrator`); they explain a content word the lexicon
+        does not relate, and nothing else (never an antonym, a number, a negation, a role
+        swap or any other check).
         """
-        reason = self.explain(query, candidate)
+        used: list[str] = []
+        reason, words = self._explain(query, candidate, learned, used)
         if reason:
             logger.debug("verifier rejected %r for %r: %s", candidate, query, reason)
-            return Verdict(False, reason)
-        return Verdict(True)
+            return Verdict(False, reason, unexplained=words)
+        return Verdict(True, learned=tuple(dict.fromkeys(used)))
 
     def explain(self, query: str, candidate: str) -> str:
         """Return the first unexplained difference as ``"code: details"``, or ``""``."""
+        return self._explain(query, candidate, None, [])[0]
+
+    def base_form(self, word: str) -> str:
+        """The form a word is keyed by in learnt equivalences (its first lemma)."""
+        return min(self._lemmas(word) or {word})
+
+    @staticmethod
+    def equivalence_key(a: str, b: str) -> str:
+        """The key of the word pair ``a`` / ``b`` (base forms, either order).
+
+        Example:
+            .. code-block:: python
+
+                NearMissVerifier.equivalence_key("shipping", "delivery")  # "delivery|shipping"
+        """
+        return "|".join(sorted((a, b)))
+
+    def _explain(
+        self,
+        query: str,
+        candidate: str,
+        learned: WordEquivalence | None,
+        used: list[str],
+    ) -> tuple[str, tuple[tuple[str, ...], tuple[str, ...]] | None]:
         lex = self.lexicon
         known = lex.known if lex.synsets else None
         q = _side(analyze(query, known_word=known))
@@ -347,7 +404,7 @@ class NearMissVerifier:
             if not found:
                 found = _implicit_negation(self, left, query_side=q_neg < c_neg)
             if len(found) != 1:
-                return f"negation: {q_neg} vs {c_neg} negations"
+                return f"negation: {q_neg} vs {c_neg} negations", None
             cancel = found[0]
         for kind in _TYPED:
             if not self.check_numbers and kind in ("time", "date"):
@@ -357,18 +414,18 @@ class NearMissVerifier:
                 qk, ck = _spelt_out(qk, ck, c), _spelt_out(ck, qk, q)
             diff = _diff(qk, ck)
             if diff:
-                return f"{kind}: {diff}"
+                return f"{kind}: {diff}", None
         if self.check_numbers:
             reason = _numbers(q, c) or _bounds(q, c)
             if reason:
-                return reason
+                return reason, None
         if self.check_entities:
             reason = self._entities(q, c)
             if reason:
-                return reason
+                return reason, None
         reason = _question(query, candidate, q, c)
         if reason:
-            return reason
+            return reason, None
         # both questions: a changed event, a modifier or an alternative changes what is asked
         asking = _asks(query) and _asks(candidate)
         reason = (
@@ -377,11 +434,11 @@ class NearMissVerifier:
             or (self._events(q, c) if asking else "")
         )
         if reason:
-            return reason
-        reason, pairs = self._words(q, c, cancel, asking=asking)
+            return reason, None
+        reason, pairs, words = self._words(q, c, cancel, asking=asking, learned=learned, used=used)
         if reason:
-            return reason
-        return _roles(q.slots, c.slots, pairs)
+            return reason, words
+        return _roles(q.slots, c.slots, pairs), None
 
     # ------------------------------------------------------------------ rules
 
@@ -517,21 +574,34 @@ class NearMissVerifier:
         return found
 
     def _words(
-        self, q: _Side, c: _Side, cancel: tuple[str, str] | None = None, *, asking: bool = False
-    ) -> tuple[str, dict[str, str]]:
-        """Align content words; return a rejection (or ``""``) and word → counterpart pairs.
+        self,
+        q: _Side,
+        c: _Side,
+        cancel: tuple[str, str] | None = None,
+        *,
+        asking: bool = False,
+        learned: WordEquivalence | None = None,
+        used: list[str] | None = None,
+    ) -> tuple[str, dict[str, str], tuple[tuple[str, ...], tuple[str, ...]] | None]:
+        """Align content words: a rejection (or ``""``), pairs, unexplained words.
+
+        Returns the rejection, word → counterpart pairs and, on an ``unexplained``
+        rejection, the unexplained words of each side (base forms).
 
         ``cancel``: an antonym pair that a negation on one side has already cancelled.
         ``asking``: both sides are questions; two satellites of one adjective cluster are
         then alternatives ("daily" / "monthly"), not synonyms, and the checks of
         :meth:`_restricted` apply.
+        ``learned``: word pairs a tenant's evidence explains (tried last, for a word that
+        nothing else explains, against a word of the other side that nothing explains
+        either); the keys used are appended to ``used``.
         """
         left = _Leftover.of(self, q, c)
         q_words, c_words, q_left, c_left = left.q_words, left.c_words, left.q_left, left.c_left
         pairs: dict[str, str] = {}
         for a, b in self._antonyms(left):
             if (a, b) != cancel:
-                return f"antonym: {a!r} vs {b!r}", pairs
+                return f"antonym: {a!r} vs {b!r}", pairs, None
         q_rest, c_rest = left.q_rest, left.c_rest
         if cancel is not None:
             pairs.update((a, b) for a, b in (cancel, cancel[::-1]) if a)
@@ -553,18 +623,46 @@ class NearMissVerifier:
                 else:
                     pairs[a] = match
         uq, uc = unexplained
+        if learned is not None and uq and uc:
+            uq, uc = self._learned(uq, uc, learned, pairs, used)
         if not uq and not uc:
-            return "", pairs
+            return "", pairs, None
+        words = (
+            tuple(dict.fromkeys(self.base_form(w) for w in uq)),
+            tuple(dict.fromkeys(self.base_form(w) for w in uc)),
+        )
         reason = self._restricted(q, c, uq, uc) if asking else ""
         if not reason and asking:
             reason = self._substituted(q, c, uq, uc)
         if reason:
-            return reason, pairs
+            return reason, pairs, words if reason.startswith("unexplained") else None
         changed = len(set(q_left)) + len(set(c_left))
         if self._tolerated(uq, uc, len(q_words), len(c_words), bool(q_rest and c_rest), changed):
-            return "", pairs
+            return "", pairs, None
         word, side = (uq[0], "query") if uq else (uc[0], "candidate")
-        return f"unexplained: {word!r} ({side} only)", pairs
+        return f"unexplained: {word!r} ({side} only)", pairs, words
+
+    def _learned(
+        self,
+        uq: list[str],
+        uc: list[str],
+        learned: WordEquivalence,
+        pairs: dict[str, str],
+        used: list[str] | None,
+    ) -> tuple[list[str], list[str]]:
+        """Explain unexplained words by learnt pairs, one word of each side per pair."""
+        rest_q, rest_c = list(uq), list(uc)
+        for a in uq:
+            for b in rest_c:
+                key = self.equivalence_key(self.base_form(a), self.base_form(b))
+                if learned(key):
+                    rest_q.remove(a)
+                    rest_c.remove(b)
+                    pairs[a], pairs[b] = b, a
+                    if used is not None:
+                        used.append(key)
+                    break
+        return rest_q, rest_c
 
     def _restricted(self, q: _Side, c: _Side, uq: list[str], uc: list[str]) -> str:
         """An unexplained word that narrows or changes what is asked, never a rewording.

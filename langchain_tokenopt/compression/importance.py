@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from langchain_tokenopt._assets import check_dtype, check_num_threads, use_torch_threads
 from langchain_tokenopt.compression.protected import protected_mask
 from langchain_tokenopt.compression.segmentation import Segmentation, assemble
 from langchain_tokenopt.errors import CompressionError, TokenOptConfigError
@@ -101,9 +102,6 @@ class TokenImportanceScorer:
         max_seconds: float = 10.0,
         num_threads: int | None = 1,
     ) -> None:
-        if dtype not in ("float32", "bfloat16"):
-            msg = f"dtype must be 'float32' or 'bfloat16', got {dtype!r}"
-            raise TokenOptConfigError(msg)
         if not isinstance(window_tokens, int) or not 16 <= window_tokens <= 2048:
             msg = f"window_tokens must be an int in [16, 2048], got {window_tokens!r}"
             raise TokenOptConfigError(msg)
@@ -113,14 +111,11 @@ class TokenImportanceScorer:
         if not max_seconds > 0:
             msg = f"max_seconds must be > 0, got {max_seconds!r}"
             raise TokenOptConfigError(msg)
-        if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
-            msg = f"num_threads must be a positive int or None, got {num_threads!r}"
-            raise TokenOptConfigError(msg)
-        self.dtype = dtype
+        self.dtype = check_dtype(dtype)
         self.window_tokens = window_tokens
         self.batch_size = batch_size
         self.max_seconds = max_seconds
-        self.num_threads = num_threads
+        self.num_threads = check_num_threads(num_threads)
 
     # ------------------------------------------------------------------ scoring
     def score(self, text: str) -> TokenImportance:
@@ -138,8 +133,7 @@ class TokenImportanceScorer:
         tokenizer, model = load_smollm2(dtype=self.dtype)
         import torch
 
-        if self.num_threads is not None and torch.get_num_threads() != self.num_threads:
-            torch.set_num_threads(self.num_threads)
+        use_torch_threads(self.num_threads)
         deadline = time.perf_counter() + self.max_seconds
         encoded = [
             tokenizer(t, add_special_tokens=False, return_offsets_mapping=True) for t in texts

@@ -33,6 +33,7 @@ from langchain_core.documents import Document
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.prompt_values import PromptValue
 
+from langchain_tokenopt._content import text_blocks
 from langchain_tokenopt.errors import CompressionError
 
 __all__ = ["CompressionJob", "normalize_input", "rebuild_documents", "rebuild_messages"]
@@ -70,18 +71,9 @@ def _to_text(value: Any, where: str) -> str:
 
 
 def _message_text(message: BaseMessage) -> str | None:
-    content = message.content
-    if isinstance(content, str):
-        return content
-    texts = [
-        block if isinstance(block, str) else str(block.get("text", ""))
-        for block in content
-        if isinstance(block, str) or (isinstance(block, dict) and block.get("type") == "text")
-    ]
+    texts, text_only = text_blocks(message.content)
     # Only plain-text content lists are rewritten; images and other blocks stay untouched.
-    if len(texts) != len(content):
-        return None
-    return "\n".join(texts)
+    return "\n".join(texts) if text_only else None
 
 
 def _from_messages(messages: Sequence[BaseMessage], question: str | None) -> CompressionJob:

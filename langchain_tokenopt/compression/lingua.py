@@ -35,6 +35,7 @@ from typing import Any, Literal
 from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableConfig
 
+from langchain_tokenopt._assets import check_dtype, check_num_threads, use_torch_threads
 from langchain_tokenopt.compression.inputs import CompressionJob, normalize_input
 from langchain_tokenopt.compression.records import CompressionResult
 from langchain_tokenopt.errors import MissingDependencyError, TokenOptConfigError
@@ -148,17 +149,11 @@ class LLMLinguaCompressor(Runnable[Any, CompressionResult]):
         ):
             msg = f"target_tokens must be a positive int, got {target_tokens!r}"
             raise TokenOptConfigError(msg)
-        if dtype not in ("float32", "bfloat16"):
-            msg = f"dtype must be 'float32' or 'bfloat16', got {dtype!r}"
-            raise TokenOptConfigError(msg)
-        if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
-            msg = f"num_threads must be a positive int or None, got {num_threads!r}"
-            raise TokenOptConfigError(msg)
         self.target_tokens = target_tokens
         self.model = model
         self.counter = token_counter or get_token_counter(model)
-        self.dtype = dtype
-        self.num_threads = num_threads
+        self.dtype = check_dtype(dtype)
+        self.num_threads = check_num_threads(num_threads)
         self.compress_kwargs = dict(compress_kwargs or {})
 
     def with_budget(self, target_tokens: int) -> LLMLinguaCompressor:
@@ -207,10 +202,7 @@ class LLMLinguaCompressor(Runnable[Any, CompressionResult]):
         self, job: CompressionJob, budget: int, original: str, before: int
     ) -> tuple[str, Any]:
         compressor = _load(self.dtype)
-        import torch
-
-        if self.num_threads is not None and torch.get_num_threads() != self.num_threads:
-            torch.set_num_threads(self.num_threads)
+        use_torch_threads(self.num_threads)
         pieces = [p for p in job.pieces if p]
         if len(pieces) == 1:
             pieces = [p for p in pieces[0].split("\n\n") if p.strip()]

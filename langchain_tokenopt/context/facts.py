@@ -20,6 +20,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
+from langchain_tokenopt._content import text_blocks
 from langchain_tokenopt.context._memo import memo
 
 __all__ = [
@@ -180,16 +181,7 @@ def tool_call_text(message: AIMessage) -> str:
 def message_text(message: BaseMessage, *, with_calls: bool = True) -> str:
     """Return the readable text of a message (text blocks, plus its tool calls)."""
     content = message.content
-    if isinstance(content, str):
-        text = content
-    else:
-        parts: list[str] = []
-        for block in content:
-            if isinstance(block, str):
-                parts.append(block)
-            elif isinstance(block, dict) and block.get("type") == "text":
-                parts.append(str(block.get("text", "")))
-        text = "\n".join(parts)
+    text = content if isinstance(content, str) else "\n".join(text_blocks(content)[0])
     if (
         with_calls
         and isinstance(message, AIMessage)

@@ -202,6 +202,10 @@ def _score_line(line: str, facts: int) -> float:
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+")
 
 
+#: Longest line of facts :func:`ensure_facts` writes (below :func:`_shorten`'s 320 chars).
+_FACT_LINE_CHARS = 300
+
+
 def _shorten(line: str, max_chars: int = 320) -> str:
     """Shorten a long line to its sentences that carry facts or intent (memoized)."""
     if len(line) <= max_chars or line.startswith("Called "):
@@ -288,7 +292,22 @@ def ensure_facts(summary: str, source: str, max_tokens: int, counter: TokenCount
         used += cost
     if not kept:
         return summary
-    return f"{summary}\nFacts: {', '.join(kept)}".strip()
+    # Lines short enough that a later fit never cuts one in the middle (``_shorten``):
+    # each line of facts is kept or left whole.
+    lines: list[list[str]] = [[]]
+    width = 0
+    for fact in kept:
+        if lines[-1] and width + len(fact) + 2 > _FACT_LINE_CHARS:
+            lines.append([])
+            width = 0
+            used += 3  # the next line's "Facts:" label
+        lines[-1].append(fact)
+        width += len(fact) + 2
+    while lines and used > room:  # the labels did not fit: the last line's facts go
+        used -= sum(count_texts(counter, lines[-1])) + len(lines[-1]) + 3
+        lines.pop()
+    block = "\n".join(f"Facts: {', '.join(line)}" for line in lines)
+    return f"{summary}\n{block}".strip()
 
 
 @runtime_checkable

@@ -123,13 +123,7 @@ class NameMatcher:
                 strong.setdefault(name, None)
             if not _IDENT.search(token):
                 continue
-            compact = "".join(name_words(token))
-            for name in self._compact.get(compact, ()):
-                strong.setdefault(name, None)
-            if len(compact) >= _FUZZY_MIN and compact not in self._compact:
-                for near in self._near(compact):
-                    for name in self._compact[near]:
-                        strong.setdefault(name, None)
+            strong.update(dict.fromkeys(self._spelled("".join(name_words(token)))))
         weak: dict[str, None] = {}
         words = [w.lower() for w in _WORD.findall(query)]
         for start in range(len(words)):
@@ -138,17 +132,22 @@ class NameMatcher:
                 gram += words[start + n]
                 if len(gram) > self._max_len:
                     break
-                if len(gram) < _FUZZY_MIN:
-                    continue
-                for name in self._compact.get(gram, ()):
-                    weak.setdefault(name, None)
-                if len(gram) >= _FUZZY_MIN and gram not in self._compact:
-                    for compact in self._near(gram):
-                        for name in self._compact[compact]:
-                            weak.setdefault(name, None)
+                if len(gram) >= _FUZZY_MIN:
+                    weak.update(dict.fromkeys(self._spelled(gram)))
         out = [(name, True) for name in strong]
         out.extend((name, False) for name in weak if name not in strong)
         return out
+
+    def _spelled(self, compact: str) -> list[str]:
+        """Names whose compact form is ``compact``, else those within one edit of it.
+
+        Near names only for ``compact`` of at least ``_FUZZY_MIN`` characters.
+        """
+        if compact in self._compact:
+            return self._compact[compact]
+        if len(compact) < _FUZZY_MIN:
+            return []
+        return [name for near in self._near(compact) for name in self._compact[near]]
 
     def _near(self, gram: str) -> tuple[str, ...]:
         """Compact names within one edit of ``gram`` (memoized: queries share word runs)."""

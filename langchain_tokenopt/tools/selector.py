@@ -14,7 +14,9 @@ the graph and the middleware and passed back on every call:
 3. The retriever's top ``k`` for the task join the set, plus the top ``context_k`` for the
    assistant's latest words, its recent tool calls and the latest tool result (what the
    next step of a tool loop needs), plus the members of a confident pick's **group** (the
-   ``groups=`` mapping, or a shared namespace / dotted prefix), at most ``group_cap``.
+   ``groups=`` mapping, or a shared namespace / dotted prefix), at most ``group_cap``. A
+   group two of whose tools lead a ranking (or one clause's ranking) together joins too,
+   however low each one's own score, unless the set already holds one of its tools.
 4. Each ``find_tools(query)`` call the model made in this turn **loads** that query's top
    ``find_tools_k`` tools into the set (the meta-tool is bound whenever the catalog has more).
 5. New tools are **appended** (``find_tools`` comes first, so the tools bound before a new
@@ -92,6 +94,9 @@ _GROUP_ORDER = 64
 _CONTEXT_QUERIES = 3
 #: Score a clause's runner-up needs to join with its best tool (see ``clause_picks``).
 _CLAUSE_RUNNER_UP_SCORE = 0.03
+#: Leading tools of a ranking (or of one clause) in which two of one group name the group
+#: the query is about, however low each one's own score (see ``_consensus_picks``).
+_CONSENSUS_TOP = 5
 
 
 class _FindToolsInput(BaseModel):
@@ -173,6 +178,8 @@ class _Ranked:
     """The newest human turn ranked alone, when the query joins earlier turns to it."""
     clauses: tuple[tuple[ToolHit, ...], ...] = ()
     """Each clause's own best tools, for a multi-intent query (best first)."""
+    lead: tuple[ToolHit, ...] = ()
+    """The ranking's leading :data:`_CONSENSUS_TOP` tools, whatever ``k`` is."""
 
 
 def _tool_groups(
@@ -580,6 +587,7 @@ class ToolSelector:
                         self.retriever.hits(result, self.k),
                         tuple(s.name for s, _, _ in order),
                         clauses=tuple(tuple(c) for c in self.retriever.clause_hits(result)),
+                        lead=tuple(order[:_CONSENSUS_TOP]),
                     )
                 )
             if not rankings:
@@ -619,6 +627,12 @@ class ToolSelector:
                     if hit[0].name not in seen:
                         seen.add(hit[0].name)
                         base.append(hit)
+            for view in views:
+                for hits in (view.lead, *view.clauses):
+                    for hit in self._consensus_picks(hits, prev):
+                        if hit[0].name not in seen:
+                            seen.add(hit[0].name)
+                            base.append(hit)
         picks = [s.name for s, _, _ in base]
         for s, score, _ in base:
             scores[s.name] = score
@@ -690,6 +704,31 @@ class ToolSelector:
                 if hit[0].name in prev.names or hit[1] < _CLAUSE_RUNNER_UP_SCORE:
                     break
                 out.append(hit)
+        return out
+
+    def _consensus_picks(self, hits: Sequence[ToolHit], prev: ToolWorkingSet) -> list[ToolHit]:
+        """Tools of a group that leads a ranking together, each with a low score.
+
+        When two of the leading :data:`_CONSENSUS_TOP` tools belong to one group ("set a
+        reminder to call my dad": ``CompleteReminder``, ``AddReminder``, ``GetReminders``,
+        each below 0.1), the group is what the query is about even though no single tool
+        stands out: they join the picks, and their group follows
+        (:meth:`_group_mates`). A group the working set already holds adds nothing.
+        """
+        if not self.group_cap:
+            return []
+        members: dict[str, list[ToolHit]] = {}
+        for hit in hits[:_CONSENSUS_TOP]:
+            group = self._group_of.get(hit[0].name)
+            if group is not None:
+                members.setdefault(group, []).append(hit)
+        out: list[ToolHit] = []
+        for group, group_hits in members.items():
+            if len(group_hits) < 2:
+                continue
+            if any(m in prev.names for m in self._groups[group]):
+                continue
+            out.extend(group_hits)
         return out
 
     def _group_mates(

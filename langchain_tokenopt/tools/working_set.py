@@ -37,6 +37,8 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
+from langchain_tokenopt._content import text_blocks
+
 __all__ = [
     "WORKING_SET_KEY",
     "TaskContext",
@@ -91,15 +93,7 @@ def is_follow_up(text: str) -> bool:
 def message_text(message: BaseMessage) -> str:
     """The text blocks of a message's content, joined (tool calls and images left out)."""
     content = message.content
-    if isinstance(content, str):
-        return content
-    parts: list[str] = []
-    for block in content:
-        if isinstance(block, str):
-            parts.append(block)
-        elif isinstance(block, Mapping) and block.get("type") == "text":
-            parts.append(str(block.get("text", "")))
-    return " ".join(parts)
+    return content if isinstance(content, str) else " ".join(text_blocks(content)[0])
 
 
 @dataclass(frozen=True)

@@ -548,6 +548,28 @@ class RedisBackend(CacheBackend):
         moved = await self._arun(lambda c: c.hget(meta, "expires_at"))
         return self._refreshed(entry, moved, now)
 
+    def _live_shortlist(
+        self, found: Sequence[Candidate], now: float, k: int, min_similarity: float
+    ) -> list[Candidate]:
+        """The candidates whose entry is alive (:meth:`_live`), shortlisted to ``k``."""
+        out = []
+        for candidate in found:
+            entry = self._live(candidate.entry, now)
+            if entry is not None:
+                out.append(replace(candidate, entry=entry))
+        return _shortlist(out, k, min_similarity)
+
+    async def _alive_shortlist(
+        self, found: Sequence[Candidate], now: float, k: int, min_similarity: float
+    ) -> list[Candidate]:
+        """Async :meth:`_live_shortlist`."""
+        out = []
+        for candidate in found:
+            entry = await self._alive(candidate.entry, now)
+            if entry is not None:
+                out.append(replace(candidate, entry=entry))
+        return _shortlist(out, k, min_similarity)
+
     def _touch_args(self, entry_id: str, now: float, expires_at: float | None) -> tuple[Any, ...]:
         ms, seconds = ("", "") if expires_at is None else (int(expires_at * 1000), repr(expires_at))
         keys = (self._key(entry_id), self._meta(entry_id), self.lru_key)
@@ -575,7 +597,7 @@ class RedisBackend(CacheBackend):
         return self._live(entry, now)
 
     def search(self, scope: str, vector: np.ndarray, *, now: float) -> Candidate | None:
-        """Return the nearest live entry of ``scope`` via a pre-filtered KNN query."""
+        """Return the nearest live entry of ``scope`` (the first of :meth:`search_candidates`)."""
         found = self.search_candidates(scope, vector, now=now, k=1)
         return found[0] if found else None
 
@@ -585,12 +607,8 @@ class RedisBackend(CacheBackend):
         """Up to ``k`` live entries of ``scope``, nearest first, from one pre-filtered KNN query."""
         blob = np.asarray(vector, dtype=np.float32).tobytes()
         args = knn_args(self.index_name, scope, blob, k)
-        out = []
-        for found in self._candidates(self._run(lambda: self._client.execute_command(*args))):
-            entry = self._live(found.entry, now)
-            if entry is not None:
-                out.append(replace(found, entry=entry))
-        return _shortlist(out, k, min_similarity)
+        found = self._candidates(self._run(lambda: self._client.execute_command(*args)))
+        return self._live_shortlist(found, now, k, min_similarity)
 
     def put(self, entry: CacheEntry) -> None:
         """Insert or replace an entry; evict LRU entries over ``max_entries``."""
@@ -783,7 +801,7 @@ class RedisBackend(CacheBackend):
         return await self._alive(self._entry(fields), now)
 
     async def asearch(self, scope: str, vector: np.ndarray, *, now: float) -> Candidate | None:
-        """Async :meth:`search` on the asyncio Redis client."""
+        """Async :meth:`search`."""
         found = await self.asearch_candidates(scope, vector, now=now, k=1)
         return found[0] if found else None
 
@@ -793,12 +811,8 @@ class RedisBackend(CacheBackend):
         """Async :meth:`search_candidates` on the asyncio Redis client."""
         blob = np.asarray(vector, dtype=np.float32).tobytes()
         args = knn_args(self.index_name, scope, blob, k)
-        out = []
-        for found in self._candidates(await self._arun(lambda c: c.execute_command(*args))):
-            entry = await self._alive(found.entry, now)
-            if entry is not None:
-                out.append(replace(found, entry=entry))
-        return _shortlist(out, k, min_similarity)
+        found = self._candidates(await self._arun(lambda c: c.execute_command(*args)))
+        return await self._alive_shortlist(found, now, k, min_similarity)
 
     async def aput(self, entry: CacheEntry) -> None:
         """Async :meth:`put` on the asyncio Redis client."""

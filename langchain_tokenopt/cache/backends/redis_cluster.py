@@ -40,12 +40,10 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import replace
 from typing import Any, TypeVar
 
 import numpy as np
 
-from langchain_tokenopt.cache.backends.base import _shortlist
 from langchain_tokenopt.cache.backends.redis import (
     _SCAN_BATCH,
     RedisBackend,
@@ -406,23 +404,13 @@ class RedisClusterBackend(RedisBackend):
         key = self._entry_key(scope, entry_id)
         return self._live(self._entry(self._at(key, lambda: self._client.hgetall(key))), now)
 
-    def search(self, scope: str, vector: np.ndarray, *, now: float) -> Candidate | None:
-        """Return the nearest live entry of ``scope`` from the scope's vector set."""
-        found = self.search_candidates(scope, vector, now=now, k=1)
-        return found[0] if found else None
-
     def search_candidates(
         self, scope: str, vector: np.ndarray, *, now: float, k: int, min_similarity: float = -1.0
     ) -> list[Candidate]:
         """Up to ``k`` live entries of ``scope``, nearest first, from one script call."""
         keys, args = self._search_args(scope, vector, k)
         reply = self._at(keys[0], lambda: self._script("search", keys, args))
-        out = []
-        for found in self._candidates_of(reply):
-            entry = self._live(found.entry, now)
-            if entry is not None:
-                out.append(replace(found, entry=entry))
-        return _shortlist(out, k, min_similarity)
+        return self._live_shortlist(self._candidates_of(reply), now, k, min_similarity)
 
     def put(self, entry: CacheEntry) -> None:
         """Insert or replace an entry; evict LRU entries over ``max_entries``."""
@@ -568,23 +556,13 @@ class RedisClusterBackend(RedisBackend):
         key = self._entry_key(scope, entry_id)
         return await self._alive(self._entry(await self._aat(key, lambda c: c.hgetall(key))), now)
 
-    async def asearch(self, scope: str, vector: np.ndarray, *, now: float) -> Candidate | None:
-        """Async :meth:`search` on the asyncio cluster client."""
-        found = await self.asearch_candidates(scope, vector, now=now, k=1)
-        return found[0] if found else None
-
     async def asearch_candidates(
         self, scope: str, vector: np.ndarray, *, now: float, k: int, min_similarity: float = -1.0
     ) -> list[Candidate]:
         """Async :meth:`search_candidates` on the asyncio cluster client."""
         keys, args = self._search_args(scope, vector, k)
         reply = await self._aat(keys[0], lambda c: self._ascript(c, "search", keys, args))
-        out = []
-        for found in self._candidates_of(reply):
-            entry = await self._alive(found.entry, now)
-            if entry is not None:
-                out.append(replace(found, entry=entry))
-        return _shortlist(out, k, min_similarity)
+        return await self._alive_shortlist(self._candidates_of(reply), now, k, min_similarity)
 
     async def aput(self, entry: CacheEntry) -> None:
         """Async :meth:`put` on the asyncio cluster client."""

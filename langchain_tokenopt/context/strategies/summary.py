@@ -265,18 +265,33 @@ class HierarchicalSummary:
         # The newest summaries keep their words up to ``recent_share`` of the room: they hold
         # the open task's ids (its earlier lookups), which a fit of everything at once would
         # rank level with the facts of long-finished tasks. The older ones share the rest.
+        # The summary at the boundary gives its newest lines to the recent part: a task that
+        # began late in one segment keeps its first lookups (a user's payment ids).
         recent: list[str] = []
         kept = 0
-        for text, size in zip(
-            reversed(summaries), reversed(count_texts(counter, summaries)), strict=True
-        ):
-            if not text:
-                continue
-            if kept + size + 1 > room * self.recent_share:
+        split = len(summaries)
+        rest = ""
+        sizes = count_texts(counter, summaries)
+        for i in range(len(summaries) - 1, -1, -1):
+            text, size = summaries[i], sizes[i]
+            if text and kept + size + 1 > room * self.recent_share:
+                lines = text.split("\n")
+                take = 0
+                for line_size in reversed(count_texts(counter, lines)):
+                    if kept + line_size + 1 > room * self.recent_share:
+                        break
+                    kept += line_size + 1
+                    take += 1
+                if take:
+                    recent.append("\n".join(lines[len(lines) - take :]))
+                    rest = "\n".join(lines[: len(lines) - take])
+                    split = i
                 break
-            recent.append(text)
-            kept += size + 1
-        older = summaries[: len(summaries) - len(recent)]
+            if text:
+                recent.append(text)
+                kept += size + 1
+            split = i
+        older = [*summaries[:split], rest]
         if not recent or not any(older):
             return _fit(joined, _quantize(room), counter.encoding_name)
         head = _fit("\n".join(s for s in older if s), _quantize(room - kept), counter.encoding_name)

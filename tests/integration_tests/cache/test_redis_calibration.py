@@ -71,3 +71,46 @@ def test_state_survives_a_redis_restart_and_resets_per_tenant(
         assert [s.observations for s in cache.stats().calibration.values()] == [10]
     finally:
         cache.close()
+
+
+def test_learnt_word_pairs_survive_a_redis_restart(
+    persistent_redis: RedisServer, embeddings: OnnxEmbeddings
+) -> None:
+    """A word pair learnt from two confirmations is kept with the tenant's state in Redis."""
+    pairs = [
+        ("Is shipping free for members?", "Is delivery free for members?"),
+        ("How long does shipping take to Canada?", "How long does delivery take to Canada?"),
+    ]
+    probe_pair = ("How much does shipping cost?", "How much does delivery cost?")
+
+    def words_cache() -> SemanticCache:
+        backend = RedisBackend(url=persistent_redis.url, prefix="words:")
+        return SemanticCache(
+            backend=backend,
+            embeddings=embeddings,
+            similarity_threshold=0.7,  # below the pairs: the verifier alone decides
+            calibration=CONFIG,
+        )
+
+    def ask(cache: SemanticCache, pair: tuple[str, str], desk: str) -> str:
+        cached, asked = pair
+        answer = [Generation(text=f"Answer to: {cached}")]
+        cache.update(chat_prompt(cached, system=desk), LLM, answer)
+        outcome = cache.lookup_detailed(chat_prompt(asked, system=desk), LLM)[0].outcome
+        if outcome != "semantic_hit":
+            cache.update(chat_prompt(asked, system=desk), LLM, answer)
+        return outcome
+
+    cache = words_cache()
+    with cache_scope(tenant_id="a"):
+        assert [ask(cache, pair, f"w{i}") for i, pair in enumerate(pairs)] == ["rejected"] * 2
+    cache.close()
+    persistent_redis.restart(kill=True)
+    cache = words_cache()
+    try:
+        with cache_scope(tenant_id="a"):
+            assert ask(cache, probe_pair, "after restart") == "semantic_hit"
+        with cache_scope(tenant_id="b"):
+            assert ask(cache, probe_pair, "other tenant") == "rejected"
+    finally:
+        cache.close()

@@ -43,9 +43,17 @@ def test_scripted_calls_follow_what_is_bound(workload: Workload) -> None:
     both = scripted_calls(q, asked, ["reorder", "get_payment_methods", FIND_TOOLS])
     assert [c["name"] for c in both] == ["get_payment_methods", "reorder"]
     assert both[1]["args"] == {"order_id": "NW-4799810"}
-    # a needed tool that is not bound is searched for once, with the question's words
+    # a needed tool that is not bound is searched for once, before the bound one is called,
+    # for what the missing tool does (its description's first sentence)
     find = scripted_calls(q, asked, [FIND_TOOLS])
     assert [c["name"] for c in find] == [FIND_TOOLS] and find[0]["args"]["query"] == q.text
+    described = {
+        str(t["function"]["name"]): str(t["function"]["description"]) for t in workload.tools
+    }
+    half = scripted_calls(q, asked, ["reorder", FIND_TOOLS], descriptions=described)
+    query = half[0]["args"]["query"]
+    assert [c["name"] for c in half] == [FIND_TOOLS]
+    assert described["get_payment_methods"].startswith(query) and query.endswith(".")
     after_find = [
         *asked,
         AIMessage("", tool_calls=[{"name": FIND_TOOLS, "args": {"query": "x"}, "id": "f"}]),

@@ -366,9 +366,29 @@ def test_each_request_of_a_multi_intent_turn_brings_its_own_tool(
 def test_a_weak_pick_brings_its_small_toolkit(retriever: ToolRetriever) -> None:
     convo: list[BaseMessage] = [HumanMessage("I need a hotel room in Rome for Friday night.")]
     grouped = ToolSelector(retriever=retriever, k=1, max_tools=8)
-    single = ToolSelector(retriever=retriever, k=1, max_tools=8, group_min_score=9.0)
+    single = ToolSelector(retriever=retriever, k=1, max_tools=8, group_cap=0)
     assert "hotels.book_room" in single.select(convo).names
     assert "hotels.cancel_booking" not in single.select(convo).names
     # the pick's namespace (a shared dotted prefix) comes with it: the agent that books
     # can also cancel without a find_tools round trip
     assert {"hotels.book_room", "hotels.cancel_booking"} <= set(grouped.select(convo).names)
+
+
+def test_a_group_leading_the_ranking_together_joins_without_a_confident_pick(
+    retriever: ToolRetriever,
+) -> None:
+    # the flight leads; the two hotel tools follow it, each far below the margin, and
+    # together they say that the stay is part of the request
+    convo: list[BaseMessage] = [
+        HumanMessage("I won't travel to Rome after all, handle my stay and the flight")
+    ]
+    grouped = ToolSelector(retriever=retriever, k=3, max_tools=8, context_k=0)
+    ungrouped = ToolSelector(retriever=retriever, k=3, max_tools=8, context_k=0, group_cap=0)
+    hotels = {"hotels.book_room", "hotels.cancel_booking"}
+    names = set(grouped.select(convo, margin=0.05).names)
+    assert "search_flights" in names and hotels <= names
+    assert not hotels & set(ungrouped.select(convo, margin=0.05).names)
+    # a group the working set already holds is answered by it: the bound tools stay
+    held = {"format": 1, "names": ["hotels.book_room"], "last_used": {"hotels.book_room": 1}}
+    kept = grouped.select([*after_the_weather("ok"), convo[0]], working_set=held, margin=0.05)
+    assert "hotels.cancel_booking" not in kept.names
