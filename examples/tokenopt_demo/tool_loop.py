@@ -6,10 +6,11 @@ then plays what a capable agent would do with exactly that request:
 
 * a tool the question needs (``expected_tools``) that is bound and not yet called this turn
   is called, with the arguments the workload states (``expected_args``);
-* a needed tool that is not bound is searched for first, with ``find_tools`` (once per turn)
-  when ``find_tools`` is bound: the query is the first sentence of the missing tool's
-  description, what an agent that knows what it lacks asks for (as ``python -m bench agent``
-  does), or the question's words when the description is unknown;
+* needed tools that are not bound are searched for first, with ``find_tools`` (one call per
+  missing tool, all in one message, once per turn) when ``find_tools`` is bound: the query is
+  the first sentence of the missing tool's description, what an agent that knows what it
+  lacks asks for (as ``python -m bench agent`` does), or the question's words when the
+  description is unknown;
 * otherwise the wrapped model (SmolLM2) writes the answer, from the tool results if any,
   or without the tool it could not reach (the starved case the cache then stores).
 
@@ -144,13 +145,17 @@ def scripted_calls(
     missing = [t for t in pending if t not in bound]
     step = sum(isinstance(m, AIMessage) for m in turn)
     if missing and FIND_TOOLS in bound and FIND_TOOLS not in called:
-        known = (descriptions or {}).get(missing[0], "")
+        queries: dict[str, None] = {}
+        for name in missing:  # one search per missing tool, in one message
+            known = (descriptions or {}).get(name, "")
+            queries[_first_sentence(known) if known.strip() else question.text] = None
         return [
             {
                 "name": FIND_TOOLS,
-                "args": {"query": _first_sentence(known) if known.strip() else question.text},
-                "id": f"call_{question.id}_{step}_find",
+                "args": {"query": query},
+                "id": f"call_{question.id}_{step}_find{n}",
             }
+            for n, query in enumerate(queries)
         ]
     if ready:
         return [

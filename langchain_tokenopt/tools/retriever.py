@@ -39,7 +39,9 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["ToolHit", "ToolRetriever"]
 
-_QUERY_CACHE_SIZE = 512
+#: Query texts whose vectors are kept (one text each: a clause shared by the task's query
+#: and the newest message, or a context text seen on the last call, is embedded once).
+_QUERY_CACHE_SIZE = 2048
 
 ToolHit = tuple[ToolSpec, float, bool]
 """``(tool, score, named in the query)``: the reranker's probability that the tool is needed
@@ -123,9 +125,7 @@ class ToolRetriever(BaseRetriever):
 
     _index: ToolIndex = PrivateAttr()
     _reranker: Reranker | None = PrivateAttr(default=None)
-    _query_cache: OrderedDict[tuple[str, ...], np.ndarray] = PrivateAttr(
-        default_factory=OrderedDict
-    )
+    _query_cache: OrderedDict[str, np.ndarray] = PrivateAttr(default_factory=OrderedDict)
     _cache_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def __init__(self, **data: Any) -> None:
@@ -232,38 +232,42 @@ class ToolRetriever(BaseRetriever):
             raise ToolSelectionError(msg)
         return self._encode(self.query_embeddings, texts)
 
-    def _cached(self, texts: list[str]) -> np.ndarray | None:
-        key = tuple(texts)
+    def _cached(self, texts: list[str]) -> tuple[dict[str, np.ndarray], list[str]]:
+        """The cached vectors of ``texts`` and the texts (deduplicated) still to embed."""
+        found: dict[str, np.ndarray] = {}
         with self._cache_lock:
-            hit = self._query_cache.get(key)
-            if hit is not None:
-                self._query_cache.move_to_end(key)
-            return hit
+            for text in texts:
+                hit = self._query_cache.get(text)
+                if hit is not None:
+                    self._query_cache.move_to_end(text)
+                    found[text] = hit
+        return found, [t for t in dict.fromkeys(texts) if t not in found]
 
-    def _remember(self, texts: list[str], vectors: np.ndarray) -> None:
+    def _remember(
+        self, found: dict[str, np.ndarray], texts: list[str], vectors: np.ndarray
+    ) -> None:
         with self._cache_lock:
-            self._query_cache[tuple(texts)] = vectors
+            for text, vector in zip(texts, vectors, strict=True):
+                self._query_cache[text] = found[text] = vector
             while len(self._query_cache) > _QUERY_CACHE_SIZE:
                 self._query_cache.popitem(last=False)
 
     def _query_vectors(self, texts: list[str]) -> np.ndarray | None:
         if self._index.doc_vectors is None:
             return None
-        vectors = self._cached(texts)
-        if vectors is None:
-            vectors = self.embed_queries(texts)
-            self._remember(texts, vectors)
-        return vectors
+        found, missing = self._cached(texts)
+        if missing:
+            self._remember(found, missing, self.embed_queries(missing))
+        return np.stack([found[t] for t in texts]) if texts else self.embed_queries(texts)
 
     async def _aquery_vectors(self, texts: list[str]) -> np.ndarray | None:
         if self._index.doc_vectors is None:
             return None
-        vectors = self._cached(texts)
-        if vectors is None:
-            raw = await self.query_embeddings.aembed_documents(texts)
-            vectors = np.asarray(raw, dtype=np.float32)
-            self._remember(texts, vectors)
-        return vectors
+        found, missing = self._cached(texts)
+        if missing:
+            raw = await self.query_embeddings.aembed_documents(missing)
+            self._remember(found, missing, np.asarray(raw, dtype=np.float32))
+        return np.stack([found[t] for t in texts]) if texts else self.embed_queries(texts)
 
     # ------------------------------------------------------------------ ranking
     @staticmethod

@@ -97,6 +97,10 @@ _CLAUSE_RUNNER_UP_SCORE = 0.03
 #: Leading tools of a ranking (or of one clause) in which two of one group name the group
 #: the query is about, however low each one's own score (see ``_consensus_picks``).
 _CONSENSUS_TOP = 5
+#: Summed score those tools need: in a small catalog every group has tools up there.
+_CONSENSUS_MIN_SCORE = 0.05
+#: Smallest catalog where leading together is a signal (the top five of ten tools is not).
+_CONSENSUS_MIN_CATALOG = 4 * _CONSENSUS_TOP
 
 
 class _FindToolsInput(BaseModel):
@@ -713,9 +717,12 @@ class ToolSelector:
         reminder to call my dad": ``CompleteReminder``, ``AddReminder``, ``GetReminders``,
         each below 0.1), the group is what the query is about even though no single tool
         stands out: they join the picks, and their group follows
-        (:meth:`_group_mates`). A group the working set already holds adds nothing.
+        (:meth:`_group_mates`). A group the working set already holds adds nothing, and
+        neither does one in a catalog too small for leading together to mean anything
+        (:data:`_CONSENSUS_MIN_CATALOG`) or whose tools' scores add up to less than
+        :data:`_CONSENSUS_MIN_SCORE`.
         """
-        if not self.group_cap:
+        if not self.group_cap or len(self.retriever.index.specs) < _CONSENSUS_MIN_CATALOG:
             return []
         members: dict[str, list[ToolHit]] = {}
         for hit in hits[:_CONSENSUS_TOP]:
@@ -724,7 +731,7 @@ class ToolSelector:
                 members.setdefault(group, []).append(hit)
         out: list[ToolHit] = []
         for group, group_hits in members.items():
-            if len(group_hits) < 2:
+            if len(group_hits) < 2 or sum(h[1] for h in group_hits) < _CONSENSUS_MIN_SCORE:
                 continue
             if any(m in prev.names for m in self._groups[group]):
                 continue

@@ -54,6 +54,11 @@ def test_scripted_calls_follow_what_is_bound(workload: Workload) -> None:
     query = half[0]["args"]["query"]
     assert [c["name"] for c in half] == [FIND_TOOLS]
     assert described["get_payment_methods"].startswith(query) and query.endswith(".")
+    # two missing tools: one search each, in the same message
+    both_missing = scripted_calls(q, asked, [FIND_TOOLS], descriptions=described)
+    assert [c["name"] for c in both_missing] == [FIND_TOOLS, FIND_TOOLS]
+    assert len({c["id"] for c in both_missing}) == 2
+    assert described["reorder"].startswith(both_missing[1]["args"]["query"])
     after_find = [
         *asked,
         AIMessage("", tool_calls=[{"name": FIND_TOOLS, "args": {"query": "x"}, "id": "f"}]),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -8,6 +9,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.tools import StructuredTool
 
 from langchain_tokenopt.errors import TokenOptConfigError, ToolSelectionError
 from langchain_tokenopt.tokens import TokenCounter
@@ -374,21 +376,48 @@ def test_a_weak_pick_brings_its_small_toolkit(retriever: ToolRetriever) -> None:
     assert {"hotels.book_room", "hotels.cancel_booking"} <= set(grouped.select(convo).names)
 
 
+def _errand(name: str, description: str) -> StructuredTool:
+    def run(request: str) -> str:
+        return request
+
+    return StructuredTool.from_function(run, name=name, description=description)
+
+
+#: Ten more tools: with 22, the leading five of a ranking are a signal (not half the catalog).
+ERRANDS = [
+    _errand(name, description)
+    for name, description in (
+        ("compute_mortgage", "Compute a monthly mortgage payment."),
+        ("count_calories", "Count the calories of a recipe."),
+        ("find_recipe", "Find a recipe by ingredient."),
+        ("lookup_word", "Look up a word in the dictionary."),
+        ("solve_equation", "Solve an algebra equation."),
+        ("get_news", "Get today's news headlines."),
+        ("plan_workout", "Plan a gym workout."),
+        ("track_package", "Track a parcel by its tracking number."),
+        ("order_pizza", "Order a pizza for delivery."),
+        ("book_taxi", "Book a taxi ride."),
+    )
+]
+
+
 def test_a_group_leading_the_ranking_together_joins_without_a_confident_pick(
-    retriever: ToolRetriever,
+    store_dir: Path, catalog: list[Any]
 ) -> None:
-    # the flight leads; the two hotel tools follow it, each far below the margin, and
-    # together they say that the stay is part of the request
-    convo: list[BaseMessage] = [
-        HumanMessage("I won't travel to Rome after all, handle my stay and the flight")
-    ]
-    grouped = ToolSelector(retriever=retriever, k=3, max_tools=8, context_k=0)
+    retriever = ToolRetriever(tools=[*catalog, *ERRANDS], k=3, cache_dir=store_dir)
+    convo: list[BaseMessage] = [HumanMessage("Book a flight to Rome and sort out the hotel")]
+    travel = {"travel": ["search_flights", "book_taxi"]}
+    # the hotel leads; the flight and the taxi follow it, far below the margin, and together
+    # they say that the journey is part of the request (the flight alone is also a clause's
+    # runner-up; the taxi comes only with its group)
+    grouped = ToolSelector(retriever=retriever, k=3, max_tools=8, context_k=0, groups=travel)
     ungrouped = ToolSelector(retriever=retriever, k=3, max_tools=8, context_k=0, group_cap=0)
-    hotels = {"hotels.book_room", "hotels.cancel_booking"}
     names = set(grouped.select(convo, margin=0.05).names)
-    assert "search_flights" in names and hotels <= names
-    assert not hotels & set(ungrouped.select(convo, margin=0.05).names)
+    assert {"hotels.book_room", "search_flights", "book_taxi"} <= names
+    assert "book_taxi" not in ungrouped.select(convo, margin=0.05).names
     # a group the working set already holds is answered by it: the bound tools stay
-    held = {"format": 1, "names": ["hotels.book_room"], "last_used": {"hotels.book_room": 1}}
+    held = {"format": 1, "names": ["search_flights"], "last_used": {"search_flights": 1}}
     kept = grouped.select([*after_the_weather("ok"), convo[0]], working_set=held, margin=0.05)
-    assert "hotels.cancel_booking" not in kept.names
+    assert "book_taxi" not in kept.names
+    # (in a catalog of a few tools the leading five are most of it and no group joins that
+    # way: tests/integration_tests/test_mcp_catalog.py, six tools on two servers)
