@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from langchain_core.embeddings import Embeddings
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.load import dumps
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+from langchain_tokenopt.cache import LocalBackend, OnlineCalibration, SemanticCache
 
 
 class ServingModel(FakeListChatModel):
@@ -39,3 +44,19 @@ def chat_prompt(
 
 def conversation(first: str, answer: str) -> list[BaseMessage]:
     return [HumanMessage(first), AIMessage(answer)]
+
+
+def reopening(
+    path: Path, embeddings: Embeddings, *, threshold: float, calibration: OnlineCalibration
+) -> Callable[[], SemanticCache]:
+    """A factory of calibrated caches over one local file (each call: the process restarts)."""
+
+    def make() -> SemanticCache:
+        return SemanticCache(
+            backend=LocalBackend(path=path),
+            embeddings=embeddings,
+            similarity_threshold=threshold,
+            calibration=calibration,
+        )
+
+    return make

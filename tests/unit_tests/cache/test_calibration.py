@@ -12,7 +12,6 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, Generation
 
 from langchain_tokenopt.cache import (
-    LocalBackend,
     OnlineCalibration,
     SemanticCache,
     TenantCalibration,
@@ -22,7 +21,7 @@ from langchain_tokenopt.cache.calibration import calibrated_threshold, wilson_up
 from langchain_tokenopt.errors import TokenOptConfigError
 
 from .conftest import CountingEmbeddings
-from .helpers import chat_prompt, llm_string
+from .helpers import chat_prompt, llm_string, reopening
 
 MakeCache = Callable[..., SemanticCache]
 #: A fresh scope (system prompt) for every observation, so no pair ever repeats.
@@ -178,15 +177,7 @@ def test_tenants_learn_apart(make_cache: MakeCache) -> None:
 def test_survives_a_restart_and_resets_per_tenant(
     tmp_path: Path, embeddings: CountingEmbeddings
 ) -> None:
-    path = tmp_path / "cache.sqlite3"
-
-    def make() -> SemanticCache:
-        return SemanticCache(
-            backend=LocalBackend(path=path),
-            embeddings=embeddings,
-            similarity_threshold=BASE,
-            calibration=config(),
-        )
+    make = reopening(tmp_path / "cache.sqlite3", embeddings, threshold=BASE, calibration=config())
 
     cache = make()
     for tenant in ("a", "b"):

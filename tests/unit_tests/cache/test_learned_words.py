@@ -14,7 +14,6 @@ import pytest
 from langchain_core.outputs import Generation
 
 from langchain_tokenopt.cache import (
-    LocalBackend,
     NearMissVerifier,
     OnlineCalibration,
     SemanticCache,
@@ -23,7 +22,7 @@ from langchain_tokenopt.cache import (
 from langchain_tokenopt.errors import TokenOptConfigError
 
 from .conftest import CountingEmbeddings
-from .helpers import chat_prompt, llm_string
+from .helpers import chat_prompt, llm_string, reopening
 
 MakeCache = Callable[..., SemanticCache]
 LLM = llm_string()
@@ -183,15 +182,9 @@ def test_tenants_learn_apart_unless_pooled(make_cache: MakeCache) -> None:
 def test_learned_words_survive_a_restart_and_reset_per_tenant(
     tmp_path: Path, embeddings: CountingEmbeddings
 ) -> None:
-    path = tmp_path / "cache.sqlite3"
-
-    def make() -> SemanticCache:
-        return SemanticCache(
-            backend=LocalBackend(path=path),
-            embeddings=embeddings,
-            similarity_threshold=THRESHOLD,
-            calibration=config(),
-        )
+    make = reopening(
+        tmp_path / "cache.sqlite3", embeddings, threshold=THRESHOLD, calibration=config()
+    )
 
     cache = make()
     for tenant in ("a", "b"):
