@@ -95,6 +95,7 @@ from bench.agent_catalogs import (
 from bench.common import DATASETS, percentile, results_option, write_json
 from bench.context import is_test, load_tau, load_tooltalk, long_threads, text_of
 from bench.tools.data import load_bfcl
+from examples.tokenopt_demo.tool_loop import first_sentence
 from langchain_tokenopt import ToolRetriever, build_optimized_agent
 from langchain_tokenopt.graph.defaults import DEFAULT_CONTEXT_BUDGET
 from langchain_tokenopt.monitoring import (
@@ -225,12 +226,6 @@ def executable(catalog: list[dict[str, Any]]) -> list[BaseTool]:
 
 
 # ---------------------------------------------------------------------- data
-def first_sentence(text: str) -> str:
-    text = " ".join(text.split())
-    match = re.match(r"(.+?[.!?])(\s|$)", text)
-    return match.group(1) if match else text
-
-
 def with_ids(messages: list[BaseMessage], prefix: str) -> list[BaseMessage]:
     """Copies with ids unique in one thread (tool-call ids too, so repeated filler stays valid)."""
     out: list[BaseMessage] = []

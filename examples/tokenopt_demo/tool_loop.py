@@ -55,6 +55,7 @@ __all__ = [
     "CallLog",
     "ModelCall",
     "WorkloadToolModel",
+    "first_sentence",
     "request_text",
     "scripted_calls",
     "stub_tools",
@@ -113,7 +114,8 @@ def _turn(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
     return list(messages)
 
 
-def _first_sentence(text: str) -> str:
+def first_sentence(text: str) -> str:
+    """The first sentence of a tool description: what a ``find_tools`` call searches for."""
     text = " ".join(text.split())
     match = re.match(r"(.+?[.!?])(\s|$)", text)
     return match.group(1) if match else text
@@ -148,7 +150,7 @@ def scripted_calls(
         queries: dict[str, None] = {}
         for name in missing:  # one search per missing tool, in one message
             known = (descriptions or {}).get(name, "")
-            queries[_first_sentence(known) if known.strip() else question.text] = None
+            queries[first_sentence(known) if known.strip() else question.text] = None
         return [
             {
                 "name": FIND_TOOLS,

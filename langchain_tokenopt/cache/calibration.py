@@ -512,8 +512,11 @@ class TenantCalibrator:
         with self._lock:
             return self._pending.pop(entry_id, None)
 
-    def record(self, pending: _Pending, equivalent: bool) -> None:
-        """Record one comparison (similarity, whether the answers were equivalent)."""
+    def record(self, pending: _Pending, equivalent: bool) -> bool:
+        """Record one comparison (similarity, whether the answers were equivalent).
+
+        Returns ``True``: the group's state changed (as :meth:`record_words` reports).
+        """
         with self._lock:
             bins = self._bins.setdefault(pending.group, {})
             b = _bin(pending.similarity)
@@ -523,6 +526,7 @@ class TenantCalibrator:
             if not equivalent:
                 for key in pending.learned:
                     self._veto(pending.group, key)
+            return True
 
     # ---------------------------------------------------------------- learnt words
 

@@ -37,12 +37,13 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Generic, Literal, TypeVar
 
@@ -651,25 +652,34 @@ class SemanticCache(BaseCache):
     ) -> Generator[_Op, Any, None]:
         vector = (yield ("embed", plan.key.query_text)) if plan.semantic else None
         yield ("put", self._entry(plan.key, payload, vector, ttl, tags))
-        pending = None if self._calibration is None else self._calibration.take(plan.key.entry_id)
-        if pending is not None:
-            yield from self._observe_flow(pending, fresh)
-        words = (
-            None if self._calibration is None else self._calibration.take_words(plan.key.entry_id)
-        )
-        if words is not None:
-            yield from self._words_flow(words, fresh)
-
-    def _words_flow(self, pending: Any, fresh: Sequence[Generation]) -> Generator[_Op, Any, None]:
-        """Compare the fresh answer with a refused candidate's: evidence on its word pair."""
         calib = self._calibration
         if calib is None:
             return
-        same = yield from self._same_flow(pending.payload, fresh)
-        if same is None:
+        # A band candidate (evidence on the threshold) and a candidate refused for one word
+        # pair (evidence on the pair) are both judged against the fresh answer.
+        pending = calib.take(plan.key.entry_id)
+        if pending is not None:
+            record = functools.partial(calib.record, pending)
+            yield from self._evidence_flow(pending.group, pending.payload, fresh, record)
+        words = calib.take_words(plan.key.entry_id)
+        if words is not None:
+            record = functools.partial(calib.record_words, words)
+            yield from self._evidence_flow(words.group, words.payload, fresh, record)
+
+    def _evidence_flow(
+        self,
+        group: str,
+        payload: str,
+        fresh: Sequence[Generation],
+        record: Callable[[bool], bool],
+    ) -> Generator[_Op, Any, None]:
+        """Judge the fresh answer against a cached one, record it, save the group's state."""
+        calib = self._calibration
+        if calib is None:
             return
-        if calib.record_words(pending, bool(same)):
-            yield ("calibration_save", pending.group, calib.dump(pending.group))
+        same = yield from self._same_flow(payload, fresh)
+        if same is not None and record(same):
+            yield ("calibration_save", group, calib.dump(group))
 
     def _same_flow(
         self, payload: str, fresh: Sequence[Generation]
@@ -688,17 +698,6 @@ class SemanticCache(BaseCache):
                 b = yield ("embed", old.text[: self.max_embed_chars])
                 same = float(np.dot(a, b)) >= calib.config.answer_similarity
         return None if same is None else bool(same)
-
-    def _observe_flow(self, pending: Any, fresh: Sequence[Generation]) -> Generator[_Op, Any, None]:
-        """Compare the fresh answer with a band candidate's and record the outcome."""
-        calib = self._calibration
-        if calib is None:
-            return
-        same = yield from self._same_flow(pending.payload, fresh)
-        if same is None:
-            return
-        calib.record(pending, bool(same))
-        yield ("calibration_save", pending.group, calib.dump(pending.group))
 
     def _calibration_step(self, op: _Op) -> Any:
         """The I/O of calibration ops on the sync path (``None`` for an op of another kind)."""

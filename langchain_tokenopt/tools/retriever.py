@@ -252,13 +252,18 @@ class ToolRetriever(BaseRetriever):
             while len(self._query_cache) > _QUERY_CACHE_SIZE:
                 self._query_cache.popitem(last=False)
 
+    def _stacked(self, found: dict[str, np.ndarray], texts: list[str]) -> np.ndarray:
+        doc_vectors = self._index.doc_vectors
+        dim = 0 if doc_vectors is None else doc_vectors.shape[1]
+        return np.asarray([found[t] for t in texts], dtype=np.float32).reshape(len(texts), dim)
+
     def _query_vectors(self, texts: list[str]) -> np.ndarray | None:
         if self._index.doc_vectors is None:
             return None
         found, missing = self._cached(texts)
         if missing:
             self._remember(found, missing, self.embed_queries(missing))
-        return np.stack([found[t] for t in texts]) if texts else self.embed_queries(texts)
+        return self._stacked(found, texts)
 
     async def _aquery_vectors(self, texts: list[str]) -> np.ndarray | None:
         if self._index.doc_vectors is None:
@@ -267,7 +272,7 @@ class ToolRetriever(BaseRetriever):
         if missing:
             raw = await self.query_embeddings.aembed_documents(missing)
             self._remember(found, missing, np.asarray(raw, dtype=np.float32))
-        return np.stack([found[t] for t in texts]) if texts else self.embed_queries(texts)
+        return self._stacked(found, texts)
 
     # ------------------------------------------------------------------ ranking
     @staticmethod
