@@ -19,13 +19,20 @@ measured trajectory only.
 Methods, same run: ``none`` (full request, every tool), ``trim_messages`` (LangChain's,
 ``strategy="last"``, ``TRIM_TOKENS`` + system, every tool), ``topk_last_user`` (every message,
 ``ToolRetriever`` top 5 for the newest human message: what langgraph-bigtool's search sees),
-``ours_graph`` (``build_optimized_agent(..., cache=False, monitor=False)``) and
-``ours_middleware`` (``create_agent`` + ``TokenOptMiddleware(cache=False)``). The agents are
+``ours_graph`` (``build_optimized_agent(..., cache=False, monitor=False)``),
+``ours_middleware`` (``create_agent`` + ``TokenOptMiddleware(cache=False)``) and the graph in
+its prefix-stable mode, compacting at the share the provider's cache prices set
+(``compaction_share``): ``ours_prefix`` for Anthropic's (0.36), ``ours_prefix_openai`` for
+OpenAI's (0.59); each sequence is priced for every model, and the figures to quote are each
+run's own provider's. The agents are
 built once per (catalog, system prompt) and warmed up on a throw-away question; the
 ``tool_working_set`` state key is carried from one point to the next of a thread when the
 agent's output state has it.
 
-The scripted model answers ``"ok"`` when the gold tool is bound; otherwise, when
+Every model call of the measured trajectory is replayed (each AI message: the optimizer runs
+on every call of an agent loop); the calls that made a tool call are the scored **points**,
+the calls that answered in words count for tokens, cost and latency only. The scripted model
+answers ``"ok"`` on those, and on a point when the gold tool is bound; otherwise, when
 ``find_tools`` is bound, it calls it with the gold tool's first description sentence and
 records on the next call whether the gold tool is then bound (``recovered``, one extra model
 call). Metrics: tool_bound, recovered, args_kept (gold string / number values, >= 2 chars,
@@ -55,6 +62,7 @@ message and the last messages before the call). Latency percentiles come from
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import re
@@ -97,7 +105,9 @@ from bench.context import is_test, load_tau, load_tooltalk, long_threads, text_o
 from bench.tools.data import load_bfcl
 from examples.tokenopt_demo.tool_loop import first_sentence
 from langchain_tokenopt import ToolRetriever, build_optimized_agent
+from langchain_tokenopt.embeddings import OnnxEmbeddings, get_default_query_embeddings
 from langchain_tokenopt.graph.defaults import DEFAULT_CONTEXT_BUDGET
+from langchain_tokenopt.graph.prefix import Provider, compaction_share
 from langchain_tokenopt.monitoring import (
     MemoryMetricsStore,
     RequestShape,
@@ -116,7 +126,11 @@ METHODS = (
     "ours_graph",
     "ours_middleware",
     "ours_prefix",
+    "ours_prefix_openai",
 )
+#: The provider whose cache prices set each prefix-stable run's compaction share
+#: (``compaction_share``): the request sequences differ, so each is priced for its own.
+PREFIX_RUNS: dict[str, Provider] = {"ours_prefix": "anthropic", "ours_prefix_openai": "openai"}
 #: Models the request sequences are priced for, with their provider's caching rules.
 PRICED = (("claude-sonnet-4-5", "anthropic"), ("gpt-4o", "openai"), ("gpt-4.1", "openai"))
 #: Seconds between two model calls of a thread in the cost replay (inside every lifetime).
@@ -187,7 +201,12 @@ class ScriptedChatModel(BaseChatModel):
         script: Script = self.script
         names = [_name(t) for t in self.bound]
         script.calls.append({"messages": list(messages), "tools": list(self.bound), "names": names})
-        if len(script.calls) == 1 and script.gold not in names and FIND_TOOLS in names:
+        if (
+            script.gold
+            and len(script.calls) == 1
+            and script.gold not in names
+            and FIND_TOOLS in names
+        ):
             call = ToolCall(
                 id=f"call_{uuid.uuid4().hex[:12]}", name=FIND_TOOLS, args={"query": script.query}
             )
@@ -277,6 +296,11 @@ def long_thread(
         rep += 1
     prefix = long_threads(pieces, counter, LONG_PREFIX_TOKENS)[0]["messages"]
     return prefix + item["messages"][1:]
+
+
+def calls_of(messages: list[BaseMessage], first: int) -> list[int]:
+    """Indices (>= first) of every AI message: each is one model call of the agent loop."""
+    return [i for i, m in enumerate(messages[first:], start=first) if isinstance(m, AIMessage)]
 
 
 def points_of(messages: list[BaseMessage], first: int) -> list[int]:
@@ -380,6 +404,19 @@ class Harness:
         self.steps = StepTimes()
         self.steps_ms = 0.0
 
+    def forget_agents(self) -> None:
+        """Drop the built agents and every cache of what they saw; the next build afresh."""
+        self._agents.clear()
+        self.forget_vectors()
+        gc.collect()
+
+    @staticmethod
+    def forget_vectors() -> None:
+        """Empty the process-wide query embedder's kept vectors (shared by every agent)."""
+        embedder = get_default_query_embeddings()
+        if isinstance(embedder, OnnxEmbeddings):
+            embedder.forget()
+
     def agent(self, method: str, system: str) -> Any:
         key = (method, system)
         if key not in self._agents:
@@ -389,7 +426,7 @@ class Harness:
 
             start = time.perf_counter()
             agent: CompiledStateGraph[Any, Any, Any, Any]
-            if method in ("ours_graph", "ours_prefix"):
+            if method == "ours_graph" or method in PREFIX_RUNS:
                 agent = build_optimized_agent(
                     self.model,
                     tools=self.catalog,
@@ -397,7 +434,10 @@ class Harness:
                     cache=False,
                     monitor=False,
                     context_budget=self.context_budget,
-                    prefix_stable=method == "ours_prefix",
+                    prefix_stable=method in PREFIX_RUNS,
+                    compact_to=(
+                        compaction_share(PREFIX_RUNS[method]) if method in PREFIX_RUNS else None
+                    ),
                 ).compile()
             else:
                 agent = create_agent(
@@ -410,6 +450,10 @@ class Harness:
                 )
             self.script.reset("__warmup__", "warm up")  # builds lazy parts, warms the paths
             agent.invoke({"messages": [HumanMessage("Hello, can you help me with something?")]})
+            # The build's garbage is collected with the build (as ``timeit`` keeps the
+            # collector out of timed code): a full collection of it would otherwise land in
+            # the next timed call (ToolTalk builds an agent per conversation's system prompt).
+            gc.collect()
             self.build_s.setdefault(method, 0.0)
             self.build_s[method] += time.perf_counter() - start
             self._agents[key] = agent
@@ -455,6 +499,10 @@ class Harness:
             if state.get(key) is not None:
                 inputs[key] = state[key]
         self.steps.ms = 0.0
+        # The process's embedder keeps the newest vectors for every agent in it; the methods
+        # replay the same history one after the other, so each call starts without them (an
+        # agent's own caches, which hold only what it saw, stay).
+        self.forget_vectors()
         start = time.perf_counter()
         out = agent.invoke(inputs, {"callbacks": [self.steps]})
         wall = time.perf_counter() - start
@@ -464,6 +512,30 @@ class Harness:
         calls = list(self.script.calls)
         self.steps_ms = self.steps.ms / max(1, len(calls))
         return calls, (wall - self.script.model_s) / max(1, len(calls))
+
+
+def replay(
+    harness: Harness,
+    method: str,
+    history: list[BaseMessage],
+    state: dict[str, Any],
+    gold: str,
+    query: str,
+) -> tuple[list[dict[str, Any]], float, int]:
+    """Run one model call of ``method`` on ``history``: (recorded calls, opt. s, failed steps).
+
+    ``gold`` and ``query`` are the script (empty: the model answers in words).
+    """
+    if method.startswith("ours"):
+        harness.agent(method, str(history[0].content))  # built (and warmed) before the reset
+    harness.script.reset(gold, query)
+    harness.steps_ms = 0.0
+    harness.errors.method = method
+    before = harness.errors.counts[method]
+    calls, opt_s = harness.run(method, history, state)
+    errors = harness.errors.counts[method] - before
+    harness.errors.method = ""
+    return calls, opt_s, errors
 
 
 def measure_point(
@@ -483,15 +555,7 @@ def measure_point(
     """
     gold_name = gold["name"]
     query = first_sentence(description_of(harness.by_name[gold_name]))
-    if method.startswith("ours"):
-        harness.agent(method, str(history[0].content))  # built (and warmed) before the reset
-    harness.script.reset(gold_name, query)
-    harness.steps_ms = 0.0
-    harness.errors.method = method
-    before = harness.errors.counts[method]
-    calls, opt_s = harness.run(method, history, state)
-    errors = harness.errors.counts[method] - before
-    harness.errors.method = ""
+    calls, opt_s, errors = replay(harness, method, history, state, gold_name, query)
     first = calls[0]
     bound = gold_name in first["names"]
     find_bound = FIND_TOOLS in first["names"]
@@ -504,6 +568,7 @@ def measure_point(
     checked = [forms for forms in gold_values(gold["args"]) if any(f in full_text for f in forms)]
     lost = [forms[0] for forms in checked if not any(f in sent_text or f in enums for f in forms)]
     return {
+        "scored": True,
         "tool_bound": bound,
         "find_bound": find_bound,
         "recovered": recovered,
@@ -513,13 +578,34 @@ def measure_point(
         "args_kept": not lost,
         "sufficient": bound and not lost,
         "sufficient_with_find": (bound or recovered) and not lost,
+        **call_figures(harness, first, opt_s, errors),
+        "names_after_find": calls[1]["names"] if recovered or len(calls) > 1 else None,
+    }
+
+
+def measure_call(
+    harness: Harness, method: str, history: list[BaseMessage], state: dict[str, Any]
+) -> dict[str, Any]:
+    """Replay a model call that answered in words: what it sent and cost, nothing to score.
+
+    The agent loop runs the optimizer on every model call, so every call counts for tokens,
+    cost and latency; only the calls that made a tool call are scored for sufficiency.
+    """
+    calls, opt_s, errors = replay(harness, method, history, state, "", "")
+    return {"scored": False, **call_figures(harness, calls[0], opt_s, errors)}
+
+
+def call_figures(
+    harness: Harness, first: dict[str, Any], opt_s: float, errors: int
+) -> dict[str, Any]:
+    """What a model call sent and cost: tokens, its shape for pricing, latency, tools bound."""
+    return {
         "tokens_sent": harness.count(first["messages"], first["tools"]),
         "shape": request_shape(harness, first["messages"], first["tools"]),
         "opt_ms": opt_s * 1000,
         "steps_ms": harness.steps_ms,
         "optimizer_errors": errors,
         "names": first["names"],
-        "names_after_find": calls[1]["names"] if recovered or len(calls) > 1 else None,
     }
 
 
@@ -639,13 +725,23 @@ def run_dataset(
             first = len(thread) - (len(own) - 1)
             prefix_tokens.append(counter.count_messages(thread[:first]))
         states: dict[str, dict[str, Any]] = {m: {} for m in methods}
-        for p, idx in enumerate(points_of(thread, first)):
+        points = set(points_of(thread, first))
+        p = -1
+        for idx in calls_of(thread, first):
             history = thread[:idx]
-            gold = thread[idx].tool_calls[0]  # type: ignore[attr-defined]
             start = time.perf_counter()
             full = counter.count_messages(history) + counter.count_tools(harness.catalog)
             tokenizer_ms.append((time.perf_counter() - start) * 1000)
             full_tokens.append(full)
+            if idx not in points:  # an answer in words: counted, not scored
+                for method in methods:
+                    row = measure_call(harness, method, history, states[method])
+                    row["tokens_full"] = full
+                    row["thread"] = item["id"]
+                    rows[method].append(row)
+                continue
+            p += 1
+            gold = thread[idx].tool_calls[0]  # type: ignore[attr-defined]
             human = next((m for m in reversed(history) if isinstance(m, HumanMessage)), None)
             own_text = request_text([history[0], *history[first:]])
             for method in methods:
@@ -698,16 +794,19 @@ def run_dataset(
     return rows, failures, extra
 
 
-def aggregate(rows: list[dict[str, Any]], tokenizer_ms: list[float], method: str) -> dict:
+def aggregate(calls: list[dict[str, Any]], tokenizer_ms: list[float], method: str) -> dict:
+    """Sufficiency over the scored points; tokens, tools and latency over every model call."""
+    rows = [r for r in calls if r["scored"]]
     n = len(rows)
     if not n:
         return {"points": 0}
 
-    def mean(key: str) -> float:
-        return statistics.fmean(float(r[key]) for r in rows)
+    def mean(key: str, over: list[dict[str, Any]] = rows) -> float:
+        return statistics.fmean(float(r[key]) for r in over)
 
     out: dict[str, Any] = {
         "points": n,
+        "calls": len(calls),
         "tool_bound": mean("tool_bound"),
         "recovered": mean("recovered"),
         "extra_calls": sum(r["extra_calls"] for r in rows),
@@ -715,13 +814,13 @@ def aggregate(rows: list[dict[str, Any]], tokenizer_ms: list[float], method: str
         "args_checked": sum(r["args_checked"] for r in rows),
         "sufficient": mean("sufficient"),
         "sufficient_with_find": mean("sufficient_with_find"),
-        "tokens_full": mean("tokens_full"),
-        "tokens_sent": mean("tokens_sent"),
-        "tools_bound": statistics.fmean(len(r["names"]) for r in rows),
-        "points_with_optimizer_errors": sum(1 for r in rows if r["optimizer_errors"]),
+        "tokens_full": mean("tokens_full", calls),
+        "tokens_sent": mean("tokens_sent", calls),
+        "tools_bound": statistics.fmean(len(r["names"]) for r in calls),
+        "points_with_optimizer_errors": sum(1 for r in calls if r["optimizer_errors"]),
     }
     out["tokens_fewer"] = 1 - out["tokens_sent"] / out["tokens_full"]
-    ms = [r["opt_ms"] for r in rows]
+    ms = [r["opt_ms"] for r in calls]
     if method != "none":
         out["opt_ms_p50"], out["opt_ms_p95"] = percentile(ms, 50), percentile(ms, 95)
         out["tokenizer_ms_p50"], out["tokenizer_ms_p95"] = (
@@ -730,7 +829,7 @@ def aggregate(rows: list[dict[str, Any]], tokenizer_ms: list[float], method: str
         )
         out["ratio_p50"] = out["opt_ms_p50"] / out["tokenizer_ms_p50"]
         out["ratio_p95"] = out["opt_ms_p95"] / out["tokenizer_ms_p95"]
-        steps = [r["steps_ms"] for r in rows]
+        steps = [r["steps_ms"] for r in calls]
         out["steps_ms_p50"], out["steps_ms_p95"] = percentile(steps, 50), percentile(steps, 95)
         out["steps_ratio_p50"] = out["steps_ms_p50"] / out["tokenizer_ms_p50"]
         out["steps_ratio_p95"] = out["steps_ms_p95"] / out["tokenizer_ms_p95"]
@@ -741,7 +840,7 @@ def print_table(title: str, results: dict[str, dict[str, Any]]) -> None:
     table = Table(title=title)
     for col in (
         "method",
-        "points",
+        "points / calls",
         "tool bound",
         "recovered (+calls)",
         "args kept",
@@ -762,7 +861,7 @@ def print_table(title: str, results: dict[str, dict[str, Any]]) -> None:
         has_ms = "opt_ms_p50" in r
         table.add_row(
             method,
-            str(r["points"]),
+            f"{r['points']} / {r.get('calls', r['points'])}",
             f"{r['tool_bound']:.2f}",
             f"{r['recovered']:.2f} (+{r['extra_calls']})",
             f"{r['args_kept']:.2f}",
@@ -951,6 +1050,10 @@ def _run(
             "catalog_tokens": harness.catalog_tokens,
         }
         for setting in args.settings or SETTINGS:
+            # Fresh agents per setting: the long setting replays the plain one's trajectories,
+            # and an agent that had seen them would answer from its caches (query vectors,
+            # the context memo) what a real thread computes on its first sight.
+            harness.forget_agents()
             start = time.perf_counter()
             rows, failures, extra = run_dataset(dataset, harness, items, filler, setting, methods)
             all_failures.extend(failures)

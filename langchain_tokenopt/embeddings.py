@@ -23,6 +23,7 @@ import asyncio
 import os
 import threading
 from abc import abstractmethod
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -304,10 +305,16 @@ class OnnxEmbeddings(_Encoder):
     model by ``scripts/build_assets.py`` and shipped inside the package; only ``onnxruntime``
     and ``tokenizers`` are needed (extra ``cache``), no torch.
 
+    The newest vectors are kept per exact text (``recent`` of them): in one agent call the
+    tool retriever, the prompt compressor and the cache embed the same question, and each
+    text is encoded once. A text runs on its own (see :meth:`encode`), so a kept vector is
+    the one a fresh encode gives.
+
     Args:
         num_threads: onnxruntime intra-op threads (1 gives the steadiest latency).
         model_dir: A folder with ``model.int8.onnx`` and ``tokenizer.json``; default:
             :func:`onnx_int8_model_dir` (the shipped copy).
+        recent: Vectors kept per exact text (LRU; 0 keeps none).
 
     Example:
         .. code-block:: python
@@ -316,10 +323,17 @@ class OnnxEmbeddings(_Encoder):
             emb.embed_query("turn on the lights")  # 384 floats, unit norm
     """
 
-    def __init__(self, *, num_threads: int = 1, model_dir: str | Path | None = None) -> None:
+    def __init__(
+        self, *, num_threads: int = 1, model_dir: str | Path | None = None, recent: int = 1024
+    ) -> None:
         if not isinstance(num_threads, int) or num_threads < 1:
             msg = f"num_threads must be a positive int, got {num_threads!r}"
             raise TokenOptConfigError(msg)
+        if isinstance(recent, bool) or not isinstance(recent, int) or recent < 0:
+            msg = f"recent must be an int >= 0, got {recent!r}"
+            raise TokenOptConfigError(msg)
+        self.recent = recent
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         if model_dir is not None and not isinstance(model_dir, str | Path):
             msg = f"model_dir must be a path or None, got {model_dir!r}"
             raise TokenOptConfigError(msg)
@@ -356,6 +370,11 @@ class OnnxEmbeddings(_Encoder):
                 self._tokenizer = tokenizer
         return self._session, self._tokenizer
 
+    def forget(self) -> None:
+        """Drop the kept vectors (the next encode of each text runs the model again)."""
+        with self._run_lock:
+            self._recent.clear()
+
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embed texts into a ``(len(texts), 384)`` float32 array of unit vectors.
 
@@ -368,6 +387,13 @@ class OnnxEmbeddings(_Encoder):
         session, tokenizer = self._load()
         out = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
         for row, text in enumerate(texts):
+            with self._run_lock:
+                kept = self._recent.get(text)
+                if kept is not None:
+                    self._recent.move_to_end(text)
+            if kept is not None:
+                out[row] = kept
+                continue
             enc = tokenizer.encode(text)
             ids = np.asarray([enc.ids], dtype=np.int64)
             feeds = {
@@ -379,6 +405,11 @@ class OnnxEmbeddings(_Encoder):
                 (hidden,) = session.run(["last_hidden_state"], feeds)
             pooled = hidden[0].mean(axis=0)
             out[row] = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+            if self.recent:
+                with self._run_lock:
+                    self._recent[text] = out[row].copy()
+                    while len(self._recent) > self.recent:
+                        self._recent.popitem(last=False)
         return out
 
 

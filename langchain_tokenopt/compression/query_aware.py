@@ -158,6 +158,7 @@ class QueryAwareCompressor(Runnable[Any, CompressionResult]):
         self.use_embeddings = use_embeddings
         self.embedding_cache_size = embedding_cache_size
         self._encoder: CachedEncoder | None = None
+        self._static_encoder: CachedEncoder | None = None
         self.static_embeddings = static_embeddings
         self.ranking = ranking or RankingConfig()
         self.importance = importance
@@ -322,13 +323,21 @@ class QueryAwareCompressor(Runnable[Any, CompressionResult]):
     def _static(self) -> Any:
         if self.static_embeddings is False or not self.ranking.uses_static:
             return None
-        if self.static_embeddings is None:
+        static = self.static_embeddings
+        if static is None:
             from langchain_tokenopt.compression.static_embeddings import (
                 get_default_static_embeddings,
             )
 
-            return get_default_static_embeddings()
-        return self.static_embeddings
+            static = get_default_static_embeddings()
+            if static is None:
+                return None
+        # The items (a system prompt's sentences) recur on every question: their static
+        # vectors are kept per text like the MiniLM ones (a static vector does not depend on
+        # the other texts of a batch, so a cached one equals a fresh one).
+        if self._static_encoder is None or self._static_encoder.embeddings is not static:
+            self._static_encoder = CachedEncoder(static, max_entries=self.embedding_cache_size)
+        return self._static_encoder
 
     def _result(
         self,

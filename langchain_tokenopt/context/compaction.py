@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import BaseMessage, HumanMessage
 
 from langchain_tokenopt.context.optimizer import ContextOptimizer
 from langchain_tokenopt.errors import TokenOptConfigError
@@ -51,6 +51,9 @@ class CompactedView:
     """Id of the last covered message (checks that the history still continues it)."""
     messages: tuple[BaseMessage, ...] = ()
     """The view itself (the stable prefix of the next requests)."""
+    cramped: bool = False
+    """The compaction ran inside a tool loop whose results took over half the budget: the
+    loop was kept verbatim, the summary of what came before got little room."""
 
     def continues(self, messages: Sequence[BaseMessage]) -> bool:
         """Whether ``messages`` still starts with what this view covers."""
@@ -65,6 +68,7 @@ class CompactedView:
             "upto": self.upto,
             "last_id": self.last_id,
             "messages": list(self.messages),
+            "cramped": self.cramped,
         }
 
     @classmethod
@@ -80,7 +84,12 @@ class CompactedView:
         if not all(isinstance(m, BaseMessage) for m in messages):
             return None
         last_id = value.get("last_id")
-        return cls(upto, last_id if isinstance(last_id, str) else None, tuple(messages))
+        return cls(
+            upto,
+            last_id if isinstance(last_id, str) else None,
+            tuple(messages),
+            cramped=value.get("cramped") is True,
+        )
 
 
 def history_tokens(optimizer: ContextOptimizer, messages: Sequence[BaseMessage]) -> int:
@@ -94,6 +103,7 @@ def stepwise_view(
     previous: CompactedView | None,
     *,
     compact_to: float = DEFAULT_COMPACT_TO,
+    prefix_broken: bool = False,
 ) -> tuple[list[BaseMessage], CompactedView, bool]:
     """Return ``(view, view to keep, whether a compaction ran)`` for this call.
 
@@ -102,6 +112,18 @@ def stepwise_view(
     ``budget / compact_to`` tokens, so every view holds at least what the default mode
     would send (the next step needs no less) and the compacted prefix is re-sent, read from
     the provider's cache, until then.
+
+    ``prefix_broken``: what comes before the history changed on this call (a tool joined
+    the bound list, the system prompt was fitted again), so the provider cannot read the
+    history from its cache anyway. A view over the budget is compacted now rather than
+    later: the compaction costs no cache read here and saves the break it would cause on a
+    later call.
+
+    A compaction that ran inside a big tool loop (:attr:`CompactedView.cramped`) kept the
+    loop's results verbatim and left the summary of what came before little room; once a new
+    human message releases that loop, a view over the budget is compacted again, so the
+    facts of the open task (a user's ids from an earlier lookup) come back as the default
+    mode would send them.
 
     Raises:
         TokenOptConfigError: ``compact_to`` is not in (0, 1].
@@ -116,9 +138,28 @@ def stepwise_view(
     items = list(messages)
     if previous is not None and previous.continues(items):
         view = [*previous.messages, *items[previous.upto :]]
-        if optimizer.count_tokens(view) <= optimizer.budget / compact_to:
+        released = previous.cramped and any(
+            isinstance(m, HumanMessage) for m in items[previous.upto :]
+        )
+        limit = optimizer.budget if prefix_broken or released else optimizer.budget / compact_to
+        if optimizer.count_tokens(view) <= limit:
             return view, previous, False
     out = optimizer.optimize(items).messages
     last_id = items[-1].id if items else None
-    kept = CompactedView(len(items), last_id if isinstance(last_id, str) else None, tuple(out))
+    kept = CompactedView(
+        len(items),
+        last_id if isinstance(last_id, str) else None,
+        tuple(out),
+        cramped=_open_loop_tokens(optimizer, out) > optimizer.budget / 2,
+    )
     return list(out), kept, True
+
+
+def _open_loop_tokens(optimizer: ContextOptimizer, view: Sequence[BaseMessage]) -> int:
+    """Tokens of the view's messages after its newest human message (the open tool loop)."""
+    start = next(
+        (i for i in range(len(view) - 1, -1, -1) if isinstance(view[i], HumanMessage)), None
+    )
+    if start is None or start == len(view) - 1:
+        return 0
+    return optimizer.count_tokens(list(view[start + 1 :]))

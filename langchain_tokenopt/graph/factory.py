@@ -74,6 +74,7 @@ from langchain_tokenopt.graph.pipeline import (
 )
 from langchain_tokenopt.graph.prefix import (
     cache_key_for,
+    head_key,
     mark_breakpoints,
 )
 from langchain_tokenopt.graph.replay import CachedAnswerModel
@@ -353,7 +354,7 @@ class _AgentGraph:
             return {"model_input": view, "turn": turn}
         turn["stable_messages"] = stable
         _add_steps(turn, recorder)
-        prefix = {**(state.get("prefix") or {}), "context": kept}
+        prefix = {**(state.get("prefix") or {}), "context": kept, "head": _head(turn)}
         return {"model_input": view, "prefix": prefix, "turn": turn}
 
     def optimize_context(self, state: OptimizedAgentState, config: RunnableConfig) -> Update:
@@ -361,8 +362,10 @@ class _AgentGraph:
         recorder = self._recorder(_turn(state), config)
         if not self.pipeline.prefix_stable:
             return self._optimized(state, recorder, self.pipeline.history(messages, recorder))
-        kept = (state.get("prefix") or {}).get("context")
-        view, new, stable = self.pipeline.stable_history(messages, recorder, kept)
+        kept, broken = _kept_view(state)
+        view, new, stable = self.pipeline.stable_history(
+            messages, recorder, kept, prefix_broken=broken
+        )
         return self._optimized(state, recorder, view, new, stable)
 
     async def aoptimize_context(self, state: OptimizedAgentState, config: RunnableConfig) -> Update:
@@ -371,8 +374,10 @@ class _AgentGraph:
         if not self.pipeline.prefix_stable:
             view = await self.pipeline.ahistory(messages, recorder)
             return self._optimized(state, recorder, view)
-        kept = (state.get("prefix") or {}).get("context")
-        view, new, stable = await self.pipeline.astable_history(messages, recorder, kept)
+        kept, broken = _kept_view(state)
+        view, new, stable = await self.pipeline.astable_history(
+            messages, recorder, kept, prefix_broken=broken
+        )
         return self._optimized(state, recorder, view, new, stable)
 
     # ------------------------------------------------------------------ call_model
@@ -505,6 +510,18 @@ def _turn(state: OptimizedAgentState) -> TurnState:
     """A copy of the state's turn (a node returns a new one, never edits the state's)."""
     turn = state.get("turn")
     return TurnState() if turn is None else turn.copy()
+
+
+def _head(turn: TurnState) -> str:
+    """The digest of what this call sends before its history (bound tools, system prompt)."""
+    return head_key(turn.get("tools") or [], turn.get("system_prompt"))
+
+
+def _kept_view(state: OptimizedAgentState) -> tuple[Any, bool]:
+    """The history view kept by the previous call, and whether this call's head changed."""
+    prefix = state.get("prefix") or {}
+    before = prefix.get("head")
+    return prefix.get("context"), before is not None and before != _head(_turn(state))
 
 
 def _text(message: BaseMessage) -> str:

@@ -104,15 +104,20 @@ class StableHistory:
         items: list[BaseMessage],
         previous: CompactedView | None,
         compact_to: float,
+        prefix_broken: bool = False,
     ) -> None:
         self.optimizer, self.items, self.previous = optimizer, items, previous
-        self.compact_to = compact_to
+        self.compact_to, self.prefix_broken = compact_to, prefix_broken
         self.done: tuple[list[BaseMessage], CompactedView, bool] | None = None
 
     def run(self) -> list[BaseMessage]:
         """Compute the view (the step's work)."""
         self.done = stepwise_view(
-            self.optimizer, self.items, self.previous, compact_to=self.compact_to
+            self.optimizer,
+            self.items,
+            self.previous,
+            compact_to=self.compact_to,
+            prefix_broken=self.prefix_broken,
         )
         return self.done[0]
 
@@ -137,15 +142,20 @@ def stable_step(
     messages: Sequence[BaseMessage],
     kept: Any,
     compact_to: float,
+    *,
+    prefix_broken: bool = False,
 ) -> tuple[StableHistory, Step[list[BaseMessage]]] | None:
     """The prefix-stable history step, or ``None`` when ``optimizer`` cannot compact in steps.
 
-    ``kept`` is the view kept in the state by the previous call (``None`` on a new thread).
+    ``kept`` is the view kept in the state by the previous call (``None`` on a new thread);
+    ``prefix_broken``: the tools or system prompt before the history changed on this call
+    (see :func:`~langchain_tokenopt.context.compaction.stepwise_view`).
     """
     if not isinstance(optimizer, ContextOptimizer):
         return None
     items = list(messages)
-    stable = StableHistory(optimizer, items, CompactedView.from_state(kept), compact_to)
+    previous = CompactedView.from_state(kept)
+    stable = StableHistory(optimizer, items, previous, compact_to, prefix_broken)
     return stable, Step(
         "context", items, before=stable.before, measure=stable.after, work=stable.run
     )

@@ -44,6 +44,7 @@ from langchain_tokenopt.graph.options import OptimizerOptions, OptimizerSettings
 from langchain_tokenopt.graph.pipeline import OptimizerPipeline, ToolChoice
 from langchain_tokenopt.graph.prefix import (
     cache_key_for,
+    head_key,
     mark_breakpoints,
 )
 from langchain_tokenopt.monitoring.reporting import StepRecorder
@@ -92,6 +93,20 @@ def _ask_provider_to_cache(
         text = _system_of(request)
         settings = {**request.model_settings, "prompt_cache_key": cache_key_for(config, text)}
         overrides["model_settings"] = settings
+
+
+def _head(call: _Call, choice: ToolChoice | None, text: str | None) -> str:
+    """The digest of what this call sends before its history (bound tools, system prompt)."""
+    names = choice.names if choice is not None else [tool_name(t) for t in call.request.tools or []]
+    return head_key(names, text if text is not None else _system_of(call.request))
+
+
+def _head_changed(
+    call: _Call, choice: ToolChoice | None, text: str | None, prefix: dict[str, Any]
+) -> bool:
+    """Whether the tools or system prompt before the history changed since the last call."""
+    before = prefix.get("head")
+    return before is not None and before != _head(call, choice, text)
 
 
 @dataclass
@@ -264,6 +279,7 @@ class TokenOptMiddleware(AgentMiddleware[TokenOptState, Any, Any]):
             view, kept, stable = history
             overrides["messages"] = view
             prefix["context"] = kept
+        prefix["head"] = _head(call, choice, text)
         if pipeline.prefix_stable:
             updates["prefix"] = prefix
             _ask_provider_to_cache(pipeline, request, overrides, stable, _current_config())
@@ -283,7 +299,12 @@ class TokenOptMiddleware(AgentMiddleware[TokenOptState, Any, Any]):
         if pipeline.prompt_compressor is not None:
             text = pipeline.system_text(call.question, recorder, prefix.get("system"))
         if pipeline.context_optimizer is not None:
-            history = pipeline.stable_history(call.messages, recorder, prefix.get("context"))
+            history = pipeline.stable_history(
+                call.messages,
+                recorder,
+                prefix.get("context"),
+                prefix_broken=_head_changed(call, choice, text, prefix),
+            )
         return self._assemble(call, choice, text, history)
 
     async def _aprepare(self, request: ModelRequest) -> _Prepared:
@@ -302,7 +323,12 @@ class TokenOptMiddleware(AgentMiddleware[TokenOptState, Any, Any]):
         if pipeline.prompt_compressor is not None:
             text = await pipeline.asystem_text(call.question, recorder, prefix.get("system"))
         if pipeline.context_optimizer is not None:
-            history = await pipeline.astable_history(call.messages, recorder, prefix.get("context"))
+            history = await pipeline.astable_history(
+                call.messages,
+                recorder,
+                prefix.get("context"),
+                prefix_broken=_head_changed(call, choice, text, prefix),
+            )
         return self._assemble(call, choice, text, history)
 
     @staticmethod

@@ -28,7 +28,6 @@ from langchain_core.caches import BaseCache
 
 from langchain_tokenopt.compression.modular_prompt import PromptAssembler
 from langchain_tokenopt.compression.query_aware import QueryAwareCompressor
-from langchain_tokenopt.context.compaction import DEFAULT_COMPACT_TO
 from langchain_tokenopt.errors import TokenOptConfigError
 from langchain_tokenopt.graph.defaults import (
     DEFAULT_CONTEXT_BUDGET,
@@ -73,7 +72,7 @@ class OptimizerSettings(TypedDict, total=False):
     tool_margin: float | None
     cacheable_tools: Mapping[str, float] | None
     prefix_stable: bool | None
-    compact_to: float
+    compact_to: float | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,7 +108,10 @@ class OptimizerOptions:
         prefix_stable: Keep the request prefix stable for the provider's prompt cache;
             ``None`` turns it on for models whose provider caches prefixes.
         compact_to: In the prefix-stable mode, the history grows to
-            ``context_budget / compact_to`` tokens between compactions.
+            ``context_budget / compact_to`` tokens between compactions; ``None`` takes the
+            share where the provider's cache read and write prices balance
+            (:func:`~langchain_tokenopt.graph.prefix.compaction_share`: Anthropic 0.36,
+            OpenAI 0.59, Gemini 0.5, others 0.6).
 
     Raises:
         TokenOptConfigError: a step has the wrong type, a budget is not a positive int, or
@@ -132,7 +134,7 @@ class OptimizerOptions:
     tool_margin: float | None = DEFAULT_TOOL_MARGIN
     cacheable_tools: Mapping[str, float] | None = None
     prefix_stable: bool | None = None
-    compact_to: float = DEFAULT_COMPACT_TO
+    compact_to: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("context_budget", "system_budget"):
@@ -141,7 +143,8 @@ class OptimizerOptions:
                 msg = f"{name} must be a positive int, got {value!r}"
                 raise TokenOptConfigError(msg)
         object.__setattr__(self, "tool_margin", check_tool_margin(self.tool_margin))
-        object.__setattr__(self, "compact_to", check_compact_to(self.compact_to))
+        if self.compact_to is not None:
+            object.__setattr__(self, "compact_to", check_compact_to(self.compact_to))
         if self.cacheable_tools is not None and not isinstance(self.cacheable_tools, Mapping):
             msg = f"cacheable_tools must map tool names to seconds, got {self.cacheable_tools!r}"
             raise TokenOptConfigError(msg)

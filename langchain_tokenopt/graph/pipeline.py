@@ -37,7 +37,6 @@ from langchain_core.runnables import RunnableConfig
 
 from langchain_tokenopt.cache.keys import RequestKey, model_identity_of
 from langchain_tokenopt.cache.tool_policy import cacheable_ttls
-from langchain_tokenopt.context.compaction import DEFAULT_COMPACT_TO
 from langchain_tokenopt.graph.cache_step import (
     astore_answer,
     cache_result,
@@ -55,7 +54,11 @@ from langchain_tokenopt.graph.defaults import (
 )
 from langchain_tokenopt.graph.history_step import StableHistory, history_step, stable_step
 from langchain_tokenopt.graph.options import OptimizerOptions
-from langchain_tokenopt.graph.prefix import prefix_caching_default, provider_of
+from langchain_tokenopt.graph.prefix import (
+    compaction_share,
+    prefix_caching_default,
+    provider_of,
+)
 from langchain_tokenopt.graph.prompt_step import FittedPrompts, system_step, system_text_of
 from langchain_tokenopt.graph.step import Step, arun_step, run_step
 from langchain_tokenopt.graph.tool_step import ToolChoice, selection_step
@@ -122,7 +125,9 @@ class OptimizerPipeline:
             prompt cache: the system prompt fitted once per thread, the history compacted
             in steps (:mod:`~langchain_tokenopt.context.compaction`), breakpoints or a
             cache key per provider (:mod:`~langchain_tokenopt.graph.prefix`).
-        compact_to: The history grows to its budget / ``compact_to`` between compactions.
+        compact_to: The history grows to its budget / ``compact_to`` between compactions
+            (``None``: :func:`~langchain_tokenopt.graph.prefix.compaction_share` of the
+            model's provider).
 
     Example:
         .. code-block:: python
@@ -150,7 +155,7 @@ class OptimizerPipeline:
         tool_margin: float | None = None,
         cacheable_tools: Mapping[str, float] | None = None,
         prefix_stable: bool = False,
-        compact_to: float = DEFAULT_COMPACT_TO,
+        compact_to: float | None = None,
     ) -> None:
         self.model = model
         self.tools = list(tools)
@@ -164,8 +169,8 @@ class OptimizerPipeline:
         self.tool_margin = tool_margin
         self.cacheable_ttls = cacheable_ttls(self.tools, cacheable_tools)
         self.prefix_stable = bool(prefix_stable)
-        self.compact_to = compact_to
         self.provider = provider_of(model)
+        self.compact_to = compaction_share(self.provider) if compact_to is None else compact_to
         self._identity = model_identity_of(
             model_identity(model), tools=[tool_schema_json(t) for t in self.tools]
         )
@@ -384,32 +389,47 @@ class OptimizerPipeline:
 
     # ------------------------------------------------------------------ history
     def _stable_step(
-        self, messages: Sequence[BaseMessage], kept: Any
+        self, messages: Sequence[BaseMessage], kept: Any, prefix_broken: bool
     ) -> tuple[StableHistory, Step[list[BaseMessage]]] | None:
         if not self.prefix_stable:
             return None
-        return stable_step(self.context_optimizer, messages, kept, self.compact_to)
+        return stable_step(
+            self.context_optimizer, messages, kept, self.compact_to, prefix_broken=prefix_broken
+        )
 
     def stable_history(
-        self, messages: Sequence[BaseMessage], recorder: StepRecorder, kept: Any
+        self,
+        messages: Sequence[BaseMessage],
+        recorder: StepRecorder,
+        kept: Any,
+        *,
+        prefix_broken: bool = False,
     ) -> tuple[list[BaseMessage], Any, int]:
         """The prefix-stable view: ``(view, value to keep in the state, stable messages)``.
 
         The kept view plus the new messages is sent while it fits the budget / ``compact_to``;
         past that, one compaction brings the history back to the budget. ``stable messages`` is how
         many leading messages of the view were sent last time too (a breakpoint goes there).
+        ``prefix_broken`` (the bound tools or the system prompt changed on this call, see
+        :func:`~langchain_tokenopt.graph.prefix.head_key`): a view over the budget is compacted
+        on this call, whose history the provider cannot read from its cache anyway.
         Other optimizers (not a :class:`ContextOptimizer`) fall back to :meth:`history`.
         """
-        planned = self._stable_step(messages, kept)
+        planned = self._stable_step(messages, kept, prefix_broken)
         if planned is None:
             return self.history(messages, recorder), kept, 0
         return planned[0].result(run_step(recorder, planned[1]))
 
     async def astable_history(
-        self, messages: Sequence[BaseMessage], recorder: StepRecorder, kept: Any
+        self,
+        messages: Sequence[BaseMessage],
+        recorder: StepRecorder,
+        kept: Any,
+        *,
+        prefix_broken: bool = False,
     ) -> tuple[list[BaseMessage], Any, int]:
         """Async :meth:`stable_history` (the compaction runs in a worker thread)."""
-        planned = self._stable_step(messages, kept)
+        planned = self._stable_step(messages, kept, prefix_broken)
         if planned is None:
             return await self.ahistory(messages, recorder), kept, 0
         return planned[0].result(await arun_step(recorder, planned[1]))

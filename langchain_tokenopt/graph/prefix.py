@@ -25,15 +25,20 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage, SystemMessage
 
+from langchain_tokenopt.context.compaction import DEFAULT_COMPACT_TO
+
 __all__ = [
     "EPHEMERAL",
     "Provider",
     "cache_key_for",
+    "compaction_share",
+    "head_key",
     "mark_breakpoints",
     "prefix_caching_default",
     "provider_of",
@@ -67,6 +72,55 @@ def provider_of(model: Any) -> Provider | None:
 def prefix_caching_default(model: Any) -> bool:
     """Whether the prefix-stable mode is on by default: the provider caches prefixes."""
     return provider_of(model) is not None
+
+
+#: A call adds about this share of the history budget (tau-bench airline: 300-400 tokens a
+#: call at the 3,000-token default budget); it sets how far a view may grow.
+GROWTH_PER_CALL = 1 / 8
+
+
+def compaction_share(provider: Provider | None) -> float:
+    """The default ``compact_to`` for a provider: where its read and write prices balance.
+
+    A compaction brings the history view to the budget ``B`` and re-writes it to the cache;
+    the next calls append ``g`` tokens each, written once and read back at the read price
+    after. Growing the view to ``L`` costs about ``w*B*g/(L-B) + r*(B+L)/2`` per call (the
+    compaction's write spread over the calls until the next, plus the reads), lowest at
+    ``L = B + sqrt(2*w*g*B/r)``. With ``g = B/8`` (:data:`GROWTH_PER_CALL`) the share
+    ``B/L`` is ``1 / (1 + sqrt(w / (4*r)))``: Anthropic (reads 0.1x, writes 1.25x) 0.36, Gemini
+    (0.25x) 0.5, OpenAI (0.5x) 0.59; a model without prefix caching gets
+    :data:`~langchain_tokenopt.context.compaction.DEFAULT_COMPACT_TO`.
+
+    Example:
+        .. code-block:: python
+
+            compaction_share("anthropic")  # 0.36
+    """
+    if provider is None:
+        return DEFAULT_COMPACT_TO
+    from langchain_tokenopt.monitoring.provider_rules import caching_rules
+
+    rules = caching_rules(provider, "")
+    write, read = rules.write_multiplier, rules.read_multiplier
+    return round(1 / (1 + math.sqrt(2 * GROWTH_PER_CALL * write / read)), 2)
+
+
+def head_key(tool_names: Sequence[str], system: str | None) -> str:
+    """A digest of what a request sends before its history: the bound tools and the system prompt.
+
+    Two calls of a thread with the same key can share a cached prefix into the history; a new
+    key means the provider re-reads everything after the first change (tools come first).
+
+    Example:
+        .. code-block:: python
+
+            head_key(["search_flights", "find_tools"], "You are an airline agent.")
+    """
+    digest = hashlib.sha256()
+    for name in tool_names:
+        digest.update(name.encode() + b"\x00")
+    digest.update(b"\x01" + (system or "").encode())
+    return digest.hexdigest()[:24]
 
 
 def cache_key_for(config: Mapping[str, Any] | None, fallback: str = "") -> str:

@@ -49,7 +49,7 @@ from langchain_tokenopt.protocols import CacheHitReport
 if TYPE_CHECKING:
     from langchain_tokenopt.monitoring.otel import OpenTelemetrySink
     from langchain_tokenopt.monitoring.store import MetricsStore
-    from langchain_tokenopt.monitoring.summary import GroupKey, Summary
+    from langchain_tokenopt.monitoring.summary import GroupBy, Summary, Window
 
 logger = logging.getLogger(__name__)
 
@@ -253,11 +253,7 @@ class TokenOptCallbackHandler(BaseCallbackHandler):
             self._pending.pop(request_id, None)
 
     def summary(
-        self,
-        window: str | float | None = "24h",
-        group_by: Sequence[GroupKey] = (),
-        *,
-        price_as: str | None = None,
+        self, window: Window = "24h", group_by: GroupBy = (), *, price_as: str | None = None
     ) -> Summary:
         """Flush queued records and summarize the store (see :meth:`MetricsStore.summary`).
 

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 from langchain_tokenopt.errors import MissingDependencyError
 from langchain_tokenopt.monitoring.records import RequestRecord
+from langchain_tokenopt.monitoring.summary import Window
 
 __all__ = [
     "CONTENT_TYPE",
@@ -54,7 +55,7 @@ DURATION_BUCKETS_S: tuple[float, ...] = (
 class RecordSource(Protocol):
     """Anything with ``records(window)``: every metrics store."""
 
-    def records(self, window: str | float | None = None) -> list[RequestRecord]:
+    def records(self, window: Window = None) -> list[RequestRecord]:
         """Stored records in a window."""
         ...
 

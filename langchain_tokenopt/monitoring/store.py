@@ -30,13 +30,19 @@ import time
 import weakref
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 
 from langchain_tokenopt.errors import TokenOptConfigError
 from langchain_tokenopt.monitoring.pricing import Pricer
 from langchain_tokenopt.monitoring.records import RequestRecord, record_from_json
-from langchain_tokenopt.monitoring.summary import GroupKey, Summary, parse_window, summarize
+from langchain_tokenopt.monitoring.summary import (
+    GroupBy,
+    Summary,
+    Window,
+    parse_window,
+    summarize,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -369,18 +375,14 @@ class MetricsStore(ABC):
         return self._writer.failed
 
     # -- querying ------------------------------------------------------------------------
-    def records(self, window: str | float | None = None) -> list[RequestRecord]:
+    def records(self, window: Window = None) -> list[RequestRecord]:
         """Stored records in ``window`` (e.g. ``"24h"``; ``None``: all), oldest first."""
         seconds = parse_window(window)
         since = None if seconds is None else time.time() - seconds
         return self._read(since)
 
     def summary(
-        self,
-        window: str | float | None = "24h",
-        group_by: Sequence[GroupKey] = (),
-        *,
-        price_as: str | None = None,
+        self, window: Window = "24h", group_by: GroupBy = (), *, price_as: str | None = None
     ) -> Summary:
         """Summarize the records of ``window``, optionally per group (see :func:`summarize`).
 

@@ -39,11 +39,13 @@ from langchain_tokenopt.monitoring.records import SAVINGS_KEYS, STEP_NAMES, Requ
 __all__ = [
     "GROUP_KEYS",
     "CostSummary",
+    "GroupBy",
     "GroupKey",
     "GroupSummary",
     "LatencyStats",
     "Summary",
     "TokenTotals",
+    "Window",
     "parse_window",
     "percentile",
     "summarize",
@@ -53,12 +55,17 @@ __all__ = [
 GroupKey = Literal["model", "provider", "tenant", "user", "cache_layer", "hour", "day"]
 #: Allowed ``group_by`` entries.
 GROUP_KEYS: tuple[GroupKey, ...] = get_args(GroupKey)
+#: The keys a summary is grouped by, e.g. ``("model", "tenant")`` (``()``: no groups).
+GroupBy = Sequence[GroupKey]
+#: A time window: ``"24h"``, ``"7d"`` (see :func:`parse_window`), seconds, or ``None`` /
+#: ``"all"`` for every record.
+Window = str | float | None
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _WINDOW_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 
 
-def parse_window(window: str | float | None) -> float | None:
+def parse_window(window: Window) -> float | None:
     """Window length in seconds: ``"90s"``, ``"15m"``, ``"24h"``, ``"7d"``, ``"2w"``, a number.
 
     ``None``, ``"all"`` and ``""`` mean no limit (``None``).
@@ -346,8 +353,8 @@ def _summarize_flat(records: list[RequestRecord], window: str | None) -> Summary
 def summarize(
     records: Iterable[RequestRecord],
     *,
-    group_by: Sequence[GroupKey] = (),
-    window: str | float | None = None,
+    group_by: GroupBy = (),
+    window: Window = None,
 ) -> Summary:
     """Summarize records, overall and (optionally) per group.
 

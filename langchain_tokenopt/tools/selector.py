@@ -63,6 +63,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
 
+from langchain_tokenopt._checks import check_min_ints
 from langchain_tokenopt.errors import TokenOptConfigError, ToolSelectionError
 from langchain_tokenopt.tokens import TOOLS_ARRAY_OVERHEAD, TokenCounter, get_token_counter
 from langchain_tokenopt.tools.classifier import QueryClassifier
@@ -408,7 +409,7 @@ class ToolSelector:
         if not isinstance(retriever, ToolRetriever):
             msg = f"retriever must be a ToolRetriever, got {type(retriever).__name__}"
             raise TokenOptConfigError(msg)
-        for label, value, low in (
+        check_min_ints(
             ("k", k, 1),
             ("max_tools", max_tools, 1),
             ("find_tools_k", find_tools_k, 1),
@@ -417,10 +418,7 @@ class ToolSelector:
             ("context_k", context_k, 0),
             ("group_cap", group_cap, 0),
             ("clause_picks", clause_picks, 0),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                msg = f"{label} must be an int >= {low}, got {value!r}"
-                raise TokenOptConfigError(msg)
+        )
         if k > max_tools:
             msg = f"k ({k}) cannot exceed max_tools ({max_tools})"
             raise TokenOptConfigError(msg)

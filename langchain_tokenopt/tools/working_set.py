@@ -121,7 +121,31 @@ class TaskContext:
 
 
 #: Characters of one context text that are ranked.
-_CONTEXT_CHARS = 600
+_CONTEXT_CHARS = 240
+#: Words of a tool call or result that are ranked (see :func:`_query_words`).
+_CONTEXT_WORDS = 32
+#: What separates the words of a JSON payload (punctuation, underscores, whitespace).
+_JSON_SPLIT = re.compile(r"[\s\"'{}\[\](),:;=_/.|-]+")
+
+
+def _query_words(text: str, *, limit: int = _CONTEXT_WORDS) -> str:
+    """The words of a tool call or result that say what it is about, for ranking tools.
+
+    Keys and word values are kept; ids, codes, amounts and dates (anything with a digit)
+    and JSON punctuation are not: they match no tool description, and the encoder would
+    spend most of its time on their word pieces (a 240-character reservation record is
+    about 100 of them, its words about 30).
+
+    Example:
+        .. code-block:: python
+
+            _query_words('get_reservation_details {"reservation_id": "UM3OG5"}')
+            # 'get reservation details reservation id'
+    """
+    words = [w for w in _JSON_SPLIT.split(text) if w and not any(c.isdigit() for c in w)]
+    return " ".join(words[:limit])
+
+
 #: Tool calls of the assistant read for the context query.
 _RECENT_CALLS = 2
 #: Earlier human turns of the open task joined to the query.
@@ -174,14 +198,14 @@ def task_context(messages: Sequence[BaseMessage], *, max_query_chars: int = 4000
     for m in reversed(messages):
         if isinstance(m, ToolMessage) and not result_seen:
             result_seen = True
-            body = message_text(m).strip()
+            body = _query_words(message_text(m)[: _CONTEXT_CHARS * 4])
             if body:
-                contexts.append(body[:_CONTEXT_CHARS])
+                contexts.append(body)
         elif isinstance(m, AIMessage):
             if m.tool_calls and calls_seen < _RECENT_CALLS:
                 for c in m.tool_calls[:_RECENT_CALLS]:
                     args = json.dumps(c.get("args") or {}, ensure_ascii=False, default=str)
-                    contexts.append(f"{c.get('name')} {args}"[:_CONTEXT_CHARS])
+                    contexts.append(_query_words(f"{c.get('name')} {args}"[: _CONTEXT_CHARS * 4]))
                 calls_seen += 1
             words = message_text(m).strip()
             if words and not ai_text_seen:

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 from langchain_core.messages import BaseMessage, SystemMessage
 
+from langchain_tokenopt._checks import check_min_ints
 from langchain_tokenopt.context._memo import active_memo, count_text, count_texts
 from langchain_tokenopt.context.strategies.base import SUMMARY_ID_PREFIX, Plan, Slot
 from langchain_tokenopt.context.strategies.window import drop_before, window_start
@@ -101,16 +102,14 @@ class HierarchicalSummary:
         if summarizer is not None and not isinstance(summarizer, Summarizer):
             msg = "summarizer must implement Summarizer (cache_key and summarize())"
             raise TokenOptConfigError(msg)
-        for name, value, low in (
+        check_min_ints(
             ("segment_units", segment_units, 1),
             ("segment_tokens", segment_tokens, 16),
             ("fan_in", fan_in, 2),
             ("max_summary_tokens", max_summary_tokens, 1),
             ("min_summary_tokens", min_summary_tokens, 1),
-        ):
-            if not isinstance(value, int) or value < low:
-                msg = f"HierarchicalSummary.{name} must be an int >= {low}, got {value!r}"
-                raise TokenOptConfigError(msg)
+            owner="HierarchicalSummary",
+        )
         if detail_tokens is not None and (
             isinstance(detail_tokens, bool)
             or not isinstance(detail_tokens, int)

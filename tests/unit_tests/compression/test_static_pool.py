@@ -132,6 +132,22 @@ def test_custom_static_embedder_is_used() -> None:
     assert unused.batches == []  # thorough embeds everything with MiniLM: no static prior needed
 
 
+def test_static_vectors_of_recurring_items_are_kept() -> None:
+    docs = _many_documents()
+    static = RecordingStatic()
+    compressor = QueryAwareCompressor(target_tokens=60, static_embeddings=static)
+    compressor.invoke({"context": docs, "question": QUESTION})
+    other = "Who found the mould that became the first antibiotic?"
+    second = compressor.invoke({"context": docs, "question": other})
+    # the second question embeds only itself: the items' static vectors were kept
+    assert [len(batch) for batch in static.batches][1:] == [1]
+    assert static.batches[1] == [other]
+    # and kept vectors rank as fresh ones do
+    fresh = QueryAwareCompressor(target_tokens=60, static_embeddings=RecordingStatic())
+    alone = fresh.invoke({"context": docs, "question": other})
+    assert (second.text, second.dropped_items) == (alone.text, alone.dropped_items)
+
+
 def test_ranking_presets_and_validation() -> None:
     default = RankingConfig()
     assert default.uses_static and default.dense_share == 0.12

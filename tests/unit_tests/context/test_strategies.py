@@ -208,6 +208,10 @@ def test_summary_config_is_validated() -> None:
         HierarchicalSummary(summarizer="smollm")  # type: ignore[arg-type]
     with pytest.raises(TokenOptConfigError):
         SummaryCache(max_entries=0)
+    with pytest.raises(TokenOptConfigError, match=r"HierarchicalSummary\.fan_in .* >= 2, got 1"):
+        HierarchicalSummary(fan_in=1)
+    with pytest.raises(TokenOptConfigError, match=r"HierarchicalSummary\.segment_units"):
+        HierarchicalSummary(segment_units=True)  # a bool is not a count
 
 
 def test_compress_prose_shrinks_old_prose_but_never_json_or_ids() -> None:

@@ -24,6 +24,7 @@ from langchain_tokenopt.compression.static_embeddings import (
     static_model_dir,
 )
 from langchain_tokenopt.embeddings import ONNX_ASSET, OnnxEmbeddings, onnx_int8_model_dir
+from langchain_tokenopt.errors import TokenOptConfigError
 
 DATA = Path(langchain_tokenopt.__file__).parent / "_data"
 
@@ -168,3 +169,20 @@ def test_the_shipped_wordnet_extract_is_used_and_equals_the_parsed_wordnet(
     # a WordNet of the user's own wins over the shipped extract
     monkeypatch.setenv("WNSEARCHDIR", str(tmp_path / "nowhere"))
     assert lexicon._shipped_lexicon() is None
+
+
+def test_onnx_embedder_keeps_its_newest_vectors_per_text() -> None:
+    texts = ["cancel my flight", "book a hotel in Oslo", "what is the weather"]
+    cold = OnnxEmbeddings(recent=0)
+    fresh = cold.encode(texts)
+    kept = OnnxEmbeddings(recent=2)
+    first = kept.encode(texts)
+    # a kept vector is the one a fresh encode gives (each text runs on its own)
+    np.testing.assert_array_equal(first, fresh)
+    np.testing.assert_array_equal(kept.encode(texts[::-1]), fresh[::-1])
+    assert list(kept._recent) == [texts[1], texts[0]]  # the two used last
+    assert len(cold._recent) == 0
+    kept.forget()
+    assert len(kept._recent) == 0
+    with pytest.raises(TokenOptConfigError):
+        OnnxEmbeddings(recent=-1)

@@ -287,6 +287,26 @@ def test_task_context_reads_the_open_task() -> None:
     assert ctx.query == "What's on my calendar today?"
 
 
+def test_tool_calls_and_results_are_ranked_by_their_words() -> None:
+    convo: list[BaseMessage] = [
+        HumanMessage("Change my reservation please."),
+        call("get_reservation_details", {"reservation_id": "UM3OG5"}, "r1"),
+        tool_msg(
+            "r1",
+            '{"reservation_id": "UM3OG5", "user_id": "omar_rossi_1241", "cabin": "basic_economy",'
+            ' "flights": [{"flight_number": "HAT079", "date": "2024-05-15", "price": 59}]}',
+        ),
+    ]
+    ctx = task_context(convo)
+    result, called = ctx.context_texts[:2]
+    # keys and word values stay; ids, codes, dates and amounts (word pieces, no meaning) go
+    assert result == (
+        "reservation id user id omar rossi cabin basic economy flights flight number date price"
+    )
+    assert called == "get reservation details reservation id"
+    assert not any(c.isdigit() for text in ctx.context_texts for c in text)
+
+
 #: A thread whose working set holds the weather tool it called.
 WEATHER_SET = {"format": 1, "names": ["get_weather"], "last_used": {"get_weather": 1}}
 
