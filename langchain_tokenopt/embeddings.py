@@ -31,6 +31,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from langchain_tokenopt._assets import check_num_threads, use_torch_threads
+from langchain_tokenopt._vectors import CachedEncoder
 from langchain_tokenopt.errors import MissingDependencyError, TokenOptConfigError
 
 __all__ = [
@@ -333,7 +334,7 @@ class OnnxEmbeddings(_Encoder):
             msg = f"recent must be an int >= 0, got {recent!r}"
             raise TokenOptConfigError(msg)
         self.recent = recent
-        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._kept = CachedEncoder(_Uncached(self), max_entries=recent)
         if model_dir is not None and not isinstance(model_dir, str | Path):
             msg = f"model_dir must be a path or None, got {model_dir!r}"
             raise TokenOptConfigError(msg)
@@ -370,10 +371,14 @@ class OnnxEmbeddings(_Encoder):
                 self._tokenizer = tokenizer
         return self._session, self._tokenizer
 
+    @property
+    def _recent(self) -> OrderedDict[str, np.ndarray]:
+        """The kept vectors by text, least recently used first."""
+        return self._kept._vectors
+
     def forget(self) -> None:
         """Drop the kept vectors (the next encode of each text runs the model again)."""
-        with self._run_lock:
-            self._recent.clear()
+        self._kept.clear()
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embed texts into a ``(len(texts), 384)`` float32 array of unit vectors.
@@ -384,16 +389,13 @@ class OnnxEmbeddings(_Encoder):
         """
         if not texts:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+        return np.asarray(self._kept.encode(texts), dtype=np.float32)
+
+    def _encode_each(self, texts: list[str]) -> np.ndarray:
+        """Run the model on each text (what :meth:`encode` does for texts it does not keep)."""
         session, tokenizer = self._load()
         out = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
         for row, text in enumerate(texts):
-            with self._run_lock:
-                kept = self._recent.get(text)
-                if kept is not None:
-                    self._recent.move_to_end(text)
-            if kept is not None:
-                out[row] = kept
-                continue
             enc = tokenizer.encode(text)
             ids = np.asarray([enc.ids], dtype=np.int64)
             feeds = {
@@ -405,12 +407,17 @@ class OnnxEmbeddings(_Encoder):
                 (hidden,) = session.run(["last_hidden_state"], feeds)
             pooled = hidden[0].mean(axis=0)
             out[row] = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
-            if self.recent:
-                with self._run_lock:
-                    self._recent[text] = out[row].copy()
-                    while len(self._recent) > self.recent:
-                        self._recent.popitem(last=False)
         return out
+
+
+class _Uncached:
+    """An :class:`OnnxEmbeddings` seen without its kept vectors (what its cache calls)."""
+
+    def __init__(self, owner: OnnxEmbeddings) -> None:
+        self.owner = owner
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self.owner._encode_each(texts)
 
 
 _default_query: list[Embeddings] = []

@@ -74,6 +74,7 @@ from langchain_tokenopt.graph.pipeline import (
 )
 from langchain_tokenopt.graph.prefix import (
     cache_key_for,
+    head_changed,
     head_key,
     mark_breakpoints,
 )
@@ -520,8 +521,7 @@ def _head(turn: TurnState) -> str:
 def _kept_view(state: OptimizedAgentState) -> tuple[Any, bool]:
     """The history view kept by the previous call, and whether this call's head changed."""
     prefix = state.get("prefix") or {}
-    before = prefix.get("head")
-    return prefix.get("context"), before is not None and before != _head(_turn(state))
+    return prefix.get("context"), head_changed(prefix, _head(_turn(state)))
 
 
 def _text(message: BaseMessage) -> str:

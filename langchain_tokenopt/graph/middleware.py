@@ -44,6 +44,7 @@ from langchain_tokenopt.graph.options import OptimizerOptions, OptimizerSettings
 from langchain_tokenopt.graph.pipeline import OptimizerPipeline, ToolChoice
 from langchain_tokenopt.graph.prefix import (
     cache_key_for,
+    head_changed,
     head_key,
     mark_breakpoints,
 )
@@ -99,14 +100,6 @@ def _head(call: _Call, choice: ToolChoice | None, text: str | None) -> str:
     """The digest of what this call sends before its history (bound tools, system prompt)."""
     names = choice.names if choice is not None else [tool_name(t) for t in call.request.tools or []]
     return head_key(names, text if text is not None else _system_of(call.request))
-
-
-def _head_changed(
-    call: _Call, choice: ToolChoice | None, text: str | None, prefix: dict[str, Any]
-) -> bool:
-    """Whether the tools or system prompt before the history changed since the last call."""
-    before = prefix.get("head")
-    return before is not None and before != _head(call, choice, text)
 
 
 @dataclass
@@ -260,6 +253,7 @@ class TokenOptMiddleware(AgentMiddleware[TokenOptState, Any, Any]):
         choice: ToolChoice | None,
         text: str | None,
         history: tuple[list[BaseMessage], Any, int] | None,
+        head: str,
     ) -> _Prepared:
         """The optimized request and the state to keep, from the steps' results."""
         pipeline, request = call.pipeline, call.request
@@ -279,7 +273,7 @@ class TokenOptMiddleware(AgentMiddleware[TokenOptState, Any, Any]):
             view, kept, stable = history
             overrides["messages"] = view
             prefix["context"] = kept
-        prefix["head"] = _head(call, choice, text)
+        prefix["head"] = head
         if pipeline.prefix_stable:
             updates["prefix"] = prefix
             _ask_provider_to_cache(pipeline, request, overrides, stable, _current_config())
@@ -298,14 +292,15 @@ class TokenOptMiddleware(AgentMiddleware[TokenOptState, Any, Any]):
             choice = pipeline.select_tools(call.messages, recorder, call.state.get(WORKING_SET_KEY))
         if pipeline.prompt_compressor is not None:
             text = pipeline.system_text(call.question, recorder, prefix.get("system"))
+        head = _head(call, choice, text)
         if pipeline.context_optimizer is not None:
             history = pipeline.stable_history(
                 call.messages,
                 recorder,
                 prefix.get("context"),
-                prefix_broken=_head_changed(call, choice, text, prefix),
+                prefix_broken=head_changed(prefix, head),
             )
-        return self._assemble(call, choice, text, history)
+        return self._assemble(call, choice, text, history, head)
 
     async def _aprepare(self, request: ModelRequest) -> _Prepared:
         call = self._begin(request)
@@ -322,14 +317,15 @@ class TokenOptMiddleware(AgentMiddleware[TokenOptState, Any, Any]):
             )
         if pipeline.prompt_compressor is not None:
             text = await pipeline.asystem_text(call.question, recorder, prefix.get("system"))
+        head = _head(call, choice, text)
         if pipeline.context_optimizer is not None:
             history = await pipeline.astable_history(
                 call.messages,
                 recorder,
                 prefix.get("context"),
-                prefix_broken=_head_changed(call, choice, text, prefix),
+                prefix_broken=head_changed(prefix, head),
             )
-        return self._assemble(call, choice, text, history)
+        return self._assemble(call, choice, text, history, head)
 
     @staticmethod
     def _final_answer(prepared: _Prepared, response: Any) -> AIMessage | None:

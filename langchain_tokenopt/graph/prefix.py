@@ -38,6 +38,7 @@ __all__ = [
     "Provider",
     "cache_key_for",
     "compaction_share",
+    "head_changed",
     "head_key",
     "mark_breakpoints",
     "prefix_caching_default",
@@ -121,6 +122,12 @@ def head_key(tool_names: Sequence[str], system: str | None) -> str:
         digest.update(name.encode() + b"\x00")
     digest.update(b"\x01" + (system or "").encode())
     return digest.hexdigest()[:24]
+
+
+def head_changed(kept: Mapping[str, Any], head: str) -> bool:
+    """Whether ``head`` differs from the one the thread's previous call kept (``"head"``)."""
+    before = kept.get("head")
+    return before is not None and before != head
 
 
 def cache_key_for(config: Mapping[str, Any] | None, fallback: str = "") -> str:
