@@ -1,18 +1,8 @@
-"""A bounded per-text cache in front of an embedder, so repeated items are embedded once.
+"""Where the compressors' per-text vector cache has always been imported from.
 
-System prompts, few-shot demonstrations and retrieved documents recur across calls; their
-vectors are kept in an LRU keyed by the exact text (:class:`CachedEncoder`, which lives in the
-base layer: the int8 embedder keeps its own newest vectors with it too).
-
-Example:
-    .. code-block:: python
-
-        from langchain_tokenopt.compression.embedding_cache import CachedEncoder
-        from langchain_tokenopt.embeddings import OnnxEmbeddings
-
-        encoder = CachedEncoder(OnnxEmbeddings(), max_entries=4096)
-        vectors = encoder.encode(["a sentence", "another one"])  # (2, 384) unit vectors
-        encoder.encode(["a sentence"])  # served from the cache
+:class:`~langchain_tokenopt._vectors.CachedEncoder` (an LRU of unit vectors keyed by the exact
+text, in front of any embedder) lives in the base layer, since the int8 embedder keeps its own
+newest vectors with it too; this module keeps the import path users and the compressors know.
 """
 
 from __future__ import annotations
