@@ -133,8 +133,7 @@ def _query_words(text: str, *, limit: int = _CONTEXT_WORDS) -> str:
 
     Keys and word values are kept; ids, codes, amounts and dates (anything with a digit)
     and JSON punctuation are not: they match no tool description, and the encoder would
-    spend most of its time on their word pieces (a 240-character reservation record is
-    about 100 of them, its words about 30).
+    spend most of its time on their word pieces.
 
     Example:
         .. code-block:: python
