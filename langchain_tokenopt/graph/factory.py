@@ -78,6 +78,7 @@ from langchain_tokenopt.graph.prefix import (
     head_key,
     mark_breakpoints,
 )
+from langchain_tokenopt.graph.prompt_step import prompt_question
 from langchain_tokenopt.graph.replay import CachedAnswerModel
 from langchain_tokenopt.graph.state import OptimizedAgentState, TurnState
 from langchain_tokenopt.monitoring.reporting import StepRecorder
@@ -317,8 +318,7 @@ class _AgentGraph:
     # ------------------------------------------------------------------ compress_prompt
     @staticmethod
     def _question(state: OptimizedAgentState) -> str:
-        human = latest_human(list(state.get("messages") or []))
-        return _text(human) if human is not None else ""
+        return prompt_question(list(state.get("messages") or []))
 
     def _compressed(self, state: OptimizedAgentState, recorder: StepRecorder, text: str) -> Update:
         turn = _turn(state)

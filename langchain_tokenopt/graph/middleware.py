@@ -48,6 +48,7 @@ from langchain_tokenopt.graph.prefix import (
     head_key,
     mark_breakpoints,
 )
+from langchain_tokenopt.graph.prompt_step import prompt_question
 from langchain_tokenopt.monitoring.reporting import StepRecorder
 from langchain_tokenopt.tokens import TokenCounter
 from langchain_tokenopt.tools.selector import ToolSelector, make_find_tools_tool
@@ -232,7 +233,6 @@ class TokenOptMiddleware(AgentMiddleware[TokenOptState, Any, Any]):
         pipeline = self._pipeline(request)
         config = _current_config()
         messages: list[BaseMessage] = list(request.messages)
-        human = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
         return _Call(
             pipeline=pipeline,
             request=request,
@@ -241,7 +241,7 @@ class TokenOptMiddleware(AgentMiddleware[TokenOptState, Any, Any]):
             messages=messages,
             turn=_turn_messages(messages),
             state=dict(request.state) if isinstance(request.state, dict) else {},
-            question=human.text if human is not None else "",
+            question=prompt_question(messages),
         )
 
     def _hit(self, call: _Call, answer: AIMessage) -> _Prepared:

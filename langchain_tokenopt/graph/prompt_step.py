@@ -20,14 +20,17 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from langchain_core.messages import BaseMessage, HumanMessage
 
 from langchain_tokenopt.compression.modular_prompt import ModularPrompt
 from langchain_tokenopt.graph.step import Step
 from langchain_tokenopt.protocols import PromptFitter
+from langchain_tokenopt.tools.working_set import is_reply
 
-__all__ = ["FittedPrompts", "system_step", "system_text_of"]
+__all__ = ["FittedPrompts", "prompt_question", "system_step", "system_text_of"]
 
 #: Fitted system prompts kept per pipeline (one per recent question).
 _FITTED_PROMPTS = 64
@@ -56,6 +59,29 @@ def system_text_of(system_prompt: Any) -> str:
     if callable(render):
         return str(render())
     return str(system_prompt)
+
+
+def prompt_question(messages: Sequence[BaseMessage]) -> str:
+    """The question the system prompt is fitted to: the user's newest request.
+
+    That is the newest human message, unless it only replies to the agent ("Yes, please go
+    ahead", "Sure, my user id is ..."; see :func:`~langchain_tokenopt.tools.working_set.is_reply`):
+    a reply brings no new subject, so the prompt stays fitted to the request it answers (the
+    newest human message before it that is not a reply) and is not compressed again.
+
+    Example:
+        .. code-block:: python
+
+            prompt_question([HumanMessage("Cancel my flight."), AIMessage("Sure?"),
+                             HumanMessage("Yes, please.")])  # "Cancel my flight."
+    """
+    humans = [m.text for m in messages if isinstance(m, HumanMessage)]
+    if not humans:
+        return ""
+    for text in reversed(humans):
+        if not is_reply(text):
+            return text
+    return humans[-1]
 
 
 class FittedPrompts:

@@ -53,6 +53,8 @@ class ToolChoice:
     """Their names, in the same order."""
     working_set: dict[str, Any] | None = None
     """The working set to keep in the agent state (``None`` when no selector keeps one)."""
+    bound_tokens: int | None = None
+    """The bound tools' schema tokens as the selector counted them (``None``: not counted)."""
 
 
 def selection_step(
@@ -74,6 +76,16 @@ def selection_step(
     if selector is None:
         return Step.skipped("tool_selection", every)
     items = list(messages)
+    # A ToolSelector counts what it binds (per tool, kept): with the same encoding, its count
+    # is the step's *after* and the bound schemas are not serialized and counted again.
+    counted = isinstance(selector, ToolSelector) and (
+        selector.counter.encoding_name == counter.encoding_name
+    )
+
+    def after(choice: ToolChoice) -> int:
+        if counted and choice.bound_tokens is not None:
+            return choice.bound_tokens
+        return counter.count_tools(choice.tools) if choice.tools else 0
 
     def work() -> ToolChoice:
         if isinstance(selector, ToolSelector):
@@ -92,7 +104,7 @@ def selection_step(
         "tool_selection",
         every,
         before=catalog_tokens,
-        measure=lambda choice: counter.count_tools(choice.tools) if choice.tools else 0,
+        measure=after,
         work=work,
         awork=awork,
         extra={"tools_bound": lambda v: len(v.tools), "tools_catalog": len(tools)},
@@ -108,7 +120,12 @@ def _choice(
     selector's choice is trimmed to ``margin`` (when set) and the thread's working set kept.
     """
     if own:
-        return ToolChoice(list(selection.tools), list(selection.names), selection.working_set)
+        return ToolChoice(
+            list(selection.tools),
+            list(selection.names),
+            selection.working_set,
+            selection.bound_tokens if selection.tools else 0,
+        )
     if margin is not None:
         return ToolChoice(*trim_by_margin(selection, margin), working_set)
     return ToolChoice(list(selection.tools), list(selection.names), working_set)

@@ -257,22 +257,26 @@ class ToolRetriever(BaseRetriever):
         dim = 0 if doc_vectors is None else doc_vectors.shape[1]
         return np.asarray([found[t] for t in texts], dtype=np.float32).reshape(len(texts), dim)
 
-    def _query_vectors(self, texts: list[str]) -> np.ndarray | None:
+    def _query_vectors(self, texts: list[str], parts: Sequence[str] = ()) -> np.ndarray | None:
         if self._index.doc_vectors is None:
             return None
-        found, missing = self._cached(texts)
+        wanted = _wanted(texts, parts)
+        found, missing = self._cached(wanted)
         if missing:
             self._remember(found, missing, self.embed_queries(missing))
-        return self._stacked(found, texts)
+        return self._stacked(_joined(found, texts, parts), texts)
 
-    async def _aquery_vectors(self, texts: list[str]) -> np.ndarray | None:
+    async def _aquery_vectors(
+        self, texts: list[str], parts: Sequence[str] = ()
+    ) -> np.ndarray | None:
         if self._index.doc_vectors is None:
             return None
-        found, missing = self._cached(texts)
+        wanted = _wanted(texts, parts)
+        found, missing = self._cached(wanted)
         if missing:
             raw = await self.query_embeddings.aembed_documents(missing)
             self._remember(found, missing, np.asarray(raw, dtype=np.float32))
-        return self._stacked(found, texts)
+        return self._stacked(_joined(found, texts, parts), texts)
 
     # ------------------------------------------------------------------ ranking
     @staticmethod
@@ -294,27 +298,35 @@ class ToolRetriever(BaseRetriever):
             return result
         return self._reranker.apply(signals, result)
 
-    def rank(self, query: str, *, decompose: bool | None = None) -> RankResult | None:
+    def rank(
+        self, query: str, *, decompose: bool | None = None, parts: Sequence[str] = ()
+    ) -> RankResult | None:
         """Score every tool for ``query`` (``None`` for an empty query).
 
         ``decompose`` overrides the retriever's own setting for this query (``False``: the
-        text is embedded whole, not also clause by clause).
+        text is embedded whole, not also clause by clause). ``parts`` are the texts that
+        ``query`` joins (a conversation's turns, in order): the query's own vector is then
+        the length-weighted mean of theirs, each part embedded once and kept, instead of
+        the joined text embedded anew each time a turn is added (the encoder's time grows
+        with the text's length; the words are still matched on the whole query).
         """
         text = self._check_query(query)
         if not text:
             return None
         split = self.decompose if decompose is None else decompose
         texts = self._index.query_texts(text, decompose=split)
-        return self._rank_text(text, self._query_vectors(texts), split)
+        return self._rank_text(text, self._query_vectors(texts, _parts(parts)), split)
 
-    async def arank(self, query: str, *, decompose: bool | None = None) -> RankResult | None:
+    async def arank(
+        self, query: str, *, decompose: bool | None = None, parts: Sequence[str] = ()
+    ) -> RankResult | None:
         """Async :meth:`rank`: the embedding runs off the event loop."""
         text = self._check_query(query)
         if not text:
             return None
         split = self.decompose if decompose is None else decompose
         texts = self._index.query_texts(text, decompose=split)
-        vectors = await self._aquery_vectors(texts)
+        vectors = await self._aquery_vectors(texts, _parts(parts))
         return self._rank_text(text, vectors, split)
 
     def rank_batch(self, queries: Sequence[str]) -> list[RankResult | None]:
@@ -414,3 +426,51 @@ class ToolRetriever(BaseRetriever):
     ) -> list[Document]:
         n = self._resolve_k(k)
         return self._to_documents(self.hits(await self.arank(query), n))
+
+
+def _parts(parts: Sequence[str]) -> tuple[str, ...]:
+    """The non-empty parts of a joined query, bounded like a query (two at least, or none)."""
+    if isinstance(parts, str):
+        msg = "parts must be a sequence of texts, not one str"
+        raise ToolSelectionError(msg)
+    kept = tuple(p[:_MAX_QUERY_CHARS].strip() for p in parts if isinstance(p, str))
+    kept = tuple(p for p in kept if p)
+    return kept if len(kept) >= 2 else ()
+
+
+#: What a clause loses of a part that is one clause (its split and strip characters).
+_CLAUSE_EDGES = " ,.\"'\n\t-*•;?!"
+
+
+def _part_of(parts: Sequence[str]) -> dict[str, str]:
+    """Each part that is a single clause, by the clause's text (the part without its stop)."""
+    return {p.strip(_CLAUSE_EDGES): p for p in parts}
+
+
+def _wanted(texts: list[str], parts: Sequence[str]) -> list[str]:
+    """What to embed: the query's texts, or its parts and clauses when it joins parts.
+
+    A clause that is a whole part but for its punctuation ("right now" of "... right now.")
+    takes the part's vector rather than costing an embedding of its own.
+    """
+    if not parts:
+        return texts
+    part_of = _part_of(parts)
+    return list(dict.fromkeys([*parts, *(part_of.get(t, t) for t in texts[1:])]))
+
+
+def _joined(
+    found: dict[str, np.ndarray], texts: list[str], parts: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """``found`` with the whole query's vector (``texts[0]``) made from its parts' vectors."""
+    if not parts:
+        return found
+    weights = np.asarray([len(p) for p in parts], dtype=np.float32)
+    mean = (weights[:, None] * np.stack([found[p] for p in parts])).sum(axis=0)
+    norm = float(np.linalg.norm(mean))
+    out = {**found, texts[0]: (mean / norm if norm > 0 else mean).astype(np.float32)}
+    part_of = _part_of(parts)
+    for clause in texts[1:]:
+        if clause not in out:
+            out[clause] = found[part_of[clause]]
+    return out

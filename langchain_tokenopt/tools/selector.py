@@ -56,7 +56,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
@@ -78,6 +78,8 @@ from langchain_tokenopt.tools.working_set import (
 )
 
 logger = logging.getLogger(__name__)
+
+V = TypeVar("V")
 
 __all__ = ["DEFAULT_MAX_TOOL_TOKENS", "FIND_TOOLS_NAME", "ToolSelector", "make_find_tools_tool"]
 
@@ -165,11 +167,30 @@ class _Context:
     text: str
 
 
-def _rank_args(query: str | _Context) -> tuple[str, bool | None]:
-    """``(text, decompose)`` for ``retriever.rank`` from a request of the selection flow."""
+@dataclass(frozen=True)
+class _Joined:
+    """A query that joins a conversation's turns, ranked with its vector made of theirs."""
+
+    text: str
+    parts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Query:
+    """The arguments of ``retriever.rank`` for one request of the selection flow."""
+
+    text: str
+    decompose: bool | None = None  # None: the retriever's own setting
+    parts: tuple[str, ...] = ()
+
+
+def _rank_args(query: str | _Context | _Joined) -> _Query:
+    """What ``retriever.rank`` is asked for a request of the selection flow."""
     if isinstance(query, _Context):
-        return query.text, False
-    return query, None  # the retriever's own setting
+        return _Query(query.text, decompose=False)
+    if isinstance(query, _Joined):
+        return _Query(query.text, parts=query.parts)
+    return _Query(query)
 
 
 @dataclass(frozen=True)
@@ -263,8 +284,8 @@ class _SelectionRun:
         self._result: RankResult | None = None
         self._done = False
 
-    def next(self) -> tuple[str, bool | None] | None:
-        """``(text, decompose)`` of the next query to rank; ``None`` once the selection is made."""
+    def next(self) -> _Query | None:
+        """The next query to rank; ``None`` once the selection is made."""
         if self._done:
             return None
         try:
@@ -373,6 +394,11 @@ class ToolSelector:
         clause_min_score: Score a clause's best tool needs for the clause to bring tools
             (0.2: below it, on the tau-bench dev split, clauses such as "I understand" only
             brought distractors that broke the cached prefix).
+        reply_picks: Rank a reply to the agent (a confirmation or a short answer, see
+            :func:`~langchain_tokenopt.tools.working_set.is_reply`) on its own too once a
+            working set exists. Off by default: such a reply is ranked joined to its task's
+            request only, since alone its words ("my user id is ...", "use my gift card")
+            match other tasks' tools, which then stay bound for the rest of the task.
 
     Example:
         .. code-block:: python
@@ -405,6 +431,7 @@ class ToolSelector:
         group_min_score: float = 0.03,
         clause_picks: int = 2,
         clause_min_score: float = 0.2,
+        reply_picks: bool = False,
     ) -> None:
         if not isinstance(retriever, ToolRetriever):
             msg = f"retriever must be a ToolRetriever, got {type(retriever).__name__}"
@@ -457,6 +484,10 @@ class ToolSelector:
             msg = f"add_above_set must be a bool, got {add_above_set!r}"
             raise TokenOptConfigError(msg)
         self.add_above_set = add_above_set
+        if not isinstance(reply_picks, bool):
+            msg = f"reply_picks must be a bool, got {reply_picks!r}"
+            raise TokenOptConfigError(msg)
+        self.reply_picks = reply_picks
         self.bind_score = float(bind_score)
         self.group_cap = group_cap
         self.group_min_score = float(group_min_score)
@@ -466,6 +497,7 @@ class ToolSelector:
         self.counter = counter or get_token_counter("gpt-4o")
         self._turns: OrderedDict[str, _Ranked] = OrderedDict()
         self._finds: OrderedDict[str, list[ToolHit]] = OrderedDict()
+        self._contexts: OrderedDict[str, list[ToolHit]] = OrderedDict()
         self._lock = threading.Lock()
         self._tool_tokens: dict[str, int] = {}
         self._catalog_tokens: int | None = None
@@ -500,10 +532,7 @@ class ToolSelector:
 
     def _find_hits(self, query: str, result: RankResult | None) -> list[ToolHit]:
         hits = self.retriever.hits(result, self.find_tools_k)
-        with self._lock:
-            self._finds[query] = hits
-            while len(self._finds) > _TURN_CACHE_SIZE:
-                self._finds.popitem(last=False)
+        self._keep(self._finds, query, hits)
         return hits
 
     # ------------------------------------------------------------------ tokens
@@ -524,18 +553,19 @@ class ToolSelector:
         return self._catalog_tokens
 
     # ------------------------------------------------------------------ assembly
-    def _cached_turn(self, key: str) -> _Ranked | None:
+    def _kept(self, table: OrderedDict[str, V], key: str) -> V | None:
+        """``table[key]`` (a bounded LRU of this selector's) or None."""
         with self._lock:
-            hit = self._turns.get(key)
+            hit = table.get(key)
             if hit is not None:
-                self._turns.move_to_end(key)
+                table.move_to_end(key)
             return hit
 
-    def _store_turn(self, key: str, value: _Ranked) -> None:
+    def _keep(self, table: OrderedDict[str, V], key: str, value: V) -> None:
         with self._lock:
-            self._turns[key] = value
-            while len(self._turns) > _TURN_CACHE_SIZE:
-                self._turns.popitem(last=False)
+            table[key] = value
+            while len(table) > _TURN_CACHE_SIZE:
+                table.popitem(last=False)
 
     def _fallback(self, turn_id: str, exc: Exception) -> ToolSelection:
         logger.warning("tool selection failed, binding the whole catalog: %s", exc, exc_info=True)
@@ -563,7 +593,7 @@ class ToolSelector:
 
     def _flow(
         self, messages: list[BaseMessage], working_set: Any, margin: float | None
-    ) -> Generator[str | _Context, RankResult | None, ToolSelection]:
+    ) -> Generator[str | _Context | _Joined, RankResult | None, ToolSelection]:
         """The selection as a generator of retrieval queries (sync and async drive it)."""
         catalog = self.retriever.index.position
         turn = parse_turn(messages, catalog=catalog, carry_turns=self.carry_turns)
@@ -574,14 +604,20 @@ class ToolSelector:
         # A fresh start: nothing bound yet, and the newest turn opens the task (the user's
         # answers to the agent's questions continue it: "log me in" ... "justinkool" ...).
         fresh = not started and not turn.called and not turn.find_queries and not ctx.task_turns
-        key = f"{turn.turn_id}\x00{ctx.query}"
-        ranked = self._cached_turn(key)
+        # A reply to the agent ("Sure, my user id is ...", "Yes, please go ahead") is read
+        # with its task only: alone, its words match tools of other tasks (a user id, a
+        # payment), which would join the working set for the rest of the task.
+        read_alone = not (started and ctx.reply and not self.reply_picks)
+        key = f"{turn.turn_id}\x00{ctx.query}\x00{read_alone}"
+        ranked = self._kept(self._turns, key)
         if ranked is None:
             rankings: list[_Ranked] = []
             # The joined query adds the open task's context; the newest turn alone keeps its
             # own signal (earlier turns must not push its tool out of the picks).
-            for text in dict.fromkeys(t for t in (ctx.query, ctx.newest) if t):
-                result = yield text
+            queries = (ctx.query, ctx.newest) if read_alone else (ctx.query,)
+            for text in dict.fromkeys(t for t in queries if t):
+                # the joined query's vector is made of its turns' (each embedded once)
+                result = yield _Joined(text, ctx.parts) if ctx.parts and text == ctx.query else text
                 order = self.retriever.hits(result, _GROUP_ORDER)
                 rankings.append(
                     _Ranked(
@@ -597,7 +633,7 @@ class ToolSelector:
             ranked = rankings[0]
             if len(rankings) > 1:
                 ranked = replace(ranked, alone=rankings[1])
-            self._store_turn(key, ranked)
+            self._keep(self._turns, key, ranked)
         decision = ranked.decision
         views = [ranked] if ranked.alone is None else [ranked, ranked.alone]
         if (
@@ -640,13 +676,19 @@ class ToolSelector:
             scores[s.name] = score
         if needs and not fresh and self.context_k:
             for text in ctx.context_texts[:_CONTEXT_QUERIES]:
-                for s, score, _ in self.retriever.hits((yield _Context(text)), self.context_k):
+                # a tool loop ranks the same texts again (the assistant's words, the calls):
+                # their picks are kept per text
+                context_hits = self._kept(self._contexts, text)
+                if context_hits is None:
+                    context_hits = self.retriever.hits((yield _Context(text)), self.context_k)
+                    self._keep(self._contexts, text, context_hits)
+                for s, score, _ in context_hits:
                     if score >= self.context_min_score and s.name not in picks:
                         picks.append(s.name)
                         scores.setdefault(s.name, score)
         loaded: list[str] = []
         for q in turn.find_queries:
-            found = self._finds.get(q)
+            found = self._kept(self._finds, q)
             if found is None:
                 found = self._find_hits(q, (yield q))
             for s, score, _ in found:
@@ -883,7 +925,9 @@ class ToolSelector:
         run = _SelectionRun(self, _messages(conversation), working_set, margin)
         while (query := run.next()) is not None:
             try:
-                run.ranked(self.retriever.rank(query[0], decompose=query[1]))
+                run.ranked(
+                    self.retriever.rank(query.text, decompose=query.decompose, parts=query.parts)
+                )
             except Exception as exc:  # fail open: never break the user's agent
                 run.failed(exc)
         self._dispatch(run.selection, config)
@@ -901,7 +945,11 @@ class ToolSelector:
         run = _SelectionRun(self, _messages(conversation), working_set, margin)
         while (query := run.next()) is not None:
             try:
-                run.ranked(await self.retriever.arank(query[0], decompose=query[1]))
+                run.ranked(
+                    await self.retriever.arank(
+                        query.text, decompose=query.decompose, parts=query.parts
+                    )
+                )
             except Exception as exc:  # fail open: never break the user's agent
                 run.failed(exc)
         await self._adispatch(run.selection, config)

@@ -44,6 +44,7 @@ __all__ = [
     "TaskContext",
     "ToolWorkingSet",
     "is_follow_up",
+    "is_reply",
     "task_context",
 ]
 
@@ -90,6 +91,34 @@ def is_follow_up(text: str) -> bool:
     return len(words) <= _FOLLOW_UP_WORDS and bool(_FOLLOW_UP_START.match(lowered))
 
 
+# A reply that turns the task elsewhere ("no, cancel it instead") or adds a request ("sure,
+# and also book a hotel") is not a plain reply (see :func:`is_reply`).
+_REDIRECT_START = re.compile(r"^(?:no|nope|not really|neither|none|never mind|please)\b")
+
+
+def is_reply(text: str) -> bool:
+    """Return True for the user's reply to the agent: a confirmation or a short answer.
+
+    "Yes, please go ahead.", "Sure, my user id is mia_li_3668.", "Thanks, talk soon!" reply;
+    a message that opens with a negation or a bare "please", or whose words after the
+    confirmation start a new request ("sure, and also book a hotel"), does not: it may
+    turn the task to something the bound tools do not do.
+
+    Example:
+        .. code-block:: python
+
+            [is_reply(t) for t in ("Sure! My user ID is mia_li_3668.", "Sure, also book a hotel.")]
+            # [True, False]
+    """
+    lowered = " ".join(text.lower().split())
+    if not is_follow_up(lowered) or _REDIRECT_START.match(lowered):
+        return False
+    if not _CONFIRMATION.match(lowered):
+        return False
+    rest = _CONFIRMATION.sub("", lowered, count=1)
+    return not _FOLLOW_UP_START.match(rest)
+
+
 def message_text(message: BaseMessage) -> str:
     """The text blocks of a message's content, joined (tool calls and images left out)."""
     content = message.content
@@ -118,6 +147,12 @@ class TaskContext:
     task_turns: int = 0
     """Earlier human turns of the open task (since the agent's newest tool result); 0 when
     the newest turn starts it."""
+    parts: tuple[str, ...] = ()
+    """The human turns that :attr:`query` joins, in order (empty when it is one turn, or
+    was cut to ``max_query_chars``): what the query's vector can be made of."""
+    reply: bool = False
+    """The newest human message replies to the agent (:func:`is_reply`): a confirmation or
+    a short answer to its question, not a new request."""
 
 
 #: Characters of one context text that are ranked.
@@ -188,8 +223,11 @@ def task_context(messages: Sequence[BaseMessage], *, max_query_chars: int = 4000
                 earlier_turns = [earlier]
                 break
     query = newest[:max_query_chars]
+    parts: tuple[str, ...] = ()
     if earlier_turns and len(query) < max_query_chars:  # earlier turns fill what is left
-        query = "\n".join([*earlier_turns, query])[-max_query_chars:]
+        joined = "\n".join([*earlier_turns, query])
+        query = joined[-max_query_chars:]
+        parts = (*earlier_turns, newest) if len(joined) <= max_query_chars else ()
     contexts: list[str] = []
     calls_seen = 0
     result_seen = False
@@ -220,6 +258,8 @@ def task_context(messages: Sequence[BaseMessage], *, max_query_chars: int = 4000
         recent_calls=recent,
         newest=newest[:max_query_chars],
         task_turns=len(open_turns),
+        parts=parts,
+        reply=is_reply(newest),
     )
 
 

@@ -26,7 +26,7 @@ from langchain_tokenopt import build_optimized_agent
 from langchain_tokenopt.cache import LocalBackend, SemanticCache
 from langchain_tokenopt.context import ContextOptimizer
 from langchain_tokenopt.graph.defaults import tool_name
-from langchain_tokenopt.tools.working_set import WORKING_SET_KEY, is_follow_up
+from langchain_tokenopt.tools.working_set import WORKING_SET_KEY, is_follow_up, is_reply
 
 SYSTEM = "You are an airline and travel assistant. Use the tools; confirm before changing."
 
@@ -173,6 +173,77 @@ def test_follow_up_detection() -> None:
         "What is the weather in Oslo tomorrow?",
     ):
         assert not is_follow_up(text), text
+
+
+def test_reply_detection() -> None:
+    for text in (
+        "Yes, please go ahead with the upgrade. Thank you!",
+        "Sure, my user ID is mia_li_3668.",
+        "Thanks, you too! Talk soon.",
+    ):
+        assert is_reply(text), text
+    for text in (
+        "No, cancel the other one instead.",  # turns the task elsewhere
+        "Please book a hotel in Rome.",  # a request, not a reply
+        "Sure, and also book a hotel.",
+        "What is the weather in Oslo tomorrow?",
+    ):
+        assert not is_reply(text), text
+
+
+#: A policy of several topics, over the system budget the test gives the agent.
+POLICY = "\n".join(
+    [
+        "# Travel desk policy",
+        "Cancellations: a reservation can be cancelled within 24 hours of booking for a full "
+        "refund; after that only insured or business-class reservations are refunded.",
+        "Always read the reservation's details before cancelling it, and confirm with the user.",
+        "Baggage: economy passengers get one free checked bag; each extra bag costs 50 dollars.",
+        "Pets travel in the cabin only on flights under six hours, in an approved carrier.",
+        "Restaurants: book tables for at most eight people; larger groups go to the events desk.",
+        "Weather: forecasts come from the national service; never promise sunshine.",
+        "Music: the living-room speaker plays albums and playlists, never at night.",
+        "Currency: quote conversions at the day's rate and round to two decimals.",
+        "Email: never send an email without the user's approval of its text.",
+    ]
+)
+
+
+def test_prompt_question_skips_replies() -> None:
+    from langchain_tokenopt.graph.prompt_step import prompt_question
+
+    request = "I want to cancel my reservation ABC123, my plans changed."
+    convo: list[BaseMessage] = [
+        HumanMessage(request),
+        AIMessage("ABC123 is a confirmed flight from JFK. Shall I cancel it?"),
+        HumanMessage("Yes, please proceed."),
+    ]
+    assert prompt_question(convo) == request
+    convo.append(HumanMessage("How many bags can I check on my next flight?"))
+    assert prompt_question(convo) == convo[-1].text
+    assert prompt_question([HumanMessage("Yes, please.")]) == "Yes, please."
+    assert prompt_question([]) == ""
+
+
+def test_a_reply_keeps_the_system_prompt_fitted_to_its_request() -> None:
+    model = ScriptedChatModel(script=_airline_script)
+    CALLS.clear()
+    agent = build_optimized_agent(
+        model, CATALOG, system_prompt=POLICY, cache=False, monitor=False, system_budget=60
+    ).compile(checkpointer=InMemorySaver())
+    config = _config("t-policy")
+    agent.invoke(
+        {"messages": [HumanMessage("I want to cancel my reservation ABC123, my plans changed.")]},
+        config,
+    )
+    fitted = CALLS[0]["messages"][0].text
+    assert "Cancellations" in fitted and len(fitted) < len(POLICY)
+    CALLS.clear()
+    agent.invoke({"messages": [HumanMessage("Sure, my email is kim@example.com.")]}, config)
+    # the reply is answered under the prompt fitted to the request it answers (the
+    # provider's cached prefix stays valid), not one fitted to its own words (email)
+    assert CALLS and [c["messages"][0].text for c in CALLS] == [fitted] * len(CALLS)
+    assert "Email:" not in fitted
 
 
 def test_confirmation_keeps_the_working_set_and_survives_a_restart() -> None:
@@ -463,3 +534,28 @@ def test_store_lifetime_is_bounded_by_earlier_cacheable_tools() -> None:
         HumanMessage("Do you price match?"),
     ]
     assert turn_store_decision(booked, ttls).ttl is None  # the scope keeps that history
+
+
+@pytest.mark.parametrize("encoding", ["o200k_base", "cl100k_base"])
+def test_the_selection_step_reports_the_bound_tools_tokens(encoding: str) -> None:
+    from langchain_tokenopt.graph.step import run_step
+    from langchain_tokenopt.graph.tool_step import selection_step
+    from langchain_tokenopt.monitoring.reporting import StepRecorder
+    from langchain_tokenopt.tokens import TokenCounter
+    from langchain_tokenopt.tools import ToolSelector
+
+    selector = ToolSelector.from_tools(CATALOG)
+    counter = TokenCounter("gpt-4o", encoding=encoding)
+    recorder = StepRecorder(request_id="r1")
+    step = selection_step(
+        selector,
+        [HumanMessage("I want to cancel my reservation ABC123.")],
+        None,
+        tools=CATALOG,
+        margin=None,
+        counter=counter,
+        catalog_tokens=counter.count_tools(CATALOG),
+    )
+    choice = run_step(recorder, step)
+    # the selector's own count (same encoding) or a fresh count (another one): the same figure
+    assert recorder.events[0].tokens_after == counter.count_tools(choice.tools) > 0

@@ -215,3 +215,51 @@ def test_interleave_orders_and_option(store_dir: Path, catalog: list[Any]) -> No
     )
     query = "what's the stock price of Tesla and also play some relaxing music"
     assert set(names(r.invoke(query))) == {"get_stock_price", "play_music"}
+
+
+class CountingEncoder:
+    """The packaged embedder, recording each text it is asked to embed."""
+
+    def __init__(self) -> None:
+        from langchain_tokenopt.embeddings import OnnxEmbeddings
+
+        self.model = OnnxEmbeddings(recent=0)
+        self.texts: list[str] = []
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.texts.extend(texts)
+        return self.model.encode(texts)
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.texts.extend(texts)
+        return self.model.encode(texts).tolist()
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_a_joined_query_is_embedded_as_its_parts(
+    store_dir: Path, catalog: list[Any], use_async: bool
+) -> None:
+    encoder = CountingEncoder()
+    retriever = ToolRetriever(tools=catalog, query_embeddings=encoder, cache_dir=store_dir)
+    parts = ["I need to get from Boston to Denver on May 3.", "Please find me a flight."]
+    joined = "\n".join(parts)
+    if use_async:
+        result = await retriever.arank(joined, parts=parts)
+    else:
+        result = retriever.rank(joined, parts=parts)
+    assert result is not None and result.query_vector is not None
+    # the joined text never reaches the encoder: its vector is the length-weighted mean of
+    # the parts' (each embedded once), and each one-clause part stands for its clause
+    assert joined not in encoder.texts
+    assert sorted(encoder.texts) == sorted(parts)
+    vectors = encoder.model.encode(parts)
+    mean = len(parts[0]) * vectors[0] + len(parts[1]) * vectors[1]
+    np.testing.assert_allclose(result.query_vector, mean / np.linalg.norm(mean), atol=1e-6)
+    assert retriever._index.specs[int(result.order[0])].name == "search_flights"
+    # the next turn embeds only itself: the earlier part's vector is kept
+    encoder.texts.clear()
+    later = [parts[0], "And convert 300 dollars to euros as well."]
+    retriever.rank("\n".join(later), parts=later)
+    assert encoder.texts == [later[1]]
+    with pytest.raises(ToolSelectionError, match="sequence of texts"):
+        retriever.rank(joined, parts=joined)  # type: ignore[arg-type]

@@ -17,6 +17,8 @@ from langchain_tokenopt.tools import QueryClassifier, ToolRetriever, ToolSelecti
 from langchain_tokenopt.tools.selector import FIND_TOOLS_NAME
 from langchain_tokenopt.tools.working_set import task_context
 
+from .conftest import make_catalog
+
 
 class RecordingChatModel(BaseChatModel):
     """Stands in for a remote provider: records what bind_tools receives."""
@@ -339,6 +341,47 @@ def test_a_new_pick_joins_only_above_the_working_sets_own_tools(
     assert "play_music" in strict.select(convo, working_set=WEATHER_SET).names
     with pytest.raises(TokenOptConfigError):
         ToolSelector(retriever=retriever, add_above_set="yes")  # type: ignore[arg-type]
+
+
+def test_a_reply_is_read_with_its_task(retriever: ToolRetriever) -> None:
+    read = ToolSelector(retriever=retriever, k=3, max_tools=8, context_k=0)
+    alone = ToolSelector(retriever=retriever, k=3, max_tools=8, context_k=0, reply_picks=True)
+    # an answer to the agent's question: alone, its words pick tools of other tasks (money,
+    # hotels), which would stay bound for the rest of the task
+    convo = after_the_weather("Sure, my budget is 200 euros.")
+    assert len(alone.select(convo, working_set=WEATHER_SET).names) > 2
+    kept = read.select(convo, working_set=WEATHER_SET).names
+    assert [n for n in kept if n != FIND_TOOLS_NAME] == ["get_weather"]
+    # a reply that asks for something new is still heard, through its task's query
+    convo[-1] = HumanMessage("Sure, I would like a hotel too.")
+    assert "hotels.book_room" in read.select(convo, working_set=WEATHER_SET).names
+    # a new request after "sure, and ..." is not a reply: its own picks join
+    convo[-1] = HumanMessage("Sure, and also convert 200 dollars to euros.")
+    assert "convert_currency" in read.select(convo, working_set=WEATHER_SET).names
+    with pytest.raises(TokenOptConfigError):
+        ToolSelector(retriever=retriever, reply_picks="no")  # type: ignore[arg-type]
+
+
+def test_a_tool_loop_ranks_each_context_text_once(store_dir: Path) -> None:
+    ranked: list[str] = []
+
+    class Counting(ToolRetriever):
+        def rank(self, query: str, **kwargs: Any) -> Any:
+            ranked.append(query)
+            return super().rank(query, **kwargs)
+
+    selector = ToolSelector(
+        retriever=Counting(tools=make_catalog(), k=3, cache_dir=store_dir), k=3, max_tools=8
+    )
+    convo = after_the_weather("Is it colder in Bergen?")
+    convo += [call("get_weather", {"city": "Bergen"}, "w2"), tool_msg("w2", "snow, -2C")]
+    first = selector.select(convo, working_set=WEATHER_SET)
+    assert ranked
+    ranked.clear()
+    # the next call of the same loop: the turn's ranking and the context texts' are kept
+    again = selector.select(convo, working_set=first.working_set)
+    assert ranked == []
+    assert again.names == first.names
 
 
 def test_the_newest_turn_keeps_its_own_picks_beside_the_open_task(
