@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -75,6 +76,21 @@ class CachedEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Return one unit vector per text (rows in the order of ``texts``)."""
+        found, missing = self.lookup(texts)
+        self.hits += len(texts) - len(missing)
+        self.misses += len(missing)
+        if missing:
+            self.keep(found, missing, encode_texts(self.embeddings, missing))
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float64)
+        return np.stack([found[t] for t in texts])
+
+    def lookup(self, texts: Sequence[str]) -> tuple[dict[str, np.ndarray], list[str]]:
+        """The kept vectors of ``texts`` by text, and the texts (deduplicated) still missing.
+
+        With :meth:`keep`, what :meth:`encode` does, for a caller that embeds the missing
+        texts its own way (an async embedder, float32 rows).
+        """
         found: dict[str, np.ndarray] = {}
         with self._lock:
             for text in texts:
@@ -82,23 +98,19 @@ class CachedEncoder:
                 if vector is not None:
                     self._vectors.move_to_end(text)
                     found[text] = vector
-        missing = list(dict.fromkeys(t for t in texts if t not in found))
-        self.hits += len(texts) - len(missing)
-        self.misses += len(missing)
-        if missing:
-            fresh = encode_texts(self.embeddings, missing)
-            for text, vector in zip(missing, fresh, strict=True):
-                found[text] = vector
-            if self.max_entries:
-                with self._lock:
-                    for text, vector in zip(missing, fresh, strict=True):
-                        self._vectors[text] = vector
-                        self._vectors.move_to_end(text)
-                    while len(self._vectors) > self.max_entries:
-                        self._vectors.popitem(last=False)
-        if not texts:
-            return np.zeros((0, 0), dtype=np.float64)
-        return np.stack([found[t] for t in texts])
+        return found, [t for t in dict.fromkeys(texts) if t not in found]
+
+    def keep(self, found: dict[str, np.ndarray], texts: list[str], vectors: Any) -> None:
+        """Add the fresh ``vectors`` of ``texts`` to ``found`` and to the cache."""
+        for text, vector in zip(texts, vectors, strict=True):
+            found[text] = vector
+        if self.max_entries:
+            with self._lock:
+                for text, vector in zip(texts, vectors, strict=True):
+                    self._vectors[text] = vector
+                    self._vectors.move_to_end(text)
+                while len(self._vectors) > self.max_entries:
+                    self._vectors.popitem(last=False)
 
     def clear(self) -> None:
         """Forget every cached vector."""

@@ -59,7 +59,7 @@ def measure_latency(
     # methods take turns on each query (order rotated), so a busy spell hits them alike
     for i, q in enumerate(lat_q):
         for label in labels[i % len(labels) :] + labels[: i % len(labels)]:
-            r_lat._query_cache.clear()
+            r_lat.forget()
             t = time.perf_counter()
             c = time.process_time()
             methods[label](q)
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> None:
     r_dev = make_retriever(bfcl_cat, examples, cache / "s", embeddings=embedder)
 
     def dev_examples_only_invoke(q: str) -> None:
-        r_dev._query_cache.clear()
+        r_dev.forget()
         r_dev.invoke(q, k=5)
 
     r_dev.invoke("warm up", k=5)

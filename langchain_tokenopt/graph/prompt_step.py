@@ -75,13 +75,14 @@ def prompt_question(messages: Sequence[BaseMessage]) -> str:
             prompt_question([HumanMessage("Cancel my flight."), AIMessage("Sure?"),
                              HumanMessage("Yes, please.")])  # "Cancel my flight."
     """
-    humans = [m.text for m in messages if isinstance(m, HumanMessage)]
-    if not humans:
-        return ""
-    for text in reversed(humans):
-        if not is_reply(text):
-            return text
-    return humans[-1]
+    newest: str | None = None
+    for message in reversed(messages):  # newest first: a long thread is read only to its request
+        if isinstance(message, HumanMessage):
+            text = message.text
+            if not is_reply(text):
+                return text
+            newest = text if newest is None else newest
+    return newest or ""
 
 
 class FittedPrompts:

@@ -13,8 +13,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError
 
+from langchain_tokenopt._vectors import CachedEncoder
 from langchain_tokenopt.errors import TokenOptConfigError, TokenOptError, ToolSelectionError
 from langchain_tokenopt.tools.catalog import OnDuplicate, build_catalog
 from langchain_tokenopt.tools.index import FusionWeights, RankResult, ToolIndex
@@ -125,8 +124,9 @@ class ToolRetriever(BaseRetriever):
 
     _index: ToolIndex = PrivateAttr()
     _reranker: Reranker | None = PrivateAttr(default=None)
-    _query_cache: OrderedDict[str, np.ndarray] = PrivateAttr(default_factory=OrderedDict)
-    _cache_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _queries: CachedEncoder = PrivateAttr(
+        default_factory=lambda: CachedEncoder(None, max_entries=_QUERY_CACHE_SIZE)
+    )
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -232,25 +232,9 @@ class ToolRetriever(BaseRetriever):
             raise ToolSelectionError(msg)
         return self._encode(self.query_embeddings, texts)
 
-    def _cached(self, texts: list[str]) -> tuple[dict[str, np.ndarray], list[str]]:
-        """The cached vectors of ``texts`` and the texts (deduplicated) still to embed."""
-        found: dict[str, np.ndarray] = {}
-        with self._cache_lock:
-            for text in texts:
-                hit = self._query_cache.get(text)
-                if hit is not None:
-                    self._query_cache.move_to_end(text)
-                    found[text] = hit
-        return found, [t for t in dict.fromkeys(texts) if t not in found]
-
-    def _remember(
-        self, found: dict[str, np.ndarray], texts: list[str], vectors: np.ndarray
-    ) -> None:
-        with self._cache_lock:
-            for text, vector in zip(texts, vectors, strict=True):
-                self._query_cache[text] = found[text] = vector
-            while len(self._query_cache) > _QUERY_CACHE_SIZE:
-                self._query_cache.popitem(last=False)
+    def forget(self) -> None:
+        """Drop the kept query vectors (the next rank of each text embeds it again)."""
+        self._queries.clear()
 
     def _stacked(self, found: dict[str, np.ndarray], texts: list[str]) -> np.ndarray:
         doc_vectors = self._index.doc_vectors
@@ -260,23 +244,23 @@ class ToolRetriever(BaseRetriever):
     def _query_vectors(self, texts: list[str], parts: Sequence[str] = ()) -> np.ndarray | None:
         if self._index.doc_vectors is None:
             return None
-        wanted = _wanted(texts, parts)
-        found, missing = self._cached(wanted)
+        part_of = _part_of(parts)
+        found, missing = self._queries.lookup(_wanted(texts, parts, part_of))
         if missing:
-            self._remember(found, missing, self.embed_queries(missing))
-        return self._stacked(_joined(found, texts, parts), texts)
+            self._queries.keep(found, missing, self.embed_queries(missing))
+        return self._stacked(_joined(found, texts, parts, part_of), texts)
 
     async def _aquery_vectors(
         self, texts: list[str], parts: Sequence[str] = ()
     ) -> np.ndarray | None:
         if self._index.doc_vectors is None:
             return None
-        wanted = _wanted(texts, parts)
-        found, missing = self._cached(wanted)
+        part_of = _part_of(parts)
+        found, missing = self._queries.lookup(_wanted(texts, parts, part_of))
         if missing:
             raw = await self.query_embeddings.aembed_documents(missing)
-            self._remember(found, missing, np.asarray(raw, dtype=np.float32))
-        return self._stacked(_joined(found, texts, parts), texts)
+            self._queries.keep(found, missing, np.asarray(raw, dtype=np.float32))
+        return self._stacked(_joined(found, texts, parts, part_of), texts)
 
     # ------------------------------------------------------------------ ranking
     @staticmethod
@@ -447,20 +431,19 @@ def _part_of(parts: Sequence[str]) -> dict[str, str]:
     return {p.strip(_CLAUSE_EDGES): p for p in parts}
 
 
-def _wanted(texts: list[str], parts: Sequence[str]) -> list[str]:
+def _wanted(texts: list[str], parts: Sequence[str], part_of: dict[str, str]) -> list[str]:
     """What to embed: the query's texts, or its parts and clauses when it joins parts.
 
     A clause that is a whole part but for its punctuation ("right now" of "... right now.")
-    takes the part's vector rather than costing an embedding of its own.
+    takes the part's vector (``part_of``) rather than costing an embedding of its own.
     """
     if not parts:
         return texts
-    part_of = _part_of(parts)
     return list(dict.fromkeys([*parts, *(part_of.get(t, t) for t in texts[1:])]))
 
 
 def _joined(
-    found: dict[str, np.ndarray], texts: list[str], parts: Sequence[str]
+    found: dict[str, np.ndarray], texts: list[str], parts: Sequence[str], part_of: dict[str, str]
 ) -> dict[str, np.ndarray]:
     """``found`` with the whole query's vector (``texts[0]``) made from its parts' vectors."""
     if not parts:
@@ -469,7 +452,6 @@ def _joined(
     mean = (weights[:, None] * np.stack([found[p] for p in parts])).sum(axis=0)
     norm = float(np.linalg.norm(mean))
     out = {**found, texts[0]: (mean / norm if norm > 0 else mean).astype(np.float32)}
-    part_of = _part_of(parts)
     for clause in texts[1:]:
         if clause not in out:
             out[clause] = found[part_of[clause]]

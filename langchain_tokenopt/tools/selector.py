@@ -157,40 +157,18 @@ def make_find_tools_tool(
 
 
 @dataclass(frozen=True)
-class _Context:
-    """A context text, ranked whole (not clause by clause).
-
-    The assistant's words, a call or a tool result give two picks at most; split into
-    clauses, a JSON result would cost several embeddings for them.
-    """
-
-    text: str
-
-
-@dataclass(frozen=True)
-class _Joined:
-    """A query that joins a conversation's turns, ranked with its vector made of theirs."""
-
-    text: str
-    parts: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class _Query:
-    """The arguments of ``retriever.rank`` for one request of the selection flow."""
+    """One request of the selection flow: the arguments of ``retriever.rank``.
+
+    A context text (the assistant's words, a call or a tool result) is ranked whole
+    (``decompose=False``): it gives two picks at most, and split into clauses a JSON result
+    would cost several embeddings for them. A query that joins a conversation's turns passes
+    them as ``parts`` (its vector is made of theirs).
+    """
 
     text: str
     decompose: bool | None = None  # None: the retriever's own setting
     parts: tuple[str, ...] = ()
-
-
-def _rank_args(query: str | _Context | _Joined) -> _Query:
-    """What ``retriever.rank`` is asked for a request of the selection flow."""
-    if isinstance(query, _Context):
-        return _Query(query.text, decompose=False)
-    if isinstance(query, _Joined):
-        return _Query(query.text, parts=query.parts)
-    return _Query(query)
 
 
 @dataclass(frozen=True)
@@ -289,7 +267,8 @@ class _SelectionRun:
         if self._done:
             return None
         try:
-            return _rank_args(self.flow.send(self._result))
+            request = self.flow.send(self._result)
+            return request if isinstance(request, _Query) else _Query(request)
         except StopIteration as stop:
             self._finish(stop.value)
         except Exception as exc:  # fail open: never break the user's agent
@@ -593,7 +572,7 @@ class ToolSelector:
 
     def _flow(
         self, messages: list[BaseMessage], working_set: Any, margin: float | None
-    ) -> Generator[str | _Context | _Joined, RankResult | None, ToolSelection]:
+    ) -> Generator[str | _Query, RankResult | None, ToolSelection]:
         """The selection as a generator of retrieval queries (sync and async drive it)."""
         catalog = self.retriever.index.position
         turn = parse_turn(messages, catalog=catalog, carry_turns=self.carry_turns)
@@ -617,7 +596,7 @@ class ToolSelector:
             queries = (ctx.query, ctx.newest) if read_alone else (ctx.query,)
             for text in dict.fromkeys(t for t in queries if t):
                 # the joined query's vector is made of its turns' (each embedded once)
-                result = yield _Joined(text, ctx.parts) if ctx.parts and text == ctx.query else text
+                result = yield _Query(text, parts=ctx.parts) if text == ctx.query else text
                 order = self.retriever.hits(result, _GROUP_ORDER)
                 rankings.append(
                     _Ranked(
@@ -680,7 +659,8 @@ class ToolSelector:
                 # their picks are kept per text
                 context_hits = self._kept(self._contexts, text)
                 if context_hits is None:
-                    context_hits = self.retriever.hits((yield _Context(text)), self.context_k)
+                    ranked_text = yield _Query(text, decompose=False)  # ranked whole
+                    context_hits = self.retriever.hits(ranked_text, self.context_k)
                     self._keep(self._contexts, text, context_hits)
                 for s, score, _ in context_hits:
                     if score >= self.context_min_score and s.name not in picks:
