@@ -358,7 +358,12 @@ class ToolSelector:
             bound tools rewrites the provider's cached prefix.
         add_above_set: Once a working set exists, a new pick of the turn's query joins only
             when it ranks above every tool of the set for that query (the set's own tools
-            already answer what ranks below them); named tools always join.
+            already answer what ranks below them); named tools always join. A group the
+            call's picks bring (starting the set or joining it) counts as the set's: a pick
+            outside it ranked below the group's best tool does not join (on the tau-bench
+            and ToolTalk dev splits, such picks were distractors that stayed bound for the
+            whole task); another request of the message still brings its tool as a clause
+            pick.
         groups: ``{group: [tool names]}`` of tools that belong together; tools outside it
             are grouped by namespace (explicit, or a shared dotted prefix).
         group_cap: Most group members one call brings in with a confident pick.
@@ -629,27 +634,24 @@ class ToolSelector:
         scores: dict[str, float] = {}
         base: list[ToolHit] = []
         if needs:
-            seen: set[str] = set()
-            for view in views:
-                for hit in self._base_hits(view, margin, prev, started):
-                    if hit[0].name not in seen:
-                        seen.add(hit[0].name)
-                        base.append(hit)
-        if needs:
+            within = [(v, hit) for v in views for hit in self._base_hits(v, margin, prev, started)]
             # Each request of a multi-intent message brings its own best tool, even when
             # another request's tools lead the ranking ("set an alarm ... and mark the
             # reminders as complete").
-            for view in views[-1:]:
-                for hit in self._clause_picks(view, prev):
-                    if hit[0].name not in seen:
-                        seen.add(hit[0].name)
-                        base.append(hit)
-            for view in views:
-                for hits in (view.lead, *view.clauses):
-                    for hit in self._consensus_picks(hits, prev):
-                        if hit[0].name not in seen:
-                            seen.add(hit[0].name)
-                            base.append(hit)
+            extra = [hit for v in views[-1:] for hit in self._clause_picks(v, prev)]
+            extra += [
+                hit
+                for v in views
+                for hits in (v.lead, *v.clauses)
+                for hit in self._consensus_picks(hits, prev)
+            ]
+            if self.add_above_set:
+                within = self._outranked_by_group(within, extra, prev)
+            seen: set[str] = set()
+            for hit in [*(h for _, h in within), *extra]:
+                if hit[0].name not in seen:
+                    seen.add(hit[0].name)
+                    base.append(hit)
         picks = [s.name for s, _, _ in base]
         for s, score, _ in base:
             scores[s.name] = score
@@ -710,6 +712,53 @@ class ToolSelector:
                     if h[2] or h[0].name in prev.names or position.get(h[0].name, 0) < cut
                 ]
         return base
+
+    def _outranked_by_group(
+        self,
+        within: list[tuple[_Ranked, ToolHit]],
+        extra: Sequence[ToolHit],
+        prev: ToolWorkingSet,
+    ) -> list[tuple[_Ranked, ToolHit]]:
+        """Drop the picks that a group this call brings outranks.
+
+        A group this call's picks bring (two of its tools, or tools whose scores add up to
+        ``group_min_score``, as in :meth:`_group_mates`) joins the working set, or starts it.
+        A pick of another group, or of none, that its ranking puts below the brought group's
+        best-ranked tool adds nothing the group lacks for the query, and it would stay bound
+        for the whole task: it is dropped, as :meth:`_base_hits` drops a pick that the set's
+        own tools outrank. A request of the message that asks for another tool brings it as
+        a clause pick (``clause_min_score``). ``within`` pairs each pick within the margin
+        with the ranking it comes from; ``extra`` (clause and consensus picks) is kept whole
+        and counts towards the groups.
+        """
+        score: dict[str, float] = {}
+        for hit in [*(h for _, h in within), *extra]:
+            score.setdefault(hit[0].name, hit[1])
+        weight: dict[str, float] = {}
+        count: dict[str, int] = {}
+        for name, value in score.items():
+            group = self._group_of.get(name)
+            if group is not None:
+                weight[group] = weight.get(group, 0.0) + value
+                count[group] = count.get(group, 0) + 1
+        brought = [g for g in weight if count[g] >= 2 or weight[g] >= self.group_min_score]
+        if not brought:
+            return within
+        kept: list[tuple[_Ranked, ToolHit]] = []
+        for view, hit in within:
+            name = hit[0].name
+            if hit[2] or name in prev.names or self._group_of.get(name) in brought:
+                kept.append((view, hit))
+                continue
+            # the brought group's best rank in this view (a group absent from it cuts nothing)
+            order = view.order
+            cut = min(
+                (order.index(m) for g in brought for m in self._groups[g] if m in order),
+                default=len(order),
+            )
+            if name not in order or order.index(name) < cut:
+                kept.append((view, hit))
+        return kept
 
     def _clause_picks(self, ranked: _Ranked, prev: ToolWorkingSet) -> list[ToolHit]:
         """The tools each clause of a multi-intent message asks for on its own.

@@ -464,6 +464,38 @@ ERRANDS = [
 ]
 
 
+def test_a_brought_group_outranks_the_picks_ranked_below_it(
+    store_dir: Path, catalog: list[Any]
+) -> None:
+    retriever = ToolRetriever(tools=[*catalog, *ERRANDS], k=5, cache_dir=store_dir)
+    strict = ToolSelector(retriever=retriever, k=5, max_tools=12, context_k=0)
+    loose = ToolSelector(retriever=retriever, k=5, max_tools=12, context_k=0, add_above_set=False)
+
+    def bound(selector: ToolSelector, text: str) -> set[str]:
+        return set(selector.select([HumanMessage(text)]).names) - {FIND_TOOLS_NAME}
+
+    hotels = {"hotels.book_room", "hotels.cancel_booking"}
+    # the hotel pick brings its namespace: the tools ranked below it (pizza, flights ...)
+    # would only stay bound for the whole task
+    request = "I need a hotel room in Rome for Friday night."
+    assert bound(strict, request) == hotels
+    assert bound(loose, request) > hotels
+    # a tool ranked above the brought group is what the request is about: it stays
+    assert bound(strict, "Book a taxi to my hotel in Rome") == {"book_taxi", *hotels}
+    # another request of the message brings its own tool (a clause pick)
+    two_requests = "Book a hotel room in Rome. Also, set an alarm for 7 am."
+    assert bound(strict, two_requests) == {"set_alarm", *hotels}
+    # a group joining a working set outranks them the same way
+    later = after_the_weather("Thanks. I also need a hotel room in Rome for Friday night.")
+    joined = strict.select(later, working_set=WEATHER_SET).names
+    assert set(joined) - {FIND_TOOLS_NAME} == {"get_weather", *hotels}
+    assert len(loose.select(later, working_set=WEATHER_SET).names) > len(joined)
+    # no group brought, nothing outranks the picks: the margin alone decides
+    pizza = "Order a pizza for delivery tonight."
+    assert bound(strict, pizza) == bound(loose, pizza)
+    assert len(bound(strict, pizza)) == 5
+
+
 def test_a_group_leading_the_ranking_together_joins_without_a_confident_pick(
     store_dir: Path, catalog: list[Any]
 ) -> None:
