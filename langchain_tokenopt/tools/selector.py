@@ -54,7 +54,7 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -721,8 +721,8 @@ class ToolSelector:
     ) -> list[tuple[_Ranked, ToolHit]]:
         """Drop the picks that a group this call brings outranks.
 
-        A group this call's picks bring (two of its tools, or tools whose scores add up to
-        ``group_min_score``, as in :meth:`_group_mates`) joins the working set, or starts it.
+        A group this call's picks bring (:meth:`_picked_groups`) joins the working set, or
+        starts it.
         A pick of another group, or of none, that its ranking puts below the brought group's
         best-ranked tool adds nothing the group lacks for the query, and it would stay bound
         for the whole task: it is dropped, as :meth:`_base_hits` drops a pick that the set's
@@ -734,29 +734,24 @@ class ToolSelector:
         score: dict[str, float] = {}
         for hit in [*(h for _, h in within), *extra]:
             score.setdefault(hit[0].name, hit[1])
-        weight: dict[str, float] = {}
-        count: dict[str, int] = {}
-        for name, value in score.items():
-            group = self._group_of.get(name)
-            if group is not None:
-                weight[group] = weight.get(group, 0.0) + value
-                count[group] = count.get(group, 0) + 1
-        brought = [g for g in weight if count[g] >= 2 or weight[g] >= self.group_min_score]
+        brought = self._picked_groups(score, score)
         if not brought:
             return within
+        members = {m for g in brought for m in self._groups[g]}
+        cuts: dict[int, tuple[dict[str, int], int]] = {}  # per ranking: positions, cut
         kept: list[tuple[_Ranked, ToolHit]] = []
         for view, hit in within:
             name = hit[0].name
-            if hit[2] or name in prev.names or self._group_of.get(name) in brought:
+            if hit[2] or name in prev.names or name in members:
                 kept.append((view, hit))
                 continue
-            # the brought group's best rank in this view (a group absent from it cuts nothing)
-            order = view.order
-            cut = min(
-                (order.index(m) for g in brought for m in self._groups[g] if m in order),
-                default=len(order),
-            )
-            if name not in order or order.index(name) < cut:
+            if id(view) not in cuts:
+                position = {n: i for i, n in enumerate(view.order)}
+                # the brought groups' best rank here (a group absent from it cuts nothing)
+                cut = min((position[m] for m in members if m in position), default=len(position))
+                cuts[id(view)] = (position, cut)
+            position, cut = cuts[id(view)]
+            if position.get(name, -1) < cut:  # a pick beyond the ranking's order is kept
                 kept.append((view, hit))
         return kept
 
@@ -807,21 +802,14 @@ class ToolSelector:
             out.extend(group_hits)
         return out
 
-    def _group_mates(
-        self,
-        picks: list[str],
-        scores: Mapping[str, float],
-        prev: ToolWorkingSet,
-        order: tuple[str, ...],
-    ) -> list[str]:
-        """Members of the picked groups, best ranked first, at most ``group_cap``.
+    def _picked_groups(self, picks: Iterable[str], scores: Mapping[str, float]) -> dict[str, float]:
+        """The groups these picks bring, with their summed scores ({} when groups are off).
 
-        A group is picked when two of this call's picks belong to it, or when its picks'
-        scores add up to ``group_min_score``.
+        A group is picked when two of the picks belong to it, or when their scores add up to
+        ``group_min_score``.
         """
         if not self.group_cap:
-            return []
-        rank = {n: i for i, n in enumerate(order)}
+            return {}
         weight: dict[str, float] = {}
         count: dict[str, int] = {}
         for name in picks:
@@ -829,10 +817,20 @@ class ToolSelector:
             if group is not None:
                 weight[group] = weight.get(group, 0.0) + scores.get(name, 0.0)
                 count[group] = count.get(group, 0) + 1
+        return {g: w for g, w in weight.items() if count[g] >= 2 or w >= self.group_min_score}
+
+    def _group_mates(
+        self,
+        picks: list[str],
+        scores: Mapping[str, float],
+        prev: ToolWorkingSet,
+        order: tuple[str, ...],
+    ) -> list[str]:
+        """Members of the groups the picks bring, best ranked first, at most ``group_cap``."""
+        rank = {n: i for i, n in enumerate(order)}
+        picked = self._picked_groups(picks, scores)
         mates: list[str] = []
-        for group in sorted(weight, key=lambda g: -weight[g]):
-            if count[group] < 2 and weight[group] < self.group_min_score:
-                continue
+        for group in sorted(picked, key=lambda g: -picked[g]):
             members = [
                 m
                 for m in self._groups[group]

@@ -490,6 +490,9 @@ def test_a_brought_group_outranks_the_picks_ranked_below_it(
     joined = strict.select(later, working_set=WEATHER_SET).names
     assert set(joined) - {FIND_TOOLS_NAME} == {"get_weather", *hotels}
     assert len(loose.select(later, working_set=WEATHER_SET).names) > len(joined)
+    # with groups off (group_cap=0) no group is brought, so none outranks anything
+    no_groups = ToolSelector(retriever=retriever, k=5, max_tools=12, context_k=0, group_cap=0)
+    assert bound(no_groups, request) == bound(loose, request) > hotels
     # no group brought, nothing outranks the picks: the margin alone decides
     pizza = "Order a pizza for delivery tonight."
     assert bound(strict, pizza) == bound(loose, pizza)
