@@ -140,6 +140,43 @@ def test_no_empty_tools_array_is_ever_sent(retriever: ToolRetriever) -> None:
     assert no_meta.select([HumanMessage("hi!")]).tools == []
 
 
+def test_a_fresh_start_binds_a_likely_tool_despite_the_classifier(
+    retriever: ToolRetriever,
+) -> None:
+    # At a fresh start the selector abstains only when the classifier says "no tool" and no
+    # tool scores bind_score: withholding a needed tool costs the agent a model call.
+    queries = ["hi!", "thanks", "tell me a joke", "money stuff", "weather Oslo", "wake me up"]
+    default = ToolSelector(retriever=retriever)
+    trusting = ToolSelector(retriever=retriever, bind_score=1.1)  # the classifier alone
+    overruled = 0
+    for q in queries:
+        result = retriever.rank(q)
+        needs = default.classifier.decide(q, result).needs_tool
+        best = max(score for _, score, _ in retriever.hits(result, default.k))
+        selection = default.select([HumanMessage(q)])
+        assert selection.abstained == (not needs and best < default.bind_score), q
+        assert trusting.select([HumanMessage(q)]).abstained == (not needs), q
+        if not needs and not selection.abstained:
+            overruled += 1
+            assert retriever.hits(result, 1)[0][0].name in selection.names
+    assert overruled  # "weather Oslo": the classifier abstains, get_weather scores high
+    for chit in ("hi!", "thanks", "tell me a joke"):  # chit-chat scores far below bind_score
+        assert default.select([HumanMessage(chit)]).abstained
+    # "what's on today": the classifier abstains, the calendar tool scores about 0.39, bound
+    # at the default odds (a needed tool withheld costs a call); 0.5, the old default, withheld it
+    today = [HumanMessage("what's on today")]
+    assert not default.classifier.classify("what's on today").needs_tool
+    assert "create_calendar_event" in default.select(today).names
+    assert ToolSelector(retriever=retriever, bind_score=0.5).select(today).abstained
+    # a query whose best tool scores between the two thresholds flips with bind_score
+    result = retriever.rank("money stuff")
+    best = max(score for _, score, _ in retriever.hits(result, default.k))
+    money = [HumanMessage("money stuff")]
+    assert not default.classifier.decide("money stuff", result).needs_tool
+    assert not ToolSelector(retriever=retriever, bind_score=best - 0.01).select(money).abstained
+    assert ToolSelector(retriever=retriever, bind_score=best + 0.01).select(money).abstained
+
+
 def test_always_include_is_honoured_even_when_abstaining(retriever: ToolRetriever) -> None:
     clf = QueryClassifier(retriever=retriever, always_include=["set_alarm"])
     sel = ToolSelector(retriever=retriever, classifier=clf, find_tools=False)
