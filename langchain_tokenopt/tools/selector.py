@@ -358,8 +358,8 @@ class ToolSelector:
             hundred tokens once, while withholding a needed one costs the agent a whole
             model call (``find_tools``). So a tool bound at odds well below even is worth it;
             0.3 (lowered from 0.5) won back, on the ToolTalk dev split, "What's the calendar
-            look like for today and tomorrow?" (``QueryCalendar`` at 0.39), and chit-chat
-            ("hi!", "thanks") still scores far below it.
+            look like for today and tomorrow?" (``QueryCalendar``, scored between 0.3 and
+            0.5), and chit-chat ("hi!", "thanks") still scores far below it.
         add_min_score: Retrieval score a new pick of the turn's query needs to join a
             working set that already exists (named tools always join): each change of the
             bound tools rewrites the provider's cached prefix.
