@@ -81,7 +81,8 @@ def prompt_question(messages: Sequence[BaseMessage]) -> str:
             text = message.text
             if not is_reply(text):
                 return text
-            newest = text if newest is None else newest
+            if newest is None:
+                newest = text
     return newest or ""
 
 
